@@ -1,0 +1,3 @@
+"""SignalBridge: a self-hosted trading-signal hub."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Channel adapters: where providers post signals (webhooks, Telegram, RSS, web pages)."""

@@ -1,0 +1,1 @@
+"""Execution: the ExchangeAdapter protocol (``base``), symbol mapping and the venues."""

@@ -1,0 +1,557 @@
+"""ExchangeAdapter for any ccxt exchange (spot and USDT-margined linear perpetuals).
+
+The adapter only translates: canonical symbols ↔ ccxt symbols, ccxt structures ↔ the
+``execution.base`` types (``Decimal`` everywhere) and ccxt exceptions → the integration error
+tree (:mod:`signalbridge.execution.ccxt_errors`). Retries, circuit breaking and rate limiting
+belong to the kernel's ConnectionGuard around every call, so ccxt's own limiter is off.
+
+Orders always carry our deterministic client order id (ccxt's unified ``clientOrderId``,
+sent by binance as ``newClientOrderId``) and are looked up and cancelled by it. There is no
+withdraw or transfer call here, by design; :meth:`CcxtAdapter.probe` refuses keys that could.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar, Literal, Self, TypeVar
+from urllib.parse import urlsplit
+
+import ccxt.async_support as ccxt_async
+from ccxt.base.decimal_to_precision import DECIMAL_PLACES, TICK_SIZE
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from signalbridge.execution.base import (
+    AdapterDeps,
+    Balance,
+    Capabilities,
+    Fee,
+    Market,
+    MarketKind,
+    OrderRequest,
+    OrderSide,
+    OrderStatus,
+    PositionSide,
+    ProbeResult,
+    Ticker,
+    TimeInForce,
+    VenueOrder,
+    VenueOrderType,
+    VenuePosition,
+)
+from signalbridge.execution.ccxt_errors import translate
+from signalbridge.execution.symbols import SymbolMap, SymbolStyle
+from signalbridge.integrations import errors as sb
+from signalbridge.integrations.redaction import register_secret
+from signalbridge.integrations.registry import adapters
+
+T = TypeVar("T")
+
+WITHDRAW_REFUSAL = "this API key can withdraw funds; create a trade-only key"
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+_STATUS = {
+    "open": OrderStatus.OPEN,
+    "closed": OrderStatus.FILLED,
+    "canceled": OrderStatus.CANCELED,
+    "cancelled": OrderStatus.CANCELED,
+    "expired": OrderStatus.EXPIRED,
+    "rejected": OrderStatus.REJECTED,
+}
+_TYPES = {
+    "market": VenueOrderType.MARKET,
+    "limit": VenueOrderType.LIMIT,
+    "stop": VenueOrderType.STOP_MARKET,
+    "stop_market": VenueOrderType.STOP_MARKET,
+    "stop_loss": VenueOrderType.STOP_MARKET,
+    "stop_limit": VenueOrderType.STOP_LIMIT,
+    "stop_loss_limit": VenueOrderType.STOP_LIMIT,
+    "take_profit": VenueOrderType.TAKE_PROFIT_MARKET,
+    "take_profit_market": VenueOrderType.TAKE_PROFIT_MARKET,
+    "take_profit_limit": VenueOrderType.TAKE_PROFIT_LIMIT,
+}
+_BALANCE_META = frozenset({"info", "free", "used", "total", "debt", "timestamp", "datetime"})
+
+
+class CcxtConfig(BaseModel):
+    """A ccxt connection. ``urls`` (loopback only) exists for tests against fake venues."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    exchange: str = Field(default="binance", pattern=r"^[a-z0-9]{2,32}$")
+    market_type: Literal["spot", "linear"] = "spot"
+    sandbox: bool = False
+    timeout_ms: int = Field(default=10_000, ge=100, le=120_000)
+    urls: dict[str, str] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=dict)
+    symbol_style: SymbolStyle | None = None
+    symbol_prefix: str = ""
+    symbol_suffix: str = ""
+    symbol_map: dict[str, str] = Field(default_factory=dict)
+    api_key: str | None = Field(default=None, description="secret: the venue API key")
+    secret: str | None = Field(default=None, description="secret: the venue API secret")
+    password: str | None = Field(default=None, description="secret: passphrase, if any")
+
+    @field_validator("exchange")
+    @classmethod
+    def _known_exchange(cls, value: str) -> str:
+        if value not in ccxt_async.exchanges:
+            raise ValueError(f"ccxt has no exchange {value!r}")
+        return value
+
+    @field_validator("urls")
+    @classmethod
+    def _loopback_only(cls, value: dict[str, str]) -> dict[str, str]:
+        """Signed requests carry the API key: never let a config send them elsewhere."""
+        for name, url in value.items():
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or parts.hostname not in _LOOPBACK:
+                raise ValueError(f"url override {name!r} must point at a loopback address")
+        return value
+
+
+class CcxtAdapter:
+    """One account on one ccxt exchange, spot or linear (see :class:`CcxtConfig`)."""
+
+    type: ClassVar[str] = "ccxt"
+
+    def __init__(
+        self,
+        connection_id: str,
+        config: CcxtConfig,
+        secrets: Mapping[str, str],
+        *,
+        deps: AdapterDeps,
+    ) -> None:
+        self.connection_id = connection_id
+        self.config = config
+        self.kind = MarketKind.SPOT if config.market_type == "spot" else MarketKind.LINEAR
+        self._deps = deps
+        self._secrets = tuple(v for v in secrets.values() if v)
+        for value in self._secrets:
+            register_secret(value)
+        style = config.symbol_style or (
+            SymbolStyle.SLASH if self.kind is MarketKind.SPOT else SymbolStyle.LINEAR
+        )
+        self.symbols = SymbolMap.from_config(
+            config.exchange,
+            {
+                "symbol_style": style.value,
+                "symbol_prefix": config.symbol_prefix,
+                "symbol_suffix": config.symbol_suffix,
+                "symbol_map": config.symbol_map,
+            },
+        )
+        linear = self.kind is MarketKind.LINEAR
+        self.capabilities = Capabilities(
+            reduce_only=linear,
+            futures=linear,
+            leverage=linear,
+            batch_tickers=True,
+            max_client_order_id_len=36,
+        )
+        self.exchange: Any = _build_exchange(config, secrets)
+        self._markets: dict[str, Market] | None = None
+
+    @classmethod
+    def from_config(
+        cls,
+        connection_id: str,
+        config: Mapping[str, Any],
+        secrets: Mapping[str, str],
+        *,
+        deps: AdapterDeps,
+    ) -> Self:
+        parsed = CcxtConfig.model_validate(
+            {k: v for k, v in config.items() if k not in ("api_key", "secret", "password")}
+        )
+        return cls(connection_id, parsed, secrets, deps=deps)
+
+    def __repr__(self) -> str:
+        return (
+            f"CcxtAdapter(connection_id={self.connection_id!r}, "
+            f"exchange={self.config.exchange!r}, market_type={self.config.market_type!r})"
+        )
+
+    # -- calls through the error boundary ----------------------------------------------------
+
+    async def _call(self, fn: Callable[[], Awaitable[T]], *, write: bool = False) -> T:
+        try:
+            return await fn()
+        except Exception as exc:  # every ccxt/aiohttp failure is translated here
+            raise translate(
+                exc,
+                write=write,
+                exchange=self.exchange,
+                market_type=self.config.market_type,
+                connection_id=self.connection_id,
+                secrets=self._secrets,
+            ) from None
+
+    # -- markets and prices -------------------------------------------------------------------
+
+    async def load_markets(self) -> Mapping[str, Market]:
+        if self._markets is None:
+            raw: Mapping[str, Any] = await self._call(lambda: self.exchange.load_markets())
+            mode = getattr(self.exchange, "precisionMode", TICK_SIZE)
+            markets: dict[str, Market] = {}
+            for m in raw.values():
+                if not self._wanted(m):
+                    continue
+                market = _market(m, self.symbols.to_canonical(m["symbol"]), self.kind, mode)
+                if market is not None:
+                    markets.setdefault(market.symbol, market)
+            self._markets = markets
+        return self._markets
+
+    def _wanted(self, m: Mapping[str, Any]) -> bool:
+        if self.kind is MarketKind.SPOT:
+            return bool(m.get("spot"))
+        return bool(m.get("swap")) and bool(m.get("linear"))
+
+    async def _venue_symbol(self, symbol: str) -> str:
+        markets = await self.load_markets()
+        market = markets.get(self.symbols.to_canonical(self.symbols.to_venue(symbol)))
+        if market is None:
+            raise sb.SymbolNotListed(
+                f"{symbol} is not listed on {self.config.exchange} ({self.config.market_type})",
+                connection_id=self.connection_id,
+            )
+        return market.venue_symbol
+
+    async def fetch_tickers(self, symbols: Iterable[str]) -> dict[str, Ticker]:
+        wanted = {await self._venue_symbol(s): s for s in symbols}
+        if not wanted:
+            return {}
+        venue = list(wanted)
+        raw: dict[str, Any] = await self._call(lambda: self.exchange.fetch_tickers(venue))
+        missing_book = any(
+            (raw.get(v) or {}).get("bid") is None or (raw.get(v) or {}).get("ask") is None
+            for v in venue
+        )
+        if missing_book and self.exchange.has.get("fetchBidsAsks"):
+            book: dict[str, Any] = await self._call(lambda: self.exchange.fetch_bids_asks(venue))
+            for v, entry in book.items():
+                if v in raw:
+                    raw[v] = {**raw[v], "bid": entry.get("bid"), "ask": entry.get("ask")}
+        out: dict[str, Ticker] = {}
+        for v, requested in wanted.items():
+            ticker = self._ticker(raw.get(v), requested)
+            if ticker is not None:
+                out[ticker.symbol] = ticker
+        return out
+
+    def _ticker(self, t: Mapping[str, Any] | None, symbol: str) -> Ticker | None:
+        if not t:
+            return None
+        bid, ask, last = _dec(t.get("bid")), _dec(t.get("ask")), _dec(t.get("last"))
+        if last is None and bid is not None and ask is not None:
+            last = (bid + ask) / 2
+        if last is None:
+            return None
+        canonical = self.symbols.to_canonical(self.symbols.to_venue(symbol))
+        return Ticker(canonical, bid, ask, last, self._time(t.get("timestamp")))
+
+    # -- account ---------------------------------------------------------------------------
+
+    async def fetch_balance(self) -> dict[str, Balance]:
+        raw: Mapping[str, Any] = await self._call(lambda: self.exchange.fetch_balance())
+        out: dict[str, Balance] = {}
+        for asset, entry in raw.items():
+            if asset in _BALANCE_META or not isinstance(entry, Mapping):
+                continue
+            free = _dec(entry.get("free")) or Decimal(0)
+            used = _dec(entry.get("used")) or Decimal(0)
+            total = _dec(entry.get("total"))
+            total = free + used if total is None else total
+            if free or used or total:
+                out[asset] = Balance(asset, free, used, total)
+        return out
+
+    async def fetch_positions(self) -> list[VenuePosition]:
+        if self.kind is MarketKind.SPOT:
+            return []
+        await self.load_markets()
+        raw: list[Mapping[str, Any]] = await self._call(lambda: self.exchange.fetch_positions())
+        out = []
+        for p in raw:
+            contracts = _dec(p.get("contracts")) or Decimal(0)
+            if contracts == 0:
+                continue
+            side = PositionSide.SHORT if p.get("side") == "short" else PositionSide.LONG
+            leverage = _dec(p.get("leverage"))
+            liquidation = _dec(p.get("liquidationPrice"))
+            out.append(
+                VenuePosition(
+                    symbol=self.symbols.to_canonical(str(p.get("symbol"))),
+                    side=side,
+                    amount=abs(contracts),
+                    entry_price=_dec(p.get("entryPrice")) or Decimal(0),
+                    leverage=int(leverage) if leverage else None,
+                    unrealised_pnl=_dec(p.get("unrealizedPnl")) or Decimal(0),
+                    liquidation_price=liquidation if liquidation else None,
+                )
+            )
+        return out
+
+    async def set_leverage(self, symbol: str, leverage: int) -> None:
+        if self.kind is MarketKind.SPOT:
+            raise sb.InvalidRequest(
+                "spot markets have no leverage", connection_id=self.connection_id
+            )
+        venue = await self._venue_symbol(symbol)
+        await self._call(lambda: self.exchange.set_leverage(leverage, venue))
+
+    # -- orders ------------------------------------------------------------------------------
+
+    async def create_order(self, req: OrderRequest) -> VenueOrder:
+        if req.type.is_triggered:
+            raise sb.InvalidRequest(
+                f"{req.type} orders are not supported by the ccxt adapter; the engine "
+                "emulates stops",
+                connection_id=self.connection_id,
+            )
+        if req.reduce_only and self.kind is MarketKind.SPOT:
+            raise sb.InvalidRequest(
+                "reduce-only needs a futures market", connection_id=self.connection_id
+            )
+        venue = await self._venue_symbol(req.symbol)
+        market = (await self.load_markets())[self.symbols.to_canonical(venue)]
+        problem = market.precision_problem(req.amount, req.price)
+        if problem is not None:  # ccxt would silently truncate the amount to the step
+            raise sb.InvalidRequest(f"{req.symbol}: {problem}", connection_id=self.connection_id)
+        if req.leverage is not None and self.kind is MarketKind.LINEAR:
+            await self.set_leverage(req.symbol, req.leverage)
+        params: dict[str, Any] = {"clientOrderId": req.client_order_id}
+        if req.reduce_only:
+            params["reduceOnly"] = True
+        if req.type is VenueOrderType.LIMIT:
+            params["timeInForce"] = _TIF[req.time_in_force]
+        price = float(req.price) if req.price is not None else None
+        raw: Mapping[str, Any] = await self._call(
+            lambda: self.exchange.create_order(
+                venue, req.type.value, req.side.value, float(req.amount), price, params
+            ),
+            write=True,
+        )
+        return self._order(raw, req.client_order_id)
+
+    async def fetch_order(self, symbol: str, client_order_id: str) -> VenueOrder:
+        venue = await self._venue_symbol(symbol)
+        raw: Mapping[str, Any] = await self._call(
+            lambda: self.exchange.fetch_order(None, venue, {"clientOrderId": client_order_id})
+        )
+        return self._order(raw, client_order_id)
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> VenueOrder:
+        """Cancel by client id; a lost answer is a TransientError (cancelling is idempotent:
+        a repeat answers OrderNotFound once the first one went through)."""
+        venue = await self._venue_symbol(symbol)
+        raw: Mapping[str, Any] = await self._call(
+            lambda: self.exchange.cancel_order(None, venue, {"clientOrderId": client_order_id})
+        )
+        return self._order(raw, client_order_id)
+
+    async def fetch_open_orders(self, symbol: str | None = None) -> list[VenueOrder]:
+        venue = await self._venue_symbol(symbol) if symbol is not None else None
+        await self.load_markets()
+        raw: list[Mapping[str, Any]] = await self._call(
+            lambda: self.exchange.fetch_open_orders(venue)
+        )
+        return [self._order(o, None) for o in raw]
+
+    def _order(self, o: Mapping[str, Any], client_order_id: str | None) -> VenueOrder:
+        info = o.get("info")
+        raw_info = info if isinstance(info, Mapping) else {}
+        # binance spot answers a cancel with the cancel request's own id in clientOrderId
+        cid = client_order_id or o.get("clientOrderId") or raw_info.get("origClientOrderId")
+        amount = _dec(o.get("amount")) or Decimal(0)
+        filled = _dec(o.get("filled")) or Decimal(0)
+        status = _STATUS.get(str(o.get("status")), OrderStatus.OPEN)
+        if status is OrderStatus.OPEN and filled > 0:
+            status = OrderStatus.PARTIALLY_FILLED
+        price = _dec(o.get("price"))
+        type_ = _TYPES.get(
+            str(o.get("type")).lower(), VenueOrderType.LIMIT if price else VenueOrderType.MARKET
+        )
+        fee_raw = o.get("fee")
+        fee = None
+        if isinstance(fee_raw, Mapping) and fee_raw.get("cost") is not None:
+            fee = Fee(_dec(fee_raw.get("cost")) or Decimal(0), str(fee_raw.get("currency") or ""))
+        created = self._time(o.get("timestamp"))
+        updated = self._time(
+            o.get("lastUpdateTimestamp") or o.get("lastTradeTimestamp") or o.get("timestamp")
+        )
+        return VenueOrder(
+            client_order_id=str(cid) if cid else None,
+            venue_order_id=str(o.get("id") or ""),
+            symbol=self.symbols.to_canonical(str(o.get("symbol"))),
+            side=OrderSide(str(o.get("side") or "buy").lower()),
+            type=type_,
+            status=status,
+            amount=amount,
+            filled=filled,
+            average_price=_dec(o.get("average")),
+            fee=fee,
+            created_at=created,
+            updated_at=max(updated, created),
+            price=price if price else None,
+            stop_price=_dec(o.get("triggerPrice")) or None,
+            reduce_only=bool(o.get("reduceOnly")),
+            raw=dict(raw_info),
+        )
+
+    def _time(self, ms: Any) -> datetime:
+        if isinstance(ms, int | float) and ms > 0:
+            return datetime.fromtimestamp(ms / 1000, tz=UTC)
+        return self._deps.clock()
+
+    # -- health --------------------------------------------------------------------------------
+
+    async def probe(self) -> ProbeResult:
+        """Check the key works and can trade but cannot withdraw.
+
+        Authentication failures come back as ``ok=False``; network trouble raises (so the
+        kernel counts it). Binance-family venues report permissions through
+        ``GET /sapi/v1/account/apiRestrictions``; elsewhere ccxt has no unified way, so the
+        result says that withdrawal rights were not verified.
+        """
+        started = time.perf_counter()
+        try:
+            await self.fetch_balance()
+        except sb.AuthenticationError as exc:
+            return ProbeResult(False, _ms(started), False, False, f"key refused: {exc.message}")
+        latency = _ms(started)
+        if not self.config.exchange.startswith("binance"):
+            return ProbeResult(
+                True,
+                latency,
+                True,
+                False,
+                f"key works; withdrawal permission could not be verified on {self.config.exchange}",
+            )
+        try:
+            r: Mapping[str, Any] = await self._call(
+                lambda: self.exchange.sapi_get_account_apirestrictions()
+            )
+        except sb.AuthenticationError as exc:
+            return ProbeResult(
+                False, latency, False, False, f"cannot read the key's permissions: {exc.message}"
+            )
+        can_withdraw = bool(r.get("enableWithdrawals"))
+        flag = "enableSpotAndMarginTrading" if self.kind is MarketKind.SPOT else "enableFutures"
+        can_trade = bool(r.get(flag))
+        if can_withdraw:
+            return ProbeResult(False, latency, can_trade, True, WITHDRAW_REFUSAL)
+        if not can_trade:
+            what = "spot trading" if self.kind is MarketKind.SPOT else "futures trading"
+            return ProbeResult(
+                False, latency, False, False, f"this API key cannot trade: enable {what} for it"
+            )
+        return ProbeResult(True, latency, True, False, "ok: trade-only key")
+
+    async def close(self) -> None:
+        try:
+            await self.exchange.close()
+        except Exception:  # closing must not fail shutdown  # noqa: S110
+            pass
+
+
+_TIF = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.FOK: "FOK"}
+
+
+def _build_exchange(config: CcxtConfig, secrets: Mapping[str, str]) -> Any:
+    """The ccxt instance: our limiter (not ccxt's), a timeout, no sapi/margin side calls."""
+    klass = getattr(ccxt_async, config.exchange)
+    options: dict[str, Any] = {
+        "defaultType": "spot" if config.market_type == "spot" else "swap",
+        "defaultSubType": None if config.market_type == "spot" else "linear",
+    }
+    if config.exchange.startswith("binance"):
+        options.update(
+            {
+                "fetchCurrencies": False,
+                "fetchMargins": False,
+                "warnOnFetchOpenOrdersWithoutSymbol": False,
+                "fetchMarkets": {"types": ["spot"] if config.market_type == "spot" else ["linear"]},
+            }
+        )
+    options.update(config.options)
+    params: dict[str, Any] = {
+        "enableRateLimit": False,
+        "timeout": config.timeout_ms,
+        "options": options,
+    }
+    for ours, theirs in (("api_key", "apiKey"), ("secret", "secret"), ("password", "password")):
+        if secrets.get(ours):
+            params[theirs] = secrets[ours]
+    if config.urls:
+        params["urls"] = {"api": dict(config.urls)}
+    exchange = klass(params)
+    if config.sandbox:
+        exchange.set_sandbox_mode(True)
+    return exchange
+
+
+def _market(m: Mapping[str, Any], canonical: str, kind: MarketKind, mode: int) -> Market | None:
+    precision = m.get("precision") or {}
+    tick = _step(precision.get("price"), mode)
+    step = _step(precision.get("amount"), mode)
+    if tick is None or step is None:
+        return None
+    limits = m.get("limits") or {}
+    amount_limits = limits.get("amount") or {}
+    leverage = _dec((limits.get("leverage") or {}).get("max"))
+    return Market(
+        symbol=canonical,
+        venue_symbol=str(m["symbol"]),
+        base=str(m.get("base")),
+        quote=str(m.get("quote")),
+        kind=kind,
+        price_tick=tick,
+        amount_step=step,
+        min_amount=_dec(amount_limits.get("min")) or Decimal(0),
+        min_notional=_dec((limits.get("cost") or {}).get("min")) or Decimal(0),
+        max_amount=_dec(amount_limits.get("max")) or None,
+        contract_size=_dec(m.get("contractSize")) or Decimal(1),
+        max_leverage=int(leverage) if leverage else None,
+        active=m.get("active") is not False,
+    )
+
+
+def _step(value: Any, mode: int) -> Decimal | None:
+    """A ccxt precision as a step: TICK_SIZE gives it directly, DECIMAL_PLACES as digits."""
+    number = _dec(value)
+    if number is None or number <= 0:
+        return None
+    if mode == DECIMAL_PLACES:
+        return Decimal(1).scaleb(-int(number))
+    if mode == TICK_SIZE:
+        return number
+    return None  # SIGNIFICANT_DIGITS has no fixed step
+
+
+def _dec(value: Any) -> Decimal | None:
+    """ccxt numbers are floats or strings; ``str`` of a float is its shortest exact form."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+adapters.register(
+    "exchange",
+    CcxtAdapter.type,
+    CcxtAdapter,
+    CcxtConfig,
+    secret_fields=("api_key", "secret", "password"),
+    description="Any ccxt exchange (spot or USDT-margined linear perpetuals)",
+)

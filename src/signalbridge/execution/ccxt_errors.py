@@ -1,0 +1,174 @@
+"""ccxt exceptions → SignalBridge's integration error tree, with redacted messages.
+
+The table is ordered: the first matching ccxt class wins, so subclasses come before their
+parents (``OrderNotFound`` before ``InvalidOrder``, ``RateLimitExceeded`` and ``DDoSProtection``
+before ``NetworkError``). A network failure during an order *write* becomes
+:class:`AmbiguousOutcome` (the venue may have executed it; Binance says so explicitly for
+5xx answers), except when the connection was never established.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import aiohttp
+import ccxt.async_support as ccxt
+
+from signalbridge.integrations import errors as sb
+from signalbridge.integrations.redaction import redact
+
+_URL_QUERY = re.compile(r"(https?://[^\s?\"']+)\?[^\s\"']*")
+_HTTP_STATUS = re.compile(r"(?:^|\s)(4\d\d|5\d\d)(?=\s)")
+_JSON_CODE = re.compile(r'"code"\s*:\s*(-?\d+)')
+_INSUFFICIENT = re.compile(
+    r"insufficient (?:balance|margin|funds)|margin is insufficient|balance is insufficient"
+    r"|not enough (?:balance|margin|funds)",
+    re.IGNORECASE,
+)
+_MAX_MESSAGE = 400
+
+
+def clean_message(exc: BaseException, secrets: Iterable[str] = ()) -> str:
+    """The exception text without query strings (ccxt puts signed URLs in messages),
+    without known secret values and cut to a readable length."""
+    text = _URL_QUERY.sub(r"\1?…", str(exc) or type(exc).__name__)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "****")
+    text = redact(text)
+    if len(text) > _MAX_MESSAGE:
+        text = text[:_MAX_MESSAGE] + "…"
+    return f"{type(exc).__name__}: {text}"
+
+
+def header(headers: Mapping[str, Any] | None, name: str) -> str | None:
+    """Case-insensitive header lookup (ccxt keeps the server's spelling)."""
+    if not headers:
+        return None
+    wanted = name.lower()
+    for key, value in headers.items():
+        if str(key).lower() == wanted:
+            return str(value)
+    return None
+
+
+def retry_after_seconds(headers: Mapping[str, Any] | None) -> float | None:
+    value = header(headers, "Retry-After")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
+
+
+def http_status(message: str) -> int | None:
+    """The HTTP status ccxt wrote into its message (``binance 418 I'm a teapot ...``)."""
+    match = _HTTP_STATUS.search(message)
+    return int(match.group(1)) if match else None
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """True when the TCP connection was never made, so nothing can have been sent."""
+    cause = exc.__cause__
+    return isinstance(cause, aiohttp.ClientConnectorError)
+
+
+def _refine_generic(exc: BaseException, exchange: Any, market_type: str) -> type[Exception] | None:
+    """Map a plain ``ExchangeError`` through the venue's per-market-type code table.
+
+    ccxt's binance chooses the spot/linear tables by URL host, so with overridden URLs
+    (loopback fakes, proxies) codes such as -2019 or -4164 arrive as plain ExchangeError.
+    """
+    match = _JSON_CODE.search(str(exc))
+    tables = getattr(exchange, "exceptions", None)
+    if not match or not isinstance(tables, Mapping):
+        return None
+    typed = tables.get(market_type)
+    if not isinstance(typed, Mapping):
+        return None
+    exact = typed.get("exact")
+    if not isinstance(exact, Mapping):
+        return None
+    found = exact.get(match.group(1))
+    return found if isinstance(found, type) and issubclass(found, Exception) else None
+
+
+def translate(
+    exc: BaseException,
+    *,
+    write: bool,
+    exchange: Any = None,
+    market_type: str = "spot",
+    connection_id: str | None = None,
+    secrets: Iterable[str] = (),
+) -> sb.IntegrationError:
+    """The SignalBridge error for ``exc``; ``write`` marks an order placement."""
+    if isinstance(exc, sb.IntegrationError):
+        return exc
+    secrets = tuple(secrets)
+    message = clean_message(exc, secrets)
+    cid = connection_id
+
+    def transient_or_ambiguous() -> sb.IntegrationError:
+        if write and not _never_connected(exc):
+            return sb.AmbiguousOutcome(
+                f"order outcome unknown, look it up by client order id ({message})",
+                connection_id=cid,
+            )
+        return sb.TransientError(message, connection_id=cid)
+
+    if isinstance(exc, (ccxt.DDoSProtection, ccxt.RateLimitExceeded)):  # siblings in 4.x
+        headers = getattr(exchange, "last_response_headers", None)
+        status = http_status(str(exc))
+        banned = status == 418 or "banned" in str(exc).lower()
+        return sb.RateLimited(
+            message, retry_after=retry_after_seconds(headers), banned=banned, connection_id=cid
+        )
+    if isinstance(exc, ccxt.InvalidNonce):  # clock skew: rejected, never executed
+        return sb.TransientError(message, connection_id=cid)
+    if isinstance(exc, ccxt.OperationFailed):  # NetworkError, RequestTimeout, 5xx, ...
+        return transient_or_ambiguous()
+    if isinstance(exc, ccxt.ExchangeError) and type(exc) is ccxt.ExchangeError:
+        if isinstance(exc.__cause__, aiohttp.ClientError):
+            return transient_or_ambiguous()
+        refined = _refine_generic(exc, exchange, market_type)
+        if refined is not None and refined is not ccxt.ExchangeError:
+            return translate(
+                refined(str(exc)),
+                write=write,
+                exchange=exchange,
+                market_type=market_type,
+                connection_id=cid,
+                secrets=secrets,
+            )
+        status = http_status(str(exc))
+        if status is not None and status >= 500:
+            return transient_or_ambiguous()
+        return _business(message, cid)
+    if isinstance(exc, ccxt.AuthenticationError):  # PermissionDenied, AccountSuspended, ...
+        return sb.AuthenticationError(message, connection_id=cid)
+    if isinstance(exc, ccxt.InsufficientFunds):
+        return sb.InsufficientFunds(message, connection_id=cid)
+    if isinstance(exc, ccxt.OrderNotFound):
+        return sb.OrderNotFound(message, connection_id=cid)
+    if isinstance(exc, ccxt.BadSymbol):
+        return sb.SymbolNotListed(message, connection_id=cid)
+    if isinstance(exc, ccxt.ExchangeError):  # InvalidOrder, BadRequest, NotSupported, ...
+        return _business(message, cid)
+    if isinstance(exc, ccxt.BaseError):
+        return transient_or_ambiguous()
+    if isinstance(exc, (aiohttp.ClientError, TimeoutError, OSError)):
+        return transient_or_ambiguous()
+    return sb.TransientError(message, connection_id=cid) if not write else transient_or_ambiguous()
+
+
+def _business(message: str, cid: str | None) -> sb.InvalidRequest:
+    """A refusal of the request itself; "insufficient balance" wording becomes its own class
+    (Binance spot reports it as -2010 NEW_ORDER_REJECTED, which ccxt maps to InvalidOrder)."""
+    if _INSUFFICIENT.search(message):
+        return sb.InsufficientFunds(message, connection_id=cid)
+    return sb.InvalidRequest(message, connection_id=cid)

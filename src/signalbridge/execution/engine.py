@@ -1,0 +1,445 @@
+"""Turning an execution into orders on the venue, exactly once.
+
+Every order's intent is written (``pending``, with a deterministic client order id) before
+it is sent. Sending first moves the row to ``sending`` in its own transaction, so whatever
+happens next (timeout, reset, SIGKILL) the row says an order *may* exist. Such an order is
+looked up by its client order id before anything else is done; it is sent again (with the
+same id) only when the venue still does not know it after a settle window.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from signalbridge.domain.signals import EntryZone, OrderType, Side, Signal
+from signalbridge.execution.base import OrderRequest, OrderSide, VenueOrderType, client_order_id
+from signalbridge.execution.planner import Plan, plan_entry, risk_settings, sizing_config
+from signalbridge.execution.pool import AdapterPool, Connected
+from signalbridge.execution.recorder import log_row, mark_stage, record_order, venue_summary
+from signalbridge.integrations.errors import (
+    AmbiguousOutcome,
+    CircuitOpen,
+    ConnectionDisabled,
+    IntegrationError,
+    InvalidRequest,
+    OrderNotFound,
+    RateLimited,
+    SymbolNotListed,
+)
+from signalbridge.store import models as m
+from signalbridge.store.db import insert_ignore
+from signalbridge.store.types import utcnow
+
+log = structlog.get_logger("signalbridge.engine")
+
+
+def signal_from_row(row: m.Signal) -> Signal:
+    entry = None
+    if row.entry_low is not None and row.entry_high is not None:
+        entry = EntryZone(row.entry_low, row.entry_high)
+    return Signal(
+        symbol=row.symbol,
+        side=Side(row.side),
+        order_type=OrderType(row.order_type),
+        entry=entry,
+        stop_loss=row.stop_loss,
+        take_profits=tuple(Decimal(tp) for tp in row.take_profits),
+        leverage=row.leverage,
+    )
+
+
+class ExecutionEngine:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        pool: AdapterPool,
+        *,
+        settle_seconds: float = 30.0,
+        now: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self._pool = pool
+        self._settle = timedelta(seconds=settle_seconds)
+        self._now = now
+
+    async def run(self, execution_id: int) -> None:
+        """Plan (once) and place every unsettled order of one execution. Idempotent."""
+        await self._plan(execution_id)
+        async with self._sessions() as session:
+            order_ids = (
+                await session.scalars(
+                    select(m.Order.id)
+                    .where(
+                        m.Order.execution_id == execution_id,
+                        m.Order.status.in_(m.OrderStatus.UNSETTLED),
+                    )
+                    .order_by(m.Order.id)
+                )
+            ).all()
+        for order_id in order_ids:
+            await self.place(order_id)
+
+    # --- planning -----------------------------------------------------------------------
+
+    async def _plan(self, execution_id: int) -> None:
+        async with self._sessions() as session:
+            execution = await session.get(m.Execution, execution_id)
+            if execution is None or execution.status != m.ExecutionStatus.PENDING:
+                return
+            signal_row = await session.get_one(m.Signal, execution.signal_id)
+            follow = await session.get_one(m.Follow, execution.follow_id)
+        try:
+            live = await self._pool.get(execution.connection_id)
+        except ConnectionDisabled as exc:
+            await self._finish(execution_id, m.ExecutionStatus.SKIPPED, exc.message)
+            return
+        signal = signal_from_row(signal_row)
+        try:
+            outcome = await self._decide(live, signal, signal_row.received_at, follow)
+        except (SymbolNotListed, InvalidRequest) as exc:
+            await self._finish(execution_id, m.ExecutionStatus.SKIPPED, exc.message)
+            return
+        except (CircuitOpen, RateLimited, IntegrationError) as exc:
+            # Nothing was sent: the execution stays pending and the sweeper retries it.
+            await self._log(execution_id, "plan_deferred", reason=exc.message)
+            return
+        if isinstance(outcome, str):
+            await self._finish(execution_id, m.ExecutionStatus.SKIPPED, outcome)
+            return
+        await self._write_plan(execution_id, signal_row, live, outcome)
+
+    async def _decide(
+        self, live: Connected, signal: Signal, received_at: datetime, follow: m.Follow
+    ) -> Plan | str:
+        adapter = live.adapter
+        markets = await live.read(adapter.load_markets)
+        market = markets.get(signal.symbol)
+        if market is None:
+            return f"{signal.symbol} is not listed on connection {live.connection_id}"
+        tickers = await live.read(lambda: adapter.fetch_tickers([signal.symbol]))
+        ticker = tickers.get(signal.symbol)
+        if ticker is None:
+            return f"no price for {signal.symbol} on connection {live.connection_id}"
+        balances = await live.read(adapter.fetch_balance)
+        balance = balances.get(market.quote)
+        if balance is None and len(balances) == 1:
+            balance = next(iter(balances.values()))
+        plan = plan_entry(
+            signal,
+            received_at=received_at,
+            market=market,
+            ticker=ticker,
+            balance=balance.free if balance is not None else Decimal(0),
+            sizing=sizing_config(follow.sizing),
+            risk=risk_settings(follow.risk),
+            now=self._now(),
+        )
+        if not isinstance(plan, Plan):
+            return plan.reason
+        if adapter.capabilities.leverage and plan.leverage > 1:
+            await live.read(lambda: adapter.set_leverage(signal.symbol, plan.leverage))
+        return plan
+
+    async def _write_plan(
+        self, execution_id: int, signal_row: m.Signal, live: Connected, plan: Plan
+    ) -> None:
+        max_len = live.adapter.capabilities.max_client_order_id_len
+        async with self._sessions() as session, session.begin():
+            claimed = await session.execute(
+                update(m.Execution)
+                .where(
+                    m.Execution.id == execution_id,
+                    m.Execution.status == m.ExecutionStatus.PENDING,
+                )
+                .values(status=m.ExecutionStatus.PLACING, updated_at=self._now())
+            )
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                return  # another worker planned it
+            for intent in plan.orders:
+                await insert_ignore(
+                    session,
+                    m.Order,
+                    {
+                        "execution_id": execution_id,
+                        "connection_id": live.connection_id,
+                        "client_order_id": client_order_id(
+                            execution_id, intent.leg, max_len=max_len
+                        ),
+                        "leg": intent.leg,
+                        "symbol": signal_row.symbol,
+                        "side": intent.side.value,
+                        "type": intent.type.value,
+                        "amount": intent.amount,
+                        "price": intent.price,
+                        "stop_price": intent.stop_price,
+                        "reduce_only": intent.reduce_only,
+                        "status": m.OrderStatus.PENDING,
+                    },
+                    conflict=("connection_id", "client_order_id"),
+                )
+            session.add(
+                log_row(
+                    execution_id,
+                    "planned",
+                    request={
+                        "orders": [
+                            {
+                                "leg": o.leg,
+                                "type": o.type.value,
+                                "amount": str(o.amount),
+                                "price": None if o.price is None else str(o.price),
+                            }
+                            for o in plan.orders
+                        ],
+                        "leverage": plan.leverage,
+                        "capped_by": list(plan.sized.capped_by),
+                    },
+                )
+            )
+
+    # --- placing ------------------------------------------------------------------------
+
+    async def place(self, order_id: int) -> None:
+        """Send one order if it was never sent; otherwise reconcile it with the venue."""
+        now = self._now()
+        async with self._sessions() as session, session.begin():
+            order = await session.get_one(m.Order, order_id)
+            execution = await session.get_one(m.Execution, order.execution_id)
+            if order.status == m.OrderStatus.PENDING:
+                order.status = m.OrderStatus.SENDING
+                order.sent_at = now
+                await mark_stage(session, execution.signal_id, "order_sent_at", now)
+                claimed = True
+            else:
+                claimed = False
+            snapshot = _Snapshot.of(order, execution.signal_id)
+        if not claimed:
+            if snapshot.status == m.OrderStatus.SENDING:
+                await self.reconcile(order_id)
+            return
+        try:
+            live = await self._pool.get(snapshot.connection_id)
+        except IntegrationError as exc:
+            await self._unsend(snapshot, exc.message)
+            return
+        started = time.perf_counter()
+        try:
+            venue_order = await live.write(lambda: live.adapter.create_order(snapshot.request()))
+        except (RateLimited, CircuitOpen, ConnectionDisabled) as exc:
+            await self._unsend(snapshot, exc.message)  # refused before reaching the venue
+            return
+        except InvalidRequest as exc:
+            await self._reject(snapshot, exc.message, started)
+            return
+        except (AmbiguousOutcome, IntegrationError) as exc:
+            await self._log(
+                snapshot.execution_id,
+                "order_outcome_unknown",
+                order_id=order_id,
+                reason=exc.message,
+                latency_ms=_ms(started),
+            )
+            await self.reconcile(order_id, force=True)
+            return
+        async with self._sessions() as session, session.begin():
+            order = await session.get_one(m.Order, order_id)
+            await record_order(session, order, venue_order, snapshot.signal_id, self._now())
+            session.add(
+                log_row(
+                    snapshot.execution_id,
+                    "order_placed",
+                    order_id=order_id,
+                    request=snapshot.summary(),
+                    response=venue_summary(venue_order),
+                    latency_ms=_ms(started),
+                )
+            )
+            await self._settle_execution(session, snapshot.execution_id)
+
+    async def reconcile(self, order_id: int, *, force: bool = False) -> None:
+        """Ask the venue for an order whose outcome we do not know, by client order id."""
+        async with self._sessions() as session:
+            order = await session.get_one(m.Order, order_id)
+            execution = await session.get_one(m.Execution, order.execution_id)
+            snapshot = _Snapshot.of(order, execution.signal_id)
+        if snapshot.status not in (m.OrderStatus.SENDING, *_TRACKED):
+            return
+        try:
+            live = await self._pool.get(snapshot.connection_id)
+            venue_order = await live.read(
+                lambda: live.adapter.fetch_order(snapshot.symbol, snapshot.client_order_id)
+            )
+        except OrderNotFound:
+            sent_at = snapshot.sent_at or self._now()
+            if snapshot.status == m.OrderStatus.SENDING and (self._now() - sent_at >= self._settle):
+                await self._unsend(
+                    snapshot, "venue does not know the order after the settle window"
+                )
+            elif not force:
+                await self._log(snapshot.execution_id, "order_not_found_yet", order_id=order_id)
+            return
+        except IntegrationError as exc:
+            # A network error is not "not found": keep tracking, try again later.
+            await self._log(
+                snapshot.execution_id, "lookup_failed", order_id=order_id, reason=exc.message
+            )
+            return
+        async with self._sessions() as session, session.begin():
+            order = await session.get_one(m.Order, order_id)
+            before = order.status
+            await record_order(session, order, venue_order, snapshot.signal_id, self._now())
+            if before != order.status:
+                session.add(
+                    log_row(
+                        snapshot.execution_id,
+                        "order_reconciled",
+                        order_id=order_id,
+                        response=venue_summary(venue_order),
+                    )
+                )
+            await self._settle_execution(session, snapshot.execution_id)
+
+    # --- helpers ------------------------------------------------------------------------
+
+    async def _unsend(self, snapshot: _Snapshot, reason: str) -> None:
+        """Back to pending: the order certainly does not exist, so it may be sent later."""
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(m.Order)
+                .where(m.Order.id == snapshot.order_id, m.Order.status == m.OrderStatus.SENDING)
+                .values(status=m.OrderStatus.PENDING, updated_at=self._now())
+            )
+            session.add(
+                log_row(
+                    snapshot.execution_id,
+                    "order_deferred",
+                    order_id=snapshot.order_id,
+                    reason=reason,
+                )
+            )
+
+    async def _reject(self, snapshot: _Snapshot, reason: str, started: float) -> None:
+        async with self._sessions() as session, session.begin():
+            order = await session.get_one(m.Order, snapshot.order_id)
+            order.status = m.OrderStatus.REJECTED
+            order.error = reason[:2000]
+            session.add(
+                log_row(
+                    snapshot.execution_id,
+                    "order_rejected",
+                    order_id=order.id,
+                    reason=reason,
+                    request=snapshot.summary(),
+                    latency_ms=_ms(started),
+                )
+            )
+            await self._settle_execution(session, snapshot.execution_id)
+
+    async def _settle_execution(self, session: AsyncSession, execution_id: int) -> None:
+        """Derive the execution's status from its orders."""
+        await session.flush()
+        execution = await session.get_one(m.Execution, execution_id)
+        if execution.status in m.ExecutionStatus.FINAL:
+            return
+        statuses = (
+            await session.scalars(
+                select(m.Order.status).where(m.Order.execution_id == execution_id)
+            )
+        ).all()
+        if statuses and all(s == m.OrderStatus.REJECTED for s in statuses):
+            execution.status = m.ExecutionStatus.FAILED
+            execution.reason = "every order was rejected"
+        elif statuses and not any(s in m.OrderStatus.UNSETTLED for s in statuses):
+            execution.status = m.ExecutionStatus.OPEN
+
+    async def _finish(self, execution_id: int, status: str, reason: str) -> None:
+        async with self._sessions() as session, session.begin():
+            done = await session.execute(
+                update(m.Execution)
+                .where(
+                    m.Execution.id == execution_id, m.Execution.status == m.ExecutionStatus.PENDING
+                )
+                .values(status=status, reason=reason[:2000], updated_at=self._now())
+            )
+            if done.rowcount == 1:  # type: ignore[attr-defined]
+                session.add(log_row(execution_id, status, reason=reason))
+
+    async def _log(self, execution_id: int, action: str, **fields: object) -> None:
+        async with self._sessions() as session, session.begin():
+            session.add(log_row(execution_id, action, **fields))  # type: ignore[arg-type]
+
+
+_TRACKED = (m.OrderStatus.OPEN, m.OrderStatus.PARTIALLY_FILLED)
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    """What placement needs of an order row, read inside a transaction and used outside."""
+
+    order_id: int
+    execution_id: int
+    connection_id: int
+    signal_id: int
+    client_order_id: str
+    symbol: str
+    side: str
+    type: str
+    status: str
+    amount: Decimal
+    price: Decimal | None
+    stop_price: Decimal | None
+    reduce_only: bool
+    sent_at: datetime | None
+
+    @classmethod
+    def of(cls, order: m.Order, signal_id: int) -> _Snapshot:
+        return cls(
+            order_id=order.id,
+            execution_id=order.execution_id,
+            connection_id=order.connection_id,
+            signal_id=signal_id,
+            client_order_id=order.client_order_id,
+            symbol=order.symbol,
+            side=order.side,
+            type=order.type,
+            status=order.status,
+            amount=order.amount,
+            price=order.price,
+            stop_price=order.stop_price,
+            reduce_only=order.reduce_only,
+            sent_at=order.sent_at,
+        )
+
+    def request(self) -> OrderRequest:
+        return OrderRequest(
+            client_order_id=self.client_order_id,
+            symbol=self.symbol,
+            side=OrderSide(self.side),
+            type=VenueOrderType(self.type),
+            amount=self.amount,
+            price=self.price,
+            stop_price=self.stop_price,
+            reduce_only=self.reduce_only,
+        )
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "client_order_id": self.client_order_id,
+            "symbol": self.symbol,
+            "side": self.side,
+            "type": self.type,
+            "amount": str(self.amount),
+            "price": None if self.price is None else str(self.price),
+        }

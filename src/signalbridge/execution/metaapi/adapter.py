@@ -1,0 +1,642 @@
+"""ExchangeAdapter for MetaTrader 4/5 accounts through MetaApi's REST API.
+
+Orders carry our client order id in MetaApi's ``clientId`` (see :mod:`.client_ids`), so an
+order whose placement timed out is found again in open orders, positions or history. Stop
+loss and take profit live on the MT position (native), which the monitor changes through
+:meth:`MetaApiAdapter.modify_position` and :meth:`MetaApiAdapter.close_position`.
+Retries, breakers and rate limits are the kernel's job: this module only translates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import partial
+from typing import Any, ClassVar, Self, TypeVar
+
+from pydantic import ValidationError
+
+from signalbridge.domain.market import Market
+from signalbridge.domain.signals import Side
+from signalbridge.execution.base import (
+    AdapterDeps,
+    Balance,
+    Capabilities,
+    OrderRequest,
+    OrderSide,
+    OrderStatus,
+    ProbeResult,
+    Ticker,
+    VenueOrder,
+    VenueOrderType,
+    VenuePosition,
+)
+from signalbridge.execution.metaapi import convert
+from signalbridge.execution.metaapi.client import JsonObject, MetaApiClient
+from signalbridge.execution.metaapi.client_ids import (
+    MAX_CLIENT_ID_LEN,
+    from_venue_client_id,
+    to_venue_client_id,
+)
+from signalbridge.execution.metaapi.config import MetaApiConfig
+from signalbridge.execution.metaapi.convert import AccountInfo, MetaApiPosition
+from signalbridge.execution.metaapi.errors import trade_error
+from signalbridge.execution.symbols import SymbolMap, canonicalize
+from signalbridge.integrations.errors import (
+    AuthenticationError,
+    IntegrationError,
+    InvalidRequest,
+    OrderNotFound,
+    SymbolNotListed,
+    TransientError,
+)
+from signalbridge.integrations.redaction import register_secret
+from signalbridge.integrations.registry import adapters
+from signalbridge.store.types import utcnow
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+ZERO = Decimal(0)
+
+_ACTIONS: dict[tuple[OrderSide, VenueOrderType], str] = {
+    (OrderSide.BUY, VenueOrderType.MARKET): "ORDER_TYPE_BUY",
+    (OrderSide.SELL, VenueOrderType.MARKET): "ORDER_TYPE_SELL",
+    (OrderSide.BUY, VenueOrderType.LIMIT): "ORDER_TYPE_BUY_LIMIT",
+    (OrderSide.SELL, VenueOrderType.LIMIT): "ORDER_TYPE_SELL_LIMIT",
+    (OrderSide.BUY, VenueOrderType.STOP_MARKET): "ORDER_TYPE_BUY_STOP",
+    (OrderSide.SELL, VenueOrderType.STOP_MARKET): "ORDER_TYPE_SELL_STOP",
+    (OrderSide.BUY, VenueOrderType.STOP_LIMIT): "ORDER_TYPE_BUY_STOP_LIMIT",
+    (OrderSide.SELL, VenueOrderType.STOP_LIMIT): "ORDER_TYPE_SELL_STOP_LIMIT",
+}
+
+
+class MetaApiAdapter:
+    """One MetaTrader account reached through MetaApi."""
+
+    type: ClassVar[str] = "metaapi"
+    capabilities = Capabilities(
+        market_orders=True,
+        limit_orders=True,
+        stop_orders=True,
+        native_stop_loss=True,
+        native_take_profit=True,
+        reduce_only=True,
+        futures=False,
+        leverage=False,
+        client_order_ids=True,
+        lookup_by_client_id=True,
+        batch_tickers=False,
+        max_client_order_id_len=MAX_CLIENT_ID_LEN,
+    )
+
+    def __init__(
+        self,
+        connection_id: str,
+        client: MetaApiClient,
+        *,
+        symbols: SymbolMap | None = None,
+        preload: Sequence[str] = (),
+        clock: Callable[[], datetime] = utcnow,
+        history_days: int = 7,
+        max_concurrency: int = 4,
+    ) -> None:
+        self.connection_id = connection_id
+        self.client = client
+        self.symbols = symbols or SymbolMap(venue="metaapi")
+        self._preload = tuple(canonicalize(s) for s in preload)
+        self._clock = clock
+        self._history = timedelta(days=history_days)
+        self._limit = asyncio.Semaphore(max_concurrency)
+        self._markets: dict[str, Market] = {}
+        self._account_currency: str | None = None
+        # clientIds we made from ids that do not map back (the hashed form), to name them.
+        self._known_ids: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f"MetaApiAdapter(connection_id={self.connection_id!r}, account={self.client!r})"
+
+    @classmethod
+    def from_config(
+        cls,
+        connection_id: str,
+        config: Mapping[str, Any],
+        secrets: Mapping[str, str],
+        *,
+        deps: AdapterDeps,
+    ) -> Self:
+        try:
+            cfg = MetaApiConfig.model_validate({**config, **secrets})
+        except ValidationError as exc:
+            fields = ", ".join(
+                ".".join(str(p) for p in err["loc"]) for err in exc.errors(include_input=False)
+            )
+            raise InvalidRequest(
+                f"invalid MetaApi configuration ({fields})", connection_id=connection_id
+            ) from None
+        token = cfg.token.get_secret_value()
+        register_secret(token)
+        http = _factory_client(deps, connection_id)
+        client = MetaApiClient(
+            account_id=cfg.account_id,
+            token=token,
+            base_url=cfg.resolved_base_url(),
+            provisioning_url=cfg.provisioning_url,
+            http=http,
+            owns_http=True,  # built for this connection alone (or by the client itself)
+            transport=deps.http_transport,
+            timeout=cfg.timeout,
+            trade_timeout=cfg.trade_timeout,
+            connection_id=connection_id,
+            clock=deps.clock,
+        )
+        symbol_map = SymbolMap.from_config(
+            "metaapi",
+            {
+                "symbol_style": "concat",
+                "symbol_prefix": cfg.symbol_prefix,
+                "symbol_suffix": cfg.symbol_suffix,
+                "symbol_map": cfg.symbol_map,
+            },
+        )
+        return cls(
+            connection_id,
+            client,
+            symbols=symbol_map,
+            preload=[*cfg.symbols, *cfg.symbol_map.keys()],
+            clock=deps.clock,
+            history_days=cfg.history_days,
+            max_concurrency=cfg.max_concurrency,
+        )
+
+    # --- markets and prices ------------------------------------------------------------
+
+    async def load_markets(self) -> Mapping[str, Market]:
+        """Specifications of the configured symbols (plus any looked up since), cached."""
+        missing = [s for s in dict.fromkeys(self._preload) if s not in self._markets]
+        if missing:
+            await self._currency()  # once, not once per symbol
+            await self._bounded_all([partial(self.market, s) for s in missing])
+        return dict(self._markets)
+
+    async def market(self, symbol: str) -> Market:
+        """One market by canonical symbol, read from the specification on first use."""
+        canonical = canonicalize(symbol)
+        cached = self._markets.get(canonical)
+        if cached is not None:
+            return cached
+        venue = self.symbols.to_venue(canonical)
+        try:
+            spec = await self.client.symbol_specification(venue)
+        except SymbolNotListed:
+            await self.client.account_information()  # an unknown account raises AuthenticationError
+            raise SymbolNotListed(
+                f"{canonical} is not listed on this MetaTrader account (looked for {venue!r})",
+                connection_id=self.connection_id,
+            ) from None
+        price: JsonObject | None
+        try:
+            price = await self.client.current_price(venue)
+        except TransientError:
+            price = None  # no tick value yet; sizing falls back to contract size
+        market = convert.market_from_spec(canonical, spec, price, await self._currency())
+        self._markets[canonical] = market
+        return market
+
+    async def fetch_tickers(self, symbols: Iterable[str]) -> dict[str, Ticker]:
+        """Current prices, one request per symbol (MetaApi has no batch), bounded in parallel."""
+        wanted = list(dict.fromkeys(canonicalize(s) for s in symbols))
+
+        async def one(canonical: str) -> Ticker:
+            price = await self.client.current_price(self.symbols.to_venue(canonical))
+            return convert.ticker_from_price(canonical, price, self._clock())
+
+        tickers = await self._bounded_all([partial(one, s) for s in wanted])
+        return {t.symbol: t for t in tickers}
+
+    # --- account ------------------------------------------------------------------------
+
+    async def fetch_account(self) -> AccountInfo:
+        info = convert.account_info(await self.client.account_information())
+        self._account_currency = info.currency
+        return info
+
+    async def fetch_balance(self) -> dict[str, Balance]:
+        """The account currency: total = equity, free = free margin, used = margin."""
+        info = await self.fetch_account()
+        return {
+            info.currency: Balance(
+                asset=info.currency, free=info.free_margin, used=info.margin, total=info.equity
+            )
+        }
+
+    async def set_leverage(self, symbol: str, leverage: int) -> None:
+        raise InvalidRequest(
+            "MetaTrader leverage is set by the broker per account; it cannot be changed here",
+            connection_id=self.connection_id,
+        )
+
+    async def probe(self) -> ProbeResult:
+        """Account information plus the terminal's connection status; never withdraws."""
+        started = time.perf_counter()
+        try:
+            info = await self.fetch_account()
+            state = await self.client.account_state()
+        except AuthenticationError as exc:
+            return ProbeResult(False, _ms(started), False, False, exc.message)
+        connected = state is None or state.get("connectionStatus") == "CONNECTED"
+        deployed = state is None or state.get("state") in (None, "DEPLOYED")
+        ok = connected and deployed
+        status = "connected" if ok else f"not ready ({_state_text(state)})"
+        message = (
+            f"{info.platform.upper() or 'MT'} account {info.login} on {info.server}: {status}, "
+            f"trading {'allowed' if info.trade_allowed else 'not allowed'}, "
+            f"equity {info.equity} {info.currency}"
+        )
+        return ProbeResult(ok, _ms(started), ok and info.trade_allowed, False, message)
+
+    # --- orders -------------------------------------------------------------------------
+
+    async def create_order(
+        self,
+        req: OrderRequest,
+        *,
+        stop_loss: Decimal | None = None,
+        take_profit: Decimal | None = None,
+    ) -> VenueOrder:
+        """Place an order; SL/TP (keywords, or ``req.stop_loss``/``req.take_profit`` when the
+        request type carries them) go on the order and end up on the position.
+
+        A timeout or a dropped connection raises AmbiguousOutcome: call :meth:`fetch_order`
+        with the same client order id before sending anything again.
+        """
+        sl = stop_loss if stop_loss is not None else getattr(req, "stop_loss", None)
+        tp = take_profit if take_profit is not None else getattr(req, "take_profit", None)
+        if req.reduce_only:
+            return await self._reduce(req)
+        action = _ACTIONS.get((req.side, req.type))
+        if action is None:
+            raise InvalidRequest(
+                f"MetaTrader has no {req.type} order; use position stop loss / take profit",
+                connection_id=self.connection_id,
+            )
+        market = await self.market(req.symbol)
+        client_id = self._client_id(req.client_order_id)
+        body: dict[str, Any] = {
+            "actionType": action,
+            "symbol": market.venue_symbol,
+            "volume": req.amount,
+            "clientId": client_id,
+        }
+        if req.type is VenueOrderType.LIMIT:
+            body["openPrice"] = req.price
+        elif req.type is VenueOrderType.STOP_MARKET:
+            body["openPrice"] = req.stop_price
+        elif req.type is VenueOrderType.STOP_LIMIT:
+            body["openPrice"] = req.stop_price
+            body["stopLimitPrice"] = req.price
+        if sl is not None:
+            body["stopLoss"] = sl
+        if tp is not None:
+            body["takeProfit"] = tp
+        result = await self._trade(body)
+        return await self._placed(req, market, result)
+
+    async def fetch_order(self, symbol: str, client_order_id: str) -> VenueOrder:
+        """Find our order by client id: open orders, then history and positions."""
+        client_id = self._client_id(client_order_id)
+        for order in await self.client.orders():
+            if order.get("clientId") == client_id:
+                return self._order(order, client_order_id)
+        start, end = self._window()
+        reads: list[Callable[[], Awaitable[list[JsonObject]]]] = [
+            self.client.positions,
+            partial(self.client.history_orders, start, end),
+            partial(self.client.history_deals, start, end),
+        ]
+        positions, history, deals = await self._bounded_all(reads)
+        position = next((p for p in positions if p.get("clientId") == client_id), None)
+        matches = [o for o in history if o.get("clientId") == client_id]
+        if matches:
+            first = min(matches, key=lambda o: (str(o.get("time") or ""), str(o.get("id"))))
+            return self._order(first, client_order_id, deals=deals, position=position)
+        if position is not None:
+            return convert.venue_order_from_position(
+                position,
+                canonical=self._canonical(position.get("symbol")),
+                client_order_id=client_order_id,
+                now=self._clock(),
+            )
+        raise OrderNotFound(
+            f"no MetaTrader order, position or recent history with clientId {client_id!r} "
+            f"(client order id {client_order_id!r})",
+            connection_id=self.connection_id,
+        )
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> VenueOrder:
+        """Cancel a pending order; an order already final is returned as it is."""
+        client_id = self._client_id(client_order_id)
+        pending = next(
+            (o for o in await self.client.orders() if o.get("clientId") == client_id), None
+        )
+        if pending is None:
+            return await self.fetch_order(symbol, client_order_id)
+        try:
+            await self._trade({"actionType": "ORDER_CANCEL", "orderId": str(pending.get("id"))})
+        except InvalidRequest:
+            # Filled or cancelled between our look and the cancel: report what it became.
+            return await self.fetch_order(symbol, client_order_id)
+        done = {**pending, "state": "ORDER_STATE_CANCELED", "doneTime": self._clock().isoformat()}
+        return self._order(done, client_order_id)
+
+    async def fetch_open_orders(self, symbol: str | None = None) -> list[VenueOrder]:
+        venue = self.symbols.to_venue(symbol) if symbol else None
+        orders = await self.client.orders()
+        return [
+            self._order(o, self._decode(o.get("clientId")))
+            for o in orders
+            if venue is None or o.get("symbol") == venue
+        ]
+
+    # --- positions ----------------------------------------------------------------------
+
+    async def fetch_positions(self) -> list[VenuePosition]:
+        return [convert.venue_position(p) for p in await self.fetch_position_details()]
+
+    async def fetch_position_details(self, symbol: str | None = None) -> list[MetaApiPosition]:
+        """Open positions with their ids and SL/TP (what modify/close need)."""
+        venue = self.symbols.to_venue(symbol) if symbol else None
+        now = self._clock()
+        return [
+            convert.metaapi_position(
+                p,
+                canonical=self._canonical(p.get("symbol")),
+                client_order_id=self._decode(p.get("clientId")),
+                now=now,
+            )
+            for p in await self.client.positions()
+            if venue is None or p.get("symbol") == venue
+        ]
+
+    async def find_position(self, client_order_id: str) -> MetaApiPosition | None:
+        """The open position our order opened, if it is still open."""
+        client_id = self._client_id(client_order_id)
+        for position in await self.fetch_position_details():
+            if position.client_id == client_id:
+                return position
+        return None
+
+    async def modify_position(
+        self, position_id: str, stop_loss: Decimal | None, take_profit: Decimal | None
+    ) -> None:
+        """Set both levels of a position (``None`` removes that level); no change is fine."""
+        body: dict[str, Any] = {"actionType": "POSITION_MODIFY", "positionId": str(position_id)}
+        if stop_loss is not None:
+            body["stopLoss"] = stop_loss
+        if take_profit is not None:
+            body["takeProfit"] = take_profit
+        await self._trade(body)
+
+    async def close_position(
+        self,
+        position_id: str,
+        volume: Decimal | None = None,
+        *,
+        client_order_id: str | None = None,
+    ) -> VenueOrder:
+        """Close a position, or ``volume`` lots of it. Pass ``client_order_id`` so that an
+        ambiguous close can be found again with :meth:`fetch_order`."""
+        position = await self.client.position(str(position_id))
+        held = convert.dec(position.get("volume"), "volume")
+        if volume is not None and (volume <= 0 or volume > held):
+            raise InvalidRequest(
+                f"cannot close {volume} lots of a {held}-lot position",
+                connection_id=self.connection_id,
+            )
+        body: dict[str, Any] = {"positionId": str(position_id)}
+        if volume is None or volume == held:
+            body["actionType"] = "POSITION_CLOSE_ID"
+        else:
+            body["actionType"] = "POSITION_PARTIAL"
+            body["volume"] = volume
+        if client_order_id is not None:
+            body["clientId"] = self._client_id(client_order_id)
+        result = await self._trade(body)
+        side = OrderSide.SELL if position.get("type") == "POSITION_TYPE_BUY" else OrderSide.BUY
+        amount = volume if volume is not None else held
+        now = self._clock()
+        return VenueOrder(
+            client_order_id=client_order_id,
+            venue_order_id=str(result.get("orderId") or position_id),
+            symbol=self._canonical(position.get("symbol")),
+            side=side,
+            type=VenueOrderType.MARKET,
+            status=OrderStatus.FILLED,
+            amount=amount,
+            filled=amount,
+            average_price=None,
+            fee=None,
+            created_at=now,
+            updated_at=now,
+            reduce_only=True,
+            raw=dict(result),
+        )
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    # --- internals ----------------------------------------------------------------------
+
+    async def _trade(self, body: Mapping[str, Any]) -> JsonObject:
+        log.info(
+            "metaapi trade",
+            extra={
+                "connection_id": self.connection_id,
+                "action": body.get("actionType"),
+                "symbol": body.get("symbol"),
+                "client_id": body.get("clientId"),
+            },
+        )
+        result = await self.client.trade(body)
+        error = trade_error(result, connection_id=self.connection_id)
+        if error is not None:
+            raise error
+        return result
+
+    async def _placed(self, req: OrderRequest, market: Market, result: JsonObject) -> VenueOrder:
+        """The order as the trade response describes it, with the fill price of a market
+        order read from its position (best effort: the order exists either way)."""
+        code = result.get("numericCode")
+        now = self._clock()
+        status, filled, average = OrderStatus.OPEN, ZERO, None
+        if req.type is VenueOrderType.MARKET:
+            partial_fill = code == 10010 or result.get("stringCode") == "TRADE_RETCODE_DONE_PARTIAL"
+            # A partial fill of unknown size reports 0 filled until fetch_order knows more.
+            status = OrderStatus.PARTIALLY_FILLED if partial_fill else OrderStatus.FILLED
+            filled = ZERO if partial_fill else req.amount
+            position_id = result.get("positionId")
+            if position_id is not None:
+                try:
+                    position = await self.client.position(str(position_id))
+                    average = convert.opt_dec(position.get("openPrice"))
+                    if partial_fill:
+                        filled = convert.dec(position.get("volume"), "volume")
+                except IntegrationError:
+                    log.warning("metaapi fill price not readable yet", exc_info=True)
+        return VenueOrder(
+            client_order_id=req.client_order_id,
+            venue_order_id=str(result.get("orderId") or result.get("positionId") or ""),
+            symbol=market.symbol,
+            side=req.side,
+            type=req.type,
+            status=status,
+            amount=req.amount,
+            filled=filled,
+            average_price=average,
+            fee=None,
+            created_at=now,
+            updated_at=now,
+            price=req.price,
+            stop_price=req.stop_price,
+            raw=dict(result),
+        )
+
+    async def _reduce(self, req: OrderRequest) -> VenueOrder:
+        """A reduce-only market order closes that much of the opposite positions, oldest
+        first, each close tagged with the order's client id."""
+        if req.type is not VenueOrderType.MARKET:
+            raise InvalidRequest(
+                "MetaTrader reduce-only orders must be market orders; use position SL/TP",
+                connection_id=self.connection_id,
+            )
+        market = await self.market(req.symbol)
+        target = Side.LONG if req.side is OrderSide.SELL else Side.SHORT
+        positions = sorted(
+            (
+                p
+                for p in await self.fetch_position_details()
+                if p.venue_symbol == market.venue_symbol and p.side is target
+            ),
+            key=lambda p: p.opened_at,
+        )
+        if not positions:
+            raise InvalidRequest(
+                f"no open {target} position on {market.symbol} to reduce",
+                connection_id=self.connection_id,
+            )
+        remaining = req.amount
+        last: VenueOrder | None = None
+        for position in positions:
+            if remaining <= 0:
+                break
+            volume = min(remaining, position.volume)
+            last = await self.close_position(
+                position.position_id, volume, client_order_id=req.client_order_id
+            )
+            remaining -= volume
+        assert last is not None
+        filled = req.amount - remaining
+        return VenueOrder(
+            client_order_id=req.client_order_id,
+            venue_order_id=last.venue_order_id,
+            symbol=market.symbol,
+            side=req.side,
+            type=req.type,
+            status=OrderStatus.FILLED if remaining <= 0 else OrderStatus.PARTIALLY_FILLED,
+            amount=req.amount,
+            filled=filled,
+            average_price=None,
+            fee=None,
+            created_at=last.created_at,
+            updated_at=last.updated_at,
+            reduce_only=True,
+            raw=last.raw,
+        )
+
+    def _order(
+        self,
+        order: Mapping[str, Any],
+        client_order_id: str | None,
+        *,
+        deals: Iterable[Mapping[str, Any]] = (),
+        position: Mapping[str, Any] | None = None,
+    ) -> VenueOrder:
+        return convert.venue_order_from_order(
+            order,
+            canonical=self._canonical(order.get("symbol")),
+            client_order_id=client_order_id,
+            deals=deals,
+            position=position,
+            now=self._clock(),
+        )
+
+    def _client_id(self, client_order_id: str) -> str:
+        client_id = to_venue_client_id(client_order_id)
+        if from_venue_client_id(client_id) != client_order_id:
+            self._known_ids[client_id] = client_order_id
+        return client_id
+
+    def _decode(self, client_id: object) -> str | None:
+        if not isinstance(client_id, str):
+            return None
+        return from_venue_client_id(client_id) or self._known_ids.get(client_id)
+
+    def _canonical(self, venue_symbol: object) -> str:
+        return self.symbols.to_canonical(str(venue_symbol or ""))
+
+    def _window(self) -> tuple[datetime, datetime]:
+        now = self._clock()
+        return now - self._history, now + timedelta(days=1)
+
+    async def _currency(self) -> str:
+        if self._account_currency is None:
+            await self.fetch_account()
+        return self._account_currency or ""
+
+    async def _bounded_all(self, calls: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
+        """Run calls at most ``max_concurrency`` at a time; the first failure is raised
+        after all finished (none is left running unobserved)."""
+
+        async def run(call: Callable[[], Awaitable[T]]) -> T:
+            async with self._limit:
+                return await call()
+
+        results = await asyncio.gather(*(run(c) for c in calls), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return [r for r in results if not isinstance(r, BaseException)]
+
+
+def _factory_client(deps: AdapterDeps, connection_id: str) -> Any:
+    """A client from the kernel's HttpClientFactory when the deps carry one (attribute
+    ``http_factory`` or ``shared["http_factory"]``); otherwise the client builds its own on
+    ``deps.http_transport``. Per-request timeouts and the auth header stay ours."""
+    factory = getattr(deps, "http_factory", None) or deps.shared.get("http_factory")
+    if factory is None:
+        return None
+    return factory.create(connection_id)
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+def _state_text(state: Mapping[str, Any] | None) -> str:
+    if state is None:
+        return "unknown"
+    return f"state {state.get('state')}, connection {state.get('connectionStatus')}"
+
+
+adapters.register(
+    "exchange",
+    MetaApiAdapter.type,
+    MetaApiAdapter,
+    MetaApiConfig,
+    secret_fields=("token",),
+    description="MetaTrader 4/5 accounts through the MetaApi cloud REST API",
+)

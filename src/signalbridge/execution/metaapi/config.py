@@ -1,0 +1,48 @@
+"""Configuration of one MetaApi connection (validated by the adapter registry)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from signalbridge.execution.metaapi.client import DEFAULT_BASE_URL, DEFAULT_PROVISIONING_URL
+
+
+class MetaApiConfig(BaseModel):
+    """``token`` is the only secret; everything else is plain configuration."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account_id: str = Field(min_length=1, max_length=100, description="MetaApi account id")
+    token: SecretStr = Field(description="MetaApi auth token (JWT), sent as auth-token")
+    region: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9-]{2,40}$",
+        description="MetaApi region (new-york, london, ...); builds base_url when it is not set",
+    )
+    base_url: str | None = Field(
+        default=None, pattern=r"^https?://", description="client API URL (region specific)"
+    )
+    provisioning_url: str | None = Field(
+        default=DEFAULT_PROVISIONING_URL,
+        pattern=r"^https?://",
+        description="provisioning API URL for the connection status; null to skip",
+    )
+    symbol_prefix: str = Field(default="", max_length=10)
+    symbol_suffix: str = Field(default="", max_length=10, description="broker suffix, e.g. m, .r")
+    symbol_map: dict[str, str] = Field(
+        default_factory=dict, description="canonical → broker symbol for the odd ones"
+    )
+    symbols: list[str] = Field(
+        default_factory=list, description="canonical symbols load_markets reads up front"
+    )
+    timeout: float = Field(default=30.0, gt=0, le=300)
+    trade_timeout: float | None = Field(default=None, gt=0, le=300)
+    history_days: int = Field(default=7, ge=1, le=90, description="how far back lookups search")
+    max_concurrency: int = Field(default=4, ge=1, le=16)
+
+    def resolved_base_url(self) -> str:
+        if self.base_url:
+            return self.base_url
+        if self.region:
+            return f"https://mt-client-api-v1.{self.region}.agiliumtrade.ai"
+        return DEFAULT_BASE_URL

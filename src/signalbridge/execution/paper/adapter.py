@@ -1,0 +1,192 @@
+"""One paper account as an ExchangeAdapter (``type = "paper"``).
+
+Connections share one :class:`PaperExchange` per process (kept in ``deps.shared["paper"]``):
+SQL-backed when the process has a session factory, in memory otherwise. The first paper
+connection's ``feed`` and ``markets`` config build it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any, ClassVar, Self
+
+from signalbridge.domain.market import Market
+from signalbridge.execution.base import (
+    AdapterDeps,
+    Balance,
+    Capabilities,
+    OrderRequest,
+    ProbeResult,
+    Ticker,
+    VenueOrder,
+    VenuePosition,
+)
+from signalbridge.execution.paper.exchange import PaperExchange
+from signalbridge.execution.paper.feeds import PriceFeed, RandomWalkFeed, ReplayFeed
+from signalbridge.execution.paper.markets import default_start_prices, markets_from_config
+from signalbridge.execution.paper.rules import VenueRules
+from signalbridge.execution.paper.store import MemoryPaperStore, PaperStateStore
+from signalbridge.integrations.errors import InvalidRequest, SymbolNotListed
+
+PAPER_CAPABILITIES = Capabilities(
+    market_orders=True,
+    limit_orders=True,
+    stop_orders=True,
+    native_stop_loss=True,
+    native_take_profit=True,
+    reduce_only=True,
+    futures=True,
+    leverage=True,
+    client_order_ids=True,
+    lookup_by_client_id=True,
+    batch_tickers=True,
+    max_client_order_id_len=36,
+)
+
+DEFAULT_BALANCES = {"USDT": Decimal(10_000), "USD": Decimal(10_000)}
+
+
+def build_exchange(config: Mapping[str, Any], deps: AdapterDeps) -> PaperExchange:
+    """A paper exchange from config: feed, markets, and SQL or memory state."""
+    store: PaperStateStore
+    if deps.session_factory is not None:
+        from signalbridge.execution.paper.sql_store import SqlPaperStore
+
+        store = SqlPaperStore(deps.session_factory)
+    else:
+        store = MemoryPaperStore()
+    return PaperExchange(
+        store,
+        markets=markets_from_config(config.get("markets")),
+        feed=_feed(config.get("feed") or {}),
+        clock=deps.clock,
+    )
+
+
+def _feed(spec: Mapping[str, Any]) -> PriceFeed:
+    kind = spec.get("type", "random_walk")
+    if kind == "replay":
+        return ReplayFeed(str(spec["path"]))
+    if kind != "random_walk":
+        raise ValueError(f"unknown paper feed type {kind!r}")
+    starts = default_start_prices()
+    starts.update({s: Decimal(str(p)) for s, p in (spec.get("start_prices") or {}).items()})
+    return RandomWalkFeed(
+        seed=int(spec.get("seed", 1)),
+        start_prices=starts,
+        volatility=Decimal(str(spec.get("volatility", "0.001"))),
+    )
+
+
+class PaperAdapter:
+    type: ClassVar[str] = "paper"
+    capabilities: Capabilities = PAPER_CAPABILITIES
+
+    def __init__(
+        self,
+        connection_id: str,
+        exchange: PaperExchange,
+        *,
+        account_id: str,
+        rules: VenueRules,
+        balances: Mapping[str, Decimal],
+        clock_deps: AdapterDeps | None = None,
+    ) -> None:
+        self.connection_id = connection_id
+        self.exchange = exchange
+        self.account_id = account_id
+        self._rules = rules
+        self._balances = dict(balances)
+        self._clock = (clock_deps or AdapterDeps()).clock
+        self._ready = False
+
+    @classmethod
+    def from_config(
+        cls,
+        connection_id: str,
+        config: Mapping[str, Any],
+        secrets: Mapping[str, str],
+        *,
+        deps: AdapterDeps,
+    ) -> Self:
+        exchange = deps.shared.get(cls.type)
+        if not isinstance(exchange, PaperExchange):
+            exchange = build_exchange(config, deps)
+            deps.shared[cls.type] = exchange
+        balances = {
+            asset: Decimal(str(amount))
+            for asset, amount in (config.get("balances") or DEFAULT_BALANCES).items()
+        }
+        return cls(
+            connection_id,
+            exchange,
+            account_id=str(config.get("account_id") or connection_id),
+            rules=VenueRules.from_mapping(config),
+            balances=balances,
+            clock_deps=deps,
+        )
+
+    async def _account(self) -> str:
+        if not self._ready:
+            await self.exchange.open_account(self.account_id, self._rules, self._balances)
+            self._ready = True
+        return self.account_id
+
+    async def load_markets(self) -> Mapping[str, Market]:
+        return await self.exchange.markets(await self._account())
+
+    async def fetch_tickers(self, symbols: Iterable[str]) -> dict[str, Ticker]:
+        account = await self._account()
+        markets = await self.exchange.markets(account)
+        now = self._clock()
+        tickers: dict[str, Ticker] = {}
+        for symbol in symbols:
+            market = markets.get(symbol)
+            if market is None:
+                raise SymbolNotListed(
+                    f"{symbol} is not listed on paper", connection_id=self.connection_id
+                )
+            quote = self.exchange.quote(market, self._rules)
+            tickers[symbol] = Ticker(symbol, quote.bid, quote.ask, quote.last, now)
+        return tickers
+
+    async def fetch_balance(self) -> dict[str, Balance]:
+        balances = await self.exchange.balances(await self._account())
+        return {a: Balance(a, b.free, b.used, b.total) for a, b in balances.items()}
+
+    async def create_order(self, req: OrderRequest) -> VenueOrder:
+        if len(req.client_order_id) > self.capabilities.max_client_order_id_len:
+            raise InvalidRequest("client order id is too long", connection_id=self.connection_id)
+        return await self.exchange.create_order(await self._account(), req)
+
+    async def fetch_order(self, symbol: str, client_order_id: str) -> VenueOrder:
+        return await self.exchange.fetch_order(await self._account(), client_order_id)
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> VenueOrder:
+        return await self.exchange.cancel_order(await self._account(), client_order_id)
+
+    async def fetch_open_orders(self, symbol: str | None = None) -> list[VenueOrder]:
+        return await self.exchange.open_orders(await self._account(), symbol)
+
+    async def fetch_positions(self) -> list[VenuePosition]:
+        return await self.exchange.positions(await self._account())
+
+    async def set_leverage(self, symbol: str, leverage: int) -> None:
+        await self.exchange.set_leverage(await self._account(), symbol, leverage)
+
+    async def probe(self) -> ProbeResult:
+        started = time.perf_counter()
+        await self._account()
+        latency = (time.perf_counter() - started) * 1000
+        return ProbeResult(
+            ok=True,
+            latency_ms=latency,
+            can_trade=True,
+            can_withdraw=False,
+            message="paper account ready",
+        )
+
+    async def close(self) -> None:
+        """Nothing to release: the exchange is shared and outlives one connection."""

@@ -1,0 +1,199 @@
+"""The paper exchange: one price feed and one store shared by many paper accounts.
+
+Each call is one atomic store operation on one account. A price tick (``on_price``) visits only
+the accounts that have open orders on that symbol, so thousands of idle accounts cost
+nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+from signalbridge.domain.market import Market
+from signalbridge.execution.base import OrderRequest, VenueOrder, VenuePosition
+from signalbridge.execution.paper import venue
+from signalbridge.execution.paper.feeds import PriceFeed
+from signalbridge.execution.paper.markets import (
+    default_markets,
+    default_start_prices,
+    for_account,
+)
+from signalbridge.execution.paper.rules import Quote, VenueRules
+from signalbridge.execution.paper.state import AccountState, PaperBalance, PaperOrder
+from signalbridge.execution.paper.store import PaperStateStore
+from signalbridge.integrations.errors import (
+    InvalidRequest,
+    OrderNotFound,
+    SymbolNotListed,
+    TransientError,
+)
+from signalbridge.store.types import utcnow
+
+
+class PaperExchange:
+    def __init__(
+        self,
+        store: PaperStateStore,
+        *,
+        markets: Mapping[str, Market] | None = None,
+        feed: PriceFeed | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+    ) -> None:
+        self.store = store
+        self.feed = feed
+        self._clock = clock
+        self._new_id = new_id
+        base = dict(markets) if markets is not None else default_markets()
+        self._views = {False: for_account(base, False), True: for_account(base, True)}
+        self._prices: dict[str, Decimal] = dict(feed.current()) if feed else {}
+        if feed is None:
+            self._prices = default_start_prices()
+        self._rules: dict[str, VenueRules] = {}
+
+    # --- accounts --------------------------------------------------------------------------
+
+    async def open_account(
+        self, account_id: str, rules: VenueRules, balances: Mapping[str, Decimal]
+    ) -> None:
+        """Create the account once (balances only at creation); rules follow the config."""
+        await self.store.ensure_account(account_id, {"rules": rules.to_mapping()}, balances)
+        self._rules[account_id] = rules
+
+    async def rules(self, account_id: str) -> VenueRules:
+        if account_id not in self._rules:
+            settings = await self.store.get_settings(account_id)
+            self._rules[account_id] = VenueRules.from_mapping(settings.get("rules") or {})
+        return self._rules[account_id]
+
+    async def markets(self, account_id: str) -> dict[str, Market]:
+        return self._views[(await self.rules(account_id)).futures]
+
+    async def market(self, account_id: str, symbol: str) -> Market:
+        markets = await self.markets(account_id)
+        if symbol not in markets:
+            raise SymbolNotListed(f"{symbol} is not listed on paper")
+        return markets[symbol]
+
+    # --- prices ----------------------------------------------------------------------------
+
+    def price(self, symbol: str) -> Decimal:
+        if symbol not in self._prices:
+            raise TransientError(f"no price yet for {symbol} on paper")
+        return self._prices[symbol]
+
+    def quote(self, market: Market, rules: VenueRules) -> Quote:
+        return Quote.around(self.price(market.symbol), market, rules.spread)
+
+    async def on_price(self, symbol: str, price: Decimal) -> int:
+        """Set a price and match resting orders on it; returns how many orders changed."""
+        if price <= 0:
+            raise ValueError("price must be positive")
+        self._prices[symbol] = price
+        runs = []
+        for account_id in await self.store.accounts_with_open_orders(symbol):
+            rules = await self.rules(account_id)
+            market = self._views[rules.futures].get(symbol)
+            if market is None:
+                continue
+            tick = partial(
+                venue.on_tick,
+                market=market,
+                quote=self.quote(market, rules),
+                rules=rules,
+                now=self._clock(),
+            )
+            runs.append(self.store.run(account_id, tick, open_orders_symbol=symbol))
+        return sum(len(touched) for touched in await asyncio.gather(*runs))
+
+    async def advance(self) -> dict[str, Decimal]:
+        """Pull the next tick from the feed and apply it."""
+        if self.feed is None:
+            return {}
+        prices = self.feed.advance()
+        for symbol, price in prices.items():
+            await self.on_price(symbol, price)
+        return prices
+
+    # --- orders ----------------------------------------------------------------------------
+
+    async def create_order(self, account_id: str, req: OrderRequest) -> VenueOrder:
+        rules = await self.rules(account_id)
+        market = await self.market(account_id, req.symbol)
+        quote, now, order_id = self.quote(market, rules), self._clock(), self._new_id()
+
+        def place(state: AccountState) -> VenueOrder:
+            if _by_client_id(state, req.client_order_id) is not None:
+                raise InvalidRequest("duplicate client order id")
+            order = venue.place(state, req, market, quote, rules, now, order_id)
+            return order.to_venue_order()
+
+        return await self.store.run(account_id, place, client_order_id=req.client_order_id)
+
+    async def fetch_order(self, account_id: str, client_order_id: str) -> VenueOrder:
+        order = await self.store.get_order(account_id, client_order_id)
+        if order is None:
+            raise OrderNotFound(f"order {client_order_id} not found on paper")
+        return order.to_venue_order()
+
+    async def cancel_order(self, account_id: str, client_order_id: str) -> VenueOrder:
+        now = self._clock()
+
+        def cancel(state: AccountState) -> VenueOrder:
+            order = _by_client_id(state, client_order_id)
+            if order is None:
+                raise OrderNotFound(f"order {client_order_id} not found on paper")
+            return venue.cancel(state, order, now).to_venue_order()
+
+        return await self.store.run(account_id, cancel, client_order_id=client_order_id)
+
+    async def open_orders(self, account_id: str, symbol: str | None) -> list[VenueOrder]:
+        return [o.to_venue_order() for o in await self.store.list_open_orders(account_id, symbol)]
+
+    async def balances(self, account_id: str) -> dict[str, PaperBalance]:
+        return await self.store.get_balances(account_id)
+
+    async def positions(self, account_id: str) -> list[VenuePosition]:
+        markets = await self.markets(account_id)
+        result: list[VenuePosition] = []
+        for symbol, position in sorted((await self.store.get_positions(account_id)).items()):
+            market = markets[symbol]
+            last = self._prices.get(symbol, position.entry_price)
+            result.append(
+                VenuePosition(
+                    symbol=symbol,
+                    side=position.side,
+                    amount=position.amount,
+                    entry_price=position.entry_price,
+                    leverage=position.leverage,
+                    unrealised_pnl=venue.unrealised_pnl(position, market, last),
+                    liquidation_price=venue.liquidation_price(position, market),
+                )
+            )
+        return result
+
+    async def set_leverage(self, account_id: str, symbol: str, leverage: int) -> None:
+        market = await self.market(account_id, symbol)
+        if leverage < 1 or (market.max_leverage is not None and leverage > market.max_leverage):
+            raise InvalidRequest(f"leverage {leverage} is not allowed for {symbol}")
+
+        def remember(state: AccountState) -> None:
+            levels: dict[str, Any] = dict(state.settings.get("leverage") or {})
+            levels[symbol] = leverage
+            state.settings["leverage"] = levels
+            state.settings_changed = True
+
+        await self.store.run(account_id, remember)
+
+
+def _by_client_id(state: AccountState, client_order_id: str) -> PaperOrder | None:
+    for order in state.orders.values():
+        if order.client_order_id == client_order_id:
+            return order
+    return None

@@ -1,0 +1,444 @@
+"""SQL store for paper accounts: state survives a process kill.
+
+Operations that arrive together are applied in ONE database transaction (group commit):
+the state of every account in the batch is read with a handful of ``IN`` queries, each
+operation runs on its own copy (a failing one changes nothing), and every change is
+written with bulk statements before a single commit. An operation's caller is answered
+only after that commit, so whatever it was told is durable. On PostgreSQL the batch's
+account rows are locked (``FOR UPDATE``, in id order) against other processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, insert, select, tuple_, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from signalbridge.execution.base import (
+    OrderSide,
+    OrderStatus,
+    PositionSide,
+    TimeInForce,
+    VenueOrderType,
+)
+from signalbridge.execution.paper.models import (
+    PaperAccountRow,
+    PaperBalanceRow,
+    PaperFillRow,
+    PaperOrderRow,
+    PaperPositionRow,
+)
+from signalbridge.execution.paper.state import (
+    AccountState,
+    PaperBalance,
+    PaperOrder,
+    PaperPosition,
+)
+from signalbridge.execution.paper.store import Operation, T, UnknownAccount
+from signalbridge.integrations.errors import AmbiguousOutcome, InvalidRequest, TransientError
+from signalbridge.store.types import utcnow
+
+MAX_BATCH = 500
+ZERO = Decimal(0)
+
+
+@dataclass(slots=True)
+class _Job:
+    account_id: str
+    operation: Callable[[AccountState], Any]
+    open_orders_symbol: str | None
+    client_order_id: str | None
+    future: asyncio.Future[Any]
+    create: tuple[dict[str, Any], dict[str, Decimal]] | None = None
+    result: Any = None
+    error: BaseException | None = None
+
+
+@dataclass(slots=True)
+class _Loaded:
+    state: AccountState
+    row: PaperAccountRow
+    known_assets: set[str] = field(default_factory=set)
+    known_positions: set[str] = field(default_factory=set)
+
+
+class SqlPaperStore:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = session_factory
+        self._pending: list[_Job] = []
+        self._worker: asyncio.Task[None] | None = None
+
+    async def ensure_account(
+        self, account_id: str, settings: Mapping[str, Any], balances: Mapping[str, Decimal]
+    ) -> None:
+        """Goes through the batch too, so 1,000 new accounts cost one transaction."""
+        new = dict(settings)
+
+        def merge(state: AccountState) -> None:
+            if any(state.settings.get(k) != v for k, v in new.items()):
+                state.settings.update(new)
+                state.settings_changed = True
+
+        await self.run(account_id, merge, create=(new, dict(balances)))
+
+    # --- operations (group commit) ---------------------------------------------------------
+
+    async def run(
+        self,
+        account_id: str,
+        operation: Operation[T],
+        *,
+        open_orders_symbol: str | None = None,
+        client_order_id: str | None = None,
+        create: tuple[dict[str, Any], dict[str, Decimal]] | None = None,
+    ) -> T:
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._pending.append(
+            _Job(account_id, operation, open_orders_symbol, client_order_id, future, create)
+        )
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._pending:
+            await asyncio.sleep(0)  # let every coroutine ready to submit join this batch
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            await self._run_batch(batch)
+
+    async def _run_batch(self, batch: list[_Job]) -> None:
+        try:
+            await self._apply(batch)
+        except IntegrityError:
+            if len(batch) > 1:  # another process raced us: settle each job on its own
+                for job in batch:
+                    job.error = job.result = None
+                    await self._run_batch([job])
+                return
+            batch[0].error = InvalidRequest("duplicate client order id")
+        except SQLAlchemyError as exc:
+            for job in batch:
+                if job.error is None:
+                    job.error = _database_error(exc)
+        except BaseException as exc:  # never leave a caller waiting forever
+            for job in batch:
+                job.error = exc
+        for job in batch:
+            if job.future.done():
+                continue
+            if job.error is not None:
+                job.future.set_exception(job.error)
+            else:
+                job.future.set_result(job.result)
+
+    async def _apply(self, batch: list[_Job]) -> None:
+        async with self._sessions() as session, session.begin():
+            loaded = await self._load(session, batch)
+            await self._create_missing(session, batch, loaded)
+            for job in batch:
+                item = loaded.get(job.account_id)
+                if item is None:
+                    job.error = UnknownAccount(job.account_id)
+                    continue
+                attempt = item.state.copy()
+                try:
+                    job.result = job.operation(attempt)
+                except Exception as exc:  # the operation's own refusal: it changes nothing
+                    job.error = exc
+                    continue
+                item.state = attempt
+            await self._write(session, loaded)
+
+    @staticmethod
+    async def _create_missing(
+        session: AsyncSession, batch: list[_Job], loaded: dict[str, _Loaded]
+    ) -> None:
+        """Insert accounts a batch asks to create (balances only at creation)."""
+        accounts: list[dict[str, Any]] = []
+        balances: list[dict[str, Any]] = []
+        now = utcnow()
+        for job in batch:
+            if job.create is None or job.account_id in loaded:
+                continue
+            settings, amounts = job.create
+            row = PaperAccountRow(id=job.account_id, settings=dict(settings), created_at=now)
+            item = _Loaded(AccountState(job.account_id, dict(settings), {}, {}, {}), row)
+            for asset, amount in amounts.items():
+                item.state.balances[asset] = PaperBalance(asset, Decimal(amount))
+                item.known_assets.add(asset)
+                balances.append(
+                    {"account_id": job.account_id, "asset": asset, "free": amount, "used": ZERO}
+                )
+            accounts.append({"id": job.account_id, "settings": row.settings, "created_at": now})
+            loaded[job.account_id] = item
+        if accounts:
+            await session.execute(insert(PaperAccountRow), accounts)
+            await session.execute(insert(PaperBalanceRow), balances)
+
+    async def _load(self, session: AsyncSession, batch: list[_Job]) -> dict[str, _Loaded]:
+        ids = sorted({job.account_id for job in batch})
+        query = select(PaperAccountRow).where(PaperAccountRow.id.in_(ids))
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.order_by(PaperAccountRow.id).with_for_update()
+        loaded = {
+            row.id: _Loaded(AccountState(row.id, dict(row.settings), {}, {}, {}), row)
+            for row in (await session.scalars(query))
+        }
+        for balance in await session.scalars(
+            select(PaperBalanceRow).where(PaperBalanceRow.account_id.in_(ids))
+        ):
+            item = loaded[balance.account_id]
+            item.state.balances[balance.asset] = PaperBalance(
+                balance.asset, balance.free, balance.used
+            )
+            item.known_assets.add(balance.asset)
+        for held in await session.scalars(
+            select(PaperPositionRow).where(PaperPositionRow.account_id.in_(ids))
+        ):
+            item = loaded[held.account_id]
+            item.state.positions[held.symbol] = _position(held)
+            item.known_positions.add(held.symbol)
+        symbols = {j.open_orders_symbol for j in batch if j.open_orders_symbol is not None}
+        wanted_open = {(j.account_id, j.open_orders_symbol) for j in batch}
+        if symbols:
+            for row in await session.scalars(
+                select(PaperOrderRow).where(
+                    PaperOrderRow.account_id.in_(ids),
+                    PaperOrderRow.symbol.in_(sorted(symbols)),
+                    PaperOrderRow.is_open.is_(True),
+                )
+            ):
+                if (row.account_id, row.symbol) in wanted_open and row.account_id in loaded:
+                    loaded[row.account_id].state.orders[row.id] = _order(row)
+        pairs = sorted({(j.account_id, j.client_order_id) for j in batch if j.client_order_id})
+        if pairs:
+            for row in await session.scalars(
+                select(PaperOrderRow).where(
+                    tuple_(PaperOrderRow.account_id, PaperOrderRow.client_order_id).in_(pairs)
+                )
+            ):
+                if row.account_id in loaded:
+                    loaded[row.account_id].state.orders[row.id] = _order(row)
+        return loaded
+
+    async def _write(self, session: AsyncSession, loaded: Mapping[str, _Loaded]) -> None:
+        new_orders: list[dict[str, Any]] = []
+        changed_orders: list[dict[str, Any]] = []
+        balance_updates: list[dict[str, Any]] = []
+        balance_inserts: list[dict[str, Any]] = []
+        position_updates: list[dict[str, Any]] = []
+        position_inserts: list[dict[str, Any]] = []
+        position_deletes: list[tuple[str, str]] = []
+        fills: list[dict[str, Any]] = []
+        account_updates: list[dict[str, Any]] = []
+        for item in loaded.values():
+            state = item.state
+            account = state.account_id
+            for order_id in state.changed_orders:
+                values = {"id": order_id, **_order_values(state.orders[order_id])}
+                if order_id in state.new_orders:
+                    new_orders.append({"account_id": account, **values})
+                else:
+                    changed_orders.append(values)
+            for asset in state.changed_balances:
+                b = state.balances[asset]
+                row = {"account_id": account, "asset": asset, "free": b.free, "used": b.used}
+                (balance_updates if asset in item.known_assets else balance_inserts).append(row)
+            for symbol in state.changed_positions:
+                p = state.positions.get(symbol)
+                if p is None:
+                    if symbol in item.known_positions:
+                        position_deletes.append((account, symbol))
+                    continue
+                values = {"account_id": account, **_position_values(p)}
+                target = position_updates if symbol in item.known_positions else position_inserts
+                target.append(values)
+            if state.settings_changed:
+                account_updates.append({"id": account, "settings": dict(state.settings)})
+            fills.extend(
+                {
+                    "order_id": f.order_id,
+                    "account_id": f.account_id,
+                    "symbol": f.symbol,
+                    "side": f.side.value,
+                    "amount": f.amount,
+                    "price": f.price,
+                    "fee": f.fee,
+                    "fee_asset": f.fee_asset,
+                    "maker": f.maker,
+                    "realised_pnl": f.realised_pnl,
+                    "at": f.at,
+                }
+                for f in state.fills
+            )
+        if account_updates:
+            await session.execute(update(PaperAccountRow), account_updates)
+        if new_orders:
+            await session.execute(insert(PaperOrderRow), new_orders)
+        if changed_orders:
+            await session.execute(update(PaperOrderRow), changed_orders)
+        if balance_inserts:
+            await session.execute(insert(PaperBalanceRow), balance_inserts)
+        if balance_updates:
+            await session.execute(update(PaperBalanceRow), balance_updates)
+        if position_deletes:
+            await session.execute(
+                delete(PaperPositionRow).where(
+                    tuple_(PaperPositionRow.account_id, PaperPositionRow.symbol).in_(
+                        position_deletes
+                    )
+                )
+            )
+        if position_inserts:
+            await session.execute(insert(PaperPositionRow), position_inserts)
+        if position_updates:
+            await session.execute(update(PaperPositionRow), position_updates)
+        if fills:
+            await session.execute(insert(PaperFillRow), fills)
+
+    # --- reads -----------------------------------------------------------------------------
+
+    async def get_settings(self, account_id: str) -> dict[str, Any]:
+        async with self._sessions() as session:
+            row = await session.get(PaperAccountRow, account_id)
+            if row is None:
+                raise UnknownAccount(account_id)
+            return dict(row.settings)
+
+    async def get_order(self, account_id: str, client_order_id: str) -> PaperOrder | None:
+        async with self._sessions() as session:
+            row = (
+                await session.scalars(
+                    select(PaperOrderRow).where(
+                        PaperOrderRow.account_id == account_id,
+                        PaperOrderRow.client_order_id == client_order_id,
+                    )
+                )
+            ).one_or_none()
+            return None if row is None else _order(row)
+
+    async def list_open_orders(self, account_id: str, symbol: str | None) -> list[PaperOrder]:
+        query = select(PaperOrderRow).where(
+            PaperOrderRow.account_id == account_id, PaperOrderRow.is_open.is_(True)
+        )
+        if symbol is not None:
+            query = query.where(PaperOrderRow.symbol == symbol)
+        async with self._sessions() as session:
+            rows = await session.scalars(query.order_by(PaperOrderRow.created_at, PaperOrderRow.id))
+            return [_order(r) for r in rows]
+
+    async def get_balances(self, account_id: str) -> dict[str, PaperBalance]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(PaperBalanceRow).where(PaperBalanceRow.account_id == account_id)
+            )
+            return {r.asset: PaperBalance(r.asset, r.free, r.used) for r in rows}
+
+    async def get_positions(self, account_id: str) -> dict[str, PaperPosition]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(PaperPositionRow).where(PaperPositionRow.account_id == account_id)
+            )
+            return {r.symbol: _position(r) for r in rows}
+
+    async def accounts_with_open_orders(self, symbol: str) -> list[str]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(PaperOrderRow.account_id)
+                .where(PaperOrderRow.symbol == symbol, PaperOrderRow.is_open.is_(True))
+                .distinct()
+                .order_by(PaperOrderRow.account_id)
+            )
+            return list(rows)
+
+
+def _database_error(exc: SQLAlchemyError) -> Exception:
+    """A failed commit may or may not have landed; anything earlier changed nothing."""
+    if getattr(exc, "connection_invalidated", False):
+        return AmbiguousOutcome("paper store connection lost during a write")
+    return TransientError(f"paper store unavailable: {type(exc).__name__}")
+
+
+def _position(row: PaperPositionRow) -> PaperPosition:
+    return PaperPosition(
+        row.symbol,
+        PositionSide(row.side),
+        row.amount,
+        row.entry_price,
+        row.leverage,
+        row.margin,
+        row.realised_pnl,
+    )
+
+
+def _position_values(p: PaperPosition) -> dict[str, Any]:
+    return {
+        "symbol": p.symbol,
+        "side": p.side.value,
+        "amount": p.amount,
+        "entry_price": p.entry_price,
+        "leverage": p.leverage,
+        "margin": p.margin,
+        "realised_pnl": p.realised_pnl,
+    }
+
+
+def _order_values(order: PaperOrder) -> dict[str, Any]:
+    return {
+        "client_order_id": order.client_order_id or order.id,
+        "symbol": order.symbol,
+        "side": order.side.value,
+        "type": order.type.value,
+        "status": order.status.value,
+        "is_open": order.is_open,
+        "amount": order.amount,
+        "filled": order.filled,
+        "price": order.price,
+        "stop_price": order.stop_price,
+        "reduce_only": order.reduce_only,
+        "leverage": order.leverage,
+        "time_in_force": order.time_in_force.value,
+        "average_price": order.average_price,
+        "fee": order.fee,
+        "fee_asset": order.fee_asset,
+        "reserved": order.reserved,
+        "reserved_asset": order.reserved_asset,
+        "triggered": order.triggered,
+        "reason": order.reason,
+        "created_at": order.created_at,
+        "updated_at": order.updated_at,
+    }
+
+
+def _order(row: PaperOrderRow) -> PaperOrder:
+    return PaperOrder(
+        id=row.id,
+        account_id=row.account_id,
+        client_order_id=row.client_order_id,
+        symbol=row.symbol,
+        side=OrderSide(row.side),
+        type=VenueOrderType(row.type),
+        status=OrderStatus(row.status),
+        amount=row.amount,
+        filled=row.filled,
+        price=row.price,
+        stop_price=row.stop_price,
+        reduce_only=row.reduce_only,
+        leverage=row.leverage,
+        time_in_force=TimeInForce(row.time_in_force),
+        average_price=row.average_price,
+        fee=row.fee,
+        fee_asset=row.fee_asset,
+        reserved=row.reserved,
+        reserved_asset=row.reserved_asset,
+        triggered=row.triggered,
+        reason=row.reason,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )

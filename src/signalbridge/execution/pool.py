@@ -1,0 +1,109 @@
+"""Live adapters per execution connection, each behind its kernel guard.
+
+An adapter is built from the connection row (config + unsealed secrets) the first time it
+is needed and rebuilt when the row changes, so a credential replaced through the API takes
+effect at the next call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from signalbridge.execution.base import AdapterDeps, ExchangeAdapter
+from signalbridge.integrations.errors import ConnectionDisabled, InvalidRequest
+from signalbridge.integrations.guard import ConnectionGuard
+from signalbridge.integrations.registry import AdapterRegistry
+from signalbridge.integrations.vault import Vault
+from signalbridge.services.secrets import unseal
+from signalbridge.store import models as m
+
+T = TypeVar("T")
+
+
+class GuardFactory(Protocol):
+    def __call__(self, kind: str, connection_id: int, type_: str) -> ConnectionGuard: ...
+
+
+@dataclass
+class Connected:
+    """An adapter with the guard every call to it goes through."""
+
+    connection_id: int
+    type: str
+    adapter: ExchangeAdapter
+    guard: ConnectionGuard
+    version: datetime
+
+    async def read(self, fn: Callable[[], Awaitable[T]], weight: int = 1) -> T:
+        """An idempotent call: retried by the kernel's policy."""
+        return await self.guard.call(fn, idempotent=True, weight=weight)
+
+    async def write(self, fn: Callable[[], Awaitable[T]]) -> T:
+        """A non-idempotent call: never retried blindly; the caller reconciles."""
+        return await self.guard.call(fn, idempotent=False)
+
+
+class AdapterPool:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        vault: Vault,
+        registry: AdapterRegistry,
+        deps: AdapterDeps,
+        guards: GuardFactory,
+    ) -> None:
+        self._sessions = sessions
+        self._vault = vault
+        self._registry = registry
+        self._deps = deps
+        self._guards = guards
+        self._live: dict[int, Connected] = {}
+        self._lock = asyncio.Lock()
+
+    async def get(self, connection_id: int) -> Connected:
+        async with self._sessions() as session:
+            row = await session.get(m.ExecutionConnection, connection_id)
+        if row is None:
+            raise InvalidRequest(f"execution connection {connection_id} does not exist")
+        if not row.is_active:
+            raise ConnectionDisabled(
+                f"execution connection {connection_id} is deactivated",
+                connection_id=str(connection_id),
+            )
+        live = self._live.get(connection_id)
+        if live is not None and live.version == row.updated_at:
+            return live
+        async with self._lock:
+            live = self._live.get(connection_id)
+            if live is not None and live.version == row.updated_at:
+                return live
+            if live is not None:
+                await live.adapter.close()
+            built = self._build(row)
+            self._live[connection_id] = built
+            return built
+
+    def _build(self, row: m.ExecutionConnection) -> Connected:
+        spec = self._registry.get("exchange", row.type)
+        secrets = unseal(self._vault, "execution_connections", row.id, row.secrets_enc)
+        config: dict[str, Any] = dict(row.config)
+        adapter_class: Any = spec.factory  # exchange adapters register their class
+        adapter = adapter_class.from_config(str(row.id), config, secrets, deps=self._deps)
+        return Connected(
+            connection_id=row.id,
+            type=row.type,
+            adapter=adapter,
+            guard=self._guards("exchange", row.id, row.type),
+            version=row.updated_at,
+        )
+
+    async def close(self) -> None:
+        for live in self._live.values():
+            await live.adapter.close()
+        self._live.clear()

@@ -1,0 +1,1 @@
+"""The integration kernel: the one way SignalBridge talks to any outside system."""

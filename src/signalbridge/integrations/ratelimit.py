@@ -1,0 +1,227 @@
+"""Rate limits per provider and per account, shared by every worker through Redis.
+
+Budgets use the ``limits`` package's moving window (atomic in Redis, so several processes
+never overspend one budget). On top sits a back-off gate: when a provider answers 429 or
+bans us (418), :meth:`ConnectionLimiter.back_off` records "nothing before T" and every
+process waits until T before sending anything to that provider again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from signalbridge.integrations.errors import InvalidRequest, RateLimited
+
+Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], float]
+_MIN_SLEEP = 0.005
+
+
+class BackoffGate(Protocol):
+    """Shared "nothing before T" marks (T in wall-clock seconds)."""
+
+    async def not_before(self, key: str) -> float | None: ...
+
+    async def block_until(self, key: str, until: float, now: float) -> None: ...
+
+    async def clear(self, key: str) -> None: ...
+
+
+class MemoryBackoffGate:
+    def __init__(self) -> None:
+        self._until: dict[str, float] = {}
+
+    async def not_before(self, key: str) -> float | None:
+        return self._until.get(key)
+
+    async def block_until(self, key: str, until: float, now: float) -> None:
+        if until > self._until.get(key, 0.0):
+            self._until[key] = until
+
+    async def clear(self, key: str) -> None:
+        self._until.pop(key, None)
+
+
+_LUA_BLOCK = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > current then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+end
+return 1
+"""
+
+
+class RedisBackoffGate:
+    """The mark is a Redis key holding T, only ever moved later, expiring after T."""
+
+    def __init__(self, redis: Any, *, prefix: str = "signalbridge:backoff:") -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._block = redis.register_script(_LUA_BLOCK)
+
+    async def not_before(self, key: str) -> float | None:
+        raw = await self._redis.get(self._prefix + key)
+        if raw is None:
+            return None
+        return float(raw.decode() if isinstance(raw, bytes) else raw)
+
+    async def block_until(self, key: str, until: float, now: float) -> None:
+        ttl_ms = max(1000, math.ceil((until - now) * 1000) + 1000)
+        await self._block(keys=[self._prefix + key], args=[repr(until), str(ttl_ms)])
+
+    async def clear(self, key: str) -> None:
+        await self._redis.delete(self._prefix + key)
+
+
+@dataclass
+class RateLimiter:
+    """Process-wide limiter; :meth:`for_connection` binds it to one provider and account.
+
+    ``clock`` must be wall-clock time (``time.time``) when processes share the gate.
+    """
+
+    storage: Storage = field(default_factory=MemoryStorage)
+    gate: BackoffGate = field(default_factory=MemoryBackoffGate)
+    sleep: Sleep = asyncio.sleep
+    clock: Clock = time.time
+    max_wait: float = 60.0
+    _strategy: MovingWindowRateLimiter = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._strategy = MovingWindowRateLimiter(self.storage)
+
+    @classmethod
+    def from_redis_url(
+        cls, redis_url: str, redis: Any, *, prefix: str = "signalbridge", **kwargs: Any
+    ) -> RateLimiter:
+        """Budgets and gate in Redis (``redis`` is a ``redis.asyncio.Redis`` for the gate)."""
+        uri = redis_url if redis_url.startswith("async+") else "async+" + redis_url
+        storage = RedisStorage(uri, implementation="redispy", key_prefix=f"{prefix}:limits")
+        return cls(
+            storage=storage, gate=RedisBackoffGate(redis, prefix=f"{prefix}:backoff:"), **kwargs
+        )
+
+    def for_connection(
+        self,
+        provider: str,
+        account: str | None = None,
+        *,
+        provider_limits: Sequence[str] = (),
+        account_limits: Sequence[str] = (),
+        gate_scope: str = "provider",
+    ) -> ConnectionLimiter:
+        """Limits as strings such as ``"1200/minute"`` or ``"10 per second"``."""
+        return ConnectionLimiter(
+            self,
+            provider=provider,
+            account=account,
+            provider_items=tuple(parse(s) for s in provider_limits),
+            account_items=tuple(parse(s) for s in account_limits),
+            gate_key=provider
+            if gate_scope == "provider" or account is None
+            else f"{provider}:{account}",
+        )
+
+    async def wait_gate(self, key: str, *, wait: bool, max_wait: float) -> None:
+        until = await self.gate.not_before(key)
+        if until is None:
+            return
+        delay = until - self.clock()
+        if delay <= 0:
+            return
+        if not wait or delay > max_wait:
+            raise RateLimited(
+                f"backing off from {key} for {delay:.1f} s (provider asked us to wait)",
+                retry_after=delay,
+            )
+        await self.sleep(delay)
+
+    async def take(
+        self,
+        scopes: Sequence[tuple[RateLimitItem, tuple[str, ...]]],
+        cost: int,
+        *,
+        wait: bool,
+        max_wait: float,
+    ) -> None:
+        """Consume ``cost`` from every scope, waiting for room (never overspending)."""
+        for item, _ in scopes:
+            if cost > item.amount:
+                raise InvalidRequest(f"request weight {cost} exceeds the whole budget {item}")
+        started = self.clock()
+        while True:
+            blocked_until: float | None = None
+            for item, ids in scopes:
+                if not await self._strategy.test(item, *ids, cost=cost):
+                    stats = await self._strategy.get_window_stats(item, *ids)
+                    blocked_until = max(blocked_until or 0.0, stats.reset_time)
+            if blocked_until is None:
+                for item, ids in scopes:
+                    if not await self._strategy.hit(item, *ids, cost=cost):
+                        # Another worker took the room between test and hit: wait, retry.
+                        stats = await self._strategy.get_window_stats(item, *ids)
+                        blocked_until = stats.reset_time
+                        break
+                else:
+                    return
+            now = self.clock()
+            delay = max(_MIN_SLEEP, (blocked_until or now) - now)
+            if not wait or (now - started) + delay > max_wait:
+                raise RateLimited("local rate limit reached", retry_after=delay)
+            await self.sleep(delay)
+
+
+@dataclass
+class ConnectionLimiter:
+    """What the connection guard calls: ``acquire`` before a request, ``back_off`` after a 429."""
+
+    limiter: RateLimiter
+    provider: str
+    account: str | None
+    provider_items: tuple[RateLimitItem, ...]
+    account_items: tuple[RateLimitItem, ...]
+    gate_key: str
+
+    def _scopes(self) -> list[tuple[RateLimitItem, tuple[str, ...]]]:
+        scopes: list[tuple[RateLimitItem, tuple[str, ...]]] = [
+            (item, ("provider", self.provider)) for item in self.provider_items
+        ]
+        if self.account is not None:
+            scopes += [
+                (item, ("account", self.provider, self.account)) for item in self.account_items
+            ]
+        return scopes
+
+    async def acquire(
+        self, cost: int = 1, *, wait: bool = True, max_wait: float | None = None
+    ) -> None:
+        """Wait for the back-off gate and for room in every budget, then take ``cost``.
+
+        Raises :class:`RateLimited` when ``wait`` is false or the wait exceeds ``max_wait``.
+        """
+        limit = self.limiter.max_wait if max_wait is None else max_wait
+        await self.limiter.wait_gate(self.gate_key, wait=wait, max_wait=limit)
+        scopes = self._scopes()
+        if scopes:
+            await self.limiter.take(scopes, cost, wait=wait, max_wait=limit)
+        # A 429 may have arrived from another worker while we waited for room.
+        await self.limiter.wait_gate(self.gate_key, wait=wait, max_wait=limit)
+
+    async def back_off(self, retry_after: float | None, *, default: float = 1.0) -> float:
+        """Record "nothing before now + retry_after" for everyone; returns that time."""
+        now = self.limiter.clock()
+        until = now + (retry_after if retry_after is not None and retry_after > 0 else default)
+        await self.limiter.gate.block_until(self.gate_key, until, now)
+        return until
+
+    async def not_before(self) -> float | None:
+        return await self.limiter.gate.not_before(self.gate_key)

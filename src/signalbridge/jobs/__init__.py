@@ -1,0 +1,1 @@
+"""Queue wiring, thin task definitions and the periodic scheduler."""

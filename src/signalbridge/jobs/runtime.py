@@ -1,0 +1,121 @@
+"""Running the platform in one process or as separate workers and a scheduler.
+
+``serve`` = web + worker + scheduler; ``serve --no-worker`` = web only; ``worker`` and
+``scheduler`` are the other two roles. Every role builds the same container.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+import structlog
+from sqlalchemy import select
+from taskiq.api import run_receiver_task
+
+from signalbridge.bootstrap import Container
+from signalbridge.execution.base import AdapterDeps
+from signalbridge.execution.engine import ExecutionEngine
+from signalbridge.execution.pool import AdapterPool
+from signalbridge.integrations.kernel import Kernel
+from signalbridge.jobs.sweeper import sweep
+from signalbridge.jobs.tasks import register_tasks
+from signalbridge.services.health import health_writer, make_prober
+from signalbridge.store import models as m
+
+log = structlog.get_logger("signalbridge.runtime")
+
+
+def wire(container: Container) -> ExecutionEngine:
+    """Build the kernel, adapter pool and engine into the container; register the tasks."""
+    kernel = Kernel.from_settings(
+        container.settings, container.metrics, health_writer(container.sessions)
+    )
+    deps = AdapterDeps(session_factory=container.sessions)
+    pool = AdapterPool(container.sessions, container.vault, container.registry, deps, kernel.guard)
+    engine = ExecutionEngine(
+        container.sessions, pool, settle_seconds=container.settings.order_settle_seconds
+    )
+    container.extras.update(kernel=kernel, adapter_pool=pool, engine=engine, adapter_deps=deps)
+    container.extras["prober"] = make_prober(pool)
+    register_tasks(container, engine)
+    return engine
+
+
+class Platform:
+    """The roles one process plays; started and stopped with the web app's lifespan."""
+
+    def __init__(self, container: Container, *, worker: bool, scheduler: bool) -> None:
+        if not worker and container.queue.in_process:
+            raise ValueError(
+                "without a worker in this process the queue must be shared: set "
+                "SIGNALBRIDGE_BROKER_URL=redis://..."
+            )
+        self.container = container
+        self.worker = worker
+        self.scheduler = scheduler
+        self.engine = wire(container)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        await self.container.queue.startup()
+        if self.worker and not self.container.queue.in_process:
+            self._tasks.append(asyncio.create_task(run_receiver_task(self.container.queue.broker)))
+        if self.scheduler:
+            s = self.container.settings
+            self._every(s.sweep_interval_seconds, self.sweep_once)
+            self._every(s.order_sync_seconds, self.sync_open_orders)
+            self._every(s.paper_tick_seconds, self.tick_paper)
+
+    def _every(self, seconds: float, job: Callable[[], Awaitable[object]]) -> None:
+        async def loop() -> None:
+            while True:
+                try:
+                    await job()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # a failing job must not stop the scheduler
+                    log.warning("scheduled job failed", job=job.__name__, error=type(exc).__name__)
+                await asyncio.sleep(seconds)
+
+        self._tasks.append(asyncio.create_task(loop()))
+
+    async def sweep_once(self) -> int:
+        s = self.container.settings
+        return await sweep(
+            self.container.sessions,
+            self.container.queue,
+            stuck_after=timedelta(seconds=s.stuck_after_seconds),
+        )
+
+    async def sync_open_orders(self) -> int:
+        """Ask the venue about every resting order: fills are recorded as they happen."""
+        async with self.container.sessions() as session:
+            ids = (
+                await session.scalars(
+                    select(m.Order.id)
+                    .where(m.Order.status.in_((m.OrderStatus.OPEN, m.OrderStatus.PARTIALLY_FILLED)))
+                    .order_by(m.Order.id)
+                    .limit(1000)
+                )
+            ).all()
+        for order_id in ids:
+            await self.engine.reconcile(order_id)
+        return len(ids)
+
+    async def tick_paper(self) -> None:
+        deps: AdapterDeps = self.container.extras["adapter_deps"]
+        exchange = deps.shared.get("paper")
+        if exchange is not None:
+            await exchange.advance()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await self.container.close()

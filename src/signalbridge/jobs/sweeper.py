@@ -1,0 +1,59 @@
+"""Finds rows stuck in a non-final state and queues their task again.
+
+The queue may lose a task (a killed process, a broker restart); the database never does.
+This is what makes "at least once" true for every step of the pipeline.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from signalbridge.jobs.queue import DISPATCH_SIGNAL, RUN_EXECUTION, TaskQueue
+from signalbridge.store import models as m
+from signalbridge.store.types import utcnow
+
+
+async def sweep(
+    sessions: async_sessionmaker[AsyncSession],
+    queue: TaskQueue,
+    *,
+    stuck_after: timedelta,
+    now: datetime | None = None,
+    limit: int = 500,
+) -> int:
+    """Re-queue stuck signals and executions; returns how many tasks were queued."""
+    cutoff = (now or utcnow()) - stuck_after
+    async with sessions() as session:
+        signal_ids = (
+            await session.scalars(
+                select(m.Signal.id)
+                .where(m.Signal.status == m.SignalStatus.ACCEPTED, m.Signal.received_at <= cutoff)
+                .order_by(m.Signal.id)
+                .limit(limit)
+            )
+        ).all()
+        stuck_orders = select(m.Order.execution_id).where(
+            m.Order.status.in_(m.OrderStatus.UNSETTLED), m.Order.updated_at <= cutoff
+        )
+        execution_ids = (
+            await session.scalars(
+                select(m.Execution.id)
+                .where(
+                    or_(
+                        m.Execution.status.in_(m.ExecutionStatus.NOT_STARTED)
+                        & (m.Execution.updated_at <= cutoff),
+                        m.Execution.id.in_(stuck_orders),
+                    )
+                )
+                .order_by(m.Execution.id)
+                .limit(limit)
+            )
+        ).all()
+    for signal_id in signal_ids:
+        await queue.enqueue(DISPATCH_SIGNAL, signal_id)
+    for execution_id in execution_ids:
+        await queue.enqueue(RUN_EXECUTION, execution_id)
+    return len(signal_ids) + len(execution_ids)

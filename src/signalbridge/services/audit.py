@@ -1,0 +1,73 @@
+"""The audit log: who changed what, when; secrets masked before anything is written."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from signalbridge.integrations.redaction import mask
+from signalbridge.store.models import AuditEntry
+
+SECRET_WORDS = ("secret", "password", "token", "key", "passphrase", "signature")
+
+
+def masked(values: Mapping[str, Any], secret_fields: Iterable[str] = ()) -> dict[str, Any]:
+    """Copy of ``values`` with secret fields (named or looking secret) masked, recursively."""
+    secret_set = set(secret_fields)
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if key in secret_set or any(w in key.lower() for w in SECRET_WORDS):
+            out[key] = mask(str(value)) if value is not None else None
+        elif isinstance(value, Mapping):
+            out[key] = masked(value, secret_set)
+        else:
+            out[key] = value if isinstance(value, str | int | bool | None) else str(value)
+    return out
+
+
+def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    """Fields that changed, as ``{field: [old, new]}``."""
+    keys = set(before) | set(after)
+    return {k: [before.get(k), after.get(k)] for k in sorted(keys) if before.get(k) != after.get(k)}
+
+
+async def record(
+    session: AsyncSession,
+    *,
+    actor: str,
+    actor_id: int | None,
+    action: str,
+    entity: str,
+    entity_id: int | str,
+    changes: Mapping[str, Any],
+    secret_fields: Iterable[str] = (),
+) -> None:
+    """Write one audit row in the caller's transaction, so it commits with the change."""
+    session.add(
+        AuditEntry(
+            actor=actor,
+            actor_id=actor_id,
+            action=action,
+            entity=entity,
+            entity_id=str(entity_id),
+            changes=_mask_changes(changes, secret_fields),
+        )
+    )
+
+
+def _mask_changes(changes: Mapping[str, Any], secret_fields: Iterable[str]) -> dict[str, Any]:
+    secret_set = set(secret_fields)
+    out: dict[str, Any] = {}
+    for key, value in changes.items():
+        is_secret = key in secret_set or any(w in key.lower() for w in SECRET_WORDS)
+        if is_secret and isinstance(value, list):
+            out[key] = ["****" if v is not None else None for v in value]
+        elif is_secret:
+            out[key] = mask(str(value)) if value is not None else None
+        elif isinstance(value, Mapping):
+            out[key] = masked(value, secret_set)
+        else:
+            out[key] = value
+    return out

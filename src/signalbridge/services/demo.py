@@ -1,0 +1,179 @@
+"""Demo data: a webhook channel, a paper account following it, and sample signals.
+
+Prices of the sample signals are taken from the paper venue's own feed, so they fill and
+a newcomer sees a signal become a position within seconds.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from signalbridge.bootstrap import Container
+from signalbridge.channels.webhook import sign
+from signalbridge.jobs.queue import DISPATCH_SIGNAL
+from signalbridge.services import audit
+from signalbridge.services.ingest import ingest, interpret_canonical
+from signalbridge.services.secrets import seal, unseal
+from signalbridge.store import models as m
+from signalbridge.store.types import utcnow
+
+DEMO_CHANNEL = "Demo webhook channel"
+DEMO_CONNECTION = "Demo paper account"
+
+
+@dataclass(frozen=True)
+class DemoInfo:
+    channel_id: int
+    connection_id: int
+    follow_id: int
+    webhook_secret: str
+    signal_ids: tuple[int, ...]
+
+
+async def _get_or_create(
+    session: AsyncSession, container: Container
+) -> tuple[m.ChannelSource, m.ExecutionConnection, m.Follow, str]:
+    channel = await session.scalar(
+        select(m.ChannelSource).where(m.ChannelSource.name == DEMO_CHANNEL)
+    )
+    if channel is None:
+        import secrets as pysecrets
+
+        secret = pysecrets.token_urlsafe(24)
+        channel = m.ChannelSource(
+            name=DEMO_CHANNEL,
+            type="webhook",
+            config={"parse_text": True},
+            min_confidence=Decimal("0.9"),
+        )
+        session.add(channel)
+        await session.flush()
+        channel.secrets_enc = seal(
+            container.vault, "channel_sources", channel.id, {"secret": secret}
+        )
+        await audit.record(
+            session,
+            actor="demo",
+            actor_id=None,
+            action="create",
+            entity="channel",
+            entity_id=channel.id,
+            changes={"name": DEMO_CHANNEL, "type": "webhook"},
+        )
+    secret = unseal(container.vault, "channel_sources", channel.id, channel.secrets_enc)["secret"]
+    connection = await session.scalar(
+        select(m.ExecutionConnection).where(m.ExecutionConnection.name == DEMO_CONNECTION)
+    )
+    if connection is None:
+        connection = m.ExecutionConnection(
+            name=DEMO_CONNECTION,
+            type="paper",
+            config={
+                "account_id": "demo",
+                "futures": True,
+                "balances": {"USDT": "10000"},
+                "feed": {"type": "random_walk", "seed": 7},
+            },
+        )
+        session.add(connection)
+        await session.flush()
+        await audit.record(
+            session,
+            actor="demo",
+            actor_id=None,
+            action="create",
+            entity="connection",
+            entity_id=connection.id,
+            changes={"name": DEMO_CONNECTION, "type": "paper"},
+        )
+    follow = await session.scalar(
+        select(m.Follow).where(
+            m.Follow.channel_id == channel.id, m.Follow.connection_id == connection.id
+        )
+    )
+    if follow is None:
+        follow = m.Follow(
+            channel_id=channel.id,
+            connection_id=connection.id,
+            sizing={"mode": "fixed_quote", "value": "200", "max_leverage": 10},
+            risk={"max_signal_age_seconds": 600, "max_deviation_percent": "5"},
+        )
+        session.add(follow)
+        await session.flush()
+        await audit.record(
+            session,
+            actor="demo",
+            actor_id=None,
+            action="create",
+            entity="follow",
+            entity_id=follow.id,
+            changes={"channel_id": channel.id, "connection_id": connection.id},
+        )
+    return channel, connection, follow, secret
+
+
+def sample_signals(price: Decimal) -> list[dict[str, object]]:
+    """A market long and a limit short around ``price`` (BTC/USDT)."""
+    p = price.quantize(Decimal(1))
+    return [
+        {
+            "kind": "signal",
+            "symbol": "BTC/USDT",
+            "side": "long",
+            "order_type": "market",
+            "stop_loss": str(p * Decimal("0.97")),
+            "take_profits": [str(p * Decimal("1.02")), str(p * Decimal("1.04"))],
+            "leverage": 5,
+        },
+        {
+            "kind": "signal",
+            "symbol": "BTC/USDT",
+            "side": "short",
+            "order_type": "limit",
+            "entry": {"low": str(p * Decimal("0.999")), "high": str(p * Decimal("1.001"))},
+            "stop_loss": str(p * Decimal("1.03")),
+            "take_profits": [str(p * Decimal("0.98"))],
+            "leverage": 3,
+        },
+    ]
+
+
+async def seed_demo(container: Container) -> DemoInfo:
+    """Create the demo objects (once) and ingest fresh sample signals; queue their dispatch."""
+    async with container.sessions() as session, session.begin():
+        channel, connection, follow, secret = await _get_or_create(session, container)
+    pool = container.extras["adapter_pool"]
+    live = await pool.get(connection.id)
+    tickers = await live.read(lambda: live.adapter.fetch_tickers(["BTC/USDT"]))
+    signal_ids: list[int] = []
+    stamp = utcnow().isoformat()
+    for i, body in enumerate(sample_signals(tickers["BTC/USDT"].last)):
+        text = json.dumps(body)
+        async with container.sessions() as session, session.begin():
+            result = await ingest(
+                session,
+                channel=channel,
+                external_id=f"demo-{stamp}-{i}",
+                text=text,
+                content_type="application/json",
+                received_at=utcnow(),
+                interpretation=interpret_canonical(text),
+            )
+        if result.signal_id is not None:
+            signal_ids.append(result.signal_id)
+            await container.queue.enqueue(DISPATCH_SIGNAL, result.signal_id)
+    return DemoInfo(channel.id, connection.id, follow.id, secret, tuple(signal_ids))
+
+
+def curl_example(base_url: str, channel_id: int, secret: str) -> str:
+    body = json.dumps(sample_signals(Decimal(42000))[0], separators=(",", ":"))
+    return (
+        f"curl -X POST {base_url}/webhooks/channels/{channel_id} "
+        f"-H 'Content-Type: application/json' "
+        f"-H 'X-SignalBridge-Signature: {sign(secret, body.encode())}' -d '{body}'"
+    )

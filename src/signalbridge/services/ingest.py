@@ -1,0 +1,169 @@
+"""Message in, signal out: store a channel message once, interpret it, record the result.
+
+Every channel adapter ends here. The message row is written once per
+(channel, external id); a redelivery finds the stored outcome instead of acting again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from signalbridge.domain.errors import InvalidSignal
+from signalbridge.domain.signals import Noise, Parsed, Signal, SignalUpdate, parsed_from_dict
+from signalbridge.store import models as m
+from signalbridge.store.db import insert_ignore
+from signalbridge.store.types import utcnow
+
+
+@dataclass(frozen=True)
+class Interpretation:
+    parsed: Parsed | None
+    confidence: Decimal
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    message_id: int
+    status: str
+    duplicate: bool
+    signal_id: int | None = None
+    update_id: int | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "message_id": self.message_id,
+            "status": self.status,
+            "duplicate": self.duplicate,
+            "signal_id": self.signal_id,
+            "update_id": self.update_id,
+            "error": self.error,
+        }
+
+
+def delivery_id(body: bytes, explicit: str | None) -> str:
+    """The idempotency key of a delivery: the sender's id when given, else the body's hash."""
+    if explicit:
+        return explicit[:200]
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def interpret_canonical(text: str) -> Interpretation:
+    """Read SignalBridge's canonical JSON; anything wrong is a clear list of problems."""
+    try:
+        data = json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        return Interpretation(None, Decimal(0), (f"body is not valid JSON: {exc.msg}",))
+    except ValueError as exc:  # e.g. a number too long to convert
+        return Interpretation(None, Decimal(0), (f"body is not valid JSON: {exc}",))
+    try:
+        return Interpretation(parsed_from_dict(data), Decimal(1))
+    except InvalidSignal as exc:
+        return Interpretation(None, Decimal(0), tuple(exc.problems))
+
+
+async def ingest(
+    session: AsyncSession,
+    *,
+    channel: m.ChannelSource,
+    external_id: str,
+    text: str,
+    content_type: str,
+    received_at: datetime,
+    interpretation: Interpretation,
+) -> IngestResult:
+    """Store the message and what it means, in the caller's transaction."""
+    message_id = await insert_ignore(
+        session,
+        m.Message,
+        {
+            "channel_id": channel.id,
+            "external_id": external_id,
+            "text": text,
+            "content_type": content_type,
+            "status": m.MessageStatus.RECEIVED,
+            "received_at": received_at,
+        },
+        conflict=("channel_id", "external_id"),
+    )
+    if message_id is None:
+        return await _stored_outcome(session, channel.id, external_id)
+    message = await session.get_one(m.Message, message_id)
+    parsed = interpretation.parsed
+    if parsed is None:
+        message.status = m.MessageStatus.REJECTED
+        message.error = "; ".join(interpretation.problems)[:2000]
+        return IngestResult(message_id, message.status, False, error=message.error)
+    if isinstance(parsed, Noise):
+        message.status = m.MessageStatus.NOISE
+        return IngestResult(message_id, message.status, False)
+    below = interpretation.confidence < channel.min_confidence
+    if isinstance(parsed, SignalUpdate):
+        update = m.SignalUpdate(
+            message_id=message_id,
+            channel_id=channel.id,
+            symbol=parsed.symbol,
+            action=parsed.action.value,
+            value=parsed.value,
+            confidence=interpretation.confidence,
+            status="review" if below else "received",
+        )
+        session.add(update)
+        message.status = m.MessageStatus.REVIEW if below else m.MessageStatus.PARSED
+        await session.flush()
+        return IngestResult(message_id, message.status, False, update_id=update.id)
+    signal = _signal_row(parsed, message_id, channel.id, received_at, interpretation, below)
+    session.add(signal)
+    message.status = m.MessageStatus.REVIEW if below else m.MessageStatus.PARSED
+    await session.flush()
+    return IngestResult(message_id, message.status, False, signal_id=signal.id)
+
+
+def _signal_row(
+    parsed: Signal,
+    message_id: int,
+    channel_id: int,
+    received_at: datetime,
+    interpretation: Interpretation,
+    below_threshold: bool,
+) -> m.Signal:
+    return m.Signal(
+        message_id=message_id,
+        channel_id=channel_id,
+        symbol=parsed.symbol,
+        side=parsed.side.value,
+        order_type=parsed.order_type.value,
+        entry_low=parsed.entry.low if parsed.entry else None,
+        entry_high=parsed.entry.high if parsed.entry else None,
+        stop_loss=parsed.stop_loss,
+        take_profits=[str(tp) for tp in parsed.take_profits],
+        leverage=parsed.leverage,
+        confidence=interpretation.confidence,
+        status=m.SignalStatus.REVIEW if below_threshold else m.SignalStatus.ACCEPTED,
+        reasons=list(interpretation.problems),
+        received_at=received_at,
+        parsed_at=utcnow(),
+    )
+
+
+async def _stored_outcome(session: AsyncSession, channel_id: int, external_id: str) -> IngestResult:
+    message = await session.scalar(
+        select(m.Message).where(
+            m.Message.channel_id == channel_id, m.Message.external_id == external_id
+        )
+    )
+    assert message is not None  # the conflict proves it exists
+    signal_id = await session.scalar(select(m.Signal.id).where(m.Signal.message_id == message.id))
+    update_id = await session.scalar(
+        select(m.SignalUpdate.id).where(m.SignalUpdate.message_id == message.id)
+    )
+    return IngestResult(message.id, message.status, True, signal_id, update_id, error=message.error)

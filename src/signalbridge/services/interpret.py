@@ -1,0 +1,45 @@
+"""Decide what a delivered body means: canonical JSON is read strictly, text goes to the parser."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from signalbridge.services.ingest import Interpretation, interpret_canonical
+
+
+def looks_canonical(data: Any) -> bool:
+    return isinstance(data, dict) and ("kind" in data or ("symbol" in data and "side" in data))
+
+
+def interpret(body_text: str, *, parse_text: bool, template: Any = None) -> Interpretation:
+    """Canonical JSON (``kind``/``symbol`` keys) is strict; anything else is parsed as text.
+
+    A JSON object with only a ``text`` field (``{"text": "..."}``) is parsed as that text.
+    """
+    stripped = body_text.lstrip()
+    if stripped.startswith("{"):
+        try:
+            data = json.loads(stripped, parse_float=Decimal)
+        except ValueError:
+            return interpret_canonical(stripped)  # reports the JSON error precisely
+        if looks_canonical(data) or not parse_text:
+            return interpret_canonical(stripped)
+        if isinstance(data, dict) and isinstance(data.get("text"), str):
+            return parse_with_rules(data["text"], template)
+    if not parse_text:
+        return Interpretation(None, Decimal(0), ("this channel accepts canonical JSON only",))
+    return parse_with_rules(body_text, template)
+
+
+def parse_with_rules(text: str, template: Any = None) -> Interpretation:
+    from signalbridge.parsing import parse
+
+    result = parse(text, template)
+    confidence = Decimal(str(round(result.confidence, 4)))
+    parsed = result.parsed
+    problems = tuple(result.reasons)
+    if parsed.kind == "signal" and parsed.geometry_problems():  # type: ignore[union-attr]
+        return Interpretation(None, confidence, problems or tuple(parsed.geometry_problems()))  # type: ignore[union-attr]
+    return Interpretation(parsed, confidence, problems)

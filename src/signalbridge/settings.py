@@ -1,0 +1,92 @@
+"""Settings from ``SIGNALBRIDGE_*`` environment variables and an optional TOML/.env file.
+
+Read once by the composition root (:mod:`signalbridge.bootstrap`) and passed down; no
+module reads the environment on its own.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SIGNALBRIDGE_", env_file=".env", extra="ignore", env_nested_delimiter="__"
+    )
+
+    data_dir: Path = Path("./data")
+    database_url: str = Field(
+        default="", description="SQLAlchemy async URL; empty means SQLite in data_dir"
+    )
+    broker_url: str = Field(
+        default="memory://", description="memory:// (in-process) or redis://host:port/db"
+    )
+    broker_queue: str = Field(default="signalbridge:tasks", description="queue name on the broker")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Secrets: comma-separated base64 keys, newest first. Empty means the key file.
+    secret_keys: SecretStr = SecretStr("")
+    key_file: Path | None = None
+    # First admin created on first start of `serve` when no user exists.
+    admin_email: str = "admin@localhost"
+    admin_password: SecretStr | None = None
+    # The sweeper re-queues rows stuck in a non-final state for longer than this.
+    sweep_interval_seconds: float = 5.0
+    stuck_after_seconds: float = 10.0
+    # An order whose send outcome is unknown is sent again (same client order id) only when
+    # the venue still does not know it this long after it was sent.
+    order_settle_seconds: float = 30.0
+    # How often open orders are synced with their venue, and the paper feed advanced.
+    order_sync_seconds: float = 2.0
+    paper_tick_seconds: float = 1.0
+    webhook_max_body_bytes: int = 64 * 1024
+    log_level: str = "INFO"
+    log_json: bool = True
+    # Hosts that the SSRF guard lets through (tests, intranet deployments).
+    allowed_hosts: list[str] = Field(default_factory=list)
+    redis_url: str = Field(default="", description="shared state for breakers and rate limits")
+    config_file: Path | None = None
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'signalbridge.db').as_posix()}"
+
+    @property
+    def resolved_key_file(self) -> Path:
+        return self.key_file or self.data_dir / "secret.keys"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, dotenv_settings, _TomlFileSource(settings_cls))
+
+
+class _TomlFileSource(PydanticBaseSettingsSource):
+    """Values from the TOML file named by ``SIGNALBRIDGE_CONFIG_FILE`` (lowest precedence)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        import os
+
+        path = os.environ.get("SIGNALBRIDGE_CONFIG_FILE")
+        if not path:
+            return {}
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+        section = data.get("signalbridge", data)
+        return {k: v for k, v in section.items() if k in self.settings_cls.model_fields}

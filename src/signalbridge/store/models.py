@@ -1,0 +1,385 @@
+"""Tables for the whole domain, with the natural-key unique constraints of DESIGN.md.
+
+Every arrow of the pipeline is a row here; the queue only wakes workers up. Status columns
+hold plain strings from the ``*Status`` classes below so both databases read them alike.
+Secrets live only in ``secrets_enc`` columns, encrypted by the vault and bound to their row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from signalbridge.store.base import Base
+from signalbridge.store.types import UTCDateTime, utcnow
+
+ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Role:
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    MEMBER = "member"
+    ALL = (ADMIN, OPERATOR, MEMBER)
+
+
+class Timestamps:
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class User(Timestamps, Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16), default=Role.MEMBER)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ApiToken(Base):
+    """Bearer tokens; only a SHA-256 of the token is stored (tokens are 256-bit random)."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    scopes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ConnectionMixin(Timestamps):
+    """Shared columns of every configured outside connection (channel, exchange, gateway, AI)."""
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(40))
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    secrets_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ChannelSource(ConnectionMixin, Base):
+    __tablename__ = "channel_sources"
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    parse_template: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # Parses below this confidence go to review, never to execution.
+    min_confidence: Mapped[Decimal] = mapped_column(default=Decimal("0.9"))
+
+
+class MessageStatus:
+    RECEIVED = "received"
+    PARSED = "parsed"
+    NOISE = "noise"
+    REVIEW = "review"
+    REJECTED = "rejected"
+    FINAL = (PARSED, NOISE, REVIEW, REJECTED)
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (UniqueConstraint("channel_id", "external_id"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channel_sources.id"))
+    external_id: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str] = mapped_column(String(100), default="text/plain")
+    status: Mapped[str] = mapped_column(String(16), default=MessageStatus.RECEIVED, index=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class MessageEdit(Base):
+    """Earlier versions of an edited message: the text is never overwritten without a trace."""
+
+    __tablename__ = "message_edits"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    previous_text: Mapped[str] = mapped_column(Text)
+    edited_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SignalStatus:
+    ACCEPTED = "accepted"  # waiting to be dispatched
+    REVIEW = "review"  # below the channel's confidence threshold
+    DISPATCHED = "dispatched"
+    REJECTED = "rejected"
+    FINAL = (REVIEW, DISPATCHED, REJECTED)
+
+
+class Signal(Base):
+    __tablename__ = "signals"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channel_sources.id"), index=True)
+    symbol: Mapped[str] = mapped_column(String(40))
+    side: Mapped[str] = mapped_column(String(8))
+    order_type: Mapped[str] = mapped_column(String(8))
+    entry_low: Mapped[Decimal | None] = mapped_column(nullable=True)
+    entry_high: Mapped[Decimal | None] = mapped_column(nullable=True)
+    stop_loss: Mapped[Decimal | None] = mapped_column(nullable=True)
+    take_profits: Mapped[list[Any]] = mapped_column(JSON, default=list)  # decimal strings
+    leverage: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    confidence: Mapped[Decimal] = mapped_column(default=Decimal(1))
+    status: Mapped[str] = mapped_column(String(16), default=SignalStatus.ACCEPTED, index=True)
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # One timestamp per stage, so latency is visible end to end.
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    parsed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    order_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    order_acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    filled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class SignalUpdate(Base):
+    __tablename__ = "signal_updates"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channel_sources.id"), index=True)
+    signal_id: Mapped[int | None] = mapped_column(ForeignKey("signals.id"), nullable=True)
+    symbol: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    action: Mapped[str] = mapped_column(String(24))
+    value: Mapped[Decimal | None] = mapped_column(nullable=True)
+    confidence: Mapped[Decimal] = mapped_column(default=Decimal(1))
+    status: Mapped[str] = mapped_column(String(16), default="received")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class AIConfig(ConnectionMixin, Base):
+    __tablename__ = "ai_configs"
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ExecutionConnection(ConnectionMixin, Base):
+    __tablename__ = "execution_connections"
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+
+
+class Follow(Timestamps, Base):
+    """Which connection copies which channel, with its sizing and risk limits."""
+
+    __tablename__ = "follows"
+    __table_args__ = (UniqueConstraint("connection_id", "channel_id"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("execution_connections.id"))
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channel_sources.id"), index=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Sizing and management settings, validated by the execution layer's schema.
+    sizing: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    risk: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    management: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ExecutionStatus:
+    PENDING = "pending"
+    PLACING = "placing"
+    OPEN = "open"  # orders placed, waiting for fills or managing a position
+    CLOSED = "closed"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    FINAL = (CLOSED, SKIPPED, FAILED)
+    NOT_STARTED = (PENDING, PLACING)
+
+
+class Execution(Timestamps, Base):
+    __tablename__ = "executions"
+    __table_args__ = (UniqueConstraint("signal_id", "connection_id"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    signal_id: Mapped[int] = mapped_column(ForeignKey("signals.id"), index=True)
+    follow_id: Mapped[int] = mapped_column(ForeignKey("follows.id"))
+    connection_id: Mapped[int] = mapped_column(ForeignKey("execution_connections.id"))
+    status: Mapped[str] = mapped_column(String(16), default=ExecutionStatus.PENDING, index=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class OrderStatus:
+    PENDING = "pending"  # intent written, not sent
+    SENDING = "sending"  # sent (or about to be); outcome unknown until recorded
+    OPEN = "open"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    FINAL = (FILLED, CANCELED, REJECTED, EXPIRED)
+    UNSETTLED = (PENDING, SENDING)
+
+
+class Order(Timestamps, Base):
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("connection_id", "client_order_id"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    execution_id: Mapped[int] = mapped_column(ForeignKey("executions.id"), index=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("execution_connections.id"))
+    client_order_id: Mapped[str] = mapped_column(String(64))
+    venue_order_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    leg: Mapped[str] = mapped_column(String(16))
+    symbol: Mapped[str] = mapped_column(String(40))
+    side: Mapped[str] = mapped_column(String(8))
+    type: Mapped[str] = mapped_column(String(20))
+    amount: Mapped[Decimal]
+    price: Mapped[Decimal | None] = mapped_column(nullable=True)
+    stop_price: Mapped[Decimal | None] = mapped_column(nullable=True)
+    reduce_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20), default=OrderStatus.PENDING, index=True)
+    filled: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    average_price: Mapped[Decimal | None] = mapped_column(nullable=True)
+    fee: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    fee_asset: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    filled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class PositionStatus:
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Position(Timestamps, Base):
+    __tablename__ = "positions"
+    __table_args__ = (
+        UniqueConstraint("execution_id"),
+        Index("ix_positions_open_symbol", "status", "connection_id", "symbol"),
+    )
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    execution_id: Mapped[int] = mapped_column(ForeignKey("executions.id"))
+    signal_id: Mapped[int] = mapped_column(ForeignKey("signals.id"), index=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("execution_connections.id"))
+    symbol: Mapped[str] = mapped_column(String(40))
+    side: Mapped[str] = mapped_column(String(8))
+    amount: Mapped[Decimal]
+    entry_price: Mapped[Decimal]
+    stop_loss: Mapped[Decimal | None] = mapped_column(nullable=True)
+    take_profits: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    tp_hits: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(8), default=PositionStatus.OPEN)
+    realized_pnl: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    fees: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ExecutionLog(Base):
+    """Every action of the engine: what, why, request summary, venue answer, latency."""
+
+    __tablename__ = "execution_logs"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    execution_id: Mapped[int | None] = mapped_column(ForeignKey("executions.id"), index=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    action: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    request: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    latency_ms: Mapped[Decimal | None] = mapped_column(nullable=True)
+
+
+class Plan(Timestamps, Base):
+    __tablename__ = "plans"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    price: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(10), default="USD")
+    interval: Mapped[str] = mapped_column(String(10), default="month")
+    channel_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    gateway_prices: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class PaymentGateway(ConnectionMixin, Base):
+    __tablename__ = "payment_gateways"
+
+
+class Subscription(Timestamps, Base):
+    __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("gateway", "external_id"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"))
+    gateway: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))
+    current_period_end: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The provider's own last-modified marker, so out-of-order events never move state back.
+    provider_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Payment(Timestamps, Base):
+    __tablename__ = "payments"
+    __table_args__ = (UniqueConstraint("gateway", "external_id"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    subscription_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscriptions.id"), nullable=True
+    )
+    gateway: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(200))
+    amount: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20))
+
+
+class PaymentEvent(Base):
+    __tablename__ = "payment_events"
+    __table_args__ = (UniqueConstraint("gateway", "event_id"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    gateway: Mapped[str] = mapped_column(String(20))
+    event_id: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="received")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ConnectionHealth(Base):
+    """Health and breaker state of one connection of any kind (channel, exchange, gateway, ai)."""
+
+    __tablename__ = "connection_health"
+    __table_args__ = (UniqueConstraint("kind", "connection_id"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    connection_id: Mapped[int] = mapped_column(ID)
+    last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    breaker_state: Mapped[str] = mapped_column(String(12), default="closed")
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ID, nullable=True)
+    actor: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(16))
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[str] = mapped_column(String(40))
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,12 @@
+"""The complete metadata: every module that defines tables, imported in one place.
+
+Alembic and tests read :data:`metadata` from here so no table is forgotten.
+"""
+
+from __future__ import annotations
+
+import signalbridge.execution.paper.models
+import signalbridge.store.models  # noqa: F401 - registers the platform tables
+from signalbridge.store.base import Base
+
+metadata = Base.metadata

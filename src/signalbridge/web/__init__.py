@@ -1,0 +1,1 @@
+"""FastAPI app: REST API, inbound webhooks, health and metrics."""

@@ -1,0 +1,45 @@
+"""The ASGI application, built around a container by :func:`create_app`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+import signalbridge
+from signalbridge.bootstrap import Container
+from signalbridge.web import errors
+from signalbridge.web.routes import admin, connections, follows, health, trading, webhooks
+
+Hook = Callable[[], Awaitable[None]]
+
+
+def create_app(
+    container: Container, *, on_startup: Hook | None = None, on_shutdown: Hook | None = None
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if on_startup is not None:
+            await on_startup()
+        try:
+            yield
+        finally:
+            if on_shutdown is not None:
+                await on_shutdown()
+
+    app = FastAPI(
+        title="SignalBridge",
+        version=signalbridge.__version__,
+        description="Self-hosted trading-signal hub: channels, parser, execution, subscriptions.",
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    errors.install(app)
+    app.include_router(health.router)
+    app.include_router(webhooks.router)
+    api = APIRouter(prefix="/api/v1")
+    for router in (*connections.routers, follows.router, trading.router, admin.router):
+        api.include_router(router)
+    app.include_router(api)
+    return app

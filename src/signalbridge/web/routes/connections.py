@@ -1,0 +1,366 @@
+"""Connection management, one router shape for every kind of outside connection.
+
+Channels, execution connections, AI configurations and payment gateways all have: a type
+checked against the adapter registry, a config validated by that adapter's schema,
+secrets sealed by the vault and shown masked, an active flag, health and breaker state,
+a probe, and an audit trail.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from signalbridge.bootstrap import Container
+from signalbridge.integrations.errors import IntegrationError
+from signalbridge.integrations.redaction import mask, redact
+from signalbridge.integrations.registry import AdapterConfigError, AdapterSpec, UnknownAdapterType
+from signalbridge.integrations.vault import VaultError
+from signalbridge.services import audit
+from signalbridge.services.auth import Principal
+from signalbridge.services.secrets import seal, unseal
+from signalbridge.store import models as m
+from signalbridge.web.deps import ContainerDep, SessionDep, require
+from signalbridge.web.errors import ApiError
+from signalbridge.web.serialize import jsonable, row_dict
+
+
+@dataclass(frozen=True)
+class ConnectionKind:
+    kind: str
+    model: type[m.ChannelSource | m.ExecutionConnection | m.AIConfig | m.PaymentGateway]
+    table: str
+    path: str
+    entity: str
+    read_scope: str
+    write_scope: str
+
+
+KINDS = (
+    ConnectionKind(
+        "channel",
+        m.ChannelSource,
+        "channel_sources",
+        "/channels",
+        "channel",
+        "channels:read",
+        "channels:write",
+    ),
+    ConnectionKind(
+        "exchange",
+        m.ExecutionConnection,
+        "execution_connections",
+        "/connections",
+        "connection",
+        "connections:read",
+        "connections:write",
+    ),
+    ConnectionKind(
+        "ai",
+        m.AIConfig,
+        "ai_configs",
+        "/ai-configs",
+        "ai_config",
+        "connections:read",
+        "connections:write",
+    ),
+    ConnectionKind(
+        "payment",
+        m.PaymentGateway,
+        "payment_gateways",
+        "/payment-gateways",
+        "payment_gateway",
+        "admin",
+        "admin",
+    ),
+)
+
+
+class ConnectionCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    type: str = Field(min_length=1, max_length=40)
+    config: dict[str, Any] = Field(default_factory=dict)
+    is_active: bool = True
+
+
+class ConnectionUpdate(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    config: dict[str, Any] | None = None
+
+
+def _spec(c: Container, kind: ConnectionKind, type_: str) -> AdapterSpec:
+    try:
+        return c.registry.get(kind.kind, type_)
+    except UnknownAdapterType as exc:
+        raise ApiError(422, str(exc), code="unknown_type", details={"known": exc.known}) from None
+
+
+def _validate(
+    c: Container, kind: ConnectionKind, type_: str, config: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Validate against the adapter's schema; split into public config and secrets."""
+    spec = _spec(c, kind, type_)
+    try:
+        model = c.registry.validate_config(kind.kind, type_, config)
+    except AdapterConfigError as exc:
+        raise ApiError(422, str(exc), code="invalid_config", details=exc.errors) from None
+    data = model.model_dump(mode="json")
+    secrets = {f: str(data.pop(f)) for f in spec.secret_fields if data.get(f) is not None}
+    for f in spec.secret_fields:
+        data.pop(f, None)
+    return data, secrets
+
+
+async def _health(session: AsyncSession, kind: str, row_id: int) -> dict[str, Any] | None:
+    health = await session.scalar(
+        select(m.ConnectionHealth).where(
+            m.ConnectionHealth.kind == kind, m.ConnectionHealth.connection_id == row_id
+        )
+    )
+    return None if health is None else row_dict(health, exclude=("id", "kind", "connection_id"))
+
+
+async def present(
+    c: Container, session: AsyncSession, kind: ConnectionKind, row: Any
+) -> dict[str, Any]:
+    body = row_dict(row, exclude=("secrets_enc",))
+    try:
+        secrets = unseal(c.vault, kind.table, row.id, row.secrets_enc)
+        body["secrets"] = {k: mask(v) for k, v in secrets.items()}
+    except VaultError:
+        body["secrets"] = {"error": "unreadable: replace the credentials"}
+    body["health"] = await _health(session, kind.kind, row.id)
+    kernel = c.extras.get("kernel")
+    body["breaker"] = (
+        (await kernel.breaker_state(kind.kind, row.id)) if kernel is not None else None
+    )
+    return body
+
+
+def build_router(kind: ConnectionKind) -> APIRouter:
+    router = APIRouter(prefix=kind.path, tags=[kind.path.strip("/")])
+    reader = Depends(require(kind.read_scope))
+    writer = Depends(require(kind.write_scope))
+
+    async def load(session: AsyncSession, row_id: int) -> Any:
+        row = await session.get(kind.model, row_id)
+        if row is None:
+            raise ApiError(404, f"{kind.entity} {row_id} not found")
+        return row
+
+    @router.get("")
+    async def list_rows(
+        c: ContainerDep, session: SessionDep, _: Principal = reader
+    ) -> dict[str, Any]:
+        rows = (await session.scalars(select(kind.model).order_by(kind.model.id))).all()
+        return {"items": [await present(c, session, kind, r) for r in rows]}
+
+    @router.get("/{row_id}")
+    async def detail(
+        row_id: int, c: ContainerDep, session: SessionDep, _: Principal = reader
+    ) -> dict[str, Any]:
+        return await present(c, session, kind, await load(session, row_id))
+
+    @router.post("", status_code=201)
+    async def create(
+        body: ConnectionCreate, c: ContainerDep, session: SessionDep, who: Principal = writer
+    ) -> dict[str, Any]:
+        public, secrets = _validate(c, kind, body.type, body.config)
+        row = kind.model(name=body.name, type=body.type, config=public, is_active=body.is_active)
+        if hasattr(row, "owner_id"):
+            row.owner_id = who.user_id  # type: ignore[union-attr]
+        session.add(row)
+        await session.flush()
+        row.secrets_enc = seal(c.vault, kind.table, row.id, secrets)
+        spec = _spec(c, kind, body.type)
+        await audit.record(
+            session,
+            actor=who.label,
+            actor_id=who.user_id,
+            action="create",
+            entity=kind.entity,
+            entity_id=row.id,
+            changes={
+                "name": body.name,
+                "type": body.type,
+                "config": public,
+                "is_active": body.is_active,
+                **{f: v for f, v in secrets.items()},
+            },
+            secret_fields=spec.secret_fields,
+        )
+        await session.flush()
+        out = await present(c, session, kind, row)
+        generated = {k: v for k, v in secrets.items() if k not in body.config}
+        if generated:
+            # Shown once, so the operator can configure the sender; never again.
+            out["generated_secrets"] = generated
+        return out
+
+    @router.patch("/{row_id}")
+    async def modify(
+        row_id: int,
+        body: ConnectionUpdate,
+        c: ContainerDep,
+        session: SessionDep,
+        who: Principal = writer,
+    ) -> dict[str, Any]:
+        row = await load(session, row_id)
+        before = {"name": row.name, "config": dict(row.config)}
+        if body.config is not None:
+            secrets = unseal(c.vault, kind.table, row.id, row.secrets_enc)
+            public, secrets = _validate(c, kind, row.type, {**row.config, **body.config, **secrets})
+            row.config = public
+        if body.name is not None:
+            row.name = body.name
+        await audit.record(
+            session,
+            actor=who.label,
+            actor_id=who.user_id,
+            action="update",
+            entity=kind.entity,
+            entity_id=row.id,
+            changes=audit.diff(before, {"name": row.name, "config": dict(row.config)}),
+        )
+        await session.flush()
+        return await present(c, session, kind, row)
+
+    @router.put("/{row_id}/credentials")
+    async def replace_credentials(
+        row_id: int,
+        body: dict[str, str],
+        c: ContainerDep,
+        session: SessionDep,
+        who: Principal = writer,
+    ) -> dict[str, Any]:
+        row = await load(session, row_id)
+        spec = _spec(c, kind, row.type)
+        unknown = sorted(set(body) - set(spec.secret_fields))
+        if unknown:
+            raise ApiError(
+                422,
+                f"not credential fields of {row.type}: {unknown}",
+                details={"credential_fields": list(spec.secret_fields)},
+            )
+        current = unseal(c.vault, kind.table, row.id, row.secrets_enc)
+        _, secrets = _validate(c, kind, row.type, {**row.config, **current, **body})
+        row.secrets_enc = seal(c.vault, kind.table, row.id, secrets)
+        row.updated_at = row.updated_at  # the onupdate hook refreshes it
+        await audit.record(
+            session,
+            actor=who.label,
+            actor_id=who.user_id,
+            action="update",
+            entity=kind.entity,
+            entity_id=row.id,
+            changes={f: [current.get(f), v] for f, v in body.items()},
+            secret_fields=spec.secret_fields,
+        )
+        await session.flush()
+        return await present(c, session, kind, row)
+
+    async def set_active(
+        row_id: int, active: bool, c: Container, session: AsyncSession, who: Principal
+    ) -> dict[str, Any]:
+        row = await load(session, row_id)
+        if row.is_active != active:
+            await audit.record(
+                session,
+                actor=who.label,
+                actor_id=who.user_id,
+                action="update",
+                entity=kind.entity,
+                entity_id=row.id,
+                changes={"is_active": [row.is_active, active]},
+            )
+            row.is_active = active
+        await session.flush()
+        return await present(c, session, kind, row)
+
+    @router.post("/{row_id}/activate")
+    async def activate(
+        row_id: int, c: ContainerDep, session: SessionDep, who: Principal = writer
+    ) -> dict[str, Any]:
+        return await set_active(row_id, True, c, session, who)
+
+    @router.post("/{row_id}/deactivate")
+    async def deactivate(
+        row_id: int, c: ContainerDep, session: SessionDep, who: Principal = writer
+    ) -> dict[str, Any]:
+        return await set_active(row_id, False, c, session, who)
+
+    @router.delete("/{row_id}", status_code=204)
+    async def delete(
+        row_id: int, c: ContainerDep, session: SessionDep, who: Principal = writer
+    ) -> None:
+        row = await load(session, row_id)
+        try:
+            async with session.begin_nested():
+                await session.delete(row)
+                await session.flush()
+        except IntegrityError:
+            raise ApiError(
+                409, f"{kind.entity} {row_id} is in use; deactivate it instead"
+            ) from None
+        await audit.record(
+            session,
+            actor=who.label,
+            actor_id=who.user_id,
+            action="delete",
+            entity=kind.entity,
+            entity_id=row_id,
+            changes={"name": row.name, "type": row.type},
+        )
+
+    @router.post("/{row_id}/test")
+    async def probe(
+        row_id: int, c: ContainerDep, session: SessionDep, who: Principal = writer
+    ) -> dict[str, Any]:
+        row = await load(session, row_id)
+        prober = c.extras.get("prober")
+        started = time.perf_counter()
+        if prober is None:
+            raise ApiError(503, "connection tests are not available in this process")
+        try:
+            result = await prober(kind.kind, row)
+        except IntegrationError as exc:
+            return {
+                "ok": False,
+                "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+                "error": redact(exc.message),
+                "error_class": type(exc).__name__,
+            }
+        body: dict[str, Any] = jsonable(result)
+        return body
+
+    @router.post("/{row_id}/breaker/reset")
+    async def reset_breaker(
+        row_id: int, c: ContainerDep, session: SessionDep, who: Principal = writer
+    ) -> dict[str, Any]:
+        row = await load(session, row_id)
+        kernel = c.extras.get("kernel")
+        if kernel is None:
+            raise ApiError(503, "no breaker in this process")
+        await kernel.reset_breaker(kind.kind, row.id)
+        await audit.record(
+            session,
+            actor=who.label,
+            actor_id=who.user_id,
+            action="update",
+            entity=kind.entity,
+            entity_id=row.id,
+            changes={"breaker": "reset"},
+        )
+        return await present(c, session, kind, row)
+
+    return router
+
+
+routers = [build_router(k) for k in KINDS]

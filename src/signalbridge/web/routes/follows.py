@@ -1,0 +1,145 @@
+"""Follows: which execution connection copies which channel, with sizing and risk limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from signalbridge.execution.planner import risk_settings, sizing_config
+from signalbridge.services import audit
+from signalbridge.services.auth import Principal
+from signalbridge.store import models as m
+from signalbridge.web.deps import SessionDep, require
+from signalbridge.web.errors import ApiError
+from signalbridge.web.serialize import row_dict
+
+router = APIRouter(prefix="/follows", tags=["follows"])
+reader = Depends(require("follows:read"))
+writer = Depends(require("follows:write"))
+
+
+class FollowCreate(BaseModel):
+    connection_id: int
+    channel_id: int
+    is_active: bool = True
+    sizing: dict[str, Any] = Field(default_factory=dict)
+    risk: dict[str, Any] = Field(default_factory=dict)
+    management: dict[str, Any] = Field(default_factory=dict)
+
+
+class FollowUpdate(BaseModel):
+    is_active: bool | None = None
+    sizing: dict[str, Any] | None = None
+    risk: dict[str, Any] | None = None
+    management: dict[str, Any] | None = None
+
+
+def _check_settings(sizing: dict[str, Any] | None, risk: dict[str, Any] | None) -> None:
+    try:
+        if sizing is not None:
+            sizing_config(sizing)
+        if risk is not None:
+            risk_settings(risk)
+    except ValidationError as exc:
+        details = [
+            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
+            for e in exc.errors(include_input=False, include_url=False)
+        ]
+        raise ApiError(422, "sizing or risk settings are not valid", details=details) from None
+
+
+@router.get("")
+async def list_follows(
+    session: SessionDep, channel_id: int | None = None, _: Principal = reader
+) -> dict[str, Any]:
+    query = select(m.Follow).order_by(m.Follow.id)
+    if channel_id is not None:
+        query = query.where(m.Follow.channel_id == channel_id)
+    return {"items": [row_dict(f) for f in (await session.scalars(query)).all()]}
+
+
+@router.get("/{follow_id}")
+async def get_follow(follow_id: int, session: SessionDep, _: Principal = reader) -> dict[str, Any]:
+    follow = await session.get(m.Follow, follow_id)
+    if follow is None:
+        raise ApiError(404, f"follow {follow_id} not found")
+    return row_dict(follow)
+
+
+@router.post("", status_code=201)
+async def create_follow(
+    body: FollowCreate, session: SessionDep, who: Principal = writer
+) -> dict[str, Any]:
+    _check_settings(body.sizing, body.risk)
+    if await session.get(m.ExecutionConnection, body.connection_id) is None:
+        raise ApiError(422, f"execution connection {body.connection_id} does not exist")
+    if await session.get(m.ChannelSource, body.channel_id) is None:
+        raise ApiError(422, f"channel {body.channel_id} does not exist")
+    follow = m.Follow(**body.model_dump())
+    try:
+        async with session.begin_nested():
+            session.add(follow)
+            await session.flush()
+    except IntegrityError:
+        raise ApiError(409, "this connection already follows this channel") from None
+    await audit.record(
+        session,
+        actor=who.label,
+        actor_id=who.user_id,
+        action="create",
+        entity="follow",
+        entity_id=follow.id,
+        changes=body.model_dump(),
+    )
+    return row_dict(follow)
+
+
+@router.patch("/{follow_id}")
+async def update_follow(
+    follow_id: int, body: FollowUpdate, session: SessionDep, who: Principal = writer
+) -> dict[str, Any]:
+    follow = await session.get(m.Follow, follow_id)
+    if follow is None:
+        raise ApiError(404, f"follow {follow_id} not found")
+    _check_settings(body.sizing, body.risk)
+    changes = body.model_dump(exclude_none=True)
+    before = {k: getattr(follow, k) for k in changes}
+    for key, value in changes.items():
+        setattr(follow, key, value)
+    await audit.record(
+        session,
+        actor=who.label,
+        actor_id=who.user_id,
+        action="update",
+        entity="follow",
+        entity_id=follow.id,
+        changes=audit.diff(before, changes),
+    )
+    await session.flush()
+    return row_dict(follow)
+
+
+@router.delete("/{follow_id}", status_code=204)
+async def delete_follow(follow_id: int, session: SessionDep, who: Principal = writer) -> None:
+    follow = await session.get(m.Follow, follow_id)
+    if follow is None:
+        raise ApiError(404, f"follow {follow_id} not found")
+    try:
+        async with session.begin_nested():
+            await session.delete(follow)
+            await session.flush()
+    except IntegrityError:
+        raise ApiError(409, f"follow {follow_id} has executions; deactivate it instead") from None
+    await audit.record(
+        session,
+        actor=who.label,
+        actor_id=who.user_id,
+        action="delete",
+        entity="follow",
+        entity_id=follow_id,
+        changes={"connection_id": follow.connection_id, "channel_id": follow.channel_id},
+    )

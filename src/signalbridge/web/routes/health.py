@@ -1,0 +1,42 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from signalbridge.web.deps import ContainerDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(c: ContainerDep) -> JSONResponse:
+    checks: dict[str, str] = {}
+    try:
+        async with c.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # readiness reports, it does not raise
+        checks["database"] = f"unavailable: {type(exc).__name__}"
+    try:
+        checks["broker"] = "ok" if await c.queue.ping() else "unavailable"
+    except Exception as exc:
+        checks["broker"] = f"unavailable: {type(exc).__name__}"
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not_ready", "checks": checks},
+        status_code=200 if ready else 503,
+    )
+
+
+@router.get("/metrics")
+async def metrics(c: ContainerDep) -> Response:
+    return Response(generate_latest(c.metrics), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,760 @@
+"""A loopback fake of Binance's spot and USDⓈ-M futures REST API, for the real ccxt.
+
+A real HTTP server (aiohttp, on 127.0.0.1, random port) in a background thread with an
+in-memory :class:`~tests.fakes.binance_book.BinanceBook`. It answers what ccxt's ``binance``
+class calls (exchangeInfo, tickers, orders, accounts, positions, leverage, API restrictions),
+verifies HMAC-SHA256 signatures exactly as Binance does (``totalParams`` = query string +
+body, ``signature`` removed, ``X-MBX-APIKEY``, ``timestamp``/``recvWindow``) and answers
+errors with Binance's codes and HTTP statuses.
+
+Tests drive it with thread-safe methods: :meth:`FakeBinance.set_price` fills resting limit
+orders; :meth:`fail_next`, :meth:`accept_then_drop`, :meth:`hide_new_orders`,
+:meth:`rate_limit`, ``reuse_client_order_ids`` and ``withdrawals_enabled`` inject the
+failures of reliability rows 9-17 and 29; :meth:`count` and :meth:`orders` observe.
+
+    with FakeBinance() as fake:
+        ex = ccxt.async_support.binance({"apiKey": fake.api_key, "secret": fake.secret,
+                                         "urls": {"api": fake.ccxt_urls()}, ...})
+        adapter = CcxtAdapter.from_config("c1", fake.adapter_config("linear"),
+                                          fake.adapter_secrets(), deps=AdapterDeps())
+
+or, in a test module, ``from tests.fakes.binance import binance_server, fake_binance``
+(module-scoped server, state reset per test).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import hashlib
+import hmac
+import json
+import socket
+import struct
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import parse_qsl
+
+import pytest
+from aiohttp import web
+
+from tests.fakes import binance_wire as wire
+from tests.fakes.binance_book import BinanceBook, BinanceError, FakeOrder
+
+PUBLIC_PATHS = frozenset(
+    {
+        "/api/v3/ping",
+        "/api/v3/time",
+        "/api/v3/exchangeInfo",
+        "/api/v3/ticker/24hr",
+        "/api/v3/ticker/price",
+        "/api/v3/ticker/bookTicker",
+        "/fapi/v1/ping",
+        "/fapi/v1/time",
+        "/fapi/v1/exchangeInfo",
+        "/fapi/v1/ticker/24hr",
+        "/fapi/v1/ticker/price",
+        "/fapi/v2/ticker/price",
+        "/fapi/v1/ticker/bookTicker",
+    }
+)
+
+PRIVATE_PATHS = frozenset(
+    {
+        "/api/v3/order",
+        "/api/v3/openOrders",
+        "/api/v3/account",
+        "/fapi/v1/order",
+        "/fapi/v1/openOrders",
+        "/fapi/v2/account",
+        "/fapi/v3/account",
+        "/fapi/v2/balance",
+        "/fapi/v3/balance",
+        "/fapi/v2/positionRisk",
+        "/fapi/v3/positionRisk",
+        "/fapi/v1/leverageBracket",
+        "/fapi/v1/leverage",
+        "/sapi/v1/account/apiRestrictions",
+    }
+)
+
+#: Request weights (Binance's documented values for the calls we serve; others weigh 1).
+WEIGHTS = {
+    "/api/v3/exchangeInfo": 20,
+    "/fapi/v1/exchangeInfo": 1,
+    "/api/v3/account": 20,
+    "/api/v3/openOrders": 6,
+    "/api/v3/order": 4,
+    "/fapi/v2/account": 5,
+    "/fapi/v3/account": 5,
+    "/fapi/v2/balance": 5,
+    "/fapi/v3/balance": 5,
+    "/fapi/v2/positionRisk": 5,
+    "/fapi/v3/positionRisk": 5,
+    "/fapi/v1/openOrders": 1,
+    "/api/v3/ticker/24hr": 2,
+    "/fapi/v1/ticker/24hr": 1,
+}
+
+BAD_SIGNATURE = (-1022, "Signature for this request is not valid.")
+BAD_KEY_FORMAT = (-2014, "API-key format invalid.")
+BAD_KEY = (-2015, "Invalid API-key, IP, or permissions for action.")
+
+
+@dataclass
+class _Fault:
+    path: str | None
+    method: str | None
+    kind: str  # "status" | "timeout" | "reset"
+    remaining: int
+    status: int = 503
+    delay: float = 0.0
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.path is None or self.path == path) and (
+            self.method is None or self.method == method
+        )
+
+
+class FakeBinance:
+    """The fake exchange plus its server thread. Use as a context manager or start/stop."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str = "fake-binance-api-key-0123456789abcdef",
+        secret: str = "fake-binance-secret-0123456789abcdef",
+        clock: Callable[[], float] = time.monotonic,
+        weight_limit: int = 6000,
+    ) -> None:
+        self.api_key = api_key
+        self.secret = secret
+        self.clock = clock
+        self.weight_limit = weight_limit
+        self._lock = threading.RLock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._ready = threading.Event()
+        self.port = 0
+        self.reset()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def __enter__(self) -> FakeBinance:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        self._thread = threading.Thread(
+            target=self._serve, args=(sock,), daemon=True, name="fake-binance"
+        )
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("fake Binance did not start")
+
+    def stop(self) -> None:
+        loop, runner = self._loop, self._runner
+        if loop is None or runner is None:
+            return
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)
+        self._loop = None
+
+    def _serve(self, sock: socket.socket) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.2)
+        self._runner = runner
+        loop.run_until_complete(runner.setup())
+        loop.run_until_complete(web.SockSite(runner, sock).start())
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.close()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def ccxt_urls(self) -> dict[str, str]:
+        """Every ``urls['api']`` key of ccxt's binance, pointed at this server."""
+        b = self.base_url
+        return {
+            "public": f"{b}/api/v3",
+            "private": f"{b}/api/v3",
+            "v1": f"{b}/api/v1",
+            "sapi": f"{b}/sapi/v1",
+            "sapiV2": f"{b}/sapi/v2",
+            "sapiV3": f"{b}/sapi/v3",
+            "sapiV4": f"{b}/sapi/v4",
+            "fapiPublic": f"{b}/fapi/v1",
+            "fapiPublicV2": f"{b}/fapi/v2",
+            "fapiPublicV3": f"{b}/fapi/v3",
+            "fapiPrivate": f"{b}/fapi/v1",
+            "fapiPrivateV2": f"{b}/fapi/v2",
+            "fapiPrivateV3": f"{b}/fapi/v3",
+            "fapiData": f"{b}/futures/data",
+            "dapiPublic": f"{b}/dapi/v1",
+            "dapiPrivate": f"{b}/dapi/v1",
+            "dapiPrivateV2": f"{b}/dapi/v2",
+            "dapiData": f"{b}/futures/data",
+            "eapiPublic": f"{b}/eapi/v1",
+            "eapiPrivate": f"{b}/eapi/v1",
+            "papi": f"{b}/papi/v1",
+            "papiV2": f"{b}/papi/v2",
+        }
+
+    def adapter_config(self, market_type: str = "spot", **extra: Any) -> dict[str, Any]:
+        """Connection config for SignalBridge's ccxt adapter pointed at this fake."""
+        return {
+            "exchange": "binance",
+            "market_type": market_type,
+            "urls": self.ccxt_urls(),
+            **extra,
+        }
+
+    def adapter_secrets(self) -> dict[str, str]:
+        return {"api_key": self.api_key, "secret": self.secret}
+
+    # -- state for tests -------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Fresh book, no faults, counters zeroed (call between tests)."""
+        with self._lock:
+            self.book = BinanceBook()
+            self.withdrawals_enabled = False
+            self.trading_enabled = True
+            self._faults: list[_Fault] = []
+            self._drops: list[_Fault] = []
+            self._hide_next = 0
+            self._counts: Counter[str] = Counter()
+            self.request_log: list[tuple[str, str]] = []
+            self._window = -1
+            self.used_weight = 0
+            self._throttled_until = 0.0
+            self._banned_until = 0.0
+            self._ban_after = 1
+            self._ban_seconds = 120.0
+            self._strikes = 0
+            self.requests_while_limited = 0
+
+    def set_price(
+        self,
+        symbol: str,
+        price: Decimal | str,
+        *,
+        bid: Decimal | str | None = None,
+        ask: Decimal | str | None = None,
+    ) -> None:
+        """Move the market (spot and futures share it); resting limit orders fill."""
+        with self._lock:
+            self.book.set_price(
+                symbol,
+                Decimal(price),
+                None if bid is None else Decimal(bid),
+                None if ask is None else Decimal(ask),
+                _now_ms(),
+            )
+
+    def set_spot_balance(self, asset: str, free: Decimal | str) -> None:
+        with self._lock:
+            self.book.spot_free[asset] = Decimal(free)
+
+    def set_futures_wallet(self, amount: Decimal | str) -> None:
+        with self._lock:
+            self.book.futures_wallet = Decimal(amount)
+
+    @property
+    def reuse_client_order_ids(self) -> bool:
+        return self.book.client_id_uniqueness == "none"
+
+    @reuse_client_order_ids.setter
+    def reuse_client_order_ids(self, value: bool) -> None:
+        with self._lock:
+            self.book.client_id_uniqueness = "none" if value else "all"
+
+    # -- fault injection -------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        path: str | None = None,
+        n: int = 1,
+        *,
+        kind: str = "status",
+        status: int = 503,
+        delay: float = 2.0,
+        method: str | None = None,
+    ) -> None:
+        """The next ``n`` matching requests fail WITHOUT being processed.
+
+        ``kind``: ``"status"`` answers ``status`` (5xx), ``"timeout"`` waits ``delay`` seconds
+        then drops the connection, ``"reset"`` resets the TCP connection at once.
+        """
+        if kind not in ("status", "timeout", "reset"):
+            raise ValueError(kind)
+        with self._lock:
+            self._faults.append(_Fault(path, method, kind, n, status, delay))
+
+    def accept_then_drop(self, n: int = 1, *, kind: str = "reset", delay: float = 2.0) -> None:
+        """The next ``n`` order creations ARE executed, then the client sees a reset/timeout."""
+        if kind not in ("timeout", "reset"):
+            raise ValueError(kind)
+        with self._lock:
+            self._drops.append(_Fault(None, "POST", kind, n, 0, delay))
+
+    def hide_new_orders(self, k: int) -> None:
+        """Orders created from now on answer -2013 to their first ``k`` lookups (row 12)."""
+        with self._lock:
+            self._hide_next = k
+
+    def rate_limit(
+        self, retry_after: float = 5.0, *, ban_after: int = 1, ban_seconds: float = 120.0
+    ) -> None:
+        """Answer 429 + Retry-After for ``retry_after`` seconds; more than ``ban_after``
+        requests inside that window earn a 418 IP ban for ``ban_seconds`` (Binance's rule)."""
+        with self._lock:
+            self._throttled_until = self.clock() + retry_after
+            self._ban_after = ban_after
+            self._ban_seconds = ban_seconds
+            self._strikes = 0
+
+    # -- observation -----------------------------------------------------------------------
+
+    def count(self, path: str | None = None, method: str | None = None) -> int:
+        """Requests received (all, or for one path and optionally one method)."""
+        with self._lock:
+            return sum(
+                n
+                for key, n in self._counts.items()
+                if (path is None or key.split(" ", 1)[1] == path)
+                and (method is None or key.split(" ", 1)[0] == method)
+            )
+
+    def orders(self, *, futures: bool | None = None) -> list[FakeOrder]:
+        """Snapshots of every order ever created, oldest first."""
+        with self._lock:
+            return [
+                copy.copy(o) for o in self.book.orders if futures is None or o.futures == futures
+            ]
+
+    # -- request handling ------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        method, path = request.method, request.path
+        raw_query = request.rel_url.raw_query_string
+        body = (await request.read()).decode()
+        with self._lock:
+            self._counts[f"{method} {path}"] += 1
+            self.request_log.append((method, path))
+            limited = self._rate_limit_check(WEIGHTS.get(path, 1))
+            fault = None if limited else self._take(self._faults, method, path)
+        if limited is not None:
+            return limited
+        if fault is not None:
+            return await self._apply_fault(request, fault)
+        try:
+            params = dict(parse_qsl(raw_query, keep_blank_values=True))
+            params.update(parse_qsl(body, keep_blank_values=True))
+            if path not in PUBLIC_PATHS:
+                if path not in PRIVATE_PATHS and not _money_out(path):
+                    raise _NotFound()
+                self._authenticate(request, raw_query, body, params)
+            with self._lock:
+                result, drop = self._dispatch(method, path, params)
+        except BinanceError as e:
+            return self._json({"code": e.code, "msg": e.msg}, e.status)
+        except _NotFound:
+            return web.Response(
+                status=404,
+                text="<html><body><h2>404 Not found</h2></body></html>",
+                content_type="text/html",
+                headers=self._weight_headers(),
+            )
+        if drop is not None:
+            return await self._apply_fault(request, drop)
+        return self._json(result, 200)
+
+    def _json(
+        self, payload: Any, status: int, headers: dict[str, str] | None = None
+    ) -> web.Response:
+        return web.Response(
+            status=status,
+            text=json.dumps(payload),
+            content_type="application/json",
+            headers={**self._weight_headers(), **(headers or {})},
+        )
+
+    def _weight_headers(self) -> dict[str, str]:
+        return {"X-MBX-USED-WEIGHT-1M": str(self.used_weight)}
+
+    @staticmethod
+    def _take(faults: list[_Fault], method: str, path: str) -> _Fault | None:
+        for f in faults:
+            if f.remaining > 0 and f.matches(method, path):
+                f.remaining -= 1
+                return f
+        return None
+
+    async def _apply_fault(self, request: web.Request, fault: _Fault) -> web.StreamResponse:
+        if fault.kind == "status" and fault.status == 500:  # Binance's "status unknown"
+            return self._json(
+                {
+                    "code": -1001,
+                    "msg": "Internal error; unable to process your request. Please try again.",
+                },
+                fault.status,
+            )
+        if fault.kind == "status":  # what a gateway in front of the matching engine says
+            return web.Response(
+                status=fault.status,
+                text="Service Unavailable.",
+                content_type="text/plain",
+                headers=self._weight_headers(),
+            )
+        if fault.kind == "timeout":
+            await asyncio.sleep(fault.delay)
+        _reset(request)
+        return web.Response(status=500)
+
+    def _rate_limit_check(self, weight: int) -> web.Response | None:
+        """Binance's weight budget: 429 + Retry-After when over, 418 ban when ignored."""
+        now = self.clock()
+        if now < self._banned_until:
+            self.requests_while_limited += 1
+            return self._limit_response(418, self._banned_until - now)
+        if now < self._throttled_until:
+            self.requests_while_limited += 1
+            self._strikes += 1
+            if self._strikes > self._ban_after:
+                self._banned_until = now + self._ban_seconds
+                return self._limit_response(418, self._ban_seconds)
+            return self._limit_response(429, self._throttled_until - now)
+        window = int(now // 60)
+        if window != self._window:
+            self._window, self.used_weight = window, 0
+        if self.used_weight + weight > self.weight_limit:
+            self._throttled_until = (window + 1) * 60.0
+            self._strikes = 1
+            return self._limit_response(429, self._throttled_until - now)
+        self.used_weight += weight
+        return None
+
+    def _limit_response(self, status: int, retry_after: float) -> web.Response:
+        seconds = max(1, int(retry_after + 0.999))
+        if status == 418:
+            msg = (
+                f"Way too much request weight used; IP banned until "
+                f"{_now_ms() + seconds * 1000}. Please use WebSocket Streams for live "
+                "updates to avoid bans."
+            )
+        else:
+            msg = (
+                f"Too many requests; current limit of IP(127.0.0.1) request weight is "
+                f"{self.weight_limit} per 1 MINUTE. Please use WebSocket Streams for live "
+                "updates to avoid polling the API."
+            )
+        return self._json({"code": -1003, "msg": msg}, status, {"Retry-After": str(seconds)})
+
+    def _authenticate(
+        self, request: web.Request, raw_query: str, body: str, params: dict[str, str]
+    ) -> None:
+        key = request.headers.get("X-MBX-APIKEY")
+        if not key:
+            raise BinanceError(*BAD_KEY_FORMAT, status=401)
+        if not hmac.compare_digest(key.encode(), self.api_key.encode()):
+            raise BinanceError(*BAD_KEY, status=401)
+        payload_q, sig_q = _split_signature(raw_query)
+        payload_b, sig_b = _split_signature(body)
+        signature = sig_q or sig_b
+        if not signature:
+            raise BinanceError(
+                -1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed."
+            )
+        expected = hmac.new(
+            self.secret.encode(), (payload_q + payload_b).encode(), hashlib.sha256
+        ).hexdigest()
+        if not hmac.compare_digest(expected, signature.lower()):
+            raise BinanceError(*BAD_SIGNATURE)
+        try:
+            stamp = int(params["timestamp"])
+            recv_window = int(params.get("recvWindow", "5000"))
+        except (KeyError, ValueError):
+            raise BinanceError(
+                -1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed."
+            ) from None
+        now = _now_ms()
+        if recv_window > 60000:
+            raise BinanceError(-1131, "recvWindow must be less than 60000")
+        if stamp > now + 1000:
+            raise BinanceError(
+                -1021, "Timestamp for this request was 1000ms ahead of the server's time."
+            )
+        if now - stamp > recv_window:
+            raise BinanceError(-1021, "Timestamp for this request is outside of the recvWindow.")
+
+    # -- endpoints -------------------------------------------------------------------------
+
+    def _dispatch(self, method: str, path: str, p: dict[str, str]) -> tuple[Any, _Fault | None]:
+        now = _now_ms()
+        book = self.book
+        futures = path.startswith("/fapi/")
+        route = f"{method} {path}"
+        if route in ("GET /api/v3/ping", "GET /fapi/v1/ping"):
+            return {}, None
+        if route in ("GET /api/v3/time", "GET /fapi/v1/time"):
+            return {"serverTime": now}, None
+        if route == "GET /api/v3/exchangeInfo":
+            return {
+                "timezone": "UTC",
+                "serverTime": now,
+                "rateLimits": wire.rate_limits(self.weight_limit),
+                "exchangeFilters": [],
+                "symbols": [wire.spot_symbol(s) for s in book.symbols if not s.futures],
+            }, None
+        if route == "GET /fapi/v1/exchangeInfo":
+            return {
+                "timezone": "UTC",
+                "serverTime": now,
+                "futuresType": "U_MARGINED",
+                "rateLimits": wire.rate_limits(2400),
+                "exchangeFilters": [],
+                "assets": [
+                    {"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-10000"}
+                ],
+                "symbols": [wire.futures_symbol(s) for s in book.symbols if s.futures],
+            }, None
+        tickers = {
+            "/api/v3/ticker/24hr": wire.ticker_24hr,
+            "/fapi/v1/ticker/24hr": wire.ticker_24hr,
+            "/api/v3/ticker/price": wire.price_ticker,
+            "/fapi/v1/ticker/price": wire.price_ticker,
+            "/fapi/v2/ticker/price": wire.price_ticker,
+            "/api/v3/ticker/bookTicker": wire.book_ticker,
+            "/fapi/v1/ticker/bookTicker": wire.book_ticker,
+        }
+        if method == "GET" and path in tickers:
+            return self._tickers(tickers[path], p, futures, now), None
+        if path in ("/api/v3/order", "/fapi/v1/order"):
+            return self._order_route(method, p, futures, now)
+        if route in ("GET /api/v3/openOrders", "GET /fapi/v1/openOrders"):
+            symbol = p.get("symbol")
+            if symbol is not None:
+                book.spec(symbol, futures)
+            fmt = wire.futures_order if futures else wire.spot_order
+            return [fmt(o) for o in book.open_orders(futures, symbol)], None
+        if route == "GET /api/v3/account":
+            return wire.spot_account(book, now, self.withdrawals_enabled), None
+        if route in ("GET /fapi/v2/account", "GET /fapi/v3/account"):
+            return wire.futures_account(book, now), None
+        if route in ("GET /fapi/v2/balance", "GET /fapi/v3/balance"):
+            return wire.futures_balance(book, now), None
+        if route in ("GET /fapi/v2/positionRisk", "GET /fapi/v3/positionRisk"):
+            v2 = "/v2/" in path
+            symbol = p.get("symbol")
+            return [
+                wire.position_risk(book, s, now, v2)
+                for s, pos in book.positions.items()
+                if (v2 or pos.amount != 0) and (symbol is None or s == symbol)
+            ], None
+        if route == "GET /fapi/v1/leverageBracket":
+            return wire.leverage_brackets(book), None
+        if route == "POST /fapi/v1/leverage":
+            return self._set_leverage(p), None
+        if route == "GET /sapi/v1/account/apiRestrictions":
+            return wire.api_restrictions(now, self.withdrawals_enabled, self.trading_enabled), None
+        if _money_out(path):
+            raise BinanceError(-1002, "You are not authorized to execute this request.", 401)
+        raise _NotFound()
+
+    def _tickers(
+        self, shape: Callable[..., dict[str, Any]], p: dict[str, str], futures: bool, now: int
+    ) -> Any:
+        if "symbol" in p:
+            self.book.spec(p["symbol"], futures)
+            return shape(self.book, p["symbol"], futures, now)
+        if "symbols" in p:
+            try:
+                wanted = json.loads(p["symbols"])
+            except ValueError:
+                raise BinanceError(
+                    -1100,
+                    "Illegal characters found in parameter 'symbols'; "
+                    'legal range is \'^\\[("[A-Z0-9-_.]{1,20}"(,"[A-Z0-9-_.]'
+                    "{1,20}\"){0,}){0,1}\\]$'.",
+                ) from None
+            for s in wanted:
+                self.book.spec(s, futures)
+        else:
+            wanted = [s.symbol for s in self.book.symbols if s.futures == futures]
+        return [shape(self.book, s, futures, now) for s in wanted]
+
+    def _order_route(
+        self, method: str, p: dict[str, str], futures: bool, now: int
+    ) -> tuple[Any, _Fault | None]:
+        book = self.book
+        symbol = _required(p, "symbol")
+        if method == "POST":
+            if not self.trading_enabled:
+                raise BinanceError(*BAD_KEY, status=401)
+            book.spec(symbol, futures)
+            price = p.get("price")
+            order = book.new_order(
+                futures=futures,
+                symbol=symbol,
+                side=_required(p, "side"),
+                type_=_required(p, "type"),
+                qty=_decimal(p, "quantity"),
+                price=_decimal(p, "price") if price is not None else None,
+                time_in_force=p.get("timeInForce"),
+                client_id=p.get("newClientOrderId") or f"web_{next(book._ids)}",
+                reduce_only=p.get("reduceOnly", "false").lower() == "true",
+                now_ms=now,
+                hidden_lookups=self._hide_next,
+            )
+            drop = self._take(self._drops, "POST", "")
+            if futures:
+                body = wire.futures_order(order, ack=p.get("newOrderRespType") != "RESULT")
+            else:
+                default = "FULL" if order.type in ("MARKET", "LIMIT") else "ACK"
+                body = wire.spot_order(
+                    order, resp_type=p.get("newOrderRespType", default), now_ms=now
+                )
+            return body, drop
+        order_id, client_id = p.get("orderId"), p.get("origClientOrderId")
+        if order_id is None and client_id is None:
+            raise BinanceError(
+                -1102,
+                "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!",
+            )
+        if method == "GET":
+            order = book.find_order(futures, symbol, order_id, client_id)
+            if order.hidden_lookups > 0:
+                order.hidden_lookups -= 1
+                raise BinanceError(-2013, "Order does not exist.")
+            return (wire.futures_order(order) if futures else wire.spot_order(order)), None
+        if method == "DELETE":
+            order = book.cancel(futures, symbol, order_id, client_id, now)
+            if futures:
+                return wire.futures_order(order), None
+            body = wire.spot_order(order, resp_type="RESULT", now_ms=now)
+            body["origClientOrderId"] = order.client_order_id
+            body["clientOrderId"] = p.get("newClientOrderId") or f"cancel{order.order_id}"
+            return body, None
+        raise _NotFound()
+
+    def _set_leverage(self, p: dict[str, str]) -> dict[str, Any]:
+        symbol = _required(p, "symbol")
+        spec = self.book.spec(symbol, True)
+        try:
+            lev = int(_required(p, "leverage"))
+        except ValueError:
+            raise BinanceError(
+                -1102, "Mandatory parameter 'leverage' was not sent, was empty/null, or malformed."
+            ) from None
+        if not 1 <= lev <= spec.max_leverage:
+            raise BinanceError(-4028, f"Leverage {lev} is not valid")
+        self.book.leverage[symbol] = lev
+        return {"leverage": lev, "maxNotionalValue": "1000000", "symbol": symbol}
+
+
+class _NotFound(Exception):
+    pass
+
+
+def _money_out(path: str) -> bool:
+    """Withdraw and transfer endpoints: answered with a refusal and counted, never served."""
+    lowered = path.lower()
+    return "withdraw" in lowered or "transfer" in lowered
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _required(p: dict[str, str], name: str) -> str:
+    value = p.get(name)
+    if not value:
+        raise BinanceError(
+            -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
+        )
+    return value
+
+
+def _decimal(p: dict[str, str], name: str) -> Decimal:
+    try:
+        return Decimal(_required(p, name))
+    except InvalidOperation:
+        raise BinanceError(
+            -1100,
+            f"Illegal characters found in parameter '{name}'; legal "
+            "range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.",
+        ) from None
+
+
+def _split_signature(raw: str) -> tuple[str, str | None]:
+    """``raw`` without its ``signature=`` parameter, and the signature (hex)."""
+    if not raw:
+        return "", None
+    kept, signature = [], None
+    for part in raw.split("&"):
+        if part.startswith("signature="):
+            signature = part[len("signature=") :]
+        else:
+            kept.append(part)
+    return "&".join(kept), signature
+
+
+def _reset(request: web.Request) -> None:
+    """Drop the TCP connection with an RST, as a load balancer that lost the backend does."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+
+
+@contextlib.contextmanager
+def running_fake_binance(**kwargs: Any) -> Iterator[FakeBinance]:
+    """Start a fake Binance for the duration of a ``with`` block."""
+    fake = FakeBinance(**kwargs)
+    fake.start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+@pytest.fixture(scope="module")
+def binance_server() -> Iterator[FakeBinance]:
+    """One fake Binance per test module (import this fixture into the module)."""
+    with running_fake_binance() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_binance(binance_server: FakeBinance) -> FakeBinance:
+    """The module's fake Binance, reset to a fresh book with no faults."""
+    binance_server.reset()
+    return binance_server

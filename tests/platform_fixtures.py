@@ -1,0 +1,199 @@
+"""Fixtures that run the real platform: a database (SQLite file or a fresh PostgreSQL
+database), the container, the queue, and an HTTP client on the ASGI app."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from signalbridge.bootstrap import Container, build_container
+from signalbridge.channels.webhook import sign
+from signalbridge.integrations.vault import generate_key
+from signalbridge.jobs.runtime import Platform
+from signalbridge.services.users import ensure_admin
+from signalbridge.settings import Settings
+from signalbridge.store.migrate import upgrade
+from signalbridge.web.app import create_app
+
+PG_ADMIN_DSN = os.environ.get("SIGNALBRIDGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _pg_available() -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> str:
+    if not _pg_available():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not reachable at 127.0.0.1:5432")
+        pytest.skip("PostgreSQL is not reachable")
+    return PG_ADMIN_DSN
+
+
+@pytest.fixture
+def pg_database(pg_server: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test; dropped afterwards."""
+    import asyncpg
+
+    name = f"sb_test_{uuid.uuid4().hex[:12]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(pg_server)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        base = pg_server.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+        yield f"{base}/{name}"
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'signalbridge.db'}"
+    url: str = request.getfixturevalue("pg_database")
+    return url
+
+
+def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": tmp_path,
+        "database_url": database_url,
+        "secret_keys": generate_key(),
+        "log_json": False,
+        "stuck_after_seconds": 1.0,
+        "order_settle_seconds": 1.0,
+        **overrides,
+    }
+    return Settings(**values)
+
+
+@dataclass
+class Harness:
+    """The running platform as a test sees it."""
+
+    container: Container
+    platform: Platform
+    client: httpx.AsyncClient
+    admin_token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.admin_token}"}
+
+    async def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {**self.auth, **kwargs.pop("headers", {})}
+        return await self.client.request(method, "/api/v1" + path, headers=headers, **kwargs)
+
+    async def ok(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = await self.api(method, path, **kwargs)
+        assert response.status_code < 300, response.text
+        return response.json() if response.content else None
+
+    async def webhook_channel(self, name: str = "hook") -> tuple[int, str]:
+        body = await self.ok("POST", "/channels", json={"name": name, "type": "webhook"})
+        return body["id"], body["generated_secrets"]["secret"]
+
+    async def paper_connection(self, name: str = "paper", **config: Any) -> int:
+        cfg = {"futures": True, "feed": {"seed": 3, "volatility": "0"}, **config}
+        body = await self.ok(
+            "POST", "/connections", json={"name": name, "type": "paper", "config": cfg}
+        )
+        return int(body["id"])
+
+    async def follow(self, channel_id: int, connection_id: int, **fields: Any) -> int:
+        payload = {
+            "channel_id": channel_id,
+            "connection_id": connection_id,
+            "sizing": {"mode": "fixed_quote", "value": "100"},
+            **fields,
+        }
+        return int((await self.ok("POST", "/follows", json=payload))["id"])
+
+    async def post_signal(
+        self, channel_id: int, secret: str, payload: dict[str, Any] | bytes, **headers: str
+    ) -> httpx.Response:
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        all_headers = {
+            "X-SignalBridge-Signature": sign(secret, body),
+            "Content-Type": "application/json",
+            **headers,
+        }
+        return await self.client.post(
+            f"/webhooks/channels/{channel_id}", content=body, headers=all_headers
+        )
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
+    """Poll ``check`` until it is true; fail with a clear message after ``timeout``."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        if await check():
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def harness(tmp_path: Path, database_url: str) -> AsyncIterator[Harness]:
+    async with running_harness(make_settings(tmp_path, database_url)) as h:
+        yield h
+
+
+class running_harness:
+    def __init__(self, settings: Settings, *, scheduler: bool = False) -> None:
+        self.settings = settings
+        self.scheduler = scheduler
+
+    async def __aenter__(self) -> Harness:
+        container = build_container(self.settings)
+        await upgrade(container.engine)
+        platform = Platform(container, worker=True, scheduler=self.scheduler)
+        await platform.start()
+        admin = await ensure_admin(container.sessions, "admin@example.com", "correct horse battery")
+        assert admin is not None
+        app = create_app(container)
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+            base_url="http://sb.test",
+        )
+        self.h = Harness(container, platform, client, admin.token)
+        return self.h
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.h.client.aclose()
+        await self.h.platform.stop()
+
+
+SIGNAL = {
+    "kind": "signal",
+    "symbol": "BTC/USDT",
+    "side": "long",
+    "order_type": "limit",
+    "entry": {"low": "59900", "high": "60100"},
+    "stop_loss": "58000",
+    "take_profits": ["62000", "64000"],
+    "leverage": 10,
+}
