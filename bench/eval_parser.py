@@ -1,0 +1,260 @@
+"""Exact-match accuracy of the rule parser on the dev corpus, and its confidence calibration.
+
+Usage: .venv/bin/python bench/eval_parser.py [CORPUS_DIR] [--errors N] [--source NAME]
+
+Each labelled line's ``expected`` (in its source's own vocabulary, see the corpus
+SOURCES.md) is mapped to the output contract and compared field by field: a row is
+right only when the kind and every field the source asserts match exactly. Fields the
+corpus flags as ``values_not_literal_in_text`` (a source's own convention, such as a
+mid-price entry) and the symbol of ``symbol_not_in_text`` rows are not scored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from signalbridge.parsing import ParseResult, parse
+from signalbridge.parsing.symbols import CRYPTO_QUOTES, FIXED
+
+DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "dev"
+
+_ACTIONS = {
+    "close": "close_all",
+    "close_all": "close_all",
+    "close_all_longs": "close_all",
+    "close_all_shorts": "close_all",
+    "exit": "close_all",
+    "close_position": "close_all",
+    "partial_close": "close_partial",
+    "close_percentage": "close_partial",
+    "partial_close_tp1": "close_partial",
+    "close_partial": "close_partial",
+    "breakeven": "move_sl_to_entry",
+    "move_sl_be": "move_sl_to_entry",
+    "move_sl_to_entry": "move_sl_to_entry",
+    "move_sl": "move_sl",
+    "cancel": "cancel",
+    "tp_hit": "tp_hit",
+    "target_reached": "tp_hit",
+    "sl_hit": "sl_hit",
+    "modify_tp": "modify_tp",
+}
+# Where a source's own convention contradicts the output contract, the field is not scored
+# (documented in bench/PARSER.md): tigger's order_type follows its marketExecution flag
+# ("Buy NOW @ price" -> limit, a bare zone -> market), the reverse of the contract.
+SKIP_FIELDS = {"LittleUmbrella": {"order_type"}}
+# Sources whose parser keeps only the first N targets: their list is compared as a prefix.
+TP_PREFIX = {"kmels", "wafflespeanut", "lukacsaron"}
+_LEV_RANGE = re.compile(r"(\d+)\s*[xX]?\s*-\s*(\d+)\s*[xX]")
+BUCKETS = ((0.0, 0.5), (0.5, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 0.95), (0.95, 1.01))
+
+
+def canon_symbol(symbol: str) -> str:
+    s = symbol.upper().replace("/", "").replace("-", "").replace("_", "")
+    if s.lower() in FIXED:
+        return FIXED[s.lower()]
+    low = s.lower()
+    if not any(low.endswith(q) and len(low) > len(q) + 1 for q in CRYPTO_QUOTES) and len(s) != 6:
+        s += "USDT"
+    return s
+
+
+def dec(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        return None
+
+
+def expected_kind(exp: dict[str, Any]) -> str | None:
+    kind = exp.get("kind")
+    if kind:
+        return str(kind)
+    pr = exp.get("parser_result")
+    if pr == "non_null":
+        return "signal"
+    if pr in ("null", "noise"):
+        return "not_signal"
+    return None
+
+
+def _range_first(text: str, ours: Any, theirs: Any) -> bool:
+    for m in _LEV_RANGE.finditer(text):
+        if (int(m.group(1)), int(m.group(2))) == (ours, theirs):
+            return True
+    return False
+
+
+def check_signal(
+    exp: dict[str, Any], out: dict[str, Any], source: str = "", text: str = ""
+) -> list[str]:
+    """Field mismatches between a mapped expectation and our output (empty = right)."""
+    if out["kind"] != "signal":
+        return [f"kind {out['kind']} != signal"]
+    skip = set((exp.get("values_not_literal_in_text") or {}).keys())
+    skip |= SKIP_FIELDS.get(source, set())
+    if exp.get("symbol_not_in_text"):
+        skip.add("symbol")
+    bad: list[str] = []
+    if (
+        "symbol" in exp
+        and "symbol" not in skip
+        and canon_symbol(exp["symbol"]) != canon_symbol(out["symbol"])
+    ):
+        bad.append(f"symbol {out['symbol']} != {exp['symbol']}")
+    if "side" in exp and exp["side"] != out["side"]:
+        bad.append(f"side {out['side']} != {exp['side']}")
+    if "order_type" in exp and "order_type" not in skip:
+        want = "limit" if exp["order_type"] == "stop" else exp["order_type"]
+        if want != out["order_type"]:
+            bad.append(f"order_type {out['order_type']} != {want}")
+    entry = out["entry"]
+    low = dec(entry["low"]) if entry else None
+    high = dec(entry["high"]) if entry else None
+    if "entry" in exp and "entry" not in skip:
+        want = dec(exp["entry"])
+        ok = entry is not None and (
+            low == high == want or (low != high and want in (low, high, (low + high) / 2))
+        )
+        if not ok:
+            bad.append(f"entry {entry} != {exp['entry']}")
+    if "entry_low" in exp and "entry_low" not in skip and low != dec(exp["entry_low"]):
+        bad.append(f"entry_low {low} != {exp['entry_low']}")
+    if "entry_high" in exp and "entry_high" not in skip and high != dec(exp["entry_high"]):
+        bad.append(f"entry_high {high} != {exp['entry_high']}")
+    if "entries" in exp and "entries" not in skip:
+        values = [v for v in (dec(x) for x in exp["entries"]) if v is not None]
+        if not values or (low, high) != (min(values), max(values)):
+            bad.append(f"entries {entry} != {exp['entries']}")
+    if "stop_loss" in exp and "stop_loss" not in skip:
+        got = dec(out["stop_loss"]) if out["stop_loss"] is not None else None
+        if got != dec(exp["stop_loss"]):
+            bad.append(f"stop_loss {out['stop_loss']} != {exp['stop_loss']}")
+    tps = [dec(t) for t in out["take_profits"]]
+    if "take_profits" in exp and "take_profits" not in skip:
+        want = [dec(t) for t in exp["take_profits"]]
+        if source in TP_PREFIX and len(want) < len(tps):
+            tps = tps[: len(want)]
+        if tps != want:
+            bad.append(f"take_profits {out['take_profits']} != {exp['take_profits']}")
+    if "take_profits_first" in exp and "take_profits_first" not in skip:
+        if not tps or tps[0] != dec(exp["take_profits_first"]):
+            bad.append(f"take_profits[0] {tps[:1]} != {exp['take_profits_first']}")
+    if "leverage" in exp and "leverage" not in skip and out["leverage"] != exp["leverage"]:
+        # Sources that default to 1x or take the top of "5-10x" differ from the contract
+        # (no leverage in the text -> null; a range -> its first number).
+        default_one = exp["leverage"] == 1 and out["leverage"] is None
+        if not default_one and not _range_first(text, out["leverage"], exp["leverage"]):
+            bad.append(f"leverage {out['leverage']} != {exp['leverage']}")
+    return bad
+
+
+def judge(
+    exp: dict[str, Any], result: ParseResult, source: str = "", text: str = ""
+) -> tuple[str, list[str]] | None:
+    """(kind label, mismatches) for a labelled row; None when the row asserts nothing."""
+    kind = expected_kind(exp)
+    if kind is None:
+        return None
+    if exp.get("symbol_not_in_text") and exp.get("values_not_literal_in_text"):
+        return None  # SOURCES.md: the expectation belongs to another message
+    out = result.to_dict()
+    if kind == "signal":
+        return kind, check_signal(exp, out, source, text)
+    if kind == "multi_signal":
+        firsts = [check_signal(s, out, source, text) for s in exp.get("signals", [])]
+        return kind, [] if any(not f for f in firsts) else (firsts[0] if firsts else ["none"])
+    if kind == "update":
+        if out["kind"] != "update":
+            return kind, [f"kind {out['kind']} != update"]
+        raw = exp.get("action") or (exp.get("actions") or [None])[0]
+        want = _ACTIONS.get(str(raw)) if raw else None
+        if want is not None and out["action"] != want:
+            return kind, [f"action {out['action']} != {want} ({raw})"]
+        return kind, []
+    if kind == "rejected":
+        ok = out["kind"] != "signal" or result.confidence < 0.5
+        return kind, [] if ok else ["a rejected signal was accepted with confidence"]
+    if kind == "non_management":
+        return kind, [] if out["kind"] != "update" else ["read as an update"]
+    # non_signal, indicator_alert, signal_details, not_signal: no call to trade
+    if kind == "not_signal":  # a source parser's refusal: low confidence is a refusal too
+        ok = out["kind"] != "signal" or result.confidence < 0.5
+        return kind, [] if ok else ["read as a signal"]
+    return kind, [] if out["kind"] == "noise" else [f"kind {out['kind']} != noise"]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("corpus", nargs="?", type=Path, default=DEFAULT_CORPUS)
+    ap.add_argument("--errors", type=int, default=0, help="print up to N wrong rows")
+    ap.add_argument("--source", default="", help="only files whose name contains this")
+    args = ap.parse_args()
+    per_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    per_source: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    buckets: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    out_kinds: dict[str, int] = defaultdict(int)
+    errors: list[str] = []
+    total = 0
+    for path in sorted(args.corpus.glob("*.jsonl")):
+        if args.source and args.source not in path.name:
+            continue
+        source = path.stem.split("__")[0]
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            result = parse(row["text"])
+            total += 1
+            out_kinds[result.kind] += 1
+            exp = row.get("expected")
+            verdict = judge(exp, result, source, row["text"]) if exp else None
+            if verdict is None:
+                continue
+            kind, bad = verdict
+            right = not bad
+            for table, key in ((per_kind, kind), (per_source, source)):
+                table[key][0] += right
+                table[key][1] += 1
+            b = next(i for i, (lo, hi) in enumerate(BUCKETS) if lo <= result.confidence < hi)
+            buckets[b][0] += right
+            buckets[b][1] += 1
+            if not right:
+                errors.append(
+                    f"[{source} {kind} conf={result.confidence:.2f}] {row['text'][:160]!r}\n"
+                    f"    -> {'; '.join(bad)} | {result.reasons}"
+                )
+    print(f"messages: {total}  outputs: {dict(out_kinds)}")
+    _table("exact-match accuracy per expected kind", per_kind)
+    _table("exact-match accuracy per source", per_source)
+    right = sum(v[0] for v in per_kind.values())
+    scored = sum(v[1] for v in per_kind.values())
+    print(f"\noverall: {right}/{scored} = {100 * right / max(scored, 1):.1f}%")
+    print("\nconfidence calibration (labelled rows)")
+    print(f"{'bucket':<14}{'count':>7}{'right':>7}{'accuracy':>10}")
+    for i, (lo, hi) in enumerate(BUCKETS):
+        ok, n = buckets[i]
+        label = f"[{lo:.2f},{min(hi, 1.0):.2f}{']' if hi > 1 else ')'}"
+        print(f"{label:<14}{n:>7}{ok:>7}{(100 * ok / n if n else 0):>9.1f}%")
+    hi_ok = sum(buckets[i][0] for i in (4, 5))
+    hi_n = sum(buckets[i][1] for i in (4, 5))
+    print(f"confidence >= 0.90: {hi_ok}/{hi_n} right = {100 * hi_ok / max(hi_n, 1):.1f}%")
+    for err in errors[: args.errors]:
+        print(err)
+    return 0
+
+
+def _table(title: str, table: dict[str, list[int]]) -> None:
+    print(f"\n{title}")
+    for key in sorted(table):
+        ok, n = table[key]
+        print(f"  {key:<36}{ok:>5}/{n:<5}{100 * ok / n:>7.1f}%")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,381 @@
+"""Assign prices to fields: which number is the entry, the stop, a target, the leverage.
+
+A keyword opens a field and the prices that follow belong to it, until the next keyword,
+a line that starts with words, or a word that ends a field ("risk", "lot"). That is how
+a careful reader treats both multi-line posts and flattened one-line ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from signalbridge.domain.signals import MAX_TAKE_PROFITS
+from signalbridge.parsing.lexer import Lexeme, Lx
+from signalbridge.parsing.lexicon import Cat
+from signalbridge.parsing.numbers import is_small_int
+from signalbridge.parsing.symbols import (
+    KNOWN_COINS,
+    RU_COINS,
+    STRONG,
+    TAGGED,
+    WEAK,
+    resolve_bare,
+)
+
+_AT = int(Cat.AT)
+_ENTRY = int(Cat.ENTRY)
+_JOIN = int(Cat.JOIN)
+_LEV = int(Cat.LEV)
+_LONG = int(Cat.LONG)
+_MARKET = int(Cat.MARKET)
+_OPEN = int(Cat.OPEN)
+_PENDING = int(Cat.PENDING)
+_SHORT = int(Cat.SHORT)
+_SL = int(Cat.SL)
+_SPOT = int(Cat.SPOT)
+_STOPWORD = int(Cat.STOPWORD)
+_TP = int(Cat.TP)
+_WLONG = int(Cat.WLONG)
+_WSHORT = int(Cat.WSHORT)
+_IDX = int(Lx.IDX)
+_LEVNUM = int(Lx.LEVNUM)
+_NL = int(Lx.NL)
+_NUM = int(Lx.NUM)
+_PUNCT = int(Lx.PUNCT)
+_SYM = int(Lx.SYM)
+_WORD = int(Lx.WORD)
+
+_SEPARATORS = frozenset({":", ")", ".", "=", "➝", "→", ">", "-", "|", "➡", "—", "/", "]"})
+_LABELS = frozenset({_ENTRY, _SL, _TP, _LEV})
+_MARKERS = frozenset({"🔻", "✖", "❌", "🚫", "🔹", "💰", "✅", "🎯", "🛑", "⛔"})
+_NO_MARK_AFTER = frozenset({_ENTRY, _SL, _TP, _LONG, _SHORT, _MARKET, _AT})
+_INFO_MARKET = frozenset({"market", "current"})
+_CURRENCY = frozenset({"$", "€", "£", "%"})
+
+
+@dataclass(slots=True)
+class Reading:
+    """What the rules read from one message, before it becomes a domain object."""
+
+    long_words: int = 0
+    short_words: int = 0
+    weak_long: int = 0
+    weak_short: int = 0
+    first_side: int | None = None
+    symbols: list[tuple[str, int]] = field(default_factory=list)
+    entry: list[Decimal] = field(default_factory=list)
+    implicit_entry: list[Decimal] = field(default_factory=list)
+    entry_explicit: bool = False
+    stop_loss: Decimal | None = None
+    extra_stops: int = 0
+    take_profits: list[Decimal] = field(default_factory=list)
+    tp_overflow: bool = False
+    tp_open: bool = False
+    leverage: int | None = None
+    market: bool = False
+    pending: bool = False
+    spot: bool = False
+    satoshi: bool = False
+    stray: int = 0
+    multi: bool = False
+    labels: int = 0
+    numbers: int = 0
+
+
+def read_fields(lexemes: list[Lexeme]) -> Reading:
+    lexemes = _hoist_postfix_labels(lexemes)
+    r = Reading()
+    cur: int | None = None  # the field prices go to; _AT = implicit entry
+    field_nums = 0
+    line_start = True
+    blank_ok = False
+    prev: Lexeme | None = None
+    prev_sig: Lexeme | None = None  # previous lexeme that is not punctuation
+    n = len(lexemes)
+    for idx in range(n):
+        lx = lexemes[idx]
+        kind = lx.kind
+        if kind == _PUNCT:
+            line_start = False
+            prev = lx
+            continue
+        if kind == _NL:
+            if line_start and cur is not None and not blank_ok and cur not in (_TP, _ENTRY):
+                cur = None
+            if cur == _AT and field_nums:
+                cur = None
+            if (cur == _SL and r.stop_loss is not None) or cur == _LEV:
+                cur = None
+            blank_ok = field_nums == 0
+            line_start = True
+            prev = lx
+            continue
+        starting = line_start
+        line_start = False
+        if kind == _NUM:
+            r.numbers += 1
+            value = lx.value
+            assert value is not None
+            if value <= 0:
+                prev = lx
+                continue
+            nxt = lexemes[idx + 1] if idx + 1 < n else None
+            if _is_index(
+                lx,
+                prev_sig if prev is not None and prev.kind == _PUNCT else prev,
+                nxt,
+                starting,
+                cur,
+            ):
+                prev = lx
+                continue
+            if cur == _TP:
+                if len(r.take_profits) < MAX_TAKE_PROFITS:
+                    r.take_profits.append(value)
+                else:
+                    r.tp_overflow = True
+                field_nums += 1
+            elif cur == _ENTRY:
+                if len(r.entry) < MAX_TAKE_PROFITS:
+                    r.entry.append(value)
+                field_nums += 1
+            elif cur == _AT:
+                joined = prev is not None and prev.kind == _JOIN
+                imp = r.implicit_entry
+                adjacent = prev is not None and prev.kind == _NUM and len(imp) == 1
+                if not imp or (joined and field_nums == len(imp)) or adjacent:
+                    imp.append(value)
+                    field_nums += 1
+                else:
+                    r.stray += 1
+                    cur = None
+            elif cur == _SL:
+                if r.stop_loss is None:
+                    r.stop_loss = value
+                else:
+                    r.extra_stops += 1
+                field_nums += 1
+                cur = None
+            elif cur == _LEV:
+                if r.leverage is None:
+                    r.leverage = _lev(value)
+                cur = None
+            elif cur == _STOPWORD:
+                cur = None  # "Market price: 2685.50" is information, not the entry
+            elif value not in r.entry and value not in r.implicit_entry:
+                r.stray += 1
+            prev = lx
+            prev_sig = lx
+            continue
+        if kind == _LEVNUM:
+            if r.leverage is None and lx.value is not None:
+                r.leverage = _lev(lx.value)
+            if cur == _LEV:
+                cur = None
+        elif kind == _IDX:
+            pass
+        elif kind in _LABELS:
+            r.labels += 1
+            cat = kind
+            if lx.text in _MARKERS and prev_sig is not None and prev_sig.kind in _NO_MARK_AFTER:
+                pass  # "TP1: 🔻 4394": a decoration after a keyword, not a new field
+            elif (
+                cat == _SL
+                and lx.text == "stop"
+                and prev_sig is not None
+                and prev_sig.kind in (_LONG, _SHORT)
+            ):
+                # "buy stop" / "sell stop": a pending order, not a stop loss
+                r.pending = True
+                cur = _AT if not r.implicit_entry else None
+                field_nums = 0
+            else:
+                if cat == _ENTRY:
+                    r.entry_explicit = True
+                    if lx.text in ("buy", "sell"):  # "buy zone", "sell between"
+                        if r.first_side is None:
+                            r.first_side = _LONG if lx.text == "buy" else _SHORT
+                        if lx.text == "buy":
+                            r.long_words += 1
+                        else:
+                            r.short_words += 1
+                if cat == _SL and r.stop_loss is not None:
+                    cat = _STOPWORD  # a later "stop" note; the first stop stands
+                    cur = None
+                else:
+                    if cur is not cat:
+                        field_nums = 0
+                    cur = cat
+                blank_ok = True
+        elif kind in (_LONG, _SHORT) and r.stop_loss is not None and r.take_profits:
+            r.multi = True  # a second call after a complete one: read only the first
+            r.symbols.extend((x.symbol, x.strength) for x in lexemes[idx:] if x.kind == _SYM)
+            break
+        elif kind in (_LONG, _SHORT) and _num_follows(lexemes, idx, r):
+            # "BUY: 0.38 - 0.385  SELL: 0.387 - 0.39": after the entry, a side word
+            # followed by prices lists the targets
+            r.labels += 1
+            cur = _TP
+            field_nums = 0
+        elif kind in (_LONG, _SHORT):
+            if kind == _LONG:
+                r.long_words += 1
+            else:
+                r.short_words += 1
+            if r.first_side is None:
+                r.first_side = kind
+            if cur is None and not r.implicit_entry:
+                cur = _AT
+                field_nums = 0
+        elif kind == _WLONG:
+            r.weak_long += 1
+        elif kind == _WSHORT:
+            r.weak_short += 1
+        elif kind == _MARKET and lx.text in _INFO_MARKET and _colon_number(lexemes, idx):
+            cur = _STOPWORD
+        elif kind == _MARKET:
+            r.market = True
+            if cur is None and not r.implicit_entry:
+                cur = _AT
+                field_nums = 0
+        elif kind == _PENDING:
+            r.pending = True
+        elif kind == _AT:
+            if cur is None and not r.implicit_entry:
+                cur = _AT
+                field_nums = 0
+        elif kind == _SPOT:
+            r.spot = True
+            if lx.text == "sat":
+                r.satoshi = True
+        elif kind == _OPEN:
+            if cur == _TP:
+                r.tp_open = True
+        elif kind == _STOPWORD:
+            cur = None
+        elif kind == _SYM:
+            r.symbols.append((lx.symbol, lx.strength))
+            if cur is None and not r.implicit_entry and not r.entry_explicit:
+                cur = _AT  # "USDCHF 0.9921 sell now": a price right after the pair
+                field_nums = 0
+        elif kind == _WORD:
+            if starting and ((cur in (_TP, _ENTRY) and field_nums) or cur == _SL):
+                cur = None
+            if lx.text == "limit":
+                r.pending = True
+            bare = resolve_bare(lx.text, lx.upper)
+            if lx.text in ("close", "exit") and _num_follows(lexemes, idx, r):
+                cur = _TP
+                field_nums = 0
+            elif bare is not None and _beside_side(lexemes, idx):
+                known = lx.text in KNOWN_COINS or lx.text in RU_COINS
+                r.symbols.append((bare[0], TAGGED if known else WEAK))
+            elif bare is not None and (lx.text in KNOWN_COINS or lx.text in RU_COINS):
+                r.symbols.append((bare[0], 0))
+        if kind != _PUNCT and kind != _JOIN:
+            prev_sig = lx
+        prev = lx
+    return r
+
+
+def _lev(value: Decimal) -> int | None:
+    whole = int(value)
+    return whole if 1 <= whole <= 500 else None
+
+
+def _is_index(
+    lx: Lexeme, prev: Lexeme | None, nxt: Lexeme | None, starting: bool, cur: int | None
+) -> bool:
+    """``TP 1 1291``, ``Target 2: 0.5``, ``1. 0.4315``: a list index, not a price."""
+    if not is_small_int(lx.text):
+        return False
+    if nxt is None or nxt.kind == _NL:
+        return prev is not None and prev.kind in (_TP, _ENTRY) and cur == _TP
+    after_label = prev is not None and prev.kind in (_TP, _ENTRY, _SL)
+    if nxt.kind in (_NUM, _OPEN):
+        return after_label or starting
+    if nxt.kind == _PUNCT and after_label and nxt.text not in _CURRENCY:
+        return True  # "TP ¹• 4150", "TP² ⬇ 4386" (but "Target: 14$" is a price)
+    if nxt.kind in (_PUNCT, _JOIN) and nxt.text in _SEPARATORS:
+        return after_label or (starting and cur in (_TP, _ENTRY))
+    return False
+
+
+def _hoist_postfix_labels(lexemes: list[Lexeme]) -> list[Lexeme]:
+    """``1.0850 entry`` / ``4450 SL``: move a keyword that follows its price before it."""
+    out = lexemes
+    n = len(lexemes)
+    for k in range(1, n):
+        lx = lexemes[k]
+        if lx.kind not in _LABELS:
+            continue
+        nxt = k + 1
+        if nxt < n and lexemes[nxt].kind != _NL:
+            continue  # "SL:" then a line break: the price is on the next line
+        j = k - 1
+        while j >= 0 and lexemes[j].kind == _PUNCT:
+            j -= 1
+        if j < 0 or lexemes[j].kind != _NUM:
+            continue
+        start = j
+        if start >= 2 and lexemes[start - 1].kind == _JOIN and lexemes[start - 2].kind == _NUM:
+            start -= 2
+        if out is lexemes:
+            out = list(lexemes)
+        moved = out[start:k]
+        out[start] = lx
+        out[start + 1 : k + 1] = moved
+    return out
+
+
+def _colon_number(lexemes: list[Lexeme], idx: int) -> bool:
+    k = idx + 1
+    if k < len(lexemes) and lexemes[k].kind == _PUNCT and lexemes[k].text == ":":
+        return k + 1 < len(lexemes) and lexemes[k + 1].kind == _NUM
+    return False
+
+
+def _num_follows(lexemes: list[Lexeme], idx: int, r: Reading) -> bool:
+    """After an entry, a side word (or "close") followed by a new price lists targets."""
+    entries = r.entry or r.implicit_entry
+    if not entries:
+        return False
+    for k in range(idx + 1, min(idx + 5, len(lexemes))):
+        kind = lexemes[k].kind
+        if kind == _NUM:
+            value = lexemes[k].value
+            if value is None or value in entries:
+                return False
+            # targets lie on the profit side: above the entry for a long, below for a short
+            if r.first_side == _LONG:
+                return value > max(entries)
+            if r.first_side == _SHORT:
+                return value < min(entries)
+            return True
+        if kind not in (_PUNCT, _AT, _JOIN, _NL):
+            return False
+    return False
+
+
+def _beside_side(lexemes: list[Lexeme], idx: int) -> bool:
+    for k in (idx - 1, idx + 1, idx - 2, idx + 2):
+        if 0 <= k < len(lexemes):
+            kind = lexemes[k].kind
+            if kind in (_LONG, _SHORT, _WLONG, _WSHORT, _SPOT):
+                return True
+            if kind in (_NL, _NUM) and abs(k - idx) == 1:
+                continue
+    return False
+
+
+def best_symbol(symbols: list[tuple[str, int]]) -> tuple[str | None, int, int]:
+    """The symbol to use, its strength, and how many distinct strong symbols appeared."""
+    if not symbols:
+        return None, 0, 0
+    best, strength = symbols[0]
+    for sym, st in symbols:
+        if st > strength:
+            best, strength = sym, st
+    strong = {s for s, st in symbols if st >= STRONG}
+    return best, strength, len(strong)

@@ -1,0 +1,456 @@
+"""Turn tokens into lexemes: keywords, prices, symbols, leverage, line breaks.
+
+The lexer decides what each token *is* (a stop-loss keyword, a price, a pair, a list
+index, a percentage to ignore); :mod:`fields` then decides which field a price belongs to.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import IntEnum
+
+from signalbridge.parsing.lexicon import Cat, Lexicon
+from signalbridge.parsing.numbers import parse_number
+from signalbridge.parsing.symbols import (
+    CRYPTO_QUOTES,
+    FIAT,
+    FIXED,
+    KNOWN_COINS,
+    METALS,
+    NOT_SYMBOLS,
+    STRONG,
+    TAGGED,
+    crypto_pair,
+    forex_pair,
+    resolve_bare,
+    resolve_tag,
+    resolve_word,
+)
+from signalbridge.parsing.text import CAMEL_RE, SPLIT_RE, tokens
+
+
+class Lx(IntEnum):
+    NUM = 100
+    SYM = 101
+    NL = 102
+    WORD = 103
+    PUNCT = 104
+    LEVNUM = 105
+    IDX = 106
+
+
+_AT = int(Cat.AT)
+_ENTRY = int(Cat.ENTRY)
+_JOIN = int(Cat.JOIN)
+_LONG = int(Cat.LONG)
+_SHORT = int(Cat.SHORT)
+_SKIP = int(Cat.SKIP)
+_SL = int(Cat.SL)
+_SPOT = int(Cat.SPOT)
+_TP = int(Cat.TP)
+_IDX = int(Lx.IDX)
+_LEVNUM = int(Lx.LEVNUM)
+_NL = int(Lx.NL)
+_NUM = int(Lx.NUM)
+_PUNCT = int(Lx.PUNCT)
+_SYM = int(Lx.SYM)
+_WORD = int(Lx.WORD)
+
+
+@dataclass(slots=True)
+class Lexeme:
+    kind: int  # a Cat or an Lx value
+    text: str = ""
+    value: Decimal | None = None
+    symbol: str = ""
+    strength: int = 0
+    upper: bool = False
+
+
+_SKIP_AFTER_NUMBER = frozenset(
+    {"pips", "pip", "points", "pts", "pip's", "pipettes", "пунктов", "пипсов"}
+    | {"days", "day", "hours", "hour", "hrs", "minutes", "mins", "min", "weeks", "week"}
+    | {"дней", "дня", "часов", "часа", "минут", "gün", "saat", "días", "dias", "horas"}
+    | {"usd", "dollar", "dollars", "times", "trades", "signals"}
+)
+_TIMEFRAME_UNITS = frozenset(
+    {"m", "h", "d", "w", "min", "mins", "minute", "minutes", "hr", "hrs", "hour", "hours"}
+    | {"м", "ч", "мин", "час", "д", "s", "sec", "dk", "saat"}
+)
+_TIMEFRAME_PREFIX = frozenset({"m", "h", "d", "w", "mn", "м", "ч"})
+_LEV_SUFFIX = frozenset({"x", "х"})  # Latin and Cyrillic
+_EMOJI: dict[str, int] = {"🛑": _SL, "⛔": _SL, "🎯": _TP}
+# Markers some channels put in front of a bare price instead of a keyword.
+_EMOJI_BEFORE_PRICE: dict[str, int] = {
+    "🔻": _SL,
+    "✖": _SL,
+    "❌": _SL,
+    "🚫": _SL,
+    "🔹": _TP,
+    "💰": _TP,
+    "✅": _TP,
+}
+_DOTTED: dict[tuple[str, str], int] = {("s", "l"): _SL, ("t", "p"): _TP}
+_LEV_TOKEN = re.compile(r"\d{1,3}[xXх]")
+_INDEX_NUMBER = re.compile(r"(\d{1,2})\.(\d+\.\d+)")
+_QUOTES = frozenset(CRYPTO_QUOTES)
+_PAIR_SEPS = frozenset({"/", "-", "_"})
+_SYMBOL_LABELS = frozenset(
+    {"coin", "pair", "symbol", "instrument", "ticker", "asset", "монета", "пара", "тикер"}
+    | {"par", "moneda", "ativo", "activo", "parite", "sembol", "العملة", "الزوج", "name"}
+)
+_HASH = frozenset({"#", "$"})
+_FAST: dict[str, Lexeme] = {
+    "\n": Lexeme(_NL, "\n"),
+    **{c: Lexeme(_PUNCT, c) for c in ":;()[]{}.,=!?*|%'\"•·°"},
+    **{c: Lexeme(_JOIN, c) for c in ("-", "/", "~", "&", "–", "_", "__", "—")},
+    "@": Lexeme(_AT, "@"),
+}
+# Keyword lexemes are shared between messages (never mutated: only WORD lexemes are
+# rewritten, by template aliases), which saves an allocation per keyword.
+_KEYWORDS: dict[tuple[int, str], Lexeme] = {}
+
+
+def _keyword(cat: int, low: str) -> Lexeme:
+    lexeme = _KEYWORDS.get((cat, low))
+    if lexeme is None:
+        lexeme = Lexeme(cat, low)
+        if len(_KEYWORDS) < 50_000:
+            _KEYWORDS[(cat, low)] = lexeme
+    return lexeme
+
+
+_STABLE = frozenset({"usdt", "usdc", "busd", "fdusd", "tusd"})
+_PAIRABLE = FIAT | METALS | frozenset(CRYPTO_QUOTES)
+_PAIR_NEXT = FIAT | _STABLE  # a word these follow (without a separator) may form a pair
+_SATOSHI = frozenset({"sat", "sats", "satoshi", "satoshis"})
+_NEGATIONS = frozenset({"dont", "never", "not", "avoid", "nunca", "не", "asla", "não", "nao"})
+
+
+def lex(text: str, lexicon: Lexicon) -> list[Lexeme]:
+    """Lexemes of one normalised message, in order."""
+    toks = tokens(text)
+    out: list[Lexeme] = []
+    words = lexicon.words
+    phrases = lexicon.phrases
+    n = len(toks)
+    i = 0
+    want_symbol = False
+    negate = -1  # index of the token a negation ("don't", "never") applies to
+    cat: int | None
+    fast = _FAST
+    while i < n:
+        tok = toks[i]
+        shared = fast.get(tok)
+        if shared is not None:  # newline and plain punctuation: the most common tokens
+            out.append(shared)
+            i += 1
+            continue
+        first = tok[0]
+        if first == "." and len(tok) > 1:  # ".405"
+            i = _number(toks, i, n, out)
+            continue
+        if first.isdigit():
+            if tok.isdigit() or not tok.isalnum():
+                i = _number(toks, i, n, out)
+                continue
+            low = tok.lower()
+            resolved = resolve_word(low)
+            if resolved is not None:
+                out.append(Lexeme(_SYM, low, symbol=resolved[0], strength=resolved[1]))
+                i += 1
+                continue
+            pair = _pair_at(toks, i, n, low)
+            if pair is not None:
+                out.append(Lexeme(_SYM, low, symbol=pair[0], strength=STRONG))
+                i = pair[1]
+                continue
+            if low in KNOWN_COINS:
+                out.append(Lexeme(_WORD, low, upper=tok.isupper()))
+                i += 1
+                continue
+            i = _mixed(toks, i, low, words, out)
+            n = len(toks)
+            continue
+        if tok.isalnum():
+            low = tok.lower()
+            if not low.isalpha():
+                resolved = resolve_word(low)
+                if resolved is None:
+                    i = _mixed(toks, i, low, words, out)
+                    n = len(toks)
+                    continue
+            if (low == "s" or low == "t") and i + 2 < n and toks[i + 1] in ".-/":
+                nxt = toks[i + 2].lower()
+                cat_dot = _DOTTED.get((low, nxt[:1]))
+                if cat_dot is not None and (len(nxt) == 1 or nxt[1:].isdigit()):
+                    out.append(Lexeme(cat_dot, low))
+                    if len(nxt) > 1:
+                        out.append(Lexeme(_IDX, nxt[1:]))
+                    i += 3
+                    continue
+            entries = phrases.get(low)
+            if entries is not None:
+                matched = _phrase(toks, i, n, entries)
+                if matched is not None:
+                    cat, width = matched
+                    out.append(_keyword(cat, low))
+                    i += width
+                    continue
+            cat = words.get(low)
+            if (
+                cat is not None
+                and low not in _PAIRABLE
+                and (
+                    i + 1 == n
+                    or (toks[i + 1] not in _PAIR_SEPS and toks[i + 1].lower() not in _STABLE)
+                )
+            ):
+                if negate == i and (cat == _LONG or cat == _SHORT):
+                    cat = _SKIP  # "don't buy now"
+                out.append(_keyword(cat, low))
+                i += 1
+                continue
+            nxt_tok = toks[i + 1] if i + 1 < n else ""
+            if nxt_tok in _PAIR_SEPS or nxt_tok.lower() in _PAIR_NEXT:
+                pair = _pair_at(toks, i, n, low)
+                if pair is not None:
+                    out.append(Lexeme(_SYM, low, symbol=pair[0], strength=STRONG))
+                    i = pair[1]
+                    continue
+            cat = words.get(low)
+            if cat is not None:
+                if negate == i and cat in (_LONG, _SHORT):
+                    cat = _SKIP  # "don't buy now"
+                out.append(_keyword(cat, low))
+                i += 1
+                continue
+            if low in _NEGATIONS:
+                negate = i + 1
+                i += 1
+                continue
+            if low == "don" and i + 2 < n and toks[i + 1] == "'" and toks[i + 2].lower() == "t":
+                negate = i + 3
+                i += 3
+                continue
+            resolved = resolve_word(low)
+            if resolved is not None:
+                out.append(Lexeme(_SYM, low, symbol=resolved[0], strength=resolved[1]))
+                i += 1
+                continue
+            if not (tok.islower() or tok.isupper() or tok.istitle()) and len(tok) > 3:
+                parts = [p for p in CAMEL_RE.split(tok) if p]
+                if len(parts) > 1 and min(len(p) for p in parts) >= 2:
+                    toks[i : i + 1] = parts  # "LONGLeverage", "UsdChf": glued words
+                    n = len(toks)
+                    continue
+            if want_symbol and low not in _SYMBOL_LABELS:
+                bare = resolve_bare(low, True)
+                want_symbol = False
+                if bare is not None:
+                    out.append(Lexeme(_SYM, low, symbol=bare[0], strength=TAGGED))
+                    i += 1
+                    continue
+            out.append(Lexeme(_WORD, low, upper=tok.isupper() and len(tok) > 1))
+            if low in _SYMBOL_LABELS:
+                want_symbol = True
+            i += 1
+            continue
+        # punctuation, emoji and other single characters
+        if first in _HASH and i + 1 < n and toks[i + 1].isalnum():
+            nxt = toks[i + 1].lower()
+            pair = _pair_at(toks, i + 1, n, nxt)
+            if pair is not None:
+                out.append(Lexeme(_SYM, nxt, symbol=pair[0], strength=STRONG))
+                i = pair[1]
+                continue
+            if nxt.isdigit():
+                i += 2 if first == "#" else 1  # "#1009" is a message id; "$65000" a price
+                continue
+            tagged = resolve_tag(nxt)
+            if tagged is not None:
+                out.append(Lexeme(_SYM, nxt, symbol=tagged[0], strength=tagged[1]))
+                i += 2
+                continue
+            i += 1
+            continue
+        if first == "#" and i + 1 < n and toks[i + 1].isdigit():
+            i += 2
+            continue
+        emoji = _EMOJI.get(tok)
+        if emoji is None and tok in _EMOJI_BEFORE_PRICE:
+            k = i + 1
+            while k < n and toks[k] in (":", "-", "➡", "@"):
+                k += 1
+            if k < n and toks[k][0].isdigit():
+                emoji = _EMOJI_BEFORE_PRICE[tok]
+        if tok == "+" and i + 1 < n and toks[i + 1][0].isdigit():
+            i += 2  # "+70" pips, "+6%": a result, not a price
+            continue
+        if emoji is not None:
+            out.append(Lexeme(emoji, tok))
+        elif tok == "@":
+            out.append(Lexeme(_AT, tok))
+        else:
+            cat = words.get(tok)
+            out.append(Lexeme(cat if cat is not None else _PUNCT, tok))
+        i += 1
+    return out
+
+
+def _number(toks: list[str], i: int, n: int, out: list[Lexeme]) -> int:
+    tok = toks[i]
+    nxt = toks[i + 1] if i + 1 < n else ""
+    if nxt == "%":
+        return i + 2
+    if nxt == ":" and len(tok) <= 2 and tok.isdigit() and i + 2 < n:
+        after = toks[i + 2]
+        if after.isdigit() and len(after) <= 2:
+            return i + 3  # a time (02:25) or a ratio (1:3)
+    value = parse_number(tok)
+    if value is None:
+        m = _INDEX_NUMBER.fullmatch(tok)
+        if m is not None:  # "Tp1.1.96600": index 1, price 1.96600
+            out.append(Lexeme(_IDX, m.group(1)))
+            out.append(Lexeme(_NUM, m.group(2), value=parse_number(m.group(2))))
+        elif "," in tok:  # "132.650,133.000": a list written without spaces
+            for k, part in enumerate(tok.split(",")):
+                number = parse_number(part)
+                if number is not None:
+                    if k:
+                        out.append(Lexeme(_JOIN, ","))
+                    out.append(Lexeme(_NUM, part, value=number))
+        return i + 1
+    low_next = nxt.lower()
+    if nxt in ("-", "/", "~") and i + 2 < n and _LEV_TOKEN.fullmatch(toks[i + 2]) is not None:
+        out.append(Lexeme(_LEVNUM, tok, value=value))  # "3-5x": a leverage range
+        return i + 1
+    if low_next in _LEV_SUFFIX:
+        out.append(Lexeme(_LEVNUM, tok, value=value))
+        return i + 2
+    if low_next in _SKIP_AFTER_NUMBER:
+        return i + 2
+    if low_next in _SATOSHI:
+        out.append(Lexeme(_NUM, tok, value=value))
+        out.append(Lexeme(_SPOT, "sat"))
+        return i + 2
+    if low_next == "k":
+        out.append(Lexeme(_NUM, tok + "k", value=value * 1000))
+        return i + 2
+    if nxt == ")" and tok.isdigit() and len(tok) <= 2:
+        out.append(Lexeme(_IDX, tok))
+        return i + 2
+    out.append(Lexeme(_NUM, tok, value=value))
+    return i + 1
+
+
+def _mixed(toks: list[str], i: int, low: str, words: Mapping[str, Cat], out: list[Lexeme]) -> int:
+    """A run of letters and digits: ``20x``, ``113k``, ``4h``, ``tp1``, ``20xentry``."""
+    parts = SPLIT_RE.findall(low)
+    if len(parts) == 2:
+        a, b = parts
+        if a.isdigit():
+            if b in _LEV_SUFFIX or b == "lev":
+                out.append(Lexeme(_LEVNUM, a, value=parse_number(a)))
+                return i + 1
+            if b == "k":
+                value = parse_number(a)
+                if value is not None:
+                    out.append(Lexeme(_NUM, low, value=value * 1000))
+                return i + 1
+            if b in _TIMEFRAME_UNITS or b in _SKIP_AFTER_NUMBER or b in ("st", "nd", "rd", "th"):
+                return i + 1
+        else:
+            if a in _TIMEFRAME_PREFIX and len(b) <= 2:
+                return i + 1
+            if a in _LEV_SUFFIX:
+                out.append(Lexeme(_LEVNUM, b, value=parse_number(b)))
+                return i + 1
+            cat: int | None = words.get(a)
+            if a == "t" and len(b) <= 2:
+                cat = _TP
+            if cat in (_TP, _SL, _ENTRY) and len(b) <= 2:
+                out.append(Lexeme(cat, a))
+                out.append(Lexeme(_IDX, b))
+                return i + 1
+    parts = [p for p in CAMEL_RE.split(toks[i]) for p in SPLIT_RE.findall(p)]
+    if len(parts) < 2:  # nothing to split (combining marks, odd scripts): a plain word
+        out.append(Lexeme(_WORD, low))
+        return i + 1
+    toks[i : i + 1] = parts
+    return i
+
+
+def _phrase(
+    toks: list[str],
+    i: int,
+    n: int,
+    entries: tuple[tuple[tuple[str, ...], Cat], ...],
+) -> tuple[Cat, int] | None:
+    for rest, cat in entries:
+        width = len(rest)
+        if i + width >= n:
+            continue
+        ok = True
+        for k in range(width):
+            if toks[i + 1 + k].lower() != rest[k]:
+                ok = False
+                break
+        if ok:
+            return cat, width + 1
+    return None
+
+
+def _pair_at(toks: list[str], i: int, n: int, low: str) -> tuple[str, int] | None:
+    """``EUR/USD``, ``Gbp cad``, ``ROSE / USDT``, ``BTC-USDT``: a pair spread over tokens."""
+    if i + 1 >= n:
+        return None
+    j = i + 1
+    if toks[j] in _PAIR_SEPS and j + 1 < n:
+        j += 1
+        sep = True
+    else:
+        sep = False
+    other = toks[j].lower()
+    if not other.isalpha():
+        return None
+    if low in FIAT or low in METALS:
+        pair = forex_pair(low, other)
+        if pair is not None:
+            return pair, j + 1
+        if low in METALS and low in FIXED:
+            return None
+    stable = other in ("usdt", "usdc", "busd", "fdusd")
+    if other in _QUOTES and (sep or stable) and low != other and low not in _STABLE:
+        if (
+            low.isalnum()
+            and low.isascii()
+            and not low.isdigit()
+            and len(low) <= 15
+            and (sep or low not in NOT_SYMBOLS)
+        ):
+            if low in FIXED:
+                return FIXED[low], j + 1
+            return crypto_pair(low, other), j + 1
+    return None
+
+
+def split_symbol_word(word: str) -> tuple[str, int] | None:
+    """Resolve a single word as a symbol (used by templates and dialects)."""
+    low = word.strip().lower().lstrip("#$")
+    for sep in _PAIR_SEPS:
+        if sep in low:
+            a, _, b = low.partition(sep)
+            pair = forex_pair(a, b)
+            if pair is not None:
+                return pair, STRONG
+            if b in _QUOTES and a:
+                return crypto_pair(a, b), STRONG
+    cleaned = low.split(".")[0]
+    resolved = resolve_word(cleaned)
+    if resolved is not None:
+        return resolved
+    return resolve_tag(cleaned)

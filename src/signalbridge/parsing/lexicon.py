@@ -1,0 +1,235 @@
+"""Keyword tables: what each word means to a trader, in every supported language.
+
+Languages: English, Russian, Spanish, Portuguese, Turkish, Arabic (plus the Persian and
+Indonesian words real channels mix in). A channel template can extend a copy of the
+table with its own words, so the same rules read that channel's dialect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum
+from functools import cache
+
+
+class Cat(IntEnum):
+    LONG = 1
+    SHORT = 2
+    WLONG = 3  # weak long: "bullish", Turkish "al"
+    WSHORT = 4
+    ENTRY = 5
+    SL = 6
+    TP = 7
+    LEV = 8
+    MARKET = 9
+    PENDING = 10  # "limit" / "stop" order wording after a side word
+    AT = 11  # "@", "at", "around": a price follows
+    JOIN = 12  # zone joiner: "-", "to", "and"
+    STOPWORD = 13  # ends a field: "risk", "lot", "dca"
+    TPCONT = 14  # "short term:" inside a target list
+    SPOT = 15
+    OPEN = 16  # "TP: open"
+    SKIP = 17  # words that look like side words but are not: "short term"
+
+
+_WORDS: dict[Cat, str] = {
+    Cat.LONG: """buy long longs buying bought longing compra comprar compramos compre comprando
+        купить покупка покупаем покупай лонг лонга лонгуем лонги long'a alış alis alım alim
+        شراء اشتر خرید لانگ beli""",
+    Cat.SHORT: """sell short shorts selling sold shorting venta vender vendemos vende venda
+        vendendo продать продажа продаем продаём продавай шорт шорта шортим шорты satış satis
+        بيع بع فروش شورت jual""",
+    Cat.WLONG: "bullish al alin alın бычий alcista altista yükseliş",
+    Cat.WSHORT: "bearish sat медвежий bajista baixista düşüş",
+    Cat.ENTRY: """entry entries entry's enter entering entrada entradas entrar вход входа входим
+        giriş giris giriş: دخول الدخول ورود ent open_price entry_price buyzone buy_zone
+        masuk""",
+    Cat.SL: """sl stoploss stopls stoplos stop s/l стоп стоп-лосс стоплосс сл stopu zarar
+        وقف ستاپ استاپ sll stp invalidation invalid""",
+    Cat.TP: """tp tps target targets take_profit takeprofit profit_target objetivo objetivos
+        alvo alvos тейк тейки тейков цель цели тп тейкпрофит hedef hedefler hedef1 هدف
+        الهدف أهداف اهداف تارگت تی‌پی tgt tgts tg""",
+    Cat.LEV: "leverage lev leveraged плечо плечом apalancamiento alavancagem kaldıraç kaldirac "
+    "الرافعة رافعة اهرم cross isolated margin_mode",
+    Cat.MARKET: """now cmp market immediately instant ahora agora сейчас şimdi simdi الآن
+        الان فوری sekarang""",
+    Cat.AT: "@ at around near from price prices zone di по em en a_partir",
+    Cat.JOIN: "- – / ~ & to and till until __ _ y e и до ile و ta تا",
+    Cat.STOPWORD: """risk rr rrr reward lot lots volume invest investment capital margin
+        balance period time timeframe spread bid ask previous dca ote ideal pips pip points
+        wallet size id risco riesgo риск объем объём услов duration exchange exchanges
+        trailing trigger activation profit chart""",
+    Cat.SPOT: "spot",
+    Cat.OPEN: "open abierto aberto открыт açık",
+}
+
+_PHRASES: dict[Cat, list[str]] = {
+    Cat.SL: [
+        "stop loss",
+        "stop - loss",
+        "stop los",
+        "s l",
+        "stop lose",
+        "stop out",
+        "stop zone",
+        "stop targets",
+        "stop target",
+        "s / l",
+        "zarar durdur",
+        "stop perdida",
+        "stop pérdida",
+        "stop de perdida",
+        "stop de pérdida",
+        "limite de perdida",
+        "stop de perda",
+        "حد ضرر",
+        "وقف الخسارة",
+        "وقف خسارة",
+        "стоп лосс",
+        "стоп - лосс",
+    ],
+    Cat.TP: [
+        "take profit",
+        "take - profit",
+        "take profits",
+        "take - profit - targets",
+        "take profit targets",
+        "profit target",
+        "profit targets",
+        "toma de ganancias",
+        "tomar ganancias",
+        "tomar lucro",
+        "kar al",
+        "kâr al",
+        "тейк профит",
+        "тейк - профит",
+        "جني الأرباح",
+        "جني الارباح",
+        "sell targets",
+        "sell target",
+        "targets zone",
+        "close targets",
+        "t p",
+        "t / p",
+    ],
+    Cat.ENTRY: [
+        "entry zone",
+        "entry price",
+        "entry point",
+        "entry targets",
+        "entry target",
+        "entry range",
+        "enter above",
+        "enter below",
+        "buy zone",
+        "buy between",
+        "buy around",
+        "buy range",
+        "sell around",
+        "sell between",
+        "sell range",
+        "entry area",
+        "open price",
+        "точка входа",
+        "диапазон входа",
+        "zona de entrada",
+        "punto de entrada",
+        "ponto de entrada",
+        "giriş bölgesi",
+        "giris bolgesi",
+        "نقطة الدخول",
+        "منطقة الدخول",
+        "در نقطه",
+        "price we entered at",
+    ],
+    Cat.MARKET: [
+        "market price",
+        "current price",
+        "at market",
+        "market execution",
+        "market order",
+        "текущей цене",
+        "по рынку",
+        "precio actual",
+        "a mercado",
+        "preço atual",
+        "a mercado",
+        "piyasa fiyatı",
+        "سعر السوق",
+    ],
+    Cat.OPEN: ["trailing stop", "leave open", "open target"],
+    Cat.SKIP: [
+        "short term",
+        "long term",
+        "mid term",
+        "medium term",
+    ],
+    Cat.STOPWORD: [
+        "expected profit",
+        "stop: breakeven",
+        "current price",
+        "risk reward",
+        "previous low",
+        "previous high",
+    ],
+    Cat.LEV: ["cross margin", "isolated margin", "кредитное плечо"],
+}
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Word -> category, and phrase (first word -> [(rest, category)]) tables."""
+
+    words: Mapping[str, Cat]
+    phrases: Mapping[str, tuple[tuple[tuple[str, ...], Cat], ...]] = field(default_factory=dict)
+
+    def extended(self, extra: Mapping[Cat, Iterable[str]]) -> Lexicon:
+        """A copy with a channel's own keywords added (they win over the defaults)."""
+        words = dict(self.words)
+        phrases = {k: list(v) for k, v in self.phrases.items()}
+        for cat, items in extra.items():
+            for item in items:
+                _add(words, phrases, item, cat)
+        return Lexicon(words, _freeze(phrases))
+
+
+def _add(
+    words: dict[str, Cat],
+    phrases: dict[str, list[tuple[tuple[str, ...], Cat]]],
+    item: str,
+    cat: Cat,
+) -> None:
+    parts = item.lower().replace("-", " - ").split()
+    if not parts:
+        return
+    if len(parts) == 1:
+        words[parts[0]] = cat
+        return
+    entries = phrases.setdefault(parts[0], [])
+    entries.insert(0, (tuple(parts[1:]), cat))
+    entries.sort(key=lambda e: -len(e[0]))
+
+
+def _freeze(
+    phrases: dict[str, list[tuple[tuple[str, ...], Cat]]],
+) -> dict[str, tuple[tuple[tuple[str, ...], Cat], ...]]:
+    return {k: tuple(v) for k, v in phrases.items()}
+
+
+@cache
+def default_lexicon() -> Lexicon:
+    """The built-in tables, built once on first use (not at import time)."""
+    words: dict[str, Cat] = {}
+    phrases: dict[str, list[tuple[tuple[str, ...], Cat]]] = {}
+    for cat, text in _WORDS.items():
+        for word in text.split():
+            words.setdefault(word, cat)
+    for cat, items in _PHRASES.items():
+        for item in items:
+            parts = item.lower().replace("-", " - ").split()
+            entries = phrases.setdefault(parts[0], [])
+            entries.append((tuple(parts[1:]), cat))
+    for entries in phrases.values():
+        entries.sort(key=lambda e: -len(e[0]))
+    return Lexicon(words, _freeze(phrases))

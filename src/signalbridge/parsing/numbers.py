@@ -1,0 +1,51 @@
+"""Reading prices as written by people: ``42,000``, ``0,125``, ``1.0850``, ``113k``."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+_THOUSANDS_COMMA = re.compile(r"[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?")
+_THOUSANDS_DOT = re.compile(r"[1-9]\d{0,2}(?:\.\d{3}){2,}")
+_DECIMAL_COMMA = re.compile(r"\d+,\d+")
+
+MAX_DIGITS = 24
+
+
+def parse_number(raw: str) -> Decimal | None:
+    """Read one number token; ``None`` when it is not a price (a date, a version ...).
+
+    ``42,000`` is forty-two thousand (groups of three after a non-zero lead);
+    ``0,125`` and ``1,5`` use a decimal comma; ``2020.02.24`` is refused.
+    """
+    if len(raw) > MAX_DIGITS:
+        return None
+    if raw.isdigit():
+        return Decimal(raw)
+    if raw[:1] == "." and raw[1:].isdigit():  # ".405" as some channels write it
+        return Decimal("0" + raw)
+    if "," in raw:
+        if _THOUSANDS_COMMA.fullmatch(raw):
+            return _dec(raw.replace(",", ""))
+        if _DECIMAL_COMMA.fullmatch(raw):
+            return _dec(raw.replace(",", "."))
+        return None
+    head, dot, tail = raw.partition(".")
+    if dot and head.isdigit() and tail.isdigit():
+        return Decimal(raw)
+    if _THOUSANDS_DOT.fullmatch(raw):
+        return _dec(raw.replace(".", ""))
+    return None
+
+
+def _dec(text: str) -> Decimal | None:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
+
+def is_small_int(raw: str) -> bool:
+    """A short whole number that may be a list index (``1)``, ``TP 2``) rather than a price."""
+    return raw.isdigit() and len(raw) <= 2 and 0 < int(raw) <= 20

@@ -1,0 +1,330 @@
+"""The general rules: read fields, then decide signal, update or noise, and how sure we are.
+
+Confidence is a score of the evidence (an explicit pair, one clear side, a stop and
+targets, coherent geometry) minus every doubt (two sides, two instruments, stray
+prices). It was calibrated on the dev corpus so that >= 0.9 is right at least 99 % of
+the time; :mod:`bench.eval_parser` prints the table.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from decimal import Decimal
+
+from signalbridge.domain.signals import EntryZone, OrderType, Side, Signal, SignalUpdate
+from signalbridge.parsing.fields import Reading, best_symbol, read_fields
+from signalbridge.parsing.lexer import Lx, lex
+from signalbridge.parsing.lexicon import Cat, Lexicon
+from signalbridge.parsing.result import ParseResult, noise
+from signalbridge.parsing.symbols import STRONG, TAGGED
+from signalbridge.parsing.updates import UpdateHit, find_update
+
+
+def parse_rules(
+    text: str, lexicon: Lexicon, aliases: Mapping[str, str] | None = None
+) -> ParseResult:
+    """Parse normalised free text with the keyword rules."""
+    lexemes = lex(text, lexicon)
+    if aliases:
+        for lx in lexemes:
+            if lx.kind == Lx.WORD and lx.text in aliases:
+                lx.kind, lx.symbol, lx.strength = Lx.SYM, aliases[lx.text], STRONG + 1
+    r = read_fields(lexemes)
+    symbol, strength, n_strong = best_symbol(r.symbols)
+    if r.satoshi and symbol is not None and symbol.endswith("/USDT") and strength < STRONG:
+        symbol = symbol[: -len("USDT")] + "BTC"  # prices in satoshis: a BTC pair
+    side, side_reasons, side_score = _side(r)
+    entry_nums = r.entry or r.implicit_entry
+    has_levels = r.stop_loss is not None or bool(r.take_profits)
+    structured = (bool(entry_nums) and has_levels) or (
+        r.stop_loss is not None and bool(r.take_profits)
+    )
+    if side is None and symbol is not None and "/" in symbol and structured:
+        # crypto without a side word reads as a spot buy when every level agrees
+        side, side_reasons, side_score = _infer_side(r, entry_nums)
+    if side is None and symbol is not None and symbol.endswith(("/BTC", "/ETH")):
+        side, side_reasons, side_score = Side.LONG, ["a spot pair quoted in BTC/ETH: a long"], -0.1
+    low = text.lower()
+    if _has_any(low, _REPORT_HINTS) and _REPORT.search(low) is not None:
+        return noise(0.8, "a results report, not a call")
+    full = bool(entry_nums) and has_levels and side is not None
+    update = None if full else find_update(low)
+    if update is not None and not (structured and update.action.value == "cancel"):
+        return _update(update, symbol, r)
+    if side is None or symbol is None:
+        return _noise(r, symbol, side, low)
+    return _signal(r, symbol, strength, n_strong, side, side_reasons, side_score, entry_nums, low)
+
+
+# Scripts and letters of languages the keyword tables do not cover (Vietnamese, Thai,
+# Chinese, Hindi ...): a message in them may be a call we cannot read.
+_UNREAD = re.compile(
+    "[ơưăđạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ\u0e00-\u0e7f\u4e00-\u9fff\u0900-\u097f]"
+)
+_REPORT = re.compile(
+    r"closed trades?|trades? closed|trade results|\bresults?\b|recap|summary|statistics|"
+    r"performance|this week|last week|today'?s (?:profit|result)|pips (?:this|today)|"
+    r"результат|итоги|resultados|sonuçlar|نتائج"
+)
+
+
+_REPORT_HINTS = (
+    "result",
+    "recap",
+    "summar",
+    "statist",
+    "perform",
+    "week",
+    "today",
+    "closed",
+    "результат",
+    "итоги",
+    "resultado",
+    "sonuç",
+    "نتائج",
+)
+
+
+_ACTION_WORDS = ("close", "move", "change", "cancel", "modify", "adjust", "secure", "exit", "hit")
+
+
+def _has_any(low: str, needles: tuple[str, ...]) -> bool:
+    for needle in needles:
+        if needle in low:
+            return True
+    return False
+
+
+def _side(r: Reading) -> tuple[Side | None, list[str], float]:
+    if r.long_words and r.short_words:
+        side = Side.LONG if r.first_side is Cat.LONG else Side.SHORT
+        return side, ["both buy and sell words; the first one was taken"], -0.25
+    if r.long_words:
+        return Side.LONG, [], 0.0
+    if r.short_words:
+        return Side.SHORT, [], 0.0
+    if r.stop_loss is None and not r.take_profits:
+        return None, [], 0.0  # "bullish" in analysis without levels is not a call
+    if r.weak_long and not r.weak_short:
+        return Side.LONG, ["side read from a weak word (bullish/al)"], -0.12
+    if r.weak_short and not r.weak_long:
+        return Side.SHORT, ["side read from a weak word (bearish/sat)"], -0.12
+    if r.spot:
+        return Side.LONG, ["spot call without a side word: a long"], -0.05
+    return None, [], 0.0
+
+
+def _infer_side(r: Reading, entry_nums: list[Decimal]) -> tuple[Side | None, list[str], float]:
+    """No side word: a spot-style call whose levels all agree can only be one side."""
+    ref = entry_nums[0] if entry_nums else r.stop_loss
+    if ref is None or not r.take_profits:
+        return None, [], 0.0
+    up = all(tp > ref for tp in r.take_profits) and (r.stop_loss is None or r.stop_loss < ref)
+    down = all(tp < ref for tp in r.take_profits) and (r.stop_loss is None or r.stop_loss > ref)
+    if up and not down:
+        return (
+            Side.LONG,
+            ["no side word: a spot-style call with targets above, read as long"],
+            -0.15,
+        )
+    return None, [], 0.0
+
+
+def _update(hit: UpdateHit, symbol: str | None, r: Reading) -> ParseResult:
+    reasons = [f"update: {hit.action.value}"]
+    conf = 0.84
+    if hit.others:
+        conf -= 0.12 * min(hit.others, 2)
+        reasons.append(f"the message also names {hit.others} other action(s)")
+    if hit.action.value in ("move_sl", "modify_tp", "close_partial") and hit.value is None:
+        conf -= 0.2
+        reasons.append("no value given")
+    if hit.action.value == "close_partial" and hit.value is not None and not 0 < hit.value <= 100:
+        conf = 0.2
+        reasons.append("percentage out of range")
+    return ParseResult(SignalUpdate(hit.action, symbol, hit.value), max(conf, 0.05), tuple(reasons))
+
+
+def _noise(r: Reading, symbol: str | None, side: Side | None, text: str) -> ParseResult:
+    has_levels = r.stop_loss is not None or bool(r.take_profits)
+    if has_levels and (symbol is not None or side is not None):
+        missing = "a side" if side is None else "a symbol"
+        return noise(0.35, f"looks like a signal but has no {missing}")
+    if side is not None and r.numbers:
+        return noise(0.6, "a side word with prices but no instrument")
+    if symbol is not None and r.numbers and r.labels:
+        return noise(0.6, "mentions an instrument and prices but makes no call")
+    # Plain chatter is surely noise; chatter full of trading words may be a call or an
+    # update the rules cannot read (another language, an odd phrasing): less sure.
+    conf = 0.95
+    doubts = []
+    if symbol is not None:
+        conf -= 0.15
+        doubts.append("names an instrument")
+    if side is not None:
+        conf -= 0.15
+        doubts.append("has a side word")
+    if has_levels or r.labels:
+        conf -= 0.15
+        doubts.append("has trading keywords")
+    if not text.isascii() and _UNREAD.search(text) is not None:
+        conf -= 0.3
+        doubts.append("written in a language the rules do not read")
+    elif r.numbers:
+        conf -= 0.08
+    if _has_any(text, _ACTION_WORDS):
+        conf -= 0.1
+        doubts.append("uses trade-management words")
+    reason = "no call to trade" + (f" ({', '.join(doubts)})" if doubts else "")
+    return noise(max(conf, 0.4), reason)
+
+
+def _signal(
+    r: Reading,
+    symbol: str,
+    strength: int,
+    n_strong: int,
+    side: Side,
+    side_reasons: list[str],
+    side_score: float,
+    entry_nums: list[Decimal],
+    text_low: str,
+) -> ParseResult:
+    reasons = list(side_reasons)
+    entry = EntryZone.of(min(entry_nums), max(entry_nums)) if entry_nums else None
+    if entry is None or r.market:
+        order_type = OrderType.MARKET
+    else:
+        order_type = OrderType.LIMIT
+    signal = Signal(
+        symbol=symbol,
+        side=side,
+        order_type=order_type,
+        entry=entry,
+        stop_loss=r.stop_loss,
+        take_profits=tuple(r.take_profits),
+        leverage=r.leverage,
+    )
+    score = 0.55 + side_score
+    score += 0.2 if strength >= STRONG else 0.12 if strength == TAGGED else 0.02
+    if strength < TAGGED:
+        reasons.append("symbol is a bare word")
+    if n_strong > 1:
+        score -= 0.3
+        reasons.append(f"{n_strong} different instruments named")
+    if r.stop_loss is not None:
+        score += 0.1
+    else:
+        reasons.append("no stop loss")
+    if r.take_profits:
+        score += 0.1
+    else:
+        reasons.append("no take profit")
+    if entry is not None or r.market:
+        score += 0.05
+    else:
+        score -= 0.08
+        reasons.append("no entry and no 'now': read as a market order")
+    base = symbol.split("/")[0]
+    if (
+        strength < STRONG
+        and base not in _BIG_COINS
+        and symbol.endswith("/USDT")
+        and _looks_like_sats(entry, r)
+    ):
+        score -= 0.15
+        reasons.append("whole-number prices on a coin without a quote: may be satoshis")
+    if len(entry_nums) > 2:
+        score -= 0.08
+        reasons.append("several entry prices, read as one zone")
+    if r.stray:
+        score -= min(0.06 * r.stray, 0.2)
+        reasons.append(f"{r.stray} price(s) not attached to any field")
+    if r.multi:
+        score -= 0.3
+        reasons.append("more than one call in the message; only the first was read")
+    if r.extra_stops:
+        score -= 0.15
+        reasons.append("more than one stop loss given")
+    if r.tp_overflow:
+        score -= 0.15
+        reasons.append("more than 10 targets")
+    if entry is not None and r.entry_explicit is False and r.market is False and not r.pending:
+        score -= 0.03
+    if r.stop_loss is None or not r.take_profits:
+        score = min(score, 0.85)  # tradeable, but a careful trader checks it first
+    if r.stop_loss is None and not r.take_profits:
+        score = min(score, 0.7)  # a bare direction: an alert more than a trade plan
+    if not text_low.isascii() and _UNREAD.search(text_low) is not None:
+        score = min(score, 0.8)
+        reasons.append(
+            "written partly in a language the rules do not read"
+        )  # tradeable, but a careful trader checks it first
+    implausible = _implausible(symbol, entry, r.stop_loss)
+    if implausible:
+        reasons.append(implausible)
+        score = min(score, 0.4)
+    problems = signal.geometry_problems()
+    if problems:
+        reasons.extend(problems)
+        score = min(score, 0.25)
+    elif _far(entry, r.stop_loss, r.take_profits):
+        score -= 0.25
+        reasons.append("levels are implausibly far from the entry")
+    return ParseResult(signal, max(0.05, min(score, 0.98)), tuple(reasons))
+
+
+_MAJOR_QUOTES = frozenset({"USD", "EUR", "GBP", "CHF", "AUD", "NZD", "CAD"})
+_RANGES: dict[str, tuple[Decimal, Decimal]] = {
+    "XAUUSD": (Decimal(250), Decimal(20000)),
+    "XAGUSD": (Decimal(3), Decimal(300)),
+    "US30": (Decimal(5000), Decimal(150000)),
+    "NAS100": (Decimal(1000), Decimal(80000)),
+    "SPX500": (Decimal(500), Decimal(30000)),
+    "GER40": (Decimal(3000), Decimal(80000)),
+    "USOIL": (Decimal(5), Decimal(300)),
+    "UKOIL": (Decimal(5), Decimal(300)),
+}
+
+
+def _implausible(symbol: str, entry: EntryZone | None, sl: Decimal | None) -> str | None:
+    """A forex, metal or index price far outside any level it has traded at: a misprint."""
+    ref = entry.low if entry is not None else sl
+    if ref is None:
+        return None
+    bounds = _RANGES.get(symbol)
+    if bounds is None and len(symbol) == 6 and symbol.isalpha():
+        if symbol[3:] == "JPY":
+            bounds = (Decimal(20), Decimal(400))
+        elif symbol[3:] in _MAJOR_QUOTES and symbol[:3] in _MAJOR_QUOTES:
+            bounds = (Decimal("0.2"), Decimal(5))
+    if bounds is not None and not bounds[0] <= ref <= bounds[1]:
+        return f"price {ref} is implausible for {symbol}"
+    return None
+
+
+_BIG_COINS = frozenset({"BTC", "ETH", "BNB", "SOL", "LTC", "BCH", "MKR", "YFI", "AAVE", "TAO"})
+
+
+def _looks_like_sats(entry: EntryZone | None, r: Reading) -> bool:
+    if entry is None or entry.low < 100:
+        return False
+    levels = [entry.low, entry.high, *r.take_profits]
+    if r.stop_loss is not None:
+        levels.append(r.stop_loss)
+    return all(level == level.to_integral_value() for level in levels)
+
+
+def _far(entry: EntryZone | None, sl: Decimal | None, tps: list[Decimal]) -> bool:
+    """A target or stop more than 5x (or under a fifth of) the entry is a misread."""
+    if entry is None or entry.low <= 0:
+        return False
+    ref = entry.low
+    for level in ([sl] if sl is not None else []) + tps:
+        ratio = level / ref
+        if ratio > 5 or ratio < Decimal("0.2"):
+            return True
+    if entry.high / entry.low > Decimal("1.5"):
+        return True
+    return False

@@ -1,0 +1,86 @@
+"""Text normalisation and tokenising: one cheap pass that every rule shares.
+
+Channels write the same thing in many glyphs (math-italic letters, Persian digits,
+circled numbers, keycap emoji, typographic dashes). Folding them here once lets every
+later rule match plain lower-case ASCII-ish text and keeps the per-message cost low.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Telegram's longest message is 4,096 characters (captions 1,024); anything far beyond
+# that is not a hand-written signal, so the rules only read this much of a message.
+MAX_CHARS = 8_000
+
+_DIGIT_MAP: dict[int, str] = {}
+for _base in (0x0660, 0x06F0, 0x0966, 0xFF10):  # Arabic-Indic, Persian, Devanagari, full-width
+    for _i in range(10):
+        _DIGIT_MAP[_base + _i] = str(_i)
+for _i, _cp in enumerate(range(0x278A, 0x2794)):  # ➊..➓ (dingbat negative circled digits)
+    _DIGIT_MAP[_cp] = f" {_i + 1} "
+for _i, _cp in enumerate(range(0x2776, 0x2780)):  # ❶..❿
+    _DIGIT_MAP[_cp] = f" {_i + 1} "
+for _i, _cp in enumerate(range(0x2780, 0x278A)):  # ➀..➉
+    _DIGIT_MAP[_cp] = f" {_i + 1} "
+
+_CHAR_MAP: dict[int, str | None] = {
+    **_DIGIT_MAP,
+    0x2013: "-",  # en dash
+    0x2014: "-",  # em dash
+    0x2012: "-",
+    0x2015: "-",
+    0x2212: "-",  # minus sign
+    0x066B: ".",  # Arabic decimal separator
+    0x066C: ",",  # Arabic thousands separator
+    0x060C: ",",  # Arabic comma
+    0x00A0: " ",
+    0x202F: " ",
+    0x2009: " ",
+    0x00BD: "",  # ½ (a half pip) carries no price digit
+    0x00D7: "x",  # multiplication sign in "10×"
+    0xFE0F: None,  # emoji variation selector
+    0xFE0E: None,
+    0x20E3: None,  # keycap
+    0x200B: None,
+    0x200C: None,
+    0x200D: None,
+    0x2060: None,
+    0xFEFF: None,  # zero-width no-break space
+    0x00AD: None,
+    0x2019: "'",
+    0x2018: "'",
+}
+
+
+def normalise(text: str) -> str:
+    """Fold a raw message to a canonical form (case is kept; callers lower tokens)."""
+    if len(text) > MAX_CHARS:
+        text = text[:MAX_CHARS]
+    if text.isascii():
+        return text
+    text = text.translate(_CHAR_MAP)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    return text
+
+
+# A token is a number (with decimal or grouping separators), a run of letters and
+# digits, a newline, or any other single non-space character (punctuation, emoji).
+# Every alternative is a simple run: no nested quantifiers, so no backtracking blow-up.
+# Only punctuation the rules use is kept; other symbols (most emoji) are dropped here.
+_PUNCT = (
+    r"[:;()\[\]{}.,=@#$%&*+\-/\\|<>~!?'\"•·°➝→➡⬇⬆—–^\u2190-\u21ff"
+    r"🔻✖❌🚫🔹💰✅🎯🛑⛔]"
+)
+TOKEN_RE = re.compile(
+    r"\d+(?:[.,]\d+)+|(?<![\w.])\.\d+|[^\W\d_]+(?:\d+(?![\d.,]))?|[^\W_]+|\n|_+|" + _PUNCT
+)
+SPLIT_RE = re.compile(r"\d+|[^\W\d]+")
+CAMEL_RE = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z]{2})")
+
+
+def tokens(text: str) -> list[str]:
+    """Tokenise normalised text (case kept: the lexer splits glued words by case)."""
+    return TOKEN_RE.findall(text)
