@@ -24,14 +24,11 @@ async def dispatch_signal(sessions: async_sessionmaker[AsyncSession], signal_id:
         ):
             return []
         if signal.status == m.SignalStatus.ACCEPTED:
+            # A deactivated connection still gets its execution: the engine ends it with the
+            # reason recorded, so nothing is dropped silently.
             follows = await session.execute(
                 select(m.Follow.id, m.Follow.connection_id)
-                .join(m.ExecutionConnection, m.ExecutionConnection.id == m.Follow.connection_id)
-                .where(
-                    m.Follow.channel_id == signal.channel_id,
-                    m.Follow.is_active.is_(True),
-                    m.ExecutionConnection.is_active.is_(True),
-                )
+                .where(m.Follow.channel_id == signal.channel_id, m.Follow.is_active.is_(True))
                 .order_by(m.Follow.id)
             )
             for follow_id, connection_id in follows.all():

@@ -30,15 +30,21 @@ async def session(c: ContainerDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(session)]
 
 
-async def principal(request: Request, s: SessionDep) -> Principal:
+async def principal(request: Request, c: ContainerDep) -> Principal:
+    """The caller, from a short session of its own that is closed before the handler runs.
+
+    (The handler's session connects lazily, on first use, so the two never overlap; with
+    SQLite's single pooled connection, overlapping sessions in one task would deadlock.)
+    """
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise ApiError(401, "a bearer token is required")
-    try:
-        return await authenticate(s, token.strip())
-    except AuthError:
-        raise ApiError(401, "the bearer token is not valid") from None
+    async with c.sessions() as s:
+        try:
+            return await authenticate(s, token.strip())
+        except AuthError:
+            raise ApiError(401, "the bearer token is not valid") from None
 
 
 def require(scope: str) -> Callable[..., Awaitable[Principal]]:

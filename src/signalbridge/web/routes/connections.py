@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -144,6 +144,18 @@ async def present(
     return body
 
 
+def _changed(c: Container, kind: ConnectionKind, session: AsyncSession, row_id: int) -> None:
+    """Drop this process's cached view of the connection once the change is committed."""
+    name = "channel_cache" if kind.kind == "channel" else "adapter_pool"
+
+    def drop(_: object) -> None:
+        cache = c.extras.get(name)
+        if cache is not None and hasattr(cache, "invalidate"):
+            cache.invalidate(row_id)
+
+    event.listen(session.sync_session, "after_commit", drop, once=True)
+
+
 def build_router(kind: ConnectionKind) -> APIRouter:
     router = APIRouter(prefix=kind.path, tags=[kind.path.strip("/")])
     reader = Depends(require(kind.read_scope))
@@ -229,6 +241,7 @@ def build_router(kind: ConnectionKind) -> APIRouter:
             entity_id=row.id,
             changes=audit.diff(before, {"name": row.name, "config": dict(row.config)}),
         )
+        _changed(c, kind, session, row.id)
         await session.flush()
         return await present(c, session, kind, row)
 
@@ -263,6 +276,7 @@ def build_router(kind: ConnectionKind) -> APIRouter:
             changes={f: [current.get(f), v] for f, v in body.items()},
             secret_fields=spec.secret_fields,
         )
+        _changed(c, kind, session, row.id)
         await session.flush()
         return await present(c, session, kind, row)
 
@@ -281,6 +295,7 @@ def build_router(kind: ConnectionKind) -> APIRouter:
                 changes={"is_active": [row.is_active, active]},
             )
             row.is_active = active
+            _changed(c, kind, session, row.id)
         await session.flush()
         return await present(c, session, kind, row)
 
@@ -309,6 +324,7 @@ def build_router(kind: ConnectionKind) -> APIRouter:
             raise ApiError(
                 409, f"{kind.entity} {row_id} is in use; deactivate it instead"
             ) from None
+        _changed(c, kind, session, row_id)
         await audit.record(
             session,
             actor=who.label,
@@ -320,14 +336,15 @@ def build_router(kind: ConnectionKind) -> APIRouter:
         )
 
     @router.post("/{row_id}/test")
-    async def probe(
-        row_id: int, c: ContainerDep, session: SessionDep, who: Principal = writer
-    ) -> dict[str, Any]:
-        row = await load(session, row_id)
+    async def probe(row_id: int, c: ContainerDep, who: Principal = writer) -> dict[str, Any]:
+        # No request session here: the probe goes through the adapter pool and the kernel,
+        # which open sessions of their own.
+        async with c.sessions() as session:
+            row = await load(session, row_id)
         prober = c.extras.get("prober")
-        started = time.perf_counter()
         if prober is None:
             raise ApiError(503, "connection tests are not available in this process")
+        started = time.perf_counter()
         try:
             result = await prober(kind.kind, row)
         except IntegrationError as exc:

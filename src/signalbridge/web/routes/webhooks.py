@@ -11,6 +11,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from signalbridge.bootstrap import Container
+from signalbridge.channels.cache import ChannelCache
 from signalbridge.channels.webhook import DELIVERY_HEADER, WebhookChannel, WebhookConfig
 from signalbridge.integrations.vault import VaultError
 from signalbridge.jobs.queue import APPLY_UPDATE, DISPATCH_SIGNAL
@@ -39,25 +41,40 @@ async def _read_capped(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _channels(c: Container) -> ChannelCache:
+    """The process's channel cache (secrets unsealed once, not per delivery)."""
+    cache = c.extras.get("channel_cache")
+    if cache is None:
+
+        def build(row: m.ChannelSource) -> WebhookChannel | None:
+            if row.type != "webhook":
+                return None
+            try:
+                secrets = unseal(c.vault, "channel_sources", row.id, row.secrets_enc)
+            except VaultError:
+                raise ApiError(
+                    500,
+                    f"the secret of channel {row.id} cannot be decrypted; "
+                    "an operator must replace it",
+                    code="credential_unreadable",
+                ) from None
+            return WebhookChannel(WebhookConfig.model_validate({**row.config, **secrets}))
+
+        cache = c.extras["channel_cache"] = ChannelCache(c.sessions, build)
+    return cache  # type: ignore[no-any-return]
+
+
 @router.post("/webhooks/channels/{channel_id}", status_code=202)
 async def receive(channel_id: int, request: Request, c: ContainerDep) -> JSONResponse:
     received_at = utcnow()
-    async with c.sessions() as session:
-        channel = await session.get(m.ChannelSource, channel_id)
-    if channel is None or channel.type != "webhook":
+    cached = await _channels(c).get(channel_id)
+    if cached is None or cached.row.type != "webhook":
         raise ApiError(404, f"no webhook channel {channel_id}")
+    channel = cached.row
     if not channel.is_active:
         raise ApiError(403, f"channel {channel_id} is deactivated")
     body = await _read_capped(request, c.settings.webhook_max_body_bytes)
-    try:
-        secrets = unseal(c.vault, "channel_sources", channel.id, channel.secrets_enc)
-    except VaultError:
-        raise ApiError(
-            500,
-            f"the secret of channel {channel_id} cannot be decrypted; an operator must replace it",
-            code="credential_unreadable",
-        ) from None
-    hook = WebhookChannel(WebhookConfig.model_validate({**channel.config, **secrets}))
+    hook: WebhookChannel = cached.authenticator
     if not hook.authenticate(body, {k.lower(): v for k, v in request.headers.items()}):
         raise ApiError(401, "signature is missing or does not match the body")
     try:
