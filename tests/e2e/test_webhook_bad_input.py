@@ -38,6 +38,11 @@ async def test_signature_problems_are_401_and_store_nothing(harness: Harness) ->
         assert response.status_code == 401, (headers, response.text)
         assert response.json()["error"]["code"] == "unauthorized"
     assert await _counts(h) == (0, 0, 0)
+    health = (await h.ok("GET", f"/channels/{channel_id}"))["health"]
+    assert health["consecutive_failures"] >= 1 and "signature" in health["last_error"]
+    assert (await h.post_signal(channel_id, secret, {"kind": "noise"})).status_code == 202
+    health = (await h.ok("GET", f"/channels/{channel_id}"))["health"]
+    assert health["consecutive_failures"] == 0 and health["last_success_at"] is not None
 
 
 async def test_oversize_body_is_413(harness: Harness) -> None:

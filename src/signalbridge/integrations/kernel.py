@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -102,6 +103,19 @@ class Kernel:
             )
             self._guards[key] = guard
         return guard
+
+    async def record(
+        self, kind: str, connection_id: int, type_: str, error: Exception | None = None
+    ) -> None:
+        """Health of a passive connection (an inbound channel): a delivery, or why it failed."""
+        guard = self.guard(kind, connection_id, type_)
+        now = datetime.now(UTC)
+        if error is None:
+            guard.health.record_success(now)
+        else:
+            guard.health.record_failure(error, now)
+        if self.health_sink is not None:
+            await self._health_sink(kind, connection_id)(guard.health)
 
     async def breaker_state(self, kind: str, connection_id: int) -> dict[str, Any]:
         return (await self.breaker(kind, connection_id).state()).to_dict()

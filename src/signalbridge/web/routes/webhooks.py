@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from signalbridge.bootstrap import Container
 from signalbridge.channels.cache import ChannelCache
 from signalbridge.channels.webhook import DELIVERY_HEADER, WebhookChannel, WebhookConfig
+from signalbridge.integrations.errors import AuthenticationError
 from signalbridge.integrations.vault import VaultError
 from signalbridge.jobs.queue import APPLY_UPDATE, DISPATCH_SIGNAL
 from signalbridge.services.ingest import delivery_id, ingest
@@ -75,8 +76,15 @@ async def receive(channel_id: int, request: Request, c: ContainerDep) -> JSONRes
         raise ApiError(403, f"channel {channel_id} is deactivated")
     body = await _read_capped(request, c.settings.webhook_max_body_bytes)
     hook: WebhookChannel = cached.authenticator
+    kernel = c.extras.get("kernel")
     if not hook.authenticate(body, {k.lower(): v for k, v in request.headers.items()}):
+        if kernel is not None:
+            await kernel.record(
+                "channel", channel_id, "webhook", AuthenticationError("bad or missing signature")
+            )
         raise ApiError(401, "signature is missing or does not match the body")
+    if kernel is not None:
+        await kernel.record("channel", channel_id, "webhook")
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
