@@ -37,3 +37,12 @@ async def test_errors_have_one_shape(harness: Harness) -> None:
     ):
         error = response.json()["error"]
         assert set(error) >= {"code", "message"} and isinstance(error["message"], str)
+
+
+async def test_metrics_show_breakers_and_outgoing_http_collectors(harness: Harness) -> None:
+    h = harness
+    paper = await h.paper_connection()
+    assert (await h.ok("POST", f"/connections/{paper}/test"))["ok"] is True
+    text = (await h.client.get("/metrics")).text
+    assert f'signalbridge_breaker_state{{connection="exchange:{paper}"}} 0.0' in text
+    assert "signalbridge_http_request_duration_seconds" in text

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     import httpx
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+    from signalbridge.integrations.http import HttpClientFactory
+
 __all__ = [
     "AdapterDeps",
     "Balance",
@@ -231,6 +233,8 @@ class AdapterDeps:
 
     session_factory: async_sessionmaker[AsyncSession] | None = None
     http_transport: httpx.AsyncBaseTransport | None = None
+    #: The kernel's ``HttpClientFactory``: adapters that speak HTTP build clients from it.
+    http_factory: HttpClientFactory | None = None
     clock: Callable[[], datetime] = utcnow
     shared: MutableMapping[str, Any] = field(default_factory=dict)
 

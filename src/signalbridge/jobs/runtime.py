@@ -19,6 +19,7 @@ from signalbridge.bootstrap import Container
 from signalbridge.execution.base import AdapterDeps
 from signalbridge.execution.engine import ExecutionEngine
 from signalbridge.execution.pool import AdapterPool
+from signalbridge.integrations.http import HttpClientFactory
 from signalbridge.integrations.kernel import Kernel
 from signalbridge.jobs.sweeper import sweep
 from signalbridge.jobs.tasks import register_tasks
@@ -33,7 +34,10 @@ def wire(container: Container) -> ExecutionEngine:
     kernel = Kernel.from_settings(
         container.settings, container.metrics, health_writer(container.sessions)
     )
-    deps = AdapterDeps(session_factory=container.sessions)
+    http = HttpClientFactory(
+        registry=container.metrics, allowed_hosts=tuple(container.settings.allowed_hosts)
+    )
+    deps = AdapterDeps(session_factory=container.sessions, http_factory=http)
     pool = AdapterPool(container.sessions, container.vault, container.registry, deps, kernel.guard)
     engine = ExecutionEngine(
         container.sessions, pool, settle_seconds=container.settings.order_settle_seconds
