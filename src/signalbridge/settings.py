@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     # How often open orders are synced with their venue, and the paper feed advanced.
     order_sync_seconds: float = 2.0
     paper_tick_seconds: float = 1.0
+    monitor_seconds: float = 1.0
     webhook_max_body_bytes: int = 64 * 1024
     log_level: str = "INFO"
     log_json: bool = True

@@ -9,23 +9,30 @@ same id) only when the venue still does not know it after a settle window.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Protocol
 
 import structlog
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from signalbridge.domain.signals import EntryZone, OrderType, Side, Signal
-from signalbridge.execution.base import OrderRequest, OrderSide, VenueOrderType, client_order_id
+from signalbridge.execution.base import (
+    OrderRequest,
+    OrderSide,
+    VenueOrder,
+    VenueOrderType,
+    client_order_id,
+)
 from signalbridge.execution.planner import Plan, plan_entry, risk_settings, sizing_config
 from signalbridge.execution.pool import AdapterPool, Connected
 from signalbridge.execution.recorder import log_row, mark_stage, record_order, venue_summary
 from signalbridge.integrations.errors import (
-    AmbiguousOutcome,
     CircuitOpen,
     ConnectionDisabled,
     IntegrationError,
@@ -56,6 +63,28 @@ def signal_from_row(row: m.Signal) -> Signal:
     )
 
 
+class EngineHooks(Protocol):
+    """Observation points around the one irreversible step (the POST of an order).
+
+    Production runs with :class:`NoHooks`; crash tests inject hooks that SIGKILL the process
+    at a named point, so the kill points need no test-only branches in the engine.
+    """
+
+    async def before_post(self, order_id: int) -> None:
+        """The intent is committed as ``sending``; the request is not sent yet."""
+
+    async def after_answer(self, order_id: int, venue_order: VenueOrder) -> None:
+        """The venue answered; what it said is not committed yet."""
+
+
+class NoHooks:
+    async def before_post(self, order_id: int) -> None:
+        return None
+
+    async def after_answer(self, order_id: int, venue_order: VenueOrder) -> None:
+        return None
+
+
 class ExecutionEngine:
     def __init__(
         self,
@@ -64,11 +93,43 @@ class ExecutionEngine:
         *,
         settle_seconds: float = 30.0,
         now: Callable[[], datetime] = utcnow,
+        hooks: EngineHooks | None = None,
+        concurrency: int = 64,
     ) -> None:
         self._sessions = sessions
         self._pool = pool
         self._settle = timedelta(seconds=settle_seconds)
         self._now = now
+        self.hooks: EngineHooks = hooks if hooks is not None else NoHooks()
+        self.concurrency = concurrency
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        return self._sessions
+
+    @property
+    def pool(self) -> AdapterPool:
+        return self._pool
+
+    def now(self) -> datetime:
+        return self._now()
+
+    async def run_many(self, execution_ids: Sequence[int]) -> None:
+        """Run many executions (a signal's fan-out) with batched database work.
+
+        Pending executions are planned together, their intents written as ``sending`` in one
+        commit before any POST, and the orders sent concurrently (bounded); answers are
+        recorded in one commit. Executions that were already planned take the single path.
+        """
+        done = await BatchPlacer(self).run(list(execution_ids))
+        rest = [e for e in execution_ids if e not in done]
+        sem = asyncio.Semaphore(self.concurrency)
+
+        async def one(execution_id: int) -> None:
+            async with sem:
+                await self.run(execution_id)
+
+        await asyncio.gather(*(one(e) for e in rest))
 
     async def run(self, execution_id: int) -> None:
         """Plan (once) and place every unsettled order of one execution. Idempotent."""
@@ -185,25 +246,7 @@ class ExecutionEngine:
                     },
                     conflict=("connection_id", "client_order_id"),
                 )
-            session.add(
-                log_row(
-                    execution_id,
-                    "planned",
-                    request={
-                        "orders": [
-                            {
-                                "leg": o.leg,
-                                "type": o.type.value,
-                                "amount": str(o.amount),
-                                "price": None if o.price is None else str(o.price),
-                            }
-                            for o in plan.orders
-                        ],
-                        "leverage": plan.leverage,
-                        "capped_by": list(plan.sized.capped_by),
-                    },
-                )
-            )
+            session.add(log_row(execution_id, "planned", request=_plan_summary(plan)))
 
     # --- placing ------------------------------------------------------------------------
 
@@ -211,15 +254,21 @@ class ExecutionEngine:
         """Send one order if it was never sent; otherwise reconcile it with the venue."""
         now = self._now()
         async with self._sessions() as session, session.begin():
+            # The claim is one conditional UPDATE: of two racing workers only one wins, on
+            # SQLite and PostgreSQL alike, so only one of them ever POSTs.
+            claimed = (
+                await session.execute(
+                    update(m.Order)
+                    .where(m.Order.id == order_id, m.Order.status == m.OrderStatus.PENDING)
+                    .values(status=m.OrderStatus.SENDING, updated_at=now)
+                )
+            ).rowcount == 1  # type: ignore[attr-defined]
             order = await session.get_one(m.Order, order_id)
             execution = await session.get_one(m.Execution, order.execution_id)
-            if order.status == m.OrderStatus.PENDING:
-                order.status = m.OrderStatus.SENDING
+            resend = claimed and order.sent_at is not None
+            if claimed:
                 order.sent_at = now
                 await mark_stage(session, execution.signal_id, "order_sent_at", now)
-                claimed = True
-            else:
-                claimed = False
             snapshot = _Snapshot.of(order, execution.signal_id)
         if not claimed:
             if snapshot.status == m.OrderStatus.SENDING:
@@ -230,48 +279,78 @@ class ExecutionEngine:
         except IntegrationError as exc:
             await self._unsend(snapshot, exc.message)
             return
+        await self.post(live, snapshot, resend=resend)
+
+    async def post(self, live: Connected, snapshot: _Snapshot, *, resend: bool) -> None:
+        """POST one claimed (``sending``) order and record the outcome."""
+        order_id = snapshot.order_id
+        await self.hooks.before_post(order_id)
         started = time.perf_counter()
         try:
             venue_order = await live.write(lambda: live.adapter.create_order(snapshot.request()))
-        except (RateLimited, CircuitOpen, ConnectionDisabled) as exc:
-            await self._unsend(snapshot, exc.message)  # refused before reaching the venue
+        except BaseException as exc:
+            await self.post_failed(snapshot, exc, started, resend=resend)
             return
-        except InvalidRequest as exc:
-            await self._reject(snapshot, exc.message, started)
-            return
-        except (AmbiguousOutcome, IntegrationError) as exc:
-            await self._log(
-                snapshot.execution_id,
-                "order_outcome_unknown",
-                order_id=order_id,
-                reason=exc.message,
-                latency_ms=_ms(started),
-            )
-            await self.reconcile(order_id, force=True)
-            return
+        await self.hooks.after_answer(order_id, venue_order)
         async with self._sessions() as session, session.begin():
-            order = await session.get_one(m.Order, order_id)
-            await record_order(session, order, venue_order, snapshot.signal_id, self._now())
-            session.add(
-                log_row(
-                    snapshot.execution_id,
-                    "order_placed",
-                    order_id=order_id,
-                    request=snapshot.summary(),
-                    response=venue_summary(venue_order),
-                    latency_ms=_ms(started),
-                )
-            )
+            await self._record_placed(session, snapshot, venue_order, started)
             await self._settle_execution(session, snapshot.execution_id)
 
-    async def reconcile(self, order_id: int, *, force: bool = False) -> None:
-        """Ask the venue for an order whose outcome we do not know, by client order id."""
+    async def _record_placed(
+        self, session: AsyncSession, snapshot: _Snapshot, venue_order: VenueOrder, started: float
+    ) -> None:
+        order = await session.get_one(m.Order, snapshot.order_id)
+        await record_order(session, order, venue_order, snapshot.signal_id, self._now())
+        session.add(
+            log_row(
+                snapshot.execution_id,
+                "order_placed",
+                order_id=snapshot.order_id,
+                request=snapshot.summary(),
+                response=venue_summary(venue_order),
+                latency_ms=_ms(started),
+            )
+        )
+
+    async def post_failed(
+        self, snapshot: _Snapshot, exc: BaseException, started: float, *, resend: bool
+    ) -> None:
+        """What a failed POST means: refused before the venue, rejected, or unknown."""
+        if not isinstance(exc, IntegrationError):
+            raise exc
+        if isinstance(exc, RateLimited | CircuitOpen | ConnectionDisabled):
+            await self._unsend(snapshot, exc.message)  # refused before reaching the venue
+            return
+        if isinstance(exc, InvalidRequest) and not resend:
+            await self._reject(snapshot, exc.message, started)
+            return
+        # Unknown outcome, or a refusal of a second attempt (e.g. "duplicate client order
+        # id": the first attempt may exist after all): ask the venue before anything else.
+        await self._log(
+            snapshot.execution_id,
+            "order_outcome_unknown",
+            order_id=snapshot.order_id,
+            reason=exc.message,
+            latency_ms=_ms(started),
+        )
+        found = await self.reconcile(snapshot.order_id, force=True)
+        if not found and isinstance(exc, InvalidRequest):
+            await self._reject(snapshot, exc.message, started)
+
+    async def reconcile(self, order_id: int, *, force: bool = False) -> bool:
+        """Ask the venue for an order whose outcome we do not know, by client order id.
+
+        Returns whether the venue knows the order. "Not found" inside the settle window
+        changes nothing (the venue may simply not show it yet); only after the window is a
+        ``sending`` order put back to ``pending`` (to be sent again with the same id). A
+        network error is never taken for "not found".
+        """
         async with self._sessions() as session:
             order = await session.get_one(m.Order, order_id)
             execution = await session.get_one(m.Execution, order.execution_id)
             snapshot = _Snapshot.of(order, execution.signal_id)
         if snapshot.status not in (m.OrderStatus.SENDING, *_TRACKED):
-            return
+            return snapshot.status not in m.OrderStatus.UNSETTLED
         try:
             live = await self._pool.get(snapshot.connection_id)
             venue_order = await live.read(
@@ -285,27 +364,40 @@ class ExecutionEngine:
                 )
             elif not force:
                 await self._log(snapshot.execution_id, "order_not_found_yet", order_id=order_id)
-            return
+            return False
         except IntegrationError as exc:
             # A network error is not "not found": keep tracking, try again later.
             await self._log(
                 snapshot.execution_id, "lookup_failed", order_id=order_id, reason=exc.message
             )
-            return
+            return False
+        await self.apply_venue_order(order_id, venue_order)
+        return True
+
+    async def apply_venue_order(
+        self, order_id: int, venue_order: VenueOrder, *, reason: str | None = None
+    ) -> tuple[str, str]:
+        """Record the venue's view of one of our orders; ``(status before, status after)``.
+
+        A change is written to the execution log (``order_reconciled``, with ``reason``).
+        """
         async with self._sessions() as session, session.begin():
             order = await session.get_one(m.Order, order_id)
-            before = order.status
-            await record_order(session, order, venue_order, snapshot.signal_id, self._now())
-            if before != order.status:
+            execution = await session.get_one(m.Execution, order.execution_id)
+            before, filled_before = order.status, order.filled
+            await record_order(session, order, venue_order, execution.signal_id, self._now())
+            if before != order.status or filled_before != order.filled:
                 session.add(
                     log_row(
-                        snapshot.execution_id,
+                        order.execution_id,
                         "order_reconciled",
                         order_id=order_id,
+                        reason=reason or f"venue says {venue_order.status.value}; was {before}",
                         response=venue_summary(venue_order),
                     )
                 )
-            await self._settle_execution(session, snapshot.execution_id)
+            await self._settle_execution(session, order.execution_id)
+            return before, order.status
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -443,3 +535,228 @@ class _Snapshot:
             "amount": str(self.amount),
             "price": None if self.price is None else str(self.price),
         }
+
+
+@dataclass
+class _Planned:
+    execution_id: int
+    signal_row: m.Signal
+    live: Connected
+    plan: Plan
+
+
+class BatchPlacer:
+    """The fan-out path of :meth:`ExecutionEngine.run_many`.
+
+    Per execution the single path needs about five commits; here a whole batch shares one
+    planning commit (claims + ``sending`` intents + log rows) and one recording commit, and
+    the POSTs in between run concurrently. The exactly-once rule is unchanged: every intent
+    is committed as ``sending`` before its POST, and anything that goes wrong with one
+    order falls back to the single-order handling (unsend, reject, or look up by id).
+    """
+
+    def __init__(self, engine: ExecutionEngine) -> None:
+        self.engine = engine
+
+    async def run(self, execution_ids: list[int]) -> set[int]:
+        """Plan and place the pending executions among ``execution_ids``; returns those."""
+        e = self.engine
+        async with e._sessions() as session:
+            executions = (
+                await session.scalars(
+                    select(m.Execution).where(
+                        m.Execution.id.in_(execution_ids),
+                        m.Execution.status == m.ExecutionStatus.PENDING,
+                    )
+                )
+            ).all()
+            signals = {
+                s.id: s
+                for s in (
+                    await session.scalars(
+                        select(m.Signal).where(m.Signal.id.in_({x.signal_id for x in executions}))
+                    )
+                ).all()
+            }
+            follows = {
+                f.id: f
+                for f in (
+                    await session.scalars(
+                        select(m.Follow).where(m.Follow.id.in_({x.follow_id for x in executions}))
+                    )
+                ).all()
+            }
+        if not executions:
+            return set()
+        lives = await e._pool.get_many({x.connection_id for x in executions})
+        sem = asyncio.Semaphore(e.concurrency)
+        skips: list[tuple[int, str]] = []
+        deferred: list[tuple[int, str]] = []
+        planned: list[_Planned] = []
+
+        async def decide(x: m.Execution) -> None:
+            live = lives.get(x.connection_id)
+            if isinstance(live, IntegrationError) or live is None:
+                reason = live.message if live is not None else "connection missing"
+                if isinstance(live, ConnectionDisabled | InvalidRequest) or live is None:
+                    skips.append((x.id, reason))
+                else:
+                    deferred.append((x.id, reason))
+                return
+            row = signals[x.signal_id]
+            async with sem:
+                try:
+                    outcome = await e._decide(
+                        live, signal_from_row(row), row.received_at, follows[x.follow_id]
+                    )
+                except (SymbolNotListed, InvalidRequest) as exc:
+                    skips.append((x.id, exc.message))
+                    return
+                except IntegrationError as exc:
+                    deferred.append((x.id, exc.message))
+                    return
+            if isinstance(outcome, str):
+                skips.append((x.id, outcome))
+            else:
+                planned.append(_Planned(x.id, row, live, outcome))
+
+        await asyncio.gather(*(decide(x) for x in executions))
+        sends = await self._write(planned, skips, deferred)
+        await self._place(sends)
+        return {x.id for x in executions}
+
+    async def _write(
+        self,
+        planned: list[_Planned],
+        skips: list[tuple[int, str]],
+        deferred: list[tuple[int, str]],
+    ) -> list[tuple[Connected, _Snapshot]]:
+        """One commit: claim, write every intent as ``sending``, log; nothing is sent yet."""
+        e = self.engine
+        now = e._now()
+        sends: list[tuple[Connected, _Snapshot]] = []
+        async with e._sessions() as session, session.begin():
+            for execution_id, reason in skips:
+                done = await session.execute(
+                    update(m.Execution)
+                    .where(
+                        m.Execution.id == execution_id,
+                        m.Execution.status == m.ExecutionStatus.PENDING,
+                    )
+                    .values(status=m.ExecutionStatus.SKIPPED, reason=reason[:2000], updated_at=now)
+                )
+                if done.rowcount == 1:  # type: ignore[attr-defined]
+                    session.add(log_row(execution_id, m.ExecutionStatus.SKIPPED, reason=reason))
+            for execution_id, reason in deferred:
+                session.add(log_row(execution_id, "plan_deferred", reason=reason))
+            for p in planned:
+                claimed = await session.execute(
+                    update(m.Execution)
+                    .where(
+                        m.Execution.id == p.execution_id,
+                        m.Execution.status == m.ExecutionStatus.PENDING,
+                    )
+                    .values(status=m.ExecutionStatus.PLACING, updated_at=now)
+                )
+                if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                    continue  # another worker planned it
+                max_len = p.live.adapter.capabilities.max_client_order_id_len
+                for intent in p.plan.orders:
+                    values = {
+                        "execution_id": p.execution_id,
+                        "connection_id": p.live.connection_id,
+                        "client_order_id": client_order_id(
+                            p.execution_id, intent.leg, max_len=max_len
+                        ),
+                        "leg": intent.leg,
+                        "symbol": p.signal_row.symbol,
+                        "side": intent.side.value,
+                        "type": intent.type.value,
+                        "amount": intent.amount,
+                        "price": intent.price,
+                        "stop_price": intent.stop_price,
+                        "reduce_only": intent.reduce_only,
+                        "status": m.OrderStatus.SENDING,
+                        "sent_at": now,
+                    }
+                    order_id = await insert_ignore(
+                        session, m.Order, values, conflict=("connection_id", "client_order_id")
+                    )
+                    if order_id is None:
+                        continue  # our unique key: this intent exists, never POST it twice
+                    snapshot = _Snapshot(
+                        order_id=order_id,
+                        execution_id=p.execution_id,
+                        connection_id=p.live.connection_id,
+                        signal_id=p.signal_row.id,
+                        client_order_id=str(values["client_order_id"]),
+                        symbol=p.signal_row.symbol,
+                        side=intent.side.value,
+                        type=intent.type.value,
+                        status=m.OrderStatus.SENDING,
+                        amount=intent.amount,
+                        price=intent.price,
+                        stop_price=intent.stop_price,
+                        reduce_only=intent.reduce_only,
+                        sent_at=now,
+                    )
+                    sends.append((p.live, snapshot))
+                session.add(log_row(p.execution_id, "planned", request=_plan_summary(p.plan)))
+            for signal_id in {s.signal_id for _, s in sends}:
+                await mark_stage(session, signal_id, "order_sent_at", now)
+        return sends
+
+    async def _place(self, sends: list[tuple[Connected, _Snapshot]]) -> None:
+        """POST concurrently; record every answer in one commit; failures go one by one."""
+        e = self.engine
+        sem = asyncio.Semaphore(e.concurrency)
+        answered: list[tuple[_Snapshot, VenueOrder, float]] = []
+        failed: list[tuple[_Snapshot, BaseException, float]] = []
+
+        async def send(live: Connected, snapshot: _Snapshot) -> None:
+            async with sem:
+                await e.hooks.before_post(snapshot.order_id)
+                started = time.perf_counter()
+                try:
+                    venue_order = await live.write(
+                        lambda: live.adapter.create_order(snapshot.request())
+                    )
+                except IntegrationError as exc:
+                    failed.append((snapshot, exc, started))
+                    return
+                await e.hooks.after_answer(snapshot.order_id, venue_order)
+                answered.append((snapshot, venue_order, started))
+
+        await asyncio.gather(*(send(live, s) for live, s in sends))
+        if answered:
+            async with e._sessions() as session, session.begin():
+                # Load the rows the recorder will touch in two queries (identity map), and
+                # flush once per order instead of before every statement.
+                execution_ids = {s.execution_id for s, _, _ in answered}
+                await session.scalars(select(m.Execution).where(m.Execution.id.in_(execution_ids)))
+                await session.scalars(
+                    select(m.Order).where(m.Order.id.in_([s.order_id for s, _, _ in answered]))
+                )
+                with session.no_autoflush:
+                    for snapshot, venue_order, started in answered:
+                        await e._record_placed(session, snapshot, venue_order, started)
+                for execution_id in execution_ids:
+                    await e._settle_execution(session, execution_id)
+        for snapshot, exc, started in failed:
+            await e.post_failed(snapshot, exc, started, resend=False)
+
+
+def _plan_summary(plan: Plan) -> dict[str, object]:
+    return {
+        "orders": [
+            {
+                "leg": o.leg,
+                "type": o.type.value,
+                "amount": str(o.amount),
+                "price": None if o.price is None else str(o.price),
+            }
+            for o in plan.orders
+        ],
+        "leverage": plan.leverage,
+        "capped_by": list(plan.sized.capped_by),
+    }

@@ -8,15 +8,21 @@ effect at the next call.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from signalbridge.execution.base import AdapterDeps, ExchangeAdapter
-from signalbridge.integrations.errors import ConnectionDisabled, InvalidRequest
+from signalbridge.integrations.errors import (
+    ConnectionDisabled,
+    IntegrationError,
+    InvalidRequest,
+)
 from signalbridge.integrations.guard import ConnectionGuard
 from signalbridge.integrations.registry import AdapterRegistry
 from signalbridge.integrations.vault import Vault
@@ -57,6 +63,9 @@ class AdapterPool:
         registry: AdapterRegistry,
         deps: AdapterDeps,
         guards: GuardFactory,
+        *,
+        ttl: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._sessions = sessions
         self._vault = vault
@@ -64,9 +73,25 @@ class AdapterPool:
         self._deps = deps
         self._guards = guards
         self._live: dict[int, Connected] = {}
+        self._checked: dict[int, float] = {}
         self._lock = asyncio.Lock()
+        self._ttl = ttl
+        self._clock = clock
+
+    def invalidate(self, connection_id: int | None = None) -> None:
+        """Forget that a connection was checked: the next call re-reads its row."""
+        if connection_id is None:
+            self._checked.clear()
+        else:
+            self._checked.pop(connection_id, None)
 
     async def get(self, connection_id: int) -> Connected:
+        # A connection checked within ``ttl`` seconds is used without reading its row again:
+        # changes made through this process's API invalidate at once, others within ttl.
+        live = self._live.get(connection_id)
+        checked = self._checked.get(connection_id)
+        if live is not None and checked is not None and self._clock() - checked < self._ttl:
+            return live
         async with self._sessions() as session:
             row = await session.get(m.ExecutionConnection, connection_id)
         if row is None:
@@ -76,6 +101,7 @@ class AdapterPool:
                 f"execution connection {connection_id} is deactivated",
                 connection_id=str(connection_id),
             )
+        self._checked[connection_id] = self._clock()
         live = self._live.get(connection_id)
         if live is not None and live.version == row.updated_at:
             return live
@@ -88,6 +114,44 @@ class AdapterPool:
             built = self._build(row)
             self._live[connection_id] = built
             return built
+
+    async def get_many(
+        self, connection_ids: Iterable[int]
+    ) -> dict[int, Connected | IntegrationError]:
+        """Like :meth:`get` for many connections with one query (a signal's fan-out)."""
+        wanted = set(connection_ids)
+        async with self._sessions() as session:
+            rows = {
+                r.id: r
+                for r in (
+                    await session.scalars(
+                        select(m.ExecutionConnection).where(m.ExecutionConnection.id.in_(wanted))
+                    )
+                ).all()
+            }
+        out: dict[int, Connected | IntegrationError] = {}
+        async with self._lock:
+            for connection_id in wanted:
+                row = rows.get(connection_id)
+                if row is None:
+                    out[connection_id] = InvalidRequest(
+                        f"execution connection {connection_id} does not exist"
+                    )
+                    continue
+                if not row.is_active:
+                    out[connection_id] = ConnectionDisabled(
+                        f"execution connection {connection_id} is deactivated",
+                        connection_id=str(connection_id),
+                    )
+                    continue
+                live = self._live.get(connection_id)
+                if live is None or live.version != row.updated_at:
+                    if live is not None:
+                        await live.adapter.close()
+                    live = self._build(row)
+                    self._live[connection_id] = live
+                out[connection_id] = live
+        return out
 
     def _build(self, row: m.ExecutionConnection) -> Connected:
         spec = self._registry.get("exchange", row.type)

@@ -18,7 +18,9 @@ from taskiq.api import run_receiver_task
 from signalbridge.bootstrap import Container
 from signalbridge.execution.base import AdapterDeps
 from signalbridge.execution.engine import ExecutionEngine
+from signalbridge.execution.monitor import PositionMonitor
 from signalbridge.execution.pool import AdapterPool
+from signalbridge.execution.reconcile import reconcile_all
 from signalbridge.integrations.http import HttpClientFactory
 from signalbridge.integrations.kernel import Kernel
 from signalbridge.jobs.sweeper import sweep
@@ -42,7 +44,10 @@ def wire(container: Container) -> ExecutionEngine:
     engine = ExecutionEngine(
         container.sessions, pool, settle_seconds=container.settings.order_settle_seconds
     )
-    container.extras.update(kernel=kernel, adapter_pool=pool, engine=engine, adapter_deps=deps)
+    monitor = PositionMonitor(container.sessions, pool, engine)
+    container.extras.update(
+        kernel=kernel, adapter_pool=pool, engine=engine, adapter_deps=deps, monitor=monitor
+    )
     container.extras["prober"] = make_prober(pool)
     register_tasks(container, engine)
     return engine
@@ -65,6 +70,9 @@ class Platform:
 
     async def start(self) -> None:
         await self.container.queue.startup()
+        if self.worker:
+            # Compare what the database believes with every venue before new work piles up.
+            self._tasks.append(asyncio.create_task(self._reconcile_at_start()))
         if self.worker and not self.container.queue.in_process:
             self._tasks.append(asyncio.create_task(run_receiver_task(self.container.queue.broker)))
         if self.scheduler:
@@ -72,6 +80,7 @@ class Platform:
             self._every(s.sweep_interval_seconds, self.sweep_once)
             self._every(s.order_sync_seconds, self.sync_open_orders)
             self._every(s.paper_tick_seconds, self.tick_paper)
+            self._every(s.monitor_seconds, self.monitor_once)
 
     def _every(self, seconds: float, job: Callable[[], Awaitable[object]]) -> None:
         async def loop() -> None:
@@ -85,6 +94,19 @@ class Platform:
                 await asyncio.sleep(seconds)
 
         self._tasks.append(asyncio.create_task(loop()))
+
+    async def _reconcile_at_start(self) -> None:
+        try:
+            report = await reconcile_all(self.engine)
+        except Exception as exc:  # a venue that is down must not stop the worker
+            log.warning("start-up reconciliation failed", error=type(exc).__name__)
+            return
+        log.info(
+            "start-up reconciliation",
+            repaired=len(report.repaired),
+            flagged=len(report.flagged),
+            foreign_orders=report.foreign_orders,
+        )
 
     async def sweep_once(self) -> int:
         s = self.container.settings
@@ -108,6 +130,11 @@ class Platform:
         for order_id in ids:
             await self.engine.reconcile(order_id)
         return len(ids)
+
+    async def monitor_once(self) -> None:
+        """One position-monitor tick: batched prices, SL/TP/trailing/break-even exits."""
+        monitor: PositionMonitor = self.container.extras["monitor"]
+        await monitor.run_once()
 
     async def tick_paper(self) -> None:
         deps: AdapterDeps = self.container.extras["adapter_deps"]

@@ -6,23 +6,27 @@ from signalbridge.bootstrap import Container
 from signalbridge.execution.engine import ExecutionEngine
 from signalbridge.jobs.queue import APPLY_UPDATE, DISPATCH_SIGNAL, RUN_EXECUTION
 from signalbridge.services.dispatch import dispatch_signal
+from signalbridge.services.updates import apply_update
 
 
 def register_tasks(container: Container, engine: ExecutionEngine) -> None:
     queue = container.queue
 
     async def dispatch(signal_id: int) -> None:
-        for execution_id in await dispatch_signal(container.sessions, signal_id):
-            await queue.enqueue(RUN_EXECUTION, execution_id)
+        # A signal's executions are planned and placed together (batched database work,
+        # concurrent sends); any left unfinished are found again by the sweeper.
+        execution_ids = await dispatch_signal(container.sessions, signal_id)
+        if execution_ids:
+            await engine.run_many(execution_ids)
 
     async def run_execution(execution_id: int) -> None:
         await engine.run(execution_id)
 
-    async def apply_update(update_id: int) -> None:
-        # Provider updates are applied by the position monitor, which reads them from the
-        # signal_updates table; the task only has to exist so a queued update is accepted.
-        return None
+    async def apply_provider_update(update_id: int) -> None:
+        await apply_update(
+            container.sessions, engine, update_id, pool=container.extras["adapter_pool"]
+        )
 
     queue.register(DISPATCH_SIGNAL, dispatch)
     queue.register(RUN_EXECUTION, run_execution)
-    queue.register(APPLY_UPDATE, apply_update)
+    queue.register(APPLY_UPDATE, apply_provider_update)

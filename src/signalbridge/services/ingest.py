@@ -81,7 +81,21 @@ async def ingest(
     received_at: datetime,
     interpretation: Interpretation,
 ) -> IngestResult:
-    """Store the message and what it means, in the caller's transaction."""
+    """Store the message and what it means, in the caller's transaction.
+
+    The message row is written once with its final status, so a delivery costs one insert
+    for the message and one for what it became.
+    """
+    parsed = interpretation.parsed
+    below = interpretation.confidence < channel.min_confidence
+    error: str | None = None
+    if parsed is None:
+        status = m.MessageStatus.REJECTED
+        error = "; ".join(interpretation.problems)[:2000]
+    elif isinstance(parsed, Noise):
+        status = m.MessageStatus.NOISE
+    else:
+        status = m.MessageStatus.REVIEW if below else m.MessageStatus.PARSED
     message_id = await insert_ignore(
         session,
         m.Message,
@@ -90,23 +104,16 @@ async def ingest(
             "external_id": external_id,
             "text": text,
             "content_type": content_type,
-            "status": m.MessageStatus.RECEIVED,
+            "status": status,
+            "error": error,
             "received_at": received_at,
         },
         conflict=("channel_id", "external_id"),
     )
     if message_id is None:
         return await _stored_outcome(session, channel.id, external_id)
-    message = await session.get_one(m.Message, message_id)
-    parsed = interpretation.parsed
-    if parsed is None:
-        message.status = m.MessageStatus.REJECTED
-        message.error = "; ".join(interpretation.problems)[:2000]
-        return IngestResult(message_id, message.status, False, error=message.error)
-    if isinstance(parsed, Noise):
-        message.status = m.MessageStatus.NOISE
-        return IngestResult(message_id, message.status, False)
-    below = interpretation.confidence < channel.min_confidence
+    if parsed is None or isinstance(parsed, Noise):
+        return IngestResult(message_id, status, False, error=error)
     if isinstance(parsed, SignalUpdate):
         update = m.SignalUpdate(
             message_id=message_id,
@@ -118,14 +125,12 @@ async def ingest(
             status="review" if below else "received",
         )
         session.add(update)
-        message.status = m.MessageStatus.REVIEW if below else m.MessageStatus.PARSED
         await session.flush()
-        return IngestResult(message_id, message.status, False, update_id=update.id)
+        return IngestResult(message_id, status, False, update_id=update.id)
     signal = _signal_row(parsed, message_id, channel.id, received_at, interpretation, below)
     session.add(signal)
-    message.status = m.MessageStatus.REVIEW if below else m.MessageStatus.PARSED
     await session.flush()
-    return IngestResult(message_id, message.status, False, signal_id=signal.id)
+    return IngestResult(message_id, status, False, signal_id=signal.id)
 
 
 def _signal_row(

@@ -101,6 +101,7 @@ class PaperAdapter:
         self._balances = dict(balances)
         self._clock = (clock_deps or AdapterDeps()).clock
         self._ready = False
+        self._leverage: dict[str, int] = {}
 
     @classmethod
     def from_config(
@@ -174,7 +175,11 @@ class PaperAdapter:
         return await self.exchange.positions(await self._account())
 
     async def set_leverage(self, symbol: str, leverage: int) -> None:
+        # The venue keeps the setting; a repeat of the one already set costs nothing.
+        if self._leverage.get(symbol) == leverage:
+            return
         await self.exchange.set_leverage(await self._account(), symbol, leverage)
+        self._leverage[symbol] = leverage
 
     async def probe(self) -> ProbeResult:
         started = time.perf_counter()

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from signalbridge.execution.management import management_settings
 from signalbridge.execution.planner import risk_settings, sizing_config
 from signalbridge.services import audit
 from signalbridge.services.auth import Principal
@@ -38,12 +39,18 @@ class FollowUpdate(BaseModel):
     management: dict[str, Any] | None = None
 
 
-def _check_settings(sizing: dict[str, Any] | None, risk: dict[str, Any] | None) -> None:
+def _check_settings(
+    sizing: dict[str, Any] | None,
+    risk: dict[str, Any] | None,
+    management: dict[str, Any] | None = None,
+) -> None:
     try:
         if sizing is not None:
             sizing_config(sizing)
         if risk is not None:
             risk_settings(risk)
+        if management is not None:
+            management_settings(management)
     except ValidationError as exc:
         details = [
             {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
@@ -74,7 +81,7 @@ async def get_follow(follow_id: int, session: SessionDep, _: Principal = reader)
 async def create_follow(
     body: FollowCreate, session: SessionDep, who: Principal = writer
 ) -> dict[str, Any]:
-    _check_settings(body.sizing, body.risk)
+    _check_settings(body.sizing, body.risk, body.management)
     if await session.get(m.ExecutionConnection, body.connection_id) is None:
         raise ApiError(422, f"execution connection {body.connection_id} does not exist")
     if await session.get(m.ChannelSource, body.channel_id) is None:
@@ -105,7 +112,7 @@ async def update_follow(
     follow = await session.get(m.Follow, follow_id)
     if follow is None:
         raise ApiError(404, f"follow {follow_id} not found")
-    _check_settings(body.sizing, body.risk)
+    _check_settings(body.sizing, body.risk, body.management)
     changes = body.model_dump(exclude_none=True)
     before = {k: getattr(follow, k) for k in changes}
     for key, value in changes.items():

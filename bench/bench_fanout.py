@@ -1,0 +1,197 @@
+"""One signal fanned out to N follows: time from dispatch until every order is sent and
+acknowledged by the venue (and recorded), batched engine vs. a naive baseline.
+
+The baseline is the per-execution path (``ExecutionEngine.run`` for one follow after the
+other: one request chain and about five commits per follow); the batched path is
+``ExecutionEngine.run_many`` (one planning commit, concurrent POSTs, one recording commit).
+Both run in the same process on the same warmed-up accounts (accounts exist and markets
+are loaded, as in a running system), on the paper venue and on the fake Binance through
+the real ccxt.
+
+    .venv/bin/python bench/bench_fanout.py [--paper 1000] [--binance 1000] [--postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy import func, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from signalbridge.bootstrap import Container, build_container
+from signalbridge.execution.base import AdapterDeps
+from signalbridge.execution.engine import ExecutionEngine
+from signalbridge.execution.pool import AdapterPool
+from signalbridge.integrations.kernel import Kernel
+from signalbridge.integrations.vault import generate_key
+from signalbridge.services.dispatch import dispatch_signal
+from signalbridge.services.secrets import seal
+from signalbridge.settings import Settings
+from signalbridge.store import models as m
+from signalbridge.store.migrate import upgrade
+
+
+class LastAnswer:
+    """EngineHooks that note when the venue's last answer arrived (= every order sent)."""
+
+    def __init__(self) -> None:
+        self.at = 0.0
+
+    async def before_post(self, order_id: int) -> None:
+        return None
+
+    async def after_answer(self, order_id: int, venue_order: object) -> None:
+        self.at = time.perf_counter()
+
+
+async def setup(
+    url: str, data_dir: Path, n: int, type_: str, config: Any, secrets: dict[str, str]
+) -> tuple[Container, ExecutionEngine, int]:
+    settings = Settings(data_dir=data_dir, database_url=url, secret_keys=generate_key())
+    c = build_container(settings)
+    await upgrade(c.engine)
+    kernel = Kernel.from_settings(settings, CollectorRegistry())
+    pool = AdapterPool(
+        c.sessions, c.vault, c.registry, AdapterDeps(session_factory=c.sessions), kernel.guard
+    )
+    engine = ExecutionEngine(c.sessions, pool, settle_seconds=30, hooks=LastAnswer())
+    async with c.sessions() as s, s.begin():
+        channel = m.ChannelSource(name="bench", type="webhook", config={})
+        s.add(channel)
+        await s.flush()
+        for i in range(n):
+            conn = m.ExecutionConnection(name=f"{type_}-{i}", type=type_, config=config(i))
+            s.add(conn)
+            await s.flush()
+            conn.secrets_enc = seal(c.vault, "execution_connections", conn.id, secrets)
+            s.add(
+                m.Follow(
+                    connection_id=conn.id,
+                    channel_id=channel.id,
+                    sizing={"mode": "fixed_quote", "value": "20"},
+                )
+            )
+    return c, engine, channel.id
+
+
+async def new_signal(c: Container, channel_id: int, tag: str) -> list[int]:
+    async with c.sessions() as s, s.begin():
+        msg = m.Message(channel_id=channel_id, external_id=tag, text=tag)
+        s.add(msg)
+        await s.flush()
+        sig = m.Signal(
+            message_id=msg.id,
+            channel_id=channel_id,
+            symbol="BTC/USDT",
+            side="long",
+            order_type="market",
+            take_profits=["1000000"],
+        )
+        s.add(sig)
+        await s.flush()
+        signal_id = sig.id
+    return await dispatch_signal(c.sessions, signal_id)
+
+
+async def acked(c: Container, ids: list[int]) -> int:
+    async with c.sessions() as s:
+        q = (
+            select(func.count())
+            .select_from(m.Order)
+            .where(m.Order.execution_id.in_(ids), m.Order.acked_at.is_not(None))
+        )
+        return int(await s.scalar(q) or 0)
+
+
+async def measure(
+    label: str, url: str, data_dir: Path, n: int, type_: str, config: Any, secrets: dict[str, str]
+) -> None:
+    c, engine, channel_id = await setup(url, data_dir, n, type_, config, secrets)
+    try:
+        started = time.perf_counter()
+        await engine.run_many(await new_signal(c, channel_id, "warm-up"))
+        warm = time.perf_counter() - started
+
+        ids = await new_signal(c, channel_id, "baseline")
+        hooks: LastAnswer = engine.hooks  # type: ignore[assignment]
+        started = time.perf_counter()
+        for execution_id in ids:  # naive: one follow after the other
+            await engine.run(execution_id)
+        base_sent = hooks.at - started
+        baseline = time.perf_counter() - started
+        assert await acked(c, ids) == n, "baseline left orders unsent"
+
+        started = time.perf_counter()
+        ids = await new_signal(c, channel_id, "batched")  # dispatch included
+        await engine.run_many(ids)
+        sent = hooks.at - started
+        batched = time.perf_counter() - started
+        assert await acked(c, ids) == n, "batched run left orders unsent"
+        print(
+            f"{label:<28} follows={n:>5}  every order acknowledged: batched {sent:6.3f} s, "
+            f"naive {base_sent:6.3f} s (x{base_sent / sent:4.1f});  recorded too: batched "
+            f"{batched:6.3f} s, naive {baseline:6.3f} s (x{baseline / batched:4.1f})  "
+            f"[warm-up {warm:.1f} s]",
+            flush=True,
+        )
+    finally:
+        await engine.pool.close()
+        await c.engine.dispose()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--paper", type=int, default=1000)
+    parser.add_argument("--binance", type=int, default=1000)
+    parser.add_argument("--postgres", default="", help="an asyncpg URL to an empty database")
+    args = parser.parse_args()
+    databases = []
+    with tempfile.TemporaryDirectory() as tmp:
+        databases.append(("sqlite", f"sqlite+aiosqlite:///{tmp}/bench.db"))
+        if args.postgres:
+            databases.append(("postgres", args.postgres))
+        for db_label, url in databases:
+            if args.paper:
+                run_dir = Path(tmp) / f"paper-{db_label}"
+                run_dir.mkdir()
+                await measure(
+                    f"paper / {db_label}",
+                    url.replace("bench.db", "paper.db"),
+                    run_dir,
+                    args.paper,
+                    "paper",
+                    lambda i: {
+                        "account_id": f"acct-{i}",
+                        "feed": {"seed": 1, "volatility": "0"},
+                        "balances": {"USDT": "100000"},
+                    },
+                    {},
+                )
+            if args.binance:
+                from tests.fakes.binance import running_fake_binance
+
+                with running_fake_binance(weight_limit=10**9) as fake:
+                    fake.set_spot_balance("USDT", "100000000")
+                    run_dir = Path(tmp) / f"binance-{db_label}"
+                    run_dir.mkdir()
+                    await measure(
+                        f"fake Binance (ccxt) / {db_label}",
+                        url.replace("bench.db", "binance.db"),
+                        run_dir,
+                        args.binance,
+                        "ccxt",
+                        lambda i: fake.adapter_config("spot"),
+                        fake.adapter_secrets(),
+                    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,646 @@
+"""The position monitor: prices in batches, an index of trigger levels, exit orders once.
+
+Every tick fetches one ticker batch per connection (all its symbols in one
+``fetch_tickers``), then asks an in-memory index which positions may act at that price.
+The index keeps, per (connection, symbol), two sorted lists of trigger levels (the stop and
+the next favourable level of each position), so a tick costs O(log n + triggered) however
+many positions are open. What to do is decided by :mod:`management` (pure); the
+:class:`ExitDesk` turns decisions into exit orders with deterministic client order ids, so
+an action decided twice (two ticks, two workers, a crash and a retry) is one order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import structlog
+from pydantic import ValidationError
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+
+from signalbridge.domain.signals import Side
+from signalbridge.execution.base import OrderSide, VenueOrderType, client_order_id
+from signalbridge.execution.engine import ExecutionEngine
+from signalbridge.execution.management import (
+    Action,
+    ActionKind,
+    PositionView,
+    Precision,
+    after,
+    evaluate,
+    management_settings,
+    modified_tps,
+    triggers,
+)
+from signalbridge.execution.pool import AdapterPool
+from signalbridge.execution.recorder import is_entry_leg, log_row, record_order, refresh_position
+from signalbridge.integrations.errors import IntegrationError
+from signalbridge.store import models as m
+from signalbridge.store.db import insert_ignore
+from signalbridge.store.types import utcnow
+
+log = structlog.get_logger("signalbridge.monitor")
+
+ZERO = Decimal(0)
+_LOW_ID = -1
+_HIGH_ID = 1 << 62
+#: Legs that close everything: a later evaluation must not act on the position again.
+FULL_CLOSE_LEGS = ("sl", "opp")
+_RELOAD_SLACK = timedelta(seconds=5)
+_CHUNK = 500
+
+Key = tuple[Decimal, int]
+
+
+# --- the index -----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Tracked:
+    """One open position as the monitor holds it in memory."""
+
+    position_id: int
+    execution_id: int
+    connection_id: int
+    symbol: str
+    view: PositionView
+    low: Key | None = None  # where it sits in the bucket's ``le`` list
+    high: Key | None = None  # where it sits in the bucket's ``ge`` list
+
+
+@dataclass(slots=True)
+class _Bucket:
+    le: list[Key] = field(default_factory=list)  # act when price <= level
+    ge: list[Key] = field(default_factory=list)  # act when price >= level
+
+
+def _remove(keys: list[Key], key: Key) -> None:
+    i = bisect_left(keys, key)
+    if i < len(keys) and keys[i] == key:
+        del keys[i]
+
+
+class PositionIndex:
+    """Open positions by (connection, symbol) with their trigger levels kept sorted."""
+
+    def __init__(self) -> None:
+        self._tracked: dict[int, Tracked] = {}
+        self._buckets: dict[tuple[int, str], _Bucket] = {}
+
+    def __len__(self) -> int:
+        return len(self._tracked)
+
+    def get(self, position_id: int) -> Tracked | None:
+        return self._tracked.get(position_id)
+
+    def ids(self) -> set[int]:
+        return set(self._tracked)
+
+    def tracked(self) -> Iterable[Tracked]:
+        return self._tracked.values()
+
+    def load(self, items: Iterable[Tracked]) -> None:
+        """Add or replace many positions, sorting each touched bucket once."""
+        touched: set[tuple[int, str]] = set()
+        for item in items:
+            self.remove(item.position_id)
+            bucket = self._bucket(item)
+            touched.add((item.connection_id, item.symbol))
+            self._keys(item)
+            if item.low is not None:
+                bucket.le.append(item.low)
+            if item.high is not None:
+                bucket.ge.append(item.high)
+            self._tracked[item.position_id] = item
+        for name in touched:
+            self._buckets[name].le.sort()
+            self._buckets[name].ge.sort()
+
+    def put(self, item: Tracked) -> None:
+        """Add or replace one position: O(log n) search plus one list shift."""
+        self.remove(item.position_id)
+        bucket = self._bucket(item)
+        self._keys(item)
+        if item.low is not None:
+            insort(bucket.le, item.low)
+        if item.high is not None:
+            insort(bucket.ge, item.high)
+        self._tracked[item.position_id] = item
+
+    def remove(self, position_id: int) -> None:
+        item = self._tracked.pop(position_id, None)
+        if item is None:
+            return
+        bucket = self._buckets[(item.connection_id, item.symbol)]
+        if item.low is not None:
+            _remove(bucket.le, item.low)
+        if item.high is not None:
+            _remove(bucket.ge, item.high)
+        item.low = item.high = None
+
+    def symbols_by_connection(self) -> dict[int, list[str]]:
+        result: dict[int, list[str]] = {}
+        for (connection_id, symbol), bucket in sorted(self._buckets.items()):
+            if bucket.le or bucket.ge:
+                result.setdefault(connection_id, []).append(symbol)
+        return result
+
+    def due(self, connection_id: int, symbol: str, price: Decimal) -> list[Tracked]:
+        """Positions whose levels the price reached: two binary searches and the hits."""
+        bucket = self._buckets.get((connection_id, symbol))
+        if bucket is None:
+            return []
+        hits = bucket.le[bisect_left(bucket.le, (price, _LOW_ID)) :]
+        hits += bucket.ge[: bisect_right(bucket.ge, (price, _HIGH_ID))]
+        seen: set[int] = set()
+        found: list[Tracked] = []
+        for _, position_id in hits:
+            if position_id not in seen:
+                seen.add(position_id)
+                found.append(self._tracked[position_id])
+        return found
+
+    def evaluate(
+        self, connection_id: int, symbol: str, price: Decimal
+    ) -> list[tuple[Tracked, list[Action]]]:
+        """The actions due at ``price`` (nothing is changed until :meth:`apply`)."""
+        result = []
+        for item in self.due(connection_id, symbol, price):
+            actions = evaluate(item.view, price)
+            if actions:
+                result.append((item, actions))
+        return result
+
+    def apply(self, item: Tracked, actions: list[Action]) -> None:
+        """Move a position to its state after ``actions`` (re-keys its levels)."""
+        item.view = after(item.view, actions)
+        self.put(item)
+
+    def _bucket(self, item: Tracked) -> _Bucket:
+        return self._buckets.setdefault((item.connection_id, item.symbol), _Bucket())
+
+    @staticmethod
+    def _keys(item: Tracked) -> None:
+        adverse, favourable = triggers(item.view)
+        if item.view.long:
+            low, high = adverse, favourable
+        else:
+            low, high = favourable, adverse
+        pid = item.position_id
+        item.low = None if low is None else (low, pid)
+        item.high = None if high is None else (high, pid)
+
+
+# --- carrying actions out ------------------------------------------------------------------
+
+
+class ExitDesk:
+    """Writes actions as exit orders and position changes, then has the engine send them."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        pool: AdapterPool,
+        engine: ExecutionEngine,
+        *,
+        now: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self._pool = pool
+        self._engine = engine
+        self._now = now
+        self._markets: dict[tuple[int, datetime], dict[str, Precision]] = {}
+
+    async def markets(self, connection_id: int) -> dict[str, Precision]:
+        """The venue's precision per symbol (markets are loaded once per adapter version)."""
+        live = await self._pool.get(connection_id)
+        key = (connection_id, live.version)
+        if key not in self._markets:
+            markets = await live.read(live.adapter.load_markets)
+            self._markets[key] = {
+                s: Precision(mk.amount_step, mk.price_tick, mk.min_amount, mk.contract_size)
+                for s, mk in markets.items()
+            }
+        return self._markets[key]
+
+    async def precision(self, connection_id: int, symbol: str) -> Precision | None:
+        return (await self.markets(connection_id)).get(symbol)
+
+    async def carry_out(
+        self,
+        position_id: int,
+        actions: Sequence[Action],
+        *,
+        source: str,
+        precision: Precision,
+        context: dict[str, Any] | None = None,
+    ) -> int:
+        """Apply ``actions`` to one open position; returns how many exit orders were sent."""
+        order_ids: list[int] = []
+        async with self._sessions() as session:
+            connection_id = await session.scalar(
+                select(m.Position.connection_id).where(m.Position.id == position_id)
+            )
+        if connection_id is None:
+            return 0
+        # The adapter is looked up before the transaction: on SQLite the pool's own read
+        # would wait for the one connection this transaction holds.
+        live = await self._pool.get(connection_id)
+        max_len = live.adapter.capabilities.max_client_order_id_len
+        async with self._sessions() as session, session.begin():
+            position = await session.get(m.Position, position_id)
+            if position is None or position.status != m.PositionStatus.OPEN:
+                return 0
+            execution_id = position.execution_id
+            for action in actions:
+                order_id = await self._write(session, position, action, max_len)
+                if order_id is not None:
+                    order_ids.append(order_id)
+                session.add(
+                    log_row(
+                        execution_id,
+                        f"{source}_{action.kind.value}",
+                        order_id=order_id,
+                        reason=action.reason,
+                        request=_describe(action, context),
+                    )
+                )
+        for order_id in order_ids:
+            await self._engine.place(order_id)
+        if order_ids:
+            async with self._sessions() as session, session.begin():
+                await refresh_position(
+                    session, execution_id, self._now(), contract_size=precision.contract_size
+                )
+        return len(order_ids)
+
+    async def _write(
+        self, session: AsyncSession, position: m.Position, action: Action, max_len: int
+    ) -> int | None:
+        if action.kind is ActionKind.MOVE_SL:
+            position.stop_loss = action.level
+            return None
+        if action.kind is ActionKind.MODIFY_TP:
+            assert action.level is not None
+            current = tuple(Decimal(str(tp)) for tp in position.take_profits)
+            tps = modified_tps(current, action.tp_index, action.level)
+            position.take_profits = [str(tp) for tp in tps]
+            return None
+        if action.kind is ActionKind.TAKE_PROFIT:
+            position.tp_hits = max(position.tp_hits, action.tp_index)
+        if action.amount <= 0 or action.leg is None:
+            return None
+        side = OrderSide.SELL if position.side == Side.LONG.value else OrderSide.BUY
+        coid = client_order_id(position.execution_id, action.leg, max_len=max_len)
+        values = {
+            "execution_id": position.execution_id,
+            "connection_id": position.connection_id,
+            "client_order_id": coid,
+            "leg": action.leg,
+            "symbol": position.symbol,
+            "side": side.value,
+            "type": VenueOrderType.MARKET.value,
+            "amount": action.amount,
+            "reduce_only": True,
+            "status": m.OrderStatus.PENDING,
+        }
+        new_id = await insert_ignore(
+            session, m.Order, values, conflict=("connection_id", "client_order_id")
+        )
+        if new_id is not None:
+            return new_id
+        return await session.scalar(
+            select(m.Order.id).where(
+                m.Order.connection_id == position.connection_id,
+                m.Order.client_order_id == coid,
+                m.Order.status.in_(m.OrderStatus.UNSETTLED),
+            )
+        )
+
+    async def cancel_entries(self, execution_id: int, reason: str) -> int:
+        """Cancel an execution's unfilled entry orders on the venue; returns how many."""
+        async with self._sessions() as session:
+            orders = (
+                await session.scalars(
+                    select(m.Order).where(
+                        m.Order.execution_id == execution_id,
+                        m.Order.status.in_(
+                            (
+                                m.OrderStatus.PENDING,
+                                m.OrderStatus.OPEN,
+                                m.OrderStatus.PARTIALLY_FILLED,
+                            )
+                        ),
+                    )
+                )
+            ).all()
+            signal_id = await session.scalar(
+                select(m.Execution.signal_id).where(m.Execution.id == execution_id)
+            )
+        canceled = 0
+        for order in orders:
+            if not is_entry_leg(order.leg) or signal_id is None:
+                continue
+            if order.status == m.OrderStatus.PENDING:
+                canceled += await self._cancel_unsent(order.id, execution_id, reason)
+                continue
+            canceled += await self._cancel_on_venue(order, signal_id, reason)
+        return canceled
+
+    async def _cancel_unsent(self, order_id: int, execution_id: int, reason: str) -> int:
+        """An order never sent is canceled in the database, unless the engine claims it first."""
+        async with self._sessions() as session, session.begin():
+            done = await session.execute(
+                update(m.Order)
+                .where(m.Order.id == order_id, m.Order.status == m.OrderStatus.PENDING)
+                .values(status=m.OrderStatus.CANCELED, error=reason[:2000])
+            )
+            if done.rowcount != 1:  # type: ignore[attr-defined]
+                return 0
+            session.add(log_row(execution_id, "entry_canceled", order_id=order_id, reason=reason))
+        return 1
+
+    async def _cancel_on_venue(self, order: m.Order, signal_id: int, reason: str) -> int:
+        coid, symbol = order.client_order_id, order.symbol
+        try:
+            live = await self._pool.get(order.connection_id)
+            venue_order = await live.read(lambda: live.adapter.cancel_order(symbol, coid))
+        except IntegrationError as exc:
+            async with self._sessions() as session, session.begin():
+                session.add(
+                    log_row(
+                        order.execution_id, "cancel_failed", order_id=order.id, reason=exc.message
+                    )
+                )
+            return 0
+        async with self._sessions() as session, session.begin():
+            row = await session.get_one(m.Order, order.id)
+            await record_order(session, row, venue_order, signal_id, self._now())
+            session.add(
+                log_row(order.execution_id, "entry_canceled", order_id=order.id, reason=reason)
+            )
+        return 1
+
+
+def _describe(action: Action, context: dict[str, Any] | None) -> dict[str, Any]:
+    described: dict[str, Any] = {"kind": action.kind.value, "leg": action.leg}
+    if action.amount:
+        described["amount"] = str(action.amount)
+    if action.level is not None:
+        described["level"] = str(action.level)
+    if action.tp_index:
+        described["tp"] = action.tp_index
+    return {**described, **(context or {})}
+
+
+# --- the monitor ---------------------------------------------------------------------------
+
+
+@dataclass
+class MonitorReport:
+    positions: int = 0
+    reloaded: int = 0
+    ticker_calls: int = 0
+    triggered: int = 0
+    actions: int = 0
+    orders: int = 0
+    errors: list[str] = field(default_factory=list)
+    elapsed_ms: float = 0.0
+
+
+class PositionMonitor:
+    """Checks every open position against fresh prices; ``run_once`` is one tick."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        pool: AdapterPool,
+        engine: ExecutionEngine,
+        *,
+        now: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self._pool = pool
+        self.desk = ExitDesk(sessions, pool, engine, now=now)
+        self.index = PositionIndex()
+        self._marker: tuple[int, datetime | None, datetime | None] | None = None
+        self._since: datetime | None = None
+
+    async def run_once(self) -> MonitorReport:
+        started = time.perf_counter()
+        report = MonitorReport()
+        report.reloaded = await self.sync(report)
+        await self._close_on_opposite(report)
+        per_connection = self.index.symbols_by_connection()
+        prices = await asyncio.gather(
+            *(self._prices(cid, symbols, report) for cid, symbols in per_connection.items())
+        )
+        for cid, tickers in zip(per_connection, prices, strict=True):
+            for symbol, price in tickers.items():
+                for item, actions in self.index.evaluate(cid, symbol, price):
+                    report.triggered += 1
+                    await self._act(item, actions, "monitor", {"price": str(price)}, report)
+        report.positions = len(self.index)
+        report.elapsed_ms = (time.perf_counter() - started) * 1000
+        return report
+
+    async def _prices(
+        self, connection_id: int, symbols: list[str], report: MonitorReport
+    ) -> dict[str, Decimal]:
+        """One batched ticker request for every symbol this connection holds positions in."""
+        try:
+            live = await self._pool.get(connection_id)
+            report.ticker_calls += 1
+            tickers = await live.read(lambda: live.adapter.fetch_tickers(symbols))
+        except IntegrationError as exc:
+            report.errors.append(f"connection {connection_id}: {exc.message}")
+            return {}
+        return {s: t.last for s, t in tickers.items() if s in symbols}
+
+    async def _act(
+        self,
+        item: Tracked,
+        actions: list[Action],
+        source: str,
+        context: dict[str, Any],
+        report: MonitorReport,
+    ) -> None:
+        try:
+            report.orders += await self.desk.carry_out(
+                item.position_id,
+                actions,
+                source=source,
+                precision=item.view.precision,
+                context=context,
+            )
+        except IntegrationError as exc:
+            report.errors.append(f"position {item.position_id}: {exc.message}")
+            return
+        report.actions += len(actions)
+        self.index.apply(item, actions)
+        if item.view.closing:
+            await self.desk.cancel_entries(item.execution_id, f"position closed ({source})")
+
+    # --- close on an opposite signal -------------------------------------------------------
+
+    async def _close_on_opposite(self, report: MonitorReport) -> None:
+        """Close positions whose connection got a newer signal the other way round."""
+        if not any(t.view.settings.close_on_opposite for t in self.index.tracked()):
+            return
+        newer = aliased(m.Signal)
+        later = aliased(m.Execution)
+        async with self._sessions() as session:
+            rows = (
+                await session.execute(
+                    select(m.Position.id, func.max(newer.id))
+                    .join(later, later.connection_id == m.Position.connection_id)
+                    .join(newer, newer.id == later.signal_id)
+                    .where(
+                        m.Position.status == m.PositionStatus.OPEN,
+                        newer.symbol == m.Position.symbol,
+                        newer.side != m.Position.side,
+                        newer.id > m.Position.signal_id,
+                    )
+                    .group_by(m.Position.id)
+                )
+            ).all()
+        for position_id, signal_id in rows:
+            item = self.index.get(position_id)
+            if item is None or not item.view.settings.close_on_opposite or item.view.closing:
+                continue
+            action = Action(ActionKind.CLOSE, "opposite_signal", "opp", item.view.amount)
+            report.triggered += 1
+            await self._act(item, [action], "opposite", {"signal_id": signal_id}, report)
+
+    # --- keeping the index in step with the database ---------------------------------------
+
+    async def sync(self, report: MonitorReport | None = None) -> int:
+        """Reload positions that changed since the last look; returns how many were read."""
+        async with self._sessions() as session:
+            count, latest = (
+                await session.execute(
+                    select(func.count(m.Position.id), func.max(m.Position.updated_at)).where(
+                        m.Position.status == m.PositionStatus.OPEN
+                    )
+                )
+            ).one()
+            follows = await session.scalar(select(func.max(m.Follow.updated_at)))
+            marker = (int(count), latest, follows)
+            if marker == self._marker:
+                return 0
+            # A follow's management settings changed: every position is read again.
+            since = self._since if self._marker and self._marker[2] == follows else None
+            open_ids = set(
+                (
+                    await session.scalars(
+                        select(m.Position.id).where(m.Position.status == m.PositionStatus.OPEN)
+                    )
+                ).all()
+            )
+            query = (
+                select(m.Position, m.Follow.management)
+                .join(m.Execution, m.Execution.id == m.Position.execution_id)
+                .join(m.Follow, m.Follow.id == m.Execution.follow_id)
+                .where(m.Position.status == m.PositionStatus.OPEN)
+            )
+            if since is not None:
+                query = query.where(m.Position.updated_at >= since - _RELOAD_SLACK)
+            rows = (await session.execute(query)).all()
+            legs = await execution_legs(session, [p.execution_id for p, _ in rows])
+        for position_id in self.index.ids() - open_ids:
+            self.index.remove(position_id)
+        markets: dict[int, dict[str, Precision] | None] = {}
+        items = []
+        for position, raw in rows:
+            cid = position.connection_id
+            if cid not in markets:
+                markets[cid] = await self._markets_or_none(cid, report)
+            precision = (markets[cid] or {}).get(position.symbol)
+            if precision is not None:
+                items.append(self._track(position, raw, legs.get(position.execution_id, []),
+                                         precision, report))  # fmt: skip
+        self.index.load(items)
+        if all(found is not None for found in markets.values()):
+            # Only a complete read moves the marker; otherwise the next tick reads again.
+            self._marker, self._since = marker, latest
+        return len(rows)
+
+    async def _markets_or_none(
+        self, connection_id: int, report: MonitorReport | None
+    ) -> dict[str, Precision] | None:
+        try:
+            return await self.desk.markets(connection_id)
+        except IntegrationError as exc:
+            if report is not None:
+                report.errors.append(f"connection {connection_id}: {exc.message}")
+            return None
+
+    @staticmethod
+    def _track(
+        position: m.Position,
+        raw: dict[str, Any] | None,
+        legs: list[tuple[str, Decimal]],
+        precision: Precision,
+        report: MonitorReport | None,
+    ) -> Tracked:
+        try:
+            view = view_of(position, raw, legs, precision)
+        except ValidationError:
+            view = view_of(position, None, legs, precision)
+            if report is not None:
+                report.errors.append(f"position {position.id}: invalid management settings")
+        return Tracked(
+            position.id, position.execution_id, position.connection_id, position.symbol, view
+        )
+
+
+def view_of(
+    position: m.Position,
+    management: dict[str, Any] | None,
+    legs: list[tuple[str, Decimal]],
+    precision: Precision,
+) -> PositionView:
+    """The rules' view of a stored position; ``legs`` are its execution's (leg, filled)."""
+    opened = sum((filled for leg, filled in legs if is_entry_leg(leg)), ZERO)
+    return PositionView(
+        side=Side(position.side),
+        opened=max(opened, position.amount),
+        amount=position.amount,
+        entry=position.entry_price,
+        stop_loss=position.stop_loss,
+        take_profits=tuple(Decimal(str(tp)) for tp in position.take_profits),
+        tp_done=position.tp_hits,
+        closing=any(leg in FULL_CLOSE_LEGS or _is_close_all(leg) for leg, _ in legs),
+        precision=precision,
+        settings=management_settings(management),
+    )
+
+
+def _is_close_all(leg: str) -> bool:
+    """Provider ``close_all`` legs are ``c<update id>``."""
+    return leg.startswith("c") and leg[1:].isdigit()
+
+
+async def execution_legs(
+    session: AsyncSession, execution_ids: list[int]
+) -> dict[int, list[tuple[str, Decimal]]]:
+    """Each execution's order legs with their filled amounts, read in chunks."""
+    result: dict[int, list[tuple[str, Decimal]]] = {}
+    for start in range(0, len(execution_ids), _CHUNK):
+        chunk = execution_ids[start : start + _CHUNK]
+        rows = await session.execute(
+            select(m.Order.execution_id, m.Order.leg, m.Order.filled).where(
+                m.Order.execution_id.in_(chunk)
+            )
+        )
+        for execution_id, leg, filled in rows.all():
+            result.setdefault(execution_id, []).append((leg, filled))
+    return result

@@ -1,0 +1,308 @@
+"""Start-up reconciliation: compare what the database says with what each venue says.
+
+A process that died (or a venue that changed things while we were away) leaves the two
+disagreeing. For every active execution connection this compares our unsettled and resting
+orders and our open positions with the venue's open orders, order lookups by client order
+id and positions. What can be repaired is (fills, cancels, unknown ``sending`` rows settled
+by the engine's settle rule); what cannot is flagged. Either way an execution log row says
+what and why. Orders without our client-id prefix are never touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from signalbridge.execution.base import DEFAULT_PREFIX, VenueOrder, VenuePosition, is_ours
+from signalbridge.execution.engine import ExecutionEngine
+from signalbridge.execution.pool import Connected
+from signalbridge.execution.recorder import log_row, venue_summary
+from signalbridge.integrations.errors import IntegrationError, OrderNotFound
+from signalbridge.store import models as m
+
+log = structlog.get_logger("signalbridge.reconcile")
+
+_WATCHED = (
+    m.OrderStatus.PENDING,
+    m.OrderStatus.SENDING,
+    m.OrderStatus.OPEN,
+    m.OrderStatus.PARTIALLY_FILLED,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One difference between the database and a venue, and what was done about it."""
+
+    connection_id: int
+    action: str  # the execution log action
+    reason: str
+    order_id: int | None = None
+    client_order_id: str | None = None
+
+
+@dataclass
+class ReconcileReport:
+    connections: int = 0
+    repaired: list[Finding] = field(default_factory=list)
+    flagged: list[Finding] = field(default_factory=list)
+    foreign_orders: int = 0
+    failed_connections: list[int] = field(default_factory=list)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [*self.repaired, *self.flagged]
+
+
+async def reconcile_all(
+    engine: ExecutionEngine,
+    *,
+    prefix: str = DEFAULT_PREFIX,
+    connection_ids: Iterable[int] | None = None,
+) -> ReconcileReport:
+    """Reconcile every active execution connection (or the given ones). Idempotent."""
+    async with engine.sessions() as session:
+        query = select(m.ExecutionConnection.id).where(m.ExecutionConnection.is_active.is_(True))
+        if connection_ids is not None:
+            query = query.where(m.ExecutionConnection.id.in_(list(connection_ids)))
+        ids = (await session.scalars(query.order_by(m.ExecutionConnection.id))).all()
+    report = ReconcileReport()
+    for connection_id in ids:
+        report.connections += 1
+        try:
+            await ConnectionReconciler(engine, connection_id, prefix, report).run()
+        except IntegrationError as exc:
+            # The venue cannot be asked now: nothing is changed, the difference waits.
+            report.failed_connections.append(connection_id)
+            await _write(
+                engine,
+                report.flagged,
+                Finding(connection_id, "reconcile_failed", f"venue unavailable: {exc.message}"),
+            )
+    log.info(
+        "reconciled",
+        connections=report.connections,
+        repaired=len(report.repaired),
+        flagged=len(report.flagged),
+        foreign=report.foreign_orders,
+    )
+    return report
+
+
+class ConnectionReconciler:
+    def __init__(
+        self, engine: ExecutionEngine, connection_id: int, prefix: str, report: ReconcileReport
+    ) -> None:
+        self.engine = engine
+        self.connection_id = connection_id
+        self.prefix = prefix
+        self.report = report
+
+    async def run(self) -> None:
+        live = await self.engine.pool.get(self.connection_id)
+        async with self.engine.sessions() as session:
+            rows = (
+                await session.scalars(
+                    select(m.Order)
+                    .where(
+                        m.Order.connection_id == self.connection_id,
+                        m.Order.status.in_(_WATCHED),
+                    )
+                    .order_by(m.Order.id)
+                )
+            ).all()
+            known = set(
+                (
+                    await session.scalars(
+                        select(m.Order.client_order_id).where(
+                            m.Order.connection_id == self.connection_id
+                        )
+                    )
+                ).all()
+            )
+        venue_open = await live.read(lambda: live.adapter.fetch_open_orders())
+        by_client = {o.client_order_id: o for o in venue_open if o.client_order_id}
+        for row in rows:
+            await self._order(live, row, by_client.get(row.client_order_id))
+        for vo in venue_open:
+            if not is_ours(vo.client_order_id, self.prefix):
+                self.report.foreign_orders += 1  # not ours: left alone, not even logged
+            elif vo.client_order_id not in known:
+                await self._flag(
+                    "reconcile_orphan_order",
+                    f"the venue has our order {vo.client_order_id} ({vo.symbol} {vo.side.value} "
+                    f"{vo.amount}, {vo.status.value}) but no row exists",
+                    client_order_id=vo.client_order_id,
+                    response=venue_summary(vo),
+                )
+        if live.adapter.capabilities.futures:
+            positions = await live.read(live.adapter.fetch_positions)
+            await self._positions(positions)
+
+    async def _order(self, live: Connected, row: m.Order, listed: VenueOrder | None) -> None:
+        engine = self.engine
+        if row.status == m.OrderStatus.PENDING:
+            if listed is not None:  # cannot happen unless state was lost: take the venue's
+                await self._apply(row, listed, "a pending intent is open on the venue")
+            return  # certainly never sent: the engine sends it when the sweeper runs it
+        if row.status == m.OrderStatus.SENDING:
+            if listed is not None:
+                await self._apply(row, listed, "outcome was unknown; the venue has it open")
+                return
+            found = await engine.reconcile(row.id, force=True)
+            async with engine.sessions() as session:
+                after = await session.scalar(select(m.Order.status).where(m.Order.id == row.id))
+            if found:
+                why = f"outcome was unknown; the venue knows it ({after})"
+                await self._note(self.report.repaired, "reconcile_repaired", why, row)
+            elif after == m.OrderStatus.PENDING:
+                why = "the venue does not know it after the settle window: it will be sent again"
+                await self._note(self.report.repaired, "reconcile_repaired", why, row)
+            else:
+                why = "outcome unknown and the venue does not show it yet (settle window)"
+                await self._flag("reconcile_unsettled", why, row=row)
+            return
+        # open or partially filled in the database
+        if listed is not None:
+            if listed.filled != row.filled or _status(listed) != row.status:
+                await self._apply(row, listed, "fills happened while we were away")
+            return
+        try:
+            vo = await live.read(lambda: live.adapter.fetch_order(row.symbol, row.client_order_id))
+        except OrderNotFound:
+            await self._flag(
+                "reconcile_missing_on_venue",
+                f"the database tracks {row.client_order_id} as {row.status} but the venue "
+                "does not know it",
+                row=row,
+            )
+            return
+        await self._apply(row, vo, f"no longer open on the venue: {vo.status.value}")
+
+    async def _apply(self, row: m.Order, vo: VenueOrder, why: str) -> None:
+        before, after = await self.engine.apply_venue_order(row.id, vo, reason=why)
+        if before != after or vo.filled != row.filled:
+            await self._note(
+                self.report.repaired, "reconcile_repaired", f"{why}; {before} -> {after}", row
+            )
+
+    async def _positions(self, venue: list[VenuePosition]) -> None:
+        async with self.engine.sessions() as session:
+            ours = (
+                await session.scalars(
+                    select(m.Position).where(
+                        m.Position.connection_id == self.connection_id,
+                        m.Position.status == m.PositionStatus.OPEN,
+                    )
+                )
+            ).all()
+        held: dict[tuple[str, str], Decimal] = {}
+        for p in ours:
+            key = (p.symbol, p.side)
+            held[key] = held.get(key, Decimal(0)) + p.amount
+        on_venue = {(p.symbol, p.side.value): p for p in venue}
+        for key, vp in on_venue.items():
+            if key not in held:
+                await self._flag(
+                    "reconcile_position_unknown",
+                    f"the venue holds a {key[1]} {key[0]} position of {vp.amount} that no row "
+                    "explains (opened outside SignalBridge?); left alone",
+                )
+            elif held[key] != vp.amount:
+                await self._flag(
+                    "reconcile_position_mismatch",
+                    f"{key[1]} {key[0]}: the database holds {held[key]}, the venue {vp.amount}",
+                )
+        for key, amount in held.items():
+            if key not in on_venue:
+                await self._flag(
+                    "reconcile_position_missing",
+                    f"the database holds a {key[1]} {key[0]} position of {amount}; the venue "
+                    "has none (closed outside SignalBridge or liquidated?)",
+                )
+
+    async def _flag(
+        self,
+        action: str,
+        reason: str,
+        *,
+        row: m.Order | None = None,
+        client_order_id: str | None = None,
+        response: dict[str, object] | None = None,
+    ) -> None:
+        await self._note(
+            self.report.flagged,
+            action,
+            reason,
+            row,
+            client_order_id=client_order_id,
+            response=response,
+        )
+
+    async def _note(
+        self,
+        into: list[Finding],
+        action: str,
+        reason: str,
+        row: m.Order | None,
+        *,
+        client_order_id: str | None = None,
+        response: dict[str, object] | None = None,
+    ) -> None:
+        finding = Finding(
+            self.connection_id,
+            action,
+            reason,
+            order_id=row.id if row is not None else None,
+            client_order_id=row.client_order_id if row is not None else client_order_id,
+        )
+        await _write(
+            self.engine,
+            into,
+            finding,
+            execution_id=row.execution_id if row is not None else None,
+            response=response,
+        )
+
+
+def _status(vo: VenueOrder) -> str:
+    return vo.status.value
+
+
+async def _write(
+    engine: ExecutionEngine,
+    into: list[Finding],
+    finding: Finding,
+    *,
+    execution_id: int | None = None,
+    response: dict[str, object] | None = None,
+) -> None:
+    into.append(finding)
+    async with engine.sessions() as session, session.begin():
+        await _add_log(session, finding, execution_id, response)
+
+
+async def _add_log(
+    session: AsyncSession,
+    finding: Finding,
+    execution_id: int | None,
+    response: dict[str, object] | None,
+) -> None:
+    session.add(
+        log_row(
+            execution_id,
+            finding.action,
+            order_id=finding.order_id,
+            reason=finding.reason,
+            request={
+                "connection_id": finding.connection_id,
+                "client_order_id": finding.client_order_id,
+            },
+            response=dict(response) if response is not None else None,
+        )
+    )
