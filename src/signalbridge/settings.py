@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     # Hosts that the SSRF guard lets through (tests, intranet deployments).
     allowed_hosts: list[str] = Field(default_factory=list)
     redis_url: str = Field(default="", description="shared state for breakers and rate limits")
+    redis_prefix: str = Field(default="signalbridge", description="key prefix in Redis")
     config_file: Path | None = None
 
     @property

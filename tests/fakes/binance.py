@@ -248,6 +248,8 @@ class FakeBinance:
             self._hide_next = 0
             self._counts: Counter[str] = Counter()
             self.request_log: list[tuple[str, str]] = []
+            #: (arrival on time.monotonic(), path, 429/418 if refused else 0) per request
+            self.arrivals: list[tuple[float, str, int]] = []
             self._window = -1
             self.used_weight = 0
             self._throttled_until = 0.0
@@ -366,6 +368,7 @@ class FakeBinance:
             self._counts[f"{method} {path}"] += 1
             self.request_log.append((method, path))
             limited = self._rate_limit_check(WEIGHTS.get(path, 1))
+            self.arrivals.append((time.monotonic(), path, 0 if limited is None else limited.status))
             fault = None if limited else self._take(self._faults, method, path)
         if limited is not None:
             return limited

@@ -44,6 +44,10 @@ class Kernel:
     policies: dict[str, RetryPolicy] = field(default_factory=lambda: dict(DEFAULT_POLICIES))
     failure_threshold: int = 5
     cooldown: float = 30.0
+    #: request budgets by connection type: (provider-wide limits, per-account limits)
+    limits: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = field(
+        default_factory=lambda: dict(DEFAULT_LIMITS)
+    )
     _guards: dict[tuple[str, int], ConnectionGuard] = field(default_factory=dict)
     _persisted: dict[tuple[str, int], tuple[int, float]] = field(default_factory=dict)
 
@@ -59,9 +63,10 @@ class Kernel:
             from redis.asyncio import Redis
 
             redis = Redis.from_url(settings.redis_url)
+            prefix = settings.redis_prefix
             return cls(
-                breaker_store=RedisBreakerStore(redis),
-                limiter=RateLimiter.from_redis_url(settings.redis_url, redis),
+                breaker_store=RedisBreakerStore(redis, prefix=f"{prefix}:breaker:"),
+                limiter=RateLimiter.from_redis_url(settings.redis_url, redis, prefix=prefix),
                 metrics=metrics,
                 health_sink=health_sink,
             )
@@ -85,7 +90,7 @@ class Kernel:
         key = (kind, connection_id)
         guard = self._guards.get(key)
         if guard is None:
-            provider_limits, account_limits = DEFAULT_LIMITS.get(type_, ((), ()))
+            provider_limits, account_limits = self.limits.get(type_, ((), ()))
             limiter = None
             if provider_limits or account_limits:
                 limiter = self.limiter.for_connection(

@@ -209,12 +209,17 @@ class ConnectionLimiter:
         Raises :class:`RateLimited` when ``wait`` is false or the wait exceeds ``max_wait``.
         """
         limit = self.limiter.max_wait if max_wait is None else max_wait
-        await self.limiter.wait_gate(self.gate_key, wait=wait, max_wait=limit)
         scopes = self._scopes()
-        if scopes:
-            await self.limiter.take(scopes, cost, wait=wait, max_wait=limit)
-        # A 429 may have arrived from another worker while we waited for room.
-        await self.limiter.wait_gate(self.gate_key, wait=wait, max_wait=limit)
+        while True:
+            await self.limiter.wait_gate(self.gate_key, wait=wait, max_wait=limit)
+            if scopes:
+                await self.limiter.take(scopes, cost, wait=wait, max_wait=limit)
+            # A 429 may have arrived from another worker while we waited for room. A permit
+            # taken before that wait would be spent long after it was granted (and could
+            # overrun the budget with fresh permits then): drop it, wait, take a new one.
+            until = await self.limiter.gate.not_before(self.gate_key)
+            if until is None or until <= self.limiter.clock():
+                return
 
     async def back_off(self, retry_after: float | None, *, default: float = 1.0) -> float:
         """Record "nothing before now + retry_after" for everyone; returns that time."""
