@@ -142,7 +142,7 @@ async def _print_demo(c: Container, base_url: str) -> None:
     )
     typer.echo(f"  see them become positions: GET {base_url}/api/v1/positions (admin token)")
     typer.echo("  send your own signed signal:")
-    typer.echo("  " + curl_example(base_url, info.channel_id, info.webhook_secret))
+    typer.echo("  " + curl_example(base_url, info.channel_id, info.webhook_secret, info.price))
 
 
 @app.command()

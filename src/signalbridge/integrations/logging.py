@@ -35,6 +35,9 @@ def _shared_processors() -> list[Any]:
     ]
 
 
+CHATTY_LOGGERS = ("taskiq", "alembic", "aiosqlite", "httpx", "httpcore", "uvicorn.access")
+
+
 def configure_logging(
     level: str | int = "INFO", json: bool = True, *, stream: TextIO | None = None
 ) -> logging.Handler:
@@ -73,4 +76,7 @@ def configure_logging(
             root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(numeric)
+    # Libraries that narrate every task or migration step speak only when something is wrong.
+    for chatty in CHATTY_LOGGERS:
+        logging.getLogger(chatty).setLevel(max(numeric, logging.WARNING))
     return handler

@@ -33,6 +33,7 @@ class DemoInfo:
     follow_id: int
     webhook_secret: str
     signal_ids: tuple[int, ...]
+    price: Decimal
 
 
 async def _get_or_create(
@@ -120,14 +121,18 @@ async def _get_or_create(
 def sample_signals(price: Decimal) -> list[dict[str, object]]:
     """A market long and a limit short around ``price`` (BTC/USDT)."""
     p = price.quantize(Decimal(1))
+
+    def at(factor: str) -> str:
+        return str((p * Decimal(factor)).quantize(Decimal(1)))
+
     return [
         {
             "kind": "signal",
             "symbol": "BTC/USDT",
             "side": "long",
             "order_type": "market",
-            "stop_loss": str(p * Decimal("0.97")),
-            "take_profits": [str(p * Decimal("1.02")), str(p * Decimal("1.04"))],
+            "stop_loss": at("0.97"),
+            "take_profits": [at("1.02"), at("1.04")],
             "leverage": 5,
         },
         {
@@ -135,9 +140,9 @@ def sample_signals(price: Decimal) -> list[dict[str, object]]:
             "symbol": "BTC/USDT",
             "side": "short",
             "order_type": "limit",
-            "entry": {"low": str(p * Decimal("0.999")), "high": str(p * Decimal("1.001"))},
-            "stop_loss": str(p * Decimal("1.03")),
-            "take_profits": [str(p * Decimal("0.98"))],
+            "entry": {"low": at("0.999"), "high": at("1.001")},
+            "stop_loss": at("1.03"),
+            "take_profits": [at("0.98")],
             "leverage": 3,
         },
     ]
@@ -152,7 +157,8 @@ async def seed_demo(container: Container) -> DemoInfo:
     tickers = await live.read(lambda: live.adapter.fetch_tickers(["BTC/USDT"]))
     signal_ids: list[int] = []
     stamp = utcnow().isoformat()
-    for i, body in enumerate(sample_signals(tickers["BTC/USDT"].last)):
+    price = tickers["BTC/USDT"].last
+    for i, body in enumerate(sample_signals(price)):
         text = json.dumps(body)
         async with container.sessions() as session, session.begin():
             result = await ingest(
@@ -167,11 +173,12 @@ async def seed_demo(container: Container) -> DemoInfo:
         if result.signal_id is not None:
             signal_ids.append(result.signal_id)
             await container.queue.enqueue(DISPATCH_SIGNAL, result.signal_id)
-    return DemoInfo(channel.id, connection.id, follow.id, secret, tuple(signal_ids))
+    return DemoInfo(channel.id, connection.id, follow.id, secret, tuple(signal_ids), price)
 
 
-def curl_example(base_url: str, channel_id: int, secret: str) -> str:
-    body = json.dumps(sample_signals(Decimal(42000))[0], separators=(",", ":"))
+def curl_example(base_url: str, channel_id: int, secret: str, price: Decimal) -> str:
+    """A ready-to-paste signed delivery of a market long priced around ``price``."""
+    body = json.dumps(sample_signals(price)[0], separators=(",", ":"))
     return (
         f"curl -X POST {base_url}/webhooks/channels/{channel_id} "
         f"-H 'Content-Type: application/json' "
