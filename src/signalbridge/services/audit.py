@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from signalbridge.integrations.redaction import mask
+from signalbridge.services.auth import Principal
 from signalbridge.store.models import AuditEntry
 
 SECRET_WORDS = ("secret", "password", "token", "key", "passphrase", "signature")
@@ -54,6 +55,28 @@ async def record(
             entity_id=str(entity_id),
             changes=_mask_changes(changes, secret_fields),
         )
+    )
+
+
+async def record_by(
+    session: AsyncSession,
+    who: Principal,
+    action: str,
+    entity: str,
+    entity_id: int | str,
+    changes: Mapping[str, Any],
+    secret_fields: Iterable[str] = (),
+) -> None:
+    """:func:`record` for a change made by an authenticated API caller."""
+    await record(
+        session,
+        actor=who.label,
+        actor_id=who.user_id,
+        action=action,
+        entity=entity,
+        entity_id=entity_id,
+        changes=changes,
+        secret_fields=secret_fields,
     )
 
 

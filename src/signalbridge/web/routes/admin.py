@@ -8,13 +8,13 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from signalbridge.services import audit
 from signalbridge.services.auth import Principal, create_user, hash_password
 from signalbridge.store import models as m
 from signalbridge.web.deps import SessionDep, require
 from signalbridge.web.errors import ApiError
+from signalbridge.web.rows import add_or_conflict, delete_or_conflict
 from signalbridge.web.serialize import jsonable, row_dict
 
 router = APIRouter(tags=["admin"])
@@ -54,10 +54,9 @@ async def add_user(
         user = await create_user(session, body.email, body.password, body.role)
     except ValueError as exc:
         raise ApiError(422, str(exc)) from None
-    await audit.record(
+    await audit.record_by(
         session,
-        actor=who.label,
-        actor_id=who.user_id,
+        who,
         action="create",
         entity="user",
         entity_id=user.id,
@@ -87,10 +86,9 @@ async def change_user(
     if body.password is not None:
         user.password_hash = hash_password(body.password)
         changes["password"] = ["****", "****"]
-    await audit.record(
+    await audit.record_by(
         session,
-        actor=who.label,
-        actor_id=who.user_id,
+        who,
         action="update",
         entity="user",
         entity_id=user.id,
@@ -120,16 +118,10 @@ async def add_plan(
     body: PlanBody, session: SessionDep, who: Principal = admin_scope
 ) -> dict[str, Any]:
     plan = m.Plan(**body.model_dump())
-    try:
-        async with session.begin_nested():
-            session.add(plan)
-            await session.flush()
-    except IntegrityError:
-        raise ApiError(409, f"a plan named {body.name!r} exists already") from None
-    await audit.record(
+    await add_or_conflict(session, plan, f"a plan named {body.name!r} exists already")
+    await audit.record_by(
         session,
-        actor=who.label,
-        actor_id=who.user_id,
+        who,
         action="create",
         entity="plan",
         entity_id=plan.id,
@@ -149,10 +141,9 @@ async def replace_plan(
     before = {k: getattr(plan, k) for k in new}
     for key, value in new.items():
         setattr(plan, key, value)
-    await audit.record(
+    await audit.record_by(
         session,
-        actor=who.label,
-        actor_id=who.user_id,
+        who,
         action="update",
         entity="plan",
         entity_id=plan.id,
@@ -167,16 +158,12 @@ async def delete_plan(plan_id: int, session: SessionDep, who: Principal = admin_
     plan = await session.get(m.Plan, plan_id)
     if plan is None:
         raise ApiError(404, f"plan {plan_id} not found")
-    try:
-        async with session.begin_nested():
-            await session.delete(plan)
-            await session.flush()
-    except IntegrityError:
-        raise ApiError(409, f"plan {plan_id} has subscriptions; deactivate it instead") from None
-    await audit.record(
+    await delete_or_conflict(
+        session, plan, f"plan {plan_id} has subscriptions; deactivate it instead"
+    )
+    await audit.record_by(
         session,
-        actor=who.label,
-        actor_id=who.user_id,
+        who,
         action="delete",
         entity="plan",
         entity_id=plan_id,

@@ -15,7 +15,6 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from sqlalchemy import event, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from signalbridge.bootstrap import Container
@@ -29,6 +28,7 @@ from signalbridge.services.secrets import seal, unseal
 from signalbridge.store import models as m
 from signalbridge.web.deps import ContainerDep, SessionDep, require
 from signalbridge.web.errors import ApiError
+from signalbridge.web.rows import delete_or_conflict
 from signalbridge.web.serialize import jsonable, row_dict
 
 
@@ -192,10 +192,9 @@ def build_router(kind: ConnectionKind) -> APIRouter:
         await session.flush()
         row.secrets_enc = seal(c.vault, kind.table, row.id, secrets)
         spec = _spec(c, kind, body.type)
-        await audit.record(
+        await audit.record_by(
             session,
-            actor=who.label,
-            actor_id=who.user_id,
+            who,
             action="create",
             entity=kind.entity,
             entity_id=row.id,
@@ -232,10 +231,9 @@ def build_router(kind: ConnectionKind) -> APIRouter:
             row.config = public
         if body.name is not None:
             row.name = body.name
-        await audit.record(
+        await audit.record_by(
             session,
-            actor=who.label,
-            actor_id=who.user_id,
+            who,
             action="update",
             entity=kind.entity,
             entity_id=row.id,
@@ -266,10 +264,9 @@ def build_router(kind: ConnectionKind) -> APIRouter:
         _, secrets = _validate(c, kind, row.type, {**row.config, **current, **body})
         row.secrets_enc = seal(c.vault, kind.table, row.id, secrets)
         row.updated_at = row.updated_at  # the onupdate hook refreshes it
-        await audit.record(
+        await audit.record_by(
             session,
-            actor=who.label,
-            actor_id=who.user_id,
+            who,
             action="update",
             entity=kind.entity,
             entity_id=row.id,
@@ -285,10 +282,9 @@ def build_router(kind: ConnectionKind) -> APIRouter:
     ) -> dict[str, Any]:
         row = await load(session, row_id)
         if row.is_active != active:
-            await audit.record(
+            await audit.record_by(
                 session,
-                actor=who.label,
-                actor_id=who.user_id,
+                who,
                 action="update",
                 entity=kind.entity,
                 entity_id=row.id,
@@ -316,19 +312,13 @@ def build_router(kind: ConnectionKind) -> APIRouter:
         row_id: int, c: ContainerDep, session: SessionDep, who: Principal = writer
     ) -> None:
         row = await load(session, row_id)
-        try:
-            async with session.begin_nested():
-                await session.delete(row)
-                await session.flush()
-        except IntegrityError:
-            raise ApiError(
-                409, f"{kind.entity} {row_id} is in use; deactivate it instead"
-            ) from None
+        await delete_or_conflict(
+            session, row, f"{kind.entity} {row_id} is in use; deactivate it instead"
+        )
         _changed(c, kind, session, row_id)
-        await audit.record(
+        await audit.record_by(
             session,
-            actor=who.label,
-            actor_id=who.user_id,
+            who,
             action="delete",
             entity=kind.entity,
             entity_id=row_id,
@@ -366,10 +356,9 @@ def build_router(kind: ConnectionKind) -> APIRouter:
         if kernel is None:
             raise ApiError(503, "no breaker in this process")
         await kernel.reset_breaker(kind.kind, row.id)
-        await audit.record(
+        await audit.record_by(
             session,
-            actor=who.label,
-            actor_id=who.user_id,
+            who,
             action="update",
             entity=kind.entity,
             entity_id=row.id,

@@ -7,7 +7,6 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from signalbridge.execution.management import management_settings
 from signalbridge.execution.planner import risk_settings, sizing_config
@@ -16,6 +15,7 @@ from signalbridge.services.auth import Principal
 from signalbridge.store import models as m
 from signalbridge.web.deps import SessionDep, require
 from signalbridge.web.errors import ApiError
+from signalbridge.web.rows import add_or_conflict, delete_or_conflict
 from signalbridge.web.serialize import row_dict
 
 router = APIRouter(prefix="/follows", tags=["follows"])
@@ -87,16 +87,10 @@ async def create_follow(
     if await session.get(m.ChannelSource, body.channel_id) is None:
         raise ApiError(422, f"channel {body.channel_id} does not exist")
     follow = m.Follow(**body.model_dump())
-    try:
-        async with session.begin_nested():
-            session.add(follow)
-            await session.flush()
-    except IntegrityError:
-        raise ApiError(409, "this connection already follows this channel") from None
-    await audit.record(
+    await add_or_conflict(session, follow, "this connection already follows this channel")
+    await audit.record_by(
         session,
-        actor=who.label,
-        actor_id=who.user_id,
+        who,
         action="create",
         entity="follow",
         entity_id=follow.id,
@@ -117,10 +111,9 @@ async def update_follow(
     before = {k: getattr(follow, k) for k in changes}
     for key, value in changes.items():
         setattr(follow, key, value)
-    await audit.record(
+    await audit.record_by(
         session,
-        actor=who.label,
-        actor_id=who.user_id,
+        who,
         action="update",
         entity="follow",
         entity_id=follow.id,
@@ -135,16 +128,12 @@ async def delete_follow(follow_id: int, session: SessionDep, who: Principal = wr
     follow = await session.get(m.Follow, follow_id)
     if follow is None:
         raise ApiError(404, f"follow {follow_id} not found")
-    try:
-        async with session.begin_nested():
-            await session.delete(follow)
-            await session.flush()
-    except IntegrityError:
-        raise ApiError(409, f"follow {follow_id} has executions; deactivate it instead") from None
-    await audit.record(
+    await delete_or_conflict(
+        session, follow, f"follow {follow_id} has executions; deactivate it instead"
+    )
+    await audit.record_by(
         session,
-        actor=who.label,
-        actor_id=who.user_id,
+        who,
         action="delete",
         entity="follow",
         entity_id=follow_id,
