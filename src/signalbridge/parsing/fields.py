@@ -7,11 +7,10 @@ a careful reader treats both multi-line posts and flattened one-line ones.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from decimal import Decimal
 
 from signalbridge.domain.signals import MAX_TAKE_PROFITS
-from signalbridge.parsing.lexer import Lexeme, Lx
+from signalbridge.parsing.lexer import NEWLINE, Lexeme, Lx
 from signalbridge.parsing.lexicon import Cat
 from signalbridge.parsing.numbers import is_small_int
 from signalbridge.parsing.symbols import (
@@ -49,27 +48,30 @@ _WORD = int(Lx.WORD)
 _SEPARATORS = frozenset({":", ")", ".", "=", "➝", "→", ">", "-", "|", "➡", "—", "/", "]"})
 _LABELS = frozenset({_ENTRY, _SL, _TP, _LEV})
 _MARKERS = frozenset({"🔻", "✖", "❌", "🚫", "🔹", "💰", "✅", "🎯", "🛑", "⛔"})
-_NO_MARK_AFTER = frozenset({_ENTRY, _SL, _TP, _LONG, _SHORT, _MARKET, _AT})
+_NO_MARK_AFTER = frozenset({_ENTRY, _SL, _TP, _LONG, _SHORT, _MARKET, _AT, _IDX})
 _INFO_MARKET = frozenset({"market", "current"})
 _CURRENCY = frozenset({"$", "€", "£", "%"})
 
 
-@dataclass(slots=True)
 class Reading:
-    """What the rules read from one message, before it becomes a domain object."""
+    """What the rules read from one message, before it becomes a domain object.
+
+    A plain class: the scalar fields start as class-level defaults, so building one per
+    message costs four list allocations rather than twenty assignments.
+    """
 
     long_words: int = 0
     short_words: int = 0
     weak_long: int = 0
     weak_short: int = 0
     first_side: int | None = None
-    symbols: list[tuple[str, int]] = field(default_factory=list)
-    entry: list[Decimal] = field(default_factory=list)
-    implicit_entry: list[Decimal] = field(default_factory=list)
+    symbols: list[tuple[str, int]]
+    entry: list[Decimal]
+    implicit_entry: list[Decimal]
     entry_explicit: bool = False
     stop_loss: Decimal | None = None
     extra_stops: int = 0
-    take_profits: list[Decimal] = field(default_factory=list)
+    take_profits: list[Decimal]
     tp_overflow: bool = False
     tp_open: bool = False
     leverage: int | None = None
@@ -81,6 +83,12 @@ class Reading:
     multi: bool = False
     labels: int = 0
     numbers: int = 0
+
+    def __init__(self) -> None:
+        self.symbols = []
+        self.entry = []
+        self.implicit_entry = []
+        self.take_profits = []
 
 
 def read_fields(lexemes: list[Lexeme]) -> Reading:
@@ -117,16 +125,20 @@ def read_fields(lexemes: list[Lexeme]) -> Reading:
             r.numbers += 1
             value = lx.value
             assert value is not None
-            if value <= 0:
+            if not value:  # prices are read unsigned: "not positive" is "zero"
                 prev = lx
                 continue
-            nxt = lexemes[idx + 1] if idx + 1 < n else None
-            if _is_index(
-                lx,
-                prev_sig if prev is not None and prev.kind == _PUNCT else prev,
-                nxt,
-                starting,
-                cur,
+            text = lx.text
+            if (
+                len(text) <= 2
+                and text.isdigit()
+                and _is_index(
+                    lx,
+                    prev_sig if prev is not None and prev.kind == _PUNCT else prev,
+                    lexemes[idx + 1] if idx + 1 < n else None,
+                    starting,
+                    cur,
+                )
             ):
                 prev = lx
                 continue
@@ -168,7 +180,26 @@ def read_fields(lexemes: list[Lexeme]) -> Reading:
             prev = lx
             prev_sig = lx
             continue
-        if kind == _LEVNUM:
+        if kind == _WORD:
+            if starting and ((cur in (_TP, _ENTRY) and field_nums) or cur == _SL):
+                cur = None
+            if lx.text == "limit":
+                r.pending = True
+            bare = resolve_bare(lx.text, lx.upper)
+            if lx.text in ("close", "exit") and _num_follows(lexemes, idx, r):
+                cur = _TP
+                field_nums = 0
+            elif bare is not None and _beside_side(lexemes, idx):
+                known = lx.text in KNOWN_COINS or lx.text in RU_COINS
+                r.symbols.append((bare[0], TAGGED if known else WEAK))
+            elif bare is not None and (lx.text in KNOWN_COINS or lx.text in RU_COINS):
+                r.symbols.append((bare[0], 0))
+        elif kind == _SYM:
+            r.symbols.append((lx.symbol, lx.strength))
+            if cur is None and not r.implicit_entry and not r.entry_explicit:
+                cur = _AT  # "USDCHF 0.9921 sell now": a price right after the pair
+                field_nums = 0
+        elif kind == _LEVNUM:
             if r.leverage is None and lx.value is not None:
                 r.leverage = _lev(lx.value)
             if cur == _LEV:
@@ -204,7 +235,7 @@ def read_fields(lexemes: list[Lexeme]) -> Reading:
                     cat = _STOPWORD  # a later "stop" note; the first stop stands
                     cur = None
                 else:
-                    if cur is not cat:
+                    if cur != cat:
                         field_nums = 0
                     cur = cat
                 blank_ok = True
@@ -254,25 +285,6 @@ def read_fields(lexemes: list[Lexeme]) -> Reading:
                 r.tp_open = True
         elif kind == _STOPWORD:
             cur = None
-        elif kind == _SYM:
-            r.symbols.append((lx.symbol, lx.strength))
-            if cur is None and not r.implicit_entry and not r.entry_explicit:
-                cur = _AT  # "USDCHF 0.9921 sell now": a price right after the pair
-                field_nums = 0
-        elif kind == _WORD:
-            if starting and ((cur in (_TP, _ENTRY) and field_nums) or cur == _SL):
-                cur = None
-            if lx.text == "limit":
-                r.pending = True
-            bare = resolve_bare(lx.text, lx.upper)
-            if lx.text in ("close", "exit") and _num_follows(lexemes, idx, r):
-                cur = _TP
-                field_nums = 0
-            elif bare is not None and _beside_side(lexemes, idx):
-                known = lx.text in KNOWN_COINS or lx.text in RU_COINS
-                r.symbols.append((bare[0], TAGGED if known else WEAK))
-            elif bare is not None and (lx.text in KNOWN_COINS or lx.text in RU_COINS):
-                r.symbols.append((bare[0], 0))
         if kind != _PUNCT and kind != _JOIN:
             prev_sig = lx
         prev = lx
@@ -306,13 +318,16 @@ def _hoist_postfix_labels(lexemes: list[Lexeme]) -> list[Lexeme]:
     """``1.0850 entry`` / ``4450 SL``: move a keyword that follows its price before it."""
     out = lexemes
     n = len(lexemes)
-    for k in range(1, n):
+    # a candidate keyword sits just before a line break or at the very end ("SL:" then a
+    # line break is not one: the keyword is not last, the ":" is)
+    ends = [k - 1 for k, lx in enumerate(lexemes) if lx is NEWLINE]
+    ends.append(n - 1)
+    for k in ends:
+        if k < 1:
+            continue
         lx = lexemes[k]
         if lx.kind not in _LABELS:
             continue
-        nxt = k + 1
-        if nxt < n and lexemes[nxt].kind != _NL:
-            continue  # "SL:" then a line break: the price is on the next line
         j = k - 1
         while j >= 0 and lexemes[j].kind == _PUNCT:
             j -= 1

@@ -13,7 +13,7 @@ from decimal import Decimal
 from enum import IntEnum
 
 from signalbridge.parsing.lexicon import Cat, Lexicon
-from signalbridge.parsing.numbers import parse_number
+from signalbridge.parsing.numbers import MAX_DIGITS, PLAIN_NUMBER, parse_number
 from signalbridge.parsing.symbols import (
     CRYPTO_QUOTES,
     FIAT,
@@ -94,6 +94,13 @@ _EMOJI_BEFORE_PRICE: dict[str, int] = {
     "✅": _TP,
 }
 _DOTTED: dict[tuple[str, str], int] = {("s", "l"): _SL, ("t", "p"): _TP}
+_SATOSHI = frozenset({"sat", "sats", "satoshi", "satoshis"})
+# Tokens after a number that change how it reads (see _number); any other next token
+# leaves a plain price.
+_NUM_SPECIAL = (
+    frozenset({"%", ":", "-", "/", "~", "k", ")"}) | _LEV_SUFFIX | _SKIP_AFTER_NUMBER | _SATOSHI
+)
+_RANGE_SEPS = frozenset({"-", "/", "~"})
 _LEV_TOKEN = re.compile(r"\d{1,3}[xXх]")
 _INDEX_NUMBER = re.compile(r"(\d{1,2})\.(\d+\.\d+)")
 _QUOTES = frozenset(CRYPTO_QUOTES)
@@ -103,8 +110,9 @@ _SYMBOL_LABELS = frozenset(
     | {"par", "moneda", "ativo", "activo", "parite", "sembol", "العملة", "الزوج", "name"}
 )
 _HASH = frozenset({"#", "$"})
+NEWLINE = Lexeme(_NL, "\n")  # the one newline lexeme: found by identity
 _FAST: dict[str, Lexeme] = {
-    "\n": Lexeme(_NL, "\n"),
+    "\n": NEWLINE,
     **{c: Lexeme(_PUNCT, c) for c in ":;()[]{}.,=!?*|%'\"•·°"},
     **{c: Lexeme(_JOIN, c) for c in ("-", "/", "~", "&", "–", "_", "__", "—")},
     "@": Lexeme(_AT, "@"),
@@ -126,8 +134,91 @@ def _keyword(cat: int, low: str) -> Lexeme:
 _STABLE = frozenset({"usdt", "usdc", "busd", "fdusd", "tusd"})
 _PAIRABLE = FIAT | METALS | frozenset(CRYPTO_QUOTES)
 _PAIR_NEXT = FIAT | _STABLE  # a word these follow (without a separator) may form a pair
-_SATOSHI = frozenset({"sat", "sats", "satoshi", "satoshis"})
 _NEGATIONS = frozenset({"dont", "never", "not", "avoid", "nunca", "не", "asla", "não", "nao"})
+
+
+# A plain word's lexeme depends only on the word, unless the next token may make it half
+# of a pair or of a phrase: then the full rules run. A cached word is never a currency or
+# a quote itself, so without a separator only a stable coin can pair with it ("ROSE
+# USDT"); after a separator only a quote can ("ROSE / USDT", "ROSE-BTC").
+_PAIR_GUARD = _PAIR_SEPS | _STABLE
+_QUOTE_WORDS = frozenset(CRYPTO_QUOTES)
+_MAX_WORD_CACHE = 50_000
+_MISS = Lexeme(0)  # "not in the cache" marker
+_GUARD_KEY = "\x00guard"  # no token holds a NUL, so this key never clashes with a word
+
+
+def _plain_word(tok: str, lexicon: Lexicon) -> Lexeme | None:
+    """The shared lexeme of a word whose reading needs no context, else ``None``.
+
+    Mirrors the general path of :func:`lex` for the common case so that most words cost
+    one dictionary look-up per message instead of a dozen string tests.
+    """
+    if not tok.isalpha():
+        return None
+    low = tok.lower()
+    if not low.isalpha() or low in ("s", "t", "don"):
+        return None
+    if low in _NEGATIONS or low in _PAIRABLE or low in _SYMBOL_LABELS:
+        return None
+    cat = lexicon.words.get(low)
+    if cat is not None:
+        return _keyword(cat, low)
+    if _glued_side(low) is not None:
+        return None
+    resolved = resolve_word(low)
+    if resolved is not None:
+        return Lexeme(_SYM, low, symbol=resolved[0], strength=resolved[1])
+    if not (tok.islower() or tok.isupper() or tok.istitle()) and len(tok) > 3:
+        return None  # glued words ("LONGLeverage") are split by the full rules
+    return Lexeme(_WORD, low, upper=tok.isupper() and len(tok) > 1)
+
+
+def _lows(toks: list[str]) -> list[str]:
+    """Every token lower-cased in one C-level pass (no token holds a NUL), plus two empty
+    sentinels so that the next two tokens can be looked at without a bounds check."""
+    lows = "\x00".join(toks).lower().split("\x00")
+    lows.append("")
+    lows.append("")
+    return lows
+
+
+def _guards(lexicon: Lexicon) -> tuple[frozenset[str], frozenset[str]]:
+    """Next tokens after which a cached word must be re-read, and the words that start a
+    phrase whose next part is a separator ("stop - loss", "s / l")."""
+    sep_phrase = frozenset(
+        first
+        for first, entries in lexicon.phrases.items()
+        for rest, _ in entries
+        if rest and rest[0] in _PAIR_SEPS
+    )
+    return _PAIR_GUARD | lexicon.follow, sep_phrase
+
+
+_GLUED_LONG = ("buy", "long")
+_GLUED_SIDES = ("buy", "sell", "long", "short")
+
+
+def _glued_side(low: str) -> tuple[str, str] | None:
+    """``xauusdsell`` / ``buyeurusd``: an explicit pair glued to a side word."""
+    if len(low) < 9:
+        return None
+    for side in _GLUED_SIDES:
+        if low.endswith(side):
+            rest = low[: -len(side)]
+        elif low.startswith(side):
+            rest = low[len(side) :]
+        else:
+            continue
+        resolved = resolve_word(rest)
+        if resolved is not None and resolved[1] >= STRONG:
+            return resolved[0], side
+    return None
+
+
+def _resplit(lows: list[str], toks: list[str], i: int, grown: int) -> None:
+    """Mirror in ``lows`` a token at ``i`` split in place into ``grown + 1`` tokens."""
+    lows[i : i + 1] = [t.lower() for t in toks[i : i + grown + 1]]
 
 
 def lex(text: str, lexicon: Lexicon) -> list[Lexeme]:
@@ -136,17 +227,70 @@ def lex(text: str, lexicon: Lexicon) -> list[Lexeme]:
     out: list[Lexeme] = []
     words = lexicon.words
     phrases = lexicon.phrases
+    cache = lexicon.cache
     n = len(toks)
     i = 0
     want_symbol = False
     negate = -1  # index of the token a negation ("don't", "never") applies to
     cat: int | None
     fast = _FAST
+    guards = cache.get(_GUARD_KEY)
+    if guards is None:
+        guards = cache[_GUARD_KEY] = _guards(lexicon)
+    guard, sep_phrase = guards
+    append = out.append
+    plain = PLAIN_NUMBER
+    lows = _lows(toks)
     while i < n:
         tok = toks[i]
         shared = fast.get(tok)
         if shared is not None:  # newline and plain punctuation: the most common tokens
-            out.append(shared)
+            append(shared)
+            i += 1
+            continue
+        shared = cache.get(tok, _MISS)
+        if shared is _MISS:
+            first = tok[0]
+            if first.isdigit():
+                nx = lows[i + 1]
+                if (
+                    (
+                        nx not in _NUM_SPECIAL
+                        # "1.20 - 1.25": a zone, unless a leverage range follows ("3-5x")
+                        or (nx in _RANGE_SEPS and lows[i + 2][-1:] not in _LEV_SUFFIX)
+                    )
+                    and (tok.isdigit() or not tok.isalnum())
+                ):
+                    price: Decimal | None
+                    if len(tok) <= MAX_DIGITS and plain(tok) is not None:
+                        price = Decimal(tok)  # "1085", "1.0850": parse_number's first case
+                    else:
+                        price = parse_number(tok)
+                    if price is not None:  # a plain price: the next most common token
+                        append(Lexeme(_NUM, tok, price))
+                        i += 1
+                        continue
+                shared = None
+            elif first.isalpha():
+                shared = _plain_word(tok, lexicon)
+                if len(cache) < _MAX_WORD_CACHE:
+                    cache[tok] = shared
+            else:
+                shared = None
+        if (
+            shared is not None
+            and not want_symbol
+            and negate != i
+            and (
+                (nx := lows[i + 1]) not in guard
+                or (
+                    nx in _PAIR_SEPS  # "Entry - 1.2": no quote after the dash, no phrase
+                    and lows[i + 2] not in _QUOTE_WORDS
+                    and shared.text not in sep_phrase
+                )
+            )
+        ):
+            append(shared)  # a word that reads the same in any context
             i += 1
             continue
         first = tok[0]
@@ -173,7 +317,9 @@ def lex(text: str, lexicon: Lexicon) -> list[Lexeme]:
                 i += 1
                 continue
             i = _mixed(toks, i, low, words, out)
-            n = len(toks)
+            if len(toks) != n:  # a glued token was split in place at i
+                _resplit(lows, toks, i, len(toks) - n)
+                n = len(toks)
             continue
         if tok.isalnum():
             low = tok.lower()
@@ -181,7 +327,9 @@ def lex(text: str, lexicon: Lexicon) -> list[Lexeme]:
                 resolved = resolve_word(low)
                 if resolved is None:
                     i = _mixed(toks, i, low, words, out)
-                    n = len(toks)
+                    if len(toks) != n:
+                        _resplit(lows, toks, i, len(toks) - n)
+                        n = len(toks)
                     continue
             if (low == "s" or low == "t") and i + 2 < n and toks[i + 1] in ".-/":
                 nxt = toks[i + 2].lower()
@@ -236,6 +384,15 @@ def lex(text: str, lexicon: Lexicon) -> list[Lexeme]:
                 negate = i + 3
                 i += 3
                 continue
+            glued = _glued_side(low)
+            if glued is not None:  # "XAUUSDSELL": a pair and a side written as one word
+                symbol, side = glued
+                out.append(Lexeme(_SYM, low, symbol=symbol, strength=STRONG))
+                out.append(
+                    _keyword(words.get(side, _LONG if side in _GLUED_LONG else _SHORT), side)
+                )
+                i += 1
+                continue
             resolved = resolve_word(low)
             if resolved is not None:
                 out.append(Lexeme(_SYM, low, symbol=resolved[0], strength=resolved[1]))
@@ -245,6 +402,7 @@ def lex(text: str, lexicon: Lexicon) -> list[Lexeme]:
                 parts = [p for p in CAMEL_RE.split(tok) if p]
                 if len(parts) > 1 and min(len(p) for p in parts) >= 2:
                     toks[i : i + 1] = parts  # "LONGLeverage", "UsdChf": glued words
+                    _resplit(lows, toks, i, len(parts) - 1)
                     n = len(toks)
                     continue
             if want_symbol and low not in _SYMBOL_LABELS:

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from functools import cache
+from typing import Any
 
 
 class Cat(IntEnum):
@@ -46,7 +47,7 @@ _WORDS: dict[Cat, str] = {
         giriş giris giriş: دخول الدخول ورود ent open_price entry_price buyzone buy_zone
         masuk""",
     Cat.SL: """sl stoploss stopls stoplos stop s/l стоп стоп-лосс стоплосс сл stopu zarar
-        وقف ستاپ استاپ sll stp invalidation invalid""",
+        وقف ستاپ استاپ sll stp stl invalidation invalid""",
     Cat.TP: """tp tps target targets take_profit takeprofit profit_target objetivo objetivos
         alvo alvos тейк тейки тейков цель цели тп тейкпрофит hedef hedefler hedef1 هدف
         الهدف أهداف اهداف تارگت تی‌پی tgt tgts tg""",
@@ -71,6 +72,7 @@ _PHRASES: dict[Cat, list[str]] = {
         "stop los",
         "s l",
         "stop lose",
+        "stol loss",
         "stop out",
         "stop zone",
         "stop targets",
@@ -164,6 +166,11 @@ _PHRASES: dict[Cat, list[str]] = {
         "long term",
         "mid term",
         "medium term",
+        "short - term",
+        "long - term",
+        "mid - term",
+        "sell - off",
+        "buy - in",
     ],
     Cat.STOPWORD: [
         "expected profit",
@@ -183,6 +190,16 @@ class Lexicon:
 
     words: Mapping[str, Cat]
     phrases: Mapping[str, tuple[tuple[tuple[str, ...], Cat], ...]] = field(default_factory=dict)
+    # token -> its context-free lexeme (or None when the full rules must read it); filled
+    # by the lexer as it meets words, bounded there
+    cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # lower-case tokens after which a word may be half of a phrase (its cached reading
+    # then does not apply): every phrase's second word
+    follow: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        follow = frozenset(rest[0] for entries in self.phrases.values() for rest, _ in entries)
+        object.__setattr__(self, "follow", follow)
 
     def extended(self, extra: Mapping[Cat, Iterable[str]]) -> Lexicon:
         """A copy with a channel's own keywords added (they win over the defaults)."""

@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 _THOUSANDS_COMMA = re.compile(r"[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?")
 _THOUSANDS_DOT = re.compile(r"[1-9]\d{0,2}(?:\.\d{3}){2,}")
 _DECIMAL_COMMA = re.compile(r"\d+,\d+")
+PLAIN_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?").fullmatch
 
 MAX_DIGITS = 24
 
@@ -20,6 +21,8 @@ def parse_number(raw: str) -> Decimal | None:
     """
     if len(raw) > MAX_DIGITS:
         return None
+    if PLAIN_NUMBER(raw) is not None:  # "1085", "1.0850": most prices, read with no other test
+        return Decimal(raw)
     if raw.isdigit():
         return Decimal(raw)
     if raw[:1] == "." and raw[1:].isdigit():  # ".405" as some channels write it

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from signalbridge.domain.signals import EntryZone, OrderType, Side, Signal, SignalUpdate
 from signalbridge.parsing.fields import Reading, best_symbol, read_fields
-from signalbridge.parsing.lexer import Lx, lex
+from signalbridge.parsing.lexer import Lexeme, Lx, lex
 from signalbridge.parsing.lexicon import Cat, Lexicon
 from signalbridge.parsing.result import ParseResult, noise
 from signalbridge.parsing.symbols import STRONG, TAGGED
@@ -26,10 +26,13 @@ def parse_rules(
 ) -> ParseResult:
     """Parse normalised free text with the keyword rules."""
     lexemes = lex(text, lexicon)
-    if aliases:
-        for lx in lexemes:
-            if lx.kind == Lx.WORD and lx.text in aliases:
-                lx.kind, lx.symbol, lx.strength = Lx.SYM, aliases[lx.text], STRONG + 1
+    if aliases:  # lexemes are shared between messages: replace, never mutate
+        lexemes = [
+            Lexeme(Lx.SYM, lx.text, symbol=aliases[lx.text], strength=STRONG + 1)
+            if lx.kind == Lx.WORD and lx.text in aliases
+            else lx
+            for lx in lexemes
+        ]
     r = read_fields(lexemes)
     symbol, strength, n_strong = best_symbol(r.symbols)
     if r.satoshi and symbol is not None and symbol.endswith("/USDT") and strength < STRONG:
@@ -49,11 +52,23 @@ def parse_rules(
     if _has_any(low, _REPORT_HINTS) and _REPORT.search(low) is not None:
         return noise(0.8, "a results report, not a call")
     full = bool(entry_nums) and has_levels and side is not None
-    update = None if full else find_update(low)
+    # a complete call is not an update, except a bot's "trailing stop moved" report, which
+    # repeats the position's entry and new stop but names no target
+    trailed = full and not r.take_profits and "trailing" in low
+    update = None if full and not trailed else find_update(low)
     if update is not None and not (structured and update.action.value == "cancel"):
         return _update(update, symbol, r)
     if side is None or symbol is None:
         return _noise(r, symbol, side, low)
+    if (
+        r.stop_loss is None
+        and not r.market
+        and not r.entry_explicit
+        and _has_any(low, _HEDGE_WORDS)
+        and _HEDGE.search(low) is not None
+    ):
+        # "could look to buy", "possible long if it holds": analysis, not a call
+        return noise(0.5, "conditional or speculative wording and no stop loss")
     return _signal(r, symbol, strength, n_strong, side, side_reasons, side_score, entry_nums, low)
 
 
@@ -64,8 +79,23 @@ _UNREAD = re.compile(
 )
 _REPORT = re.compile(
     r"closed trades?|trades? closed|trade results|\bresults?\b|recap|summary|statistics|"
-    r"performance|this week|last week|today'?s (?:profit|result)|pips (?:this|today)|"
+    r"performance|(?:this|last|past) (?:week|month|year)|"
+    r"today'?s (?:profit|result)|pips (?:this|today)|"
     r"результат|итоги|resultados|sonuçlar|نتائج"
+)
+
+
+_HEDGE_WORDS = (
+    *("could", "might", "possib", "potential", "outlook", "expect", "wait", "watch", "look"),
+    *("if ", "возможно", "может быть", "ждём", "ждем", "если", "podría", "podria", "posible"),
+    *("esperamos", "si rompe", "poderia", "possível", "possivel", "aguardando", "se romper"),
+    *("olabilir", "bekliyoruz", "eğer", "ربما", "ننتظر", "إذا"),
+)  # a cheap gate: every _HEDGE match contains one of these
+_HEDGE = re.compile(
+    r"\b(?:could|might|possible|possibly|potential|outlook|expect(?:ing)?|waiting|wait for|"
+    r"watch(?:ing)?|look(?:ing)? (?:to|for)|if (?:it|price|the price|we see)|"
+    r"возможно|может быть|ждём|ждем|если|podría|podria|posible|esperamos|si rompe|"
+    r"poderia|possível|possivel|aguardando|se romper|olabilir|bekliyoruz|eğer|ربما|ننتظر|إذا)\b"
 )
 
 
@@ -76,6 +106,8 @@ _REPORT_HINTS = (
     "statist",
     "perform",
     "week",
+    "month",
+    "year",
     "today",
     "closed",
     "результат",
@@ -98,7 +130,7 @@ def _has_any(low: str, needles: tuple[str, ...]) -> bool:
 
 def _side(r: Reading) -> tuple[Side | None, list[str], float]:
     if r.long_words and r.short_words:
-        side = Side.LONG if r.first_side is Cat.LONG else Side.SHORT
+        side = Side.LONG if r.first_side == Cat.LONG else Side.SHORT
         return side, ["both buy and sell words; the first one was taken"], -0.25
     if r.long_words:
         return Side.LONG, [], 0.0
@@ -270,11 +302,23 @@ def _signal(
         reasons.extend(problems)
         score = min(score, 0.25)
     elif _far(entry, r.stop_loss, r.take_profits):
-        score -= 0.25
+        score = min(score - 0.25, 0.45)  # a misread (or a typo) more often than not
         reasons.append("levels are implausibly far from the entry")
+    if (
+        (r.stop_loss is None or not r.take_profits)
+        and _has_any(text_low, _PIP_UNITS)
+        and _PIP_LEVEL.search(text_low) is not None
+    ):
+        score = min(score, 0.45)  # "SL 30 pips": a level the contract cannot carry
+        reasons.append("a stop or target is given in pips, not as a price")
     return ParseResult(signal, max(0.05, min(score, 0.98)), tuple(reasons))
 
 
+_PIP_LEVEL = re.compile(
+    r"\b(?:sl|s/l|stop|stop\s?loss|tp\s?\d?|take\s?profit\s?\d?|target\s?\d?)"
+    r"\s?[:=\-]?\s?\d+(?:[.,]\d+)?\s?(?:pips?|points?|pts|пунктов|пипсов)\b"
+)
+_PIP_UNITS = ("pip", "point", "pts", "пункт", "пипс")  # one is in every _PIP_LEVEL match
 _MAJOR_QUOTES = frozenset({"USD", "EUR", "GBP", "CHF", "AUD", "NZD", "CAD"})
 _RANGES: dict[str, tuple[Decimal, Decimal]] = {
     "XAUUSD": (Decimal(250), Decimal(20000)),
@@ -316,15 +360,19 @@ def _looks_like_sats(entry: EntryZone | None, r: Reading) -> bool:
     return all(level == level.to_integral_value() for level in levels)
 
 
+_FIFTH = Decimal("0.2")
+_ONE_AND_HALF = Decimal("1.5")
+
+
 def _far(entry: EntryZone | None, sl: Decimal | None, tps: list[Decimal]) -> bool:
     """A target or stop more than 5x (or under a fifth of) the entry is a misread."""
     if entry is None or entry.low <= 0:
         return False
     ref = entry.low
-    for level in ([sl] if sl is not None else []) + tps:
-        ratio = level / ref
-        if ratio > 5 or ratio < Decimal("0.2"):
-            return True
-    if entry.high / entry.low > Decimal("1.5"):
+    high, low = ref * 5, ref * _FIFTH  # multiplications: a Decimal division costs more
+    if sl is not None and (sl > high or sl < low):
         return True
-    return False
+    for level in tps:
+        if level > high or level < low:
+            return True
+    return entry.high > entry.low * _ONE_AND_HALF

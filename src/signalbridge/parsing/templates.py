@@ -79,8 +79,16 @@ class Template:
     symbols: dict[str, str] = field(default_factory=dict)
 
     def lexicon(self) -> Lexicon:
-        base = default_lexicon()
-        return base.extended(self.keywords) if self.keywords else base
+        """The default tables extended with this channel's words, built once per template
+        (so the lexer's word cache lives as long as the template does)."""
+        if not self.keywords:
+            return default_lexicon()
+        built = self.__dict__.get("_lexicon")
+        if built is None:
+            built = default_lexicon().extended(self.keywords)
+            self.__dict__["_lexicon"] = built  # a frozen dataclass: bypass its __setattr__
+        assert isinstance(built, Lexicon)
+        return built
 
     def apply(self, text: str) -> ParseResult | None:
         """The result of the first pattern that matches ``text``, else ``None``."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import cache
 
 # Telegram's longest message is 4,096 characters (captions 1,024); anything far beyond
 # that is not a hand-written signal, so the rules only read this much of a message.
@@ -54,13 +55,23 @@ _CHAR_MAP: dict[int, str | None] = {
 }
 
 
+@cache
+def _mapped() -> re.Pattern[str]:
+    """Any character :data:`_CHAR_MAP` changes (built on first use, not at import)."""
+    return re.compile("[" + "".join(re.escape(chr(cp)) for cp in sorted(_CHAR_MAP)) + "]")
+
+
 def normalise(text: str) -> str:
     """Fold a raw message to a canonical form (case is kept; callers lower tokens)."""
     if len(text) > MAX_CHARS:
         text = text[:MAX_CHARS]
     if text.isascii():
         return text
-    text = text.translate(_CHAR_MAP)
+    # str.translate looks every character up in a dict; most emoji-laden messages need
+    # nothing but their variation selectors dropped, which replace() does in C
+    text = text.replace("\ufe0f", "")
+    if _mapped().search(text) is not None:
+        text = text.translate(_CHAR_MAP)
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
     return text
@@ -69,13 +80,15 @@ def normalise(text: str) -> str:
 # A token is a number (with decimal or grouping separators), a run of letters and
 # digits, a newline, or any other single non-space character (punctuation, emoji).
 # Every alternative is a simple run: no nested quantifiers, so no backtracking blow-up.
+# The ".405" alternative tests its look-behind only after it has matched the dot: the
+# same condition, but it is no longer evaluated at every position of the text.
 # Only punctuation the rules use is kept; other symbols (most emoji) are dropped here.
 _PUNCT = (
     r"[:;()\[\]{}.,=@#$%&*+\-/\\|<>~!?'\"•·°➝→➡⬇⬆—–^\u2190-\u21ff"
     r"🔻✖❌🚫🔹💰✅🎯🛑⛔]"
 )
 TOKEN_RE = re.compile(
-    r"\d+(?:[.,]\d+)+|(?<![\w.])\.\d+|[^\W\d_]+(?:\d+(?![\d.,]))?|[^\W_]+|\n|_+|" + _PUNCT
+    r"\d+(?:[.,]\d+)+|\.(?<![\w.]\.)\d+|[^\W\d_]+(?:\d+(?![\d.,]))?|[^\W_]+|\n|_+|" + _PUNCT
 )
 SPLIT_RE = re.compile(r"\d+|[^\W\d]+")
 CAMEL_RE = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z]{2})")

@@ -17,57 +17,102 @@ from signalbridge.parsing.numbers import parse_number
 _NUM = r"(?<![+\-\d.,])(\d+(?:[.,]\d+)*)(?!\s?(?:pips?|%))"
 _W = r"(?:[^\W\d]+\W{1,3}){0,3}?"  # up to three filler words ("the", "your", "#btc")
 
-_SL = r"(?:sl|s/l|stop\s?-?\s?loss|stoploss|stop|стоп(?:-?лосс)?|stopu|وقف(?:\s*الخسارة)?|استاپ)"
+_SL = (
+    r"(?:sl|s/l|stop\s?-?\s?loss|stoploss|stop|стоп(?:-?лосс)?|stopu|وقف(?:\s*الخسارة)?|استاپ"
+    r"|(?:ال)?ستوب)"
+)
 _TP = r"(?:tp|take\s?-?\s?profit|target|тейк|цель|hedef|objetivo|alvo|هدف|الهدف)"
 _BE = (
     r"(?:entry(?:\s*price)?|break\s?-?\s?even|breakeven|be\b|b/e|б/у|бу\b|безубыт\w*|"
-    r"entrada|giriş|girise|başabaş|الدخول|نقطة\s*الدخول|open\s*price|نقطه\s*ورود|ورود)"
+    r"(?:ponto|punto|precio|preço|preco)\s+de\s+entrada|entrada|giriş|girise|başabaş|الدخول|نقطة\s*الدخول|open\s*price|نقطه\s*ورود|ورود)"
 )
 _HIT = (
     r"(?:hit|hits|done|reached|achieved|smashed|secured|touched|filled|✅|🎯|💰|взят\w*|"
-    r"достигнут\w*|alcanzad\w*|atingid\w*|batido|ulaşıldı|geldi|tamam|تحقق|تم)"
+    r"достигнут\w*|alcanzad\w*|atingid\w*|batido|ulaşıldı|geldi|tamam|تحقق|تحقيق|تم)"
 )
 
-_TP_HIT = [
+_TP_HIT = (
     re.compile(rf"{_TP}\s?#?\s?(\d{{1,2}})(?!\d|[.,]\d)\W{{0,4}}(?:[^\W\d]+\W+){{0,2}}?{_HIT}"),
     re.compile(rf"(?:hit|reached|achieved|smashed)\s+(?:the\s+)?{_TP}\s?(\d{{1,2}})(?!\d|[.,]\d)"),
-    re.compile(rf"(?<![\d.,])(\d{{1,2}})\s?(?:st|nd|rd|th|й|ый)?\s?(?:{_TP})(?:s)?\b"),
+    # "2nd target": the look-behind runs after the first digit, not at every position
+    re.compile(rf"(\d(?<![\d.,]\d)\d?)\s?(?:st|nd|rd|th|й|ый)?\s?(?:{_TP})(?:s)?\b"),
     re.compile(rf"(?:all|final|last|every)\s+{_TP}s?\s+(?:\w+\s+){{0,1}}?{_HIT}"),
     # "Target 3: 6.07✅" at the end of a line: a hit report listing the levels reached
     re.compile(rf"{_TP}\s?(\d{{1,2}})\s?[:\-]?\s?\d+(?:[.,]\d+)*\s?[$]?\s?[✅☑✔]+[ \t]*(?:\n|$)"),
     re.compile(rf"{_TP}\s+{_HIT}"),
-]
+)
+# "first target achieved", "الهدف الأول تحقق": a target named by an ordinal word
+_ORDINALS = {
+    **dict.fromkeys(("first", "primer", "primero", "primera", "primeiro", "ilk"), 1),
+    **dict.fromkeys(("первая", "первый", "первую", "birinci", "الأول", "الاول", "i\u0307lk"), 1),
+    **dict.fromkeys(("second", "segundo", "segunda", "вторая", "второй", "ikinci"), 2),
+    **dict.fromkeys(("الثاني", "الثانى", "i\u0307kinci"), 2),  # "İkinci" lower-cased
+    **dict.fromkeys(("third", "tercer", "tercero", "terceiro", "третья", "третий"), 3),
+    **dict.fromkeys(("üçüncü", "الثالث"), 3),
+    **dict.fromkeys(("fourth", "cuarto", "quarto", "четвертая", "четвёртая", "dördüncü"), 4),
+    **dict.fromkeys(("fifth", "quinto", "пятая", "beşinci", "الرابع"), 5),
+}
+_ORD = "(" + "|".join(sorted(_ORDINALS, key=len, reverse=True)) + ")"
+_TP_ORDINAL = re.compile(rf"(?<!\w){_ORD}\s+(?:[^\W\d]+\s+)?{_TP}|{_TP}\s+{_ORD}(?!\w)")
+_HIT_ANY = re.compile(_HIT + r"|تحقيق")
+# "SL -40 pips ❌", "Стоп 🚫": a stop reported with its loss, or crossed out
+_SL_LOSS = re.compile(
+    # the minus sits on the number: "SL - 30 pips" is a stop distance, not a loss
+    rf"{_SL}[ \t:]*-\d+(?:[.,]\d+)?\s?(?:pips?|points?|pts|%|пунктов|пипсов)"
+    rf"|{_SL}[ \t]*[❌🚫⛔]+[ \t]*(?:\n|$)"
+)
+# the _TP_HIT expressions that need no hit word: "2nd target", and "TP1: 1.2 ✅" lines
+_TP_HIT_NO_HIT_WORD = (_TP_HIT[2], _TP_HIT[4])
 _SL_HIT = re.compile(
     rf"{_SL}\s?(?:was\s+|got\s+|has\s+been\s+)?(?:hit|triggered|reached|taken|touched)"
     r"|stopped\s?out|hit\s+(?:the\s+|our\s+)?(?:sl|stop)|стоп\s+(?:выбит|сработал|словили)"
-    r"|выбило|по\s+стопу|(?:stop|sl)\s+(?:tocado|alcanzado|atingido|ativado|oldu|patladı)"
-    r"|ضرب\s+(?:ال)?وقف"
+    r"|выбило|по\s+стопу|сработал\w*\s+стоп|"
+    rf"{_SL}\s+(?:tocado|alcanzado|atingido|ativado|acionado|oldu|patladı)"
+    r"|ضرب\s+(?:ال)?(?:وقف|ستوب)"
 )
-_MOVE_BE = re.compile(
+# Stop to entry, one expression per wording so that each runs only behind its own words
+_MOVE_BE_SL = re.compile(
     rf"{_SL}\W{{0,3}}{_W}(?:to|at|on|in|в|на|a|al|para|en|до|ile)?\W{{0,3}}{_BE}"
-    rf"|(?:move|moving|set|put|place|shift)\s+{_W}(?:to\s+)?{_BE}"
-    r"|\bbreak\s?-?\s?even\b|\bbreakeven\b|безубыт\w*|\bб/у\b"
-    r"|(?:secure|protect)\s+(?:the\s+|your\s+)?entry"
+)
+_MOVE_BE_VERB = re.compile(rf"(?:move|moving|set|put|place|shift)\s+{_W}(?:to\s+)?{_BE}")
+_MOVE_BE_WORD = re.compile(r"\bbreak\s?-?\s?even\b|\bbreakeven\b|безубыт\w*|\bб/у\b")
+_MOVE_BE_SECURE = re.compile(r"(?:secure|protect)\s+(?:the\s+|your\s+)?entry")
+_MOVE_VERB = (
+    r"(?:переносим|перенести|переставляем|двигаем|передвигаем|mover|movemos|mueve|muevan|"
+    r"mova|movam|mude|ajuste|ajustar|subir|subimos|bajar|taşı\w*|çek\w*|انقل|حرك|نقل)"
 )
 _MOVE_SL = re.compile(
     rf"(?:move|moving|moved|set|place|change|shift|put|trail|adjust|new|update|raise|lower)"
     rf"\s+{_W}{_SL}\W{{0,3}}(?:[^\W\d]+\W{{1,3}}){{0,3}}?(?:to|at|around|@|:|=|a|para|на)?\s?{_NUM}"
-    rf"|{_SL}\s?(?:moved|changed|updated|adjusted|now)\s+(?:to\s+|at\s+)?{_NUM}"
     rf"|(?:new|nuevo|novo|новый)\s+{_SL}\s?[:=@]?\s?{_NUM}"
     rf"|(?:стоп|sl)\s+(?:переносим|переставляем|двигаем)\s+(?:на\s+)?{_NUM}"
+    rf"|{_MOVE_VERB}\s+{_W}{_SL}\w*\W{{0,3}}(?:[^\W\d]+\W{{1,3}}){{0,2}}?"
+    rf"(?:на|a|al|para|en|em|إلى|الى|ile)?\s?{_NUM}"
+    rf"|{_SL}\w*'?\w*\s+{_NUM}\S*\s+(?:seviyesine\s+)?(?:çek|taşı)"
 )
+# "SL moved to 1.2", "SL now 1.2": kept apart from _MOVE_SL (whose words it does not
+# need); of the two, the leftmost match wins, as in one expression
+_SL_NOW = re.compile(rf"{_SL}\s?(?:moved|changed|updated|adjusted|now)\s+(?:to\s+|at\s+)?{_NUM}")
+# "Trailing stop activated / tightened ... SL: 64940.04": the bot moved the stop there
+_TRAILED = re.compile(
+    r"trailing\s?stop\W{0,4}(?:activated|tightened|moved|updated|adjusted|raised|lowered)"
+)
+_SL_VALUE = re.compile(rf"(?<![a-z])(?:sl|stop\s?loss|new\s+stop)\W{{0,4}}{_NUM}")
 # "move SL to TP1": the new stop is a level named, not a price given
 _MOVE_TO_TP = re.compile(rf"{_SL}\W{{0,3}}(?:to|at|on|в|на|a|para)\s+{_TP}\s?\d{{1,2}}\b")
 _BOOK = re.compile(r"\bbook\w*\s+(?:all\s+|the\s+|your\s+)?(?:profits?|gains?)\b")
 _PARTIAL_PCT = re.compile(
-    rf"(?:close|closing|book|booking|take|secure|cerrar|cierre|fechar|kapat|закр\w*|зафикс\w*|"
-    rf"إغلاق|اغلاق)\s+{_W}(\d{{1,3}}(?:[.,]\d+)?)\s?%"
+    rf"(?:close|closing|book|booking|take|secure|cerrar|cierre|cierren|fechar|fechem|kapat|"
+    rf"realiz\w*|tomar|asegur\w*|garant\w*|"
+    rf"закр\w*|зафикс\w*|إغلاق|اغلاق|أغلق|اغلق)\s+{_W}(\d{{1,3}}(?:[.,]\d+)?)\s?%"
     rf"|(\d{{1,3}}(?:[.,]\d+)?)\s?%\s+(?:of\s+)?(?:the\s+)?(?:position|profit|volume|lot)?\s*"
     rf"(?:close|closed|booked|secured|cerrad|fechad|закры)"
+    rf"|%\s?(\d{{1,3}})\S*\s+(?:\w+\s+)?kapat"
 )
 _HALF = re.compile(
     r"(?:close|closing|book|take|secure)\s+(?:the\s+)?half|half\s+(?:close|position|profit)"
     r"|cerrar\s+(?:la\s+)?mitad|fechar\s+(?:a\s+)?metade|yarısını\s+kapat|половин\w*"
+    r"|(?:إغلاق|اغلاق|أغلق|اغلق)\s+(?:ال)?نصف"
 )
 _PARTIAL = re.compile(
     r"partial\w*|close\s+(?:some|part)|part\s+of|часть|частичн\w*|parcial\w*|kısmi"
@@ -75,12 +120,14 @@ _PARTIAL = re.compile(
 _PARTIAL_ALONE = re.compile(
     r"^\W*partial\w*\b|partial\w*\s+(?:profit|loss|close|book|exit|tp|in)"
     r"|(?:book|take|secure)\s+(?:some\s+)?partial|частично\s+закр|часть\s+зафикс"
+    r"|(?:book|take|secure)\s+some\s+(?:profits?|gains?)"
 )
 _CLOSE = re.compile(
     r"\b(?:close|closing|closed|exit|exiting)\b(?!\s+(?:above|below|under|over|of\s+the\s+candle"
     r"|candle|weekly|daily|to\s+\d|near|h\d|\d+h))"
-    r"|закр(?:ыва|ой|ыть|ыв|ыт|ыл|оем)\w*|вышел|выходим|cerr(?:ar|amos|ad[oa]s?)\b|fech(?:ar|amos|ad[oa]s?)\b"
-    r"|kapat\w*|(?:إغلاق|اغلاق)"
+    r"|закр(?:ыва|ой|ыть|ыв|ыт|ыл|оем)\w*|вышел|выходим|cerr(?:ar|amos|ad[oa]s?|en)\b"
+    r"|cierr(?:a|en|o)\b|fech(?:ar|amos|ad[oa]s?|em|e)\b"
+    r"|kapat\w*|(?:إغلاق|اغلاق|أغلق|اغلق)"
 )
 _CLOSE_BEFORE = re.compile(r"(?:candle|weekly|daily|h\d|\d+h|price|a|the|is|are|was|were)\s+$")
 _CLOSE_AFTER = re.compile(r"\s+(?:for\b|on\s+(?:monday|tuesday|wednesday|thursday|friday|weekend))")
@@ -93,6 +140,8 @@ _MODIFY_TP = re.compile(
     rf"(?:change|move|set|new|modify|update|adjust|raise|lower)\s+{_W}{_TP}\s?\d?\W{{0,3}}"
     rf"(?:to|at|:|@|=)?\s?{_NUM}"
     rf"|{_TP}\s?\d?\s+(?:changed|moved|updated|modified)\s+(?:to\s+)?{_NUM}"
+    rf"|(?:nuevo|nueva|novo|nova|новый|новая|новую|yeni)\s+{_TP}\w*\s?\d?\W{{0,3}}{_NUM}"
+    rf"|(?:ال)?{_TP}\s?\d?\s+الجديد\W{{0,3}}{_NUM}"
 )
 
 
@@ -119,15 +168,16 @@ _DIGIT = re.compile(r"\d")
 
 
 def _has(low: str, needles: tuple[str, ...]) -> bool:
-    for needle in needles:
-        if needle in low:
-            return True
-    return False
+    """Any needle in ``low``, tested in C (a Python loop costs more than the searches)."""
+    return any(map(low.__contains__, needles))
 
 
 # Substrings each family of expressions needs: plain ``in`` checks are far cheaper than
 # running every expression on every message.
-_NEED_CLOSE = ("clos", "exit", "закр", "вышел", "выход", "cerr", "fech", "kapat", "إغلاق", "اغلاق")
+_NEED_CLOSE = (
+    *("clos", "exit", "закр", "вышел", "выход", "cerr", "cierr", "fech", "kapat"),
+    *("إغلاق", "اغلاق", "أغلق", "اغلق"),
+)
 _NEED_PARTIAL = (
     "partial",
     "part",
@@ -139,6 +189,9 @@ _NEED_PARTIAL = (
     "част",
     "parcial",
     "kısmi",
+    "نصف",
+    "some profit",
+    "some gain",
 )
 _NEED_CANCEL = (
     "cancel",
@@ -154,20 +207,7 @@ _NEED_CANCEL = (
     "الغاء",
     "invalid",
 )
-_NEED_SL = ("sl", "s/l", "stop", "стоп", "وقف", "استاپ")
-_NEED_BE = (
-    *_NEED_SL,
-    "move",
-    "set",
-    "put",
-    "place",
-    "shift",
-    "secure",
-    "protect",
-    "break",
-    "безуб",
-    "б/у",
-)
+_NEED_SL = ("sl", "s/l", "stop", "стоп", "وقف", "استاپ", "ستوب")
 _NEED_TP = ("tp", "take", "target", "тейк", "цель", "hedef", "objetivo", "alvo", "هدف")
 _NEED_HIT = (
     "hit",
@@ -177,6 +217,8 @@ _NEED_HIT = (
     "touch",
     "stopped",
     "выбит",
+    "сработа",
+    "acionado",
     "сработал",
     "словили",
     "выбило",
@@ -191,13 +233,49 @@ _NEED_HIT = (
 )
 
 
+# Literal gates: every match of the expression after each contains one of these, so a
+# message without any of them skips the (far costlier) expression.
+_GATE_BE = (
+    *("entr", "break", "b/e", "б/у", "бу", "безубыт", "giriş", "girise", "başabaş"),
+    *("الدخول", "open", "ورود"),
+)
+_BE_WORD_END = re.compile(r"be\b")  # the one BE word too short for a substring gate
+_GATE_MOVE = (
+    *("mov", "set", "place", "chang", "shift", "put", "trail", "adjust", "new", "updat"),
+    *("raise", "lower", "nuev", "novo", "нов", "перенос", "перенест", "переставл"),
+    *("двига", "muev", "mude", "ajust", "subi", "bajar", "taşı", "çek", "انقل", "حرك", "نقل"),
+)
+_GATE_MODIFY = (
+    *("change", "move", "set", "new", "modif", "updat", "adjust", "raise", "lower", "nuev"),
+    *("novo", "nova", "нов", "yeni", "الجديد"),
+)
+_GATE_HIT = (
+    *("hit", "done", "reached", "achieved", "smashed", "secured", "touched", "filled"),
+    *("✅", "🎯", "💰", "взят", "достигнут", "alcanzad", "atingid", "batido", "ulaşıldı"),
+    *("geldi", "tamam", "تحقق", "تم"),
+)
+_GATE_CHECK = ("✅", "☑", "✔")
+_GATE_NOW = ("moved", "changed", "updated", "adjusted", "now")
+_GATE_BE_VERB = ("mov", "set", "put", "place", "shift")
+_GATE_BE_WORD = ("break", "безубыт", "б/у")
+_GATE_SECURE = ("secure", "protect")
+_GATE_REACHED = ("hit", "reached", "achieved", "smashed")
+_GATE_ALL = ("all", "final", "last", "every")
+_LOSS_MARKS = ("❌", "🚫", "⛔")
+_LOSS_UNITS = ("pip", "point", "pts", "%", "пункт")
+_MINUS_DIGIT = re.compile(r"-\d")
+_GATE_ORDINAL = tuple(_ORDINALS)
+
+
 def find_update(low: str) -> UpdateHit | None:
     """The management action a lower-case message asks for, or ``None``."""
     found: dict[UpdateAction, Decimal | None] = {}
     digits = _DIGIT.search(low) is not None
     closing = _has(low, _NEED_CLOSE)
     if "%" in low and (m := _PARTIAL_PCT.search(low)) is not None:
-        found[UpdateAction.CLOSE_PARTIAL] = parse_number(m.group(1) or m.group(2) or "")
+        found[UpdateAction.CLOSE_PARTIAL] = parse_number(
+            m.group(1) or m.group(2) or m.group(3) or ""
+        )
     elif _has(low, _NEED_PARTIAL):
         if _HALF.search(low):
             found[UpdateAction.CLOSE_PARTIAL] = Decimal(50)
@@ -212,24 +290,44 @@ def find_update(low: str) -> UpdateHit | None:
     if _has(low, _NEED_CANCEL) and _CANCEL.search(low):
         found[UpdateAction.CANCEL] = None
     sl_word = _has(low, _NEED_SL)
-    if (sl_word or _has(low, _NEED_BE)) and _MOVE_BE.search(low):
+    tp_word = _has(low, _NEED_TP)
+    if _moves_to_entry(low, sl_word):
         found[UpdateAction.MOVE_SL_TO_ENTRY] = None
-    moved_to_tp = sl_word and _MOVE_TO_TP.search(low) is not None
+    moved_to_tp = sl_word and tp_word and _MOVE_TO_TP.search(low) is not None
     if moved_to_tp:
         found[UpdateAction.MOVE_SL] = None
-    elif digits and sl_word and (m := _MOVE_SL.search(low)) is not None:
+    elif "trailing" in low and _TRAILED.search(low) is not None:
+        m = _SL_VALUE.search(low)
+        found[UpdateAction.MOVE_SL] = None if m is None else _first_number(m)
+    elif digits and sl_word and (m := _move_sl(low)) is not None:
         value = _first_number(m)
         if value is not None:
             found[UpdateAction.MOVE_SL] = value
-    tp_word = _has(low, _NEED_TP)
-    if digits and tp_word and not moved_to_tp and (m := _MODIFY_TP.search(low)) is not None:
+    if (
+        digits
+        and tp_word
+        and not moved_to_tp
+        and _has(low, _GATE_MODIFY)
+        and (m := _MODIFY_TP.search(low)) is not None
+    ):
         value = _first_number(m)
         if value is not None:
             found[UpdateAction.MODIFY_TP] = value
-    if _has(low, _NEED_HIT) and _SL_HIT.search(low):
+    if (_has(low, _NEED_HIT) and _SL_HIT.search(low)) or (
+        sl_word
+        and (
+            _has(low, _LOSS_MARKS)
+            or (_MINUS_DIGIT.search(low) is not None and _has(low, _LOSS_UNITS))
+        )
+        and _SL_LOSS.search(low)
+    ):
         found[UpdateAction.SL_HIT] = None
     if tp_word or "تحقق" in low:
         tp_index = _tp_hit(low)
+        if (tp_index is None or tp_index[0] is None) and _has(low, _GATE_ORDINAL):
+            m = _TP_ORDINAL.search(low)
+            if m is not None and (tp_index is not None or _HIT_ANY.search(low) is not None):
+                tp_index = (Decimal(_ORDINALS[m.group(1) or m.group(2)]),)
         if tp_index is not None:
             found[UpdateAction.TP_HIT] = tp_index[0]
     if not found:
@@ -238,6 +336,26 @@ def find_update(low: str) -> UpdateHit | None:
         if action in found:
             return UpdateHit(action, found[action], len(found) - 1)
     return None  # pragma: no cover - every found action is in _PRIORITY
+
+
+def _moves_to_entry(low: str, sl_word: bool) -> bool:
+    """Any wording of "stop to entry / break-even", each behind the words it needs."""
+    be_word = _has(low, _GATE_BE) or _BE_WORD_END.search(low) is not None
+    return (
+        (sl_word and be_word and _MOVE_BE_SL.search(low) is not None)
+        or (be_word and _has(low, _GATE_BE_VERB) and _MOVE_BE_VERB.search(low) is not None)
+        or (_has(low, _GATE_BE_WORD) and _MOVE_BE_WORD.search(low) is not None)
+        or ("entry" in low and _has(low, _GATE_SECURE) and _MOVE_BE_SECURE.search(low) is not None)
+    )
+
+
+def _move_sl(low: str) -> re.Match[str] | None:
+    """The leftmost "move the stop to a price" match (``low`` has a digit and a stop word)."""
+    main = _MOVE_SL.search(low) if _has(low, _GATE_MOVE) else None
+    now = _SL_NOW.search(low) if _has(low, _GATE_NOW) else None
+    if now is not None and (main is None or now.start() <= main.start()):
+        return now
+    return main
 
 
 def _asks_to_close(low: str) -> bool:
@@ -260,7 +378,21 @@ def _first_number(m: re.Match[str]) -> Decimal | None:
 def _tp_hit(low: str) -> tuple[Decimal | None] | None:
     best: int | None = None
     matched = False
-    for pattern in _TP_HIT:
+    patterns: tuple[re.Pattern[str], ...]
+    if _has(low, _GATE_HIT):
+        patterns = (
+            _TP_HIT[0],
+            *((_TP_HIT[1],) if _has(low, _GATE_REACHED) else ()),
+            _TP_HIT[2],
+            *((_TP_HIT[3],) if _has(low, _GATE_ALL) else ()),
+            _TP_HIT[4],
+            _TP_HIT[5],
+        )
+    elif _has(low, _GATE_CHECK):
+        patterns = _TP_HIT_NO_HIT_WORD
+    else:
+        patterns = _TP_HIT_NO_HIT_WORD[:1]
+    for pattern in patterns:
         for m in pattern.finditer(low):
             matched = True
             if m.groups() and m.group(1):
