@@ -15,23 +15,42 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from signalbridge.domain.market import Market
 from signalbridge.domain.signals import EntryZone, OrderType, Side, Signal
 from signalbridge.execution.base import (
+    Balance,
     OrderRequest,
     OrderSide,
+    Ticker,
     VenueOrder,
     VenueOrderType,
     client_order_id,
 )
-from signalbridge.execution.planner import Plan, plan_entry, risk_settings, sizing_config
+from signalbridge.execution.planner import (
+    OrderIntent,
+    Plan,
+    plan_entry,
+    risk_settings,
+    sizing_config,
+)
 from signalbridge.execution.pool import AdapterPool, Connected
-from signalbridge.execution.recorder import log_row, mark_stage, record_order, venue_summary
+from signalbridge.execution.recorder import (
+    get_rows,
+    insert_logs,
+    log_row,
+    log_values,
+    mark_stage,
+    mark_stages,
+    record_order,
+    record_orders,
+    venue_summary,
+)
 from signalbridge.integrations.errors import (
     CircuitOpen,
     ConnectionDisabled,
@@ -42,7 +61,7 @@ from signalbridge.integrations.errors import (
     SymbolNotListed,
 )
 from signalbridge.store import models as m
-from signalbridge.store.db import insert_ignore
+from signalbridge.store.db import insert_ignore, insert_ignore_many
 from signalbridge.store.types import utcnow
 
 log = structlog.get_logger("signalbridge.engine")
@@ -181,15 +200,24 @@ class ExecutionEngine:
         self, live: Connected, signal: Signal, received_at: datetime, follow: m.Follow
     ) -> Plan | str:
         adapter = live.adapter
-        markets = await live.read(adapter.load_markets)
-        market = markets.get(signal.symbol)
-        if market is None:
-            return f"{signal.symbol} is not listed on connection {live.connection_id}"
-        tickers = await live.read(lambda: adapter.fetch_tickers([signal.symbol]))
-        ticker = tickers.get(signal.symbol)
-        if ticker is None:
-            return f"no price for {signal.symbol} on connection {live.connection_id}"
-        balances = await live.read(adapter.fetch_balance)
+
+        async def look() -> tuple[Market, Ticker, dict[str, Balance]] | str:
+            markets = await adapter.load_markets()
+            market = markets.get(signal.symbol)
+            if market is None:
+                return f"{signal.symbol} is not listed on connection {live.connection_id}"
+            ticker = (await adapter.fetch_tickers([signal.symbol])).get(signal.symbol)
+            if ticker is None:
+                return f"no price for {signal.symbol} on connection {live.connection_id}"
+            return market, ticker, await adapter.fetch_balance()
+
+        # The three reads go through the guard as one idempotent call of weight 3: the
+        # same rate-limit budget as three calls, a third of the guard's own overhead (it
+        # dominates on an in-process venue fanned out to a thousand accounts).
+        looked = await live.read(look, weight=3)
+        if isinstance(looked, str):
+            return looked
+        market, ticker, balances = looked
         balance = balances.get(market.quote)
         if balance is None and len(balances) == 1:
             balance = next(iter(balances.values()))
@@ -299,17 +327,32 @@ class ExecutionEngine:
     async def _record_placed(
         self, session: AsyncSession, snapshot: _Snapshot, venue_order: VenueOrder, started: float
     ) -> None:
-        order = await session.get_one(m.Order, snapshot.order_id)
-        await record_order(session, order, venue_order, snapshot.signal_id, self._now())
-        session.add(
-            log_row(
-                snapshot.execution_id,
-                "order_placed",
-                order_id=snapshot.order_id,
-                request=snapshot.summary(),
-                response=venue_summary(venue_order),
-                latency_ms=_ms(started),
+        await self._record_many(session, [(snapshot, venue_order, started)])
+
+    async def _record_many(
+        self, session: AsyncSession, answers: Sequence[tuple[_Snapshot, VenueOrder, float]]
+    ) -> None:
+        """Record venue answers with a fixed number of statements, however many there are."""
+        orders = await get_rows(session, m.Order, [s.order_id for s, _, _ in answers])
+        with session.no_autoflush:
+            await record_orders(
+                session,
+                [(orders[s.order_id], vo, s.signal_id) for s, vo, _ in answers],
+                self._now(),
             )
+        await insert_logs(
+            session,
+            [
+                log_values(
+                    snapshot.execution_id,
+                    "order_placed",
+                    order_id=snapshot.order_id,
+                    request=snapshot.summary(),
+                    response=venue_summary(venue_order),
+                    latency_ms=_ms(started),
+                )
+                for snapshot, venue_order, started in answers
+            ],
         )
 
     async def post_failed(
@@ -437,20 +480,31 @@ class ExecutionEngine:
 
     async def _settle_execution(self, session: AsyncSession, execution_id: int) -> None:
         """Derive the execution's status from its orders."""
+        await self._settle_executions(session, [execution_id])
+
+    async def _settle_executions(self, session: AsyncSession, execution_ids: Sequence[int]) -> None:
+        """:meth:`_settle_execution` for many executions: two queries per chunk."""
         await session.flush()
-        execution = await session.get_one(m.Execution, execution_id)
-        if execution.status in m.ExecutionStatus.FINAL:
-            return
-        statuses = (
-            await session.scalars(
-                select(m.Order.status).where(m.Order.execution_id == execution_id)
+        ids = list(dict.fromkeys(execution_ids))
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            executions = await get_rows(session, m.Execution, chunk)
+            statuses: dict[int, list[str]] = {e: [] for e in chunk}
+            rows = await session.execute(
+                select(m.Order.execution_id, m.Order.status).where(m.Order.execution_id.in_(chunk))
             )
-        ).all()
-        if statuses and all(s == m.OrderStatus.REJECTED for s in statuses):
-            execution.status = m.ExecutionStatus.FAILED
-            execution.reason = "every order was rejected"
-        elif statuses and not any(s in m.OrderStatus.UNSETTLED for s in statuses):
-            execution.status = m.ExecutionStatus.OPEN
+            for execution_id, status in rows.all():
+                statuses[execution_id].append(status)
+            for execution_id in chunk:
+                execution = executions[execution_id]
+                if execution.status in m.ExecutionStatus.FINAL:
+                    continue
+                found = statuses[execution_id]
+                if found and all(s == m.OrderStatus.REJECTED for s in found):
+                    execution.status = m.ExecutionStatus.FAILED
+                    execution.reason = "every order was rejected"
+                elif found and not any(s in m.OrderStatus.UNSETTLED for s in found):
+                    execution.status = m.ExecutionStatus.OPEN
 
     async def _finish(self, execution_id: int, status: str, reason: str) -> None:
         async with self._sessions() as session, session.begin():
@@ -470,6 +524,7 @@ class ExecutionEngine:
 
 
 _TRACKED = (m.OrderStatus.OPEN, m.OrderStatus.PARTIALLY_FILLED)
+_CHUNK = 500  # ids per IN list, well below both databases' bind-parameter limits
 
 
 def _ms(started: float) -> float:
@@ -561,31 +616,25 @@ class BatchPlacer:
     async def run(self, execution_ids: list[int]) -> set[int]:
         """Plan and place the pending executions among ``execution_ids``; returns those."""
         e = self.engine
+        # One query for the executions with their signal and follow.
+        executions: list[m.Execution] = []
+        signals: dict[int, m.Signal] = {}
+        follows: dict[int, m.Follow] = {}
         async with e._sessions() as session:
-            executions = (
-                await session.scalars(
-                    select(m.Execution).where(
-                        m.Execution.id.in_(execution_ids),
-                        m.Execution.status == m.ExecutionStatus.PENDING,
-                    )
+            rows = await session.execute(
+                select(m.Execution, m.Signal, m.Follow)
+                .join(m.Signal, m.Signal.id == m.Execution.signal_id)
+                .join(m.Follow, m.Follow.id == m.Execution.follow_id)
+                .where(
+                    m.Execution.id.in_(execution_ids),
+                    m.Execution.status == m.ExecutionStatus.PENDING,
                 )
-            ).all()
-            signals = {
-                s.id: s
-                for s in (
-                    await session.scalars(
-                        select(m.Signal).where(m.Signal.id.in_({x.signal_id for x in executions}))
-                    )
-                ).all()
-            }
-            follows = {
-                f.id: f
-                for f in (
-                    await session.scalars(
-                        select(m.Follow).where(m.Follow.id.in_({x.follow_id for x in executions}))
-                    )
-                ).all()
-            }
+                .order_by(m.Execution.id)
+            )
+            for execution, signal_row, follow in rows.all():
+                executions.append(execution)
+                signals[signal_row.id] = signal_row
+                follows[follow.id] = follow
         if not executions:
             return set()
         lives = await e._pool.get_many({x.connection_id for x in executions})
@@ -649,62 +698,97 @@ class BatchPlacer:
                     session.add(log_row(execution_id, m.ExecutionStatus.SKIPPED, reason=reason))
             for execution_id, reason in deferred:
                 session.add(log_row(execution_id, "plan_deferred", reason=reason))
+            claimed = await self._claim(session, [p.execution_id for p in planned], now)
+            rows: list[dict[str, object]] = []
+            intents: dict[tuple[int, str], tuple[_Planned, OrderIntent]] = {}
             for p in planned:
-                claimed = await session.execute(
-                    update(m.Execution)
-                    .where(
-                        m.Execution.id == p.execution_id,
-                        m.Execution.status == m.ExecutionStatus.PENDING,
-                    )
-                    .values(status=m.ExecutionStatus.PLACING, updated_at=now)
-                )
-                if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                if p.execution_id not in claimed:
                     continue  # another worker planned it
                 max_len = p.live.adapter.capabilities.max_client_order_id_len
                 for intent in p.plan.orders:
-                    values = {
-                        "execution_id": p.execution_id,
-                        "connection_id": p.live.connection_id,
-                        "client_order_id": client_order_id(
-                            p.execution_id, intent.leg, max_len=max_len
-                        ),
-                        "leg": intent.leg,
-                        "symbol": p.signal_row.symbol,
-                        "side": intent.side.value,
-                        "type": intent.type.value,
-                        "amount": intent.amount,
-                        "price": intent.price,
-                        "stop_price": intent.stop_price,
-                        "reduce_only": intent.reduce_only,
-                        "status": m.OrderStatus.SENDING,
-                        "sent_at": now,
-                    }
-                    order_id = await insert_ignore(
-                        session, m.Order, values, conflict=("connection_id", "client_order_id")
+                    coid = client_order_id(p.execution_id, intent.leg, max_len=max_len)
+                    intents[(p.live.connection_id, coid)] = (p, intent)
+                    rows.append(
+                        {
+                            "execution_id": p.execution_id,
+                            "connection_id": p.live.connection_id,
+                            "client_order_id": coid,
+                            "leg": intent.leg,
+                            "symbol": p.signal_row.symbol,
+                            "side": intent.side.value,
+                            "type": intent.type.value,
+                            "amount": intent.amount,
+                            "price": intent.price,
+                            "stop_price": intent.stop_price,
+                            "reduce_only": intent.reduce_only,
+                            "status": m.OrderStatus.SENDING,
+                            "sent_at": now,
+                        }
                     )
-                    if order_id is None:
-                        continue  # our unique key: this intent exists, never POST it twice
-                    snapshot = _Snapshot(
-                        order_id=order_id,
-                        execution_id=p.execution_id,
-                        connection_id=p.live.connection_id,
-                        signal_id=p.signal_row.id,
-                        client_order_id=str(values["client_order_id"]),
-                        symbol=p.signal_row.symbol,
-                        side=intent.side.value,
-                        type=intent.type.value,
-                        status=m.OrderStatus.SENDING,
-                        amount=intent.amount,
-                        price=intent.price,
-                        stop_price=intent.stop_price,
-                        reduce_only=intent.reduce_only,
-                        sent_at=now,
-                    )
-                    sends.append((p.live, snapshot))
-                session.add(log_row(p.execution_id, "planned", request=_plan_summary(p.plan)))
-            for signal_id in {s.signal_id for _, s in sends}:
-                await mark_stage(session, signal_id, "order_sent_at", now)
+            # One multi-row INSERT ... ON CONFLICT DO NOTHING: an intent whose unique key
+            # exists is not returned, so it is never POSTed twice.
+            inserted = await insert_ignore_many(
+                session,
+                m.Order,
+                rows,
+                ("connection_id", "client_order_id"),
+                returning=("id", "connection_id", "client_order_id"),
+            )
+            new_ids = {(conn, coid): order_id for order_id, conn, coid in inserted}
+            for key, (p, intent) in intents.items():
+                order_id = new_ids.get(key)
+                if order_id is None:
+                    continue
+                snapshot = _Snapshot(
+                    order_id=order_id,
+                    execution_id=p.execution_id,
+                    connection_id=p.live.connection_id,
+                    signal_id=p.signal_row.id,
+                    client_order_id=key[1],
+                    symbol=p.signal_row.symbol,
+                    side=intent.side.value,
+                    type=intent.type.value,
+                    status=m.OrderStatus.SENDING,
+                    amount=intent.amount,
+                    price=intent.price,
+                    stop_price=intent.stop_price,
+                    reduce_only=intent.reduce_only,
+                    sent_at=now,
+                )
+                sends.append((p.live, snapshot))
+            await insert_logs(
+                session,
+                [
+                    log_values(p.execution_id, "planned", request=_plan_summary(p.plan))
+                    for p in planned
+                    if p.execution_id in claimed
+                ],
+            )
+            await mark_stages(
+                session, "order_sent_at", dict.fromkeys({s.signal_id for _, s in sends}, now)
+            )
         return sends
+
+    async def _claim(self, session: AsyncSession, ids: list[int], now: datetime) -> set[int]:
+        """Move pending executions to ``placing`` (conditional UPDATE); returns those won.
+
+        Of two workers racing for an execution only one sees it in RETURNING, on SQLite and
+        PostgreSQL alike, just as with one conditional UPDATE per execution.
+        """
+        table: Any = m.Execution.__table__
+        won: set[int] = set()
+        for start in range(0, len(ids), _CHUNK):
+            result = await session.execute(
+                update(table)
+                .where(
+                    table.c.id.in_(ids[start : start + _CHUNK]),
+                    table.c.status == m.ExecutionStatus.PENDING,
+                )
+                .values(status=m.ExecutionStatus.PLACING, updated_at=now)
+                .returning(table.c.id)
+            )
+            won.update(result.scalars().all())
+        return won
 
     async def _place(self, sends: list[tuple[Connected, _Snapshot]]) -> None:
         """POST concurrently; record every answer in one commit; failures go one by one."""
@@ -730,18 +814,8 @@ class BatchPlacer:
         await asyncio.gather(*(send(live, s) for live, s in sends))
         if answered:
             async with e._sessions() as session, session.begin():
-                # Load the rows the recorder will touch in two queries (identity map), and
-                # flush once per order instead of before every statement.
-                execution_ids = {s.execution_id for s, _, _ in answered}
-                await session.scalars(select(m.Execution).where(m.Execution.id.in_(execution_ids)))
-                await session.scalars(
-                    select(m.Order).where(m.Order.id.in_([s.order_id for s, _, _ in answered]))
-                )
-                with session.no_autoflush:
-                    for snapshot, venue_order, started in answered:
-                        await e._record_placed(session, snapshot, venue_order, started)
-                for execution_id in execution_ids:
-                    await e._settle_execution(session, execution_id)
+                await e._record_many(session, answered)
+                await e._settle_executions(session, [s.execution_id for s, _, _ in answered])
         for snapshot, exc, started in failed:
             await e.post_failed(snapshot, exc, started, resend=False)
 

@@ -120,6 +120,18 @@ class AdapterPool:
     ) -> dict[int, Connected | IntegrationError]:
         """Like :meth:`get` for many connections with one query (a signal's fan-out)."""
         wanted = set(connection_ids)
+        # Connections checked within ``ttl`` are used as they are, exactly as :meth:`get`
+        # does; only the others are read (one query for all of them).
+        out: dict[int, Connected | IntegrationError] = {}
+        now = self._clock()
+        for connection_id in list(wanted):
+            live = self._live.get(connection_id)
+            checked = self._checked.get(connection_id)
+            if live is not None and checked is not None and now - checked < self._ttl:
+                out[connection_id] = live
+                wanted.discard(connection_id)
+        if not wanted:
+            return out
         async with self._sessions() as session:
             rows = {
                 r.id: r
@@ -129,7 +141,7 @@ class AdapterPool:
                     )
                 ).all()
             }
-        out: dict[int, Connected | IntegrationError] = {}
+        checked_at = self._clock()
         async with self._lock:
             for connection_id in wanted:
                 row = rows.get(connection_id)
@@ -150,6 +162,7 @@ class AdapterPool:
                         await live.adapter.close()
                     live = self._build(row)
                     self._live[connection_id] = live
+                self._checked[connection_id] = checked_at
                 out[connection_id] = live
         return out
 

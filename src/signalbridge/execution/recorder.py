@@ -7,20 +7,22 @@ any order, gives the same position: amount, average entry, fees and realised PnL
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
 from signalbridge.domain.market import tidy
 from signalbridge.execution.base import OrderStatus as VenueStatus
 from signalbridge.execution.base import VenueOrder
 from signalbridge.store import models as m
-from signalbridge.store.db import insert_ignore
+from signalbridge.store.db import insert_ignore_many
+from signalbridge.store.types import utcnow
 
 _STATUS = {
     VenueStatus.OPEN: m.OrderStatus.OPEN,
@@ -35,10 +37,53 @@ STAGES = ("order_sent_at", "order_acked_at", "filled_at")
 
 async def mark_stage(session: AsyncSession, signal_id: int, stage: str, at: datetime) -> None:
     """Set a signal's stage timestamp once: the first execution to get there sets it."""
-    column = getattr(m.Signal, stage)
-    await session.execute(
-        update(m.Signal).where(m.Signal.id == signal_id, column.is_(None)).values({stage: at})
+    await mark_stages(session, stage, {signal_id: at})
+
+
+async def mark_stages(session: AsyncSession, stage: str, at: Mapping[int, datetime]) -> None:
+    """:func:`mark_stage` for many signals in one statement (executemany)."""
+    if not at:
+        return
+    table: Any = m.Signal.__table__
+    column = table.c[stage]
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"), column.is_(None))
+        .values({stage: bindparam("b_at")})
     )
+    params = [{"b_id": signal_id, "b_at": when} for signal_id, when in at.items()]
+    if len(params) == 1:
+        await session.execute(stmt, params[0])
+    else:
+        await session.execute(stmt, params)
+
+
+def _earliest(into: dict[int, datetime], key: int, at: datetime) -> None:
+    current = into.get(key)
+    if current is None or at < current:
+        into[key] = at
+
+
+def log_values(
+    execution_id: int | None,
+    action: str,
+    *,
+    order_id: int | None = None,
+    reason: str | None = None,
+    request: dict[str, Any] | None = None,
+    response: dict[str, Any] | None = None,
+    latency_ms: float | None = None,
+) -> dict[str, Any]:
+    """The columns of one execution log row (for :func:`insert_logs`)."""
+    return {
+        "execution_id": execution_id,
+        "order_id": order_id,
+        "action": action,
+        "reason": reason,
+        "request": request,
+        "response": response,
+        "latency_ms": None if latency_ms is None else Decimal(str(round(latency_ms, 3))),
+    }
 
 
 def log_row(
@@ -52,14 +97,26 @@ def log_row(
     latency_ms: float | None = None,
 ) -> m.ExecutionLog:
     return m.ExecutionLog(
-        execution_id=execution_id,
-        order_id=order_id,
-        action=action,
-        reason=reason,
-        request=request,
-        response=response,
-        latency_ms=None if latency_ms is None else Decimal(str(round(latency_ms, 3))),
+        **log_values(
+            execution_id,
+            action,
+            order_id=order_id,
+            reason=reason,
+            request=request,
+            response=response,
+            latency_ms=latency_ms,
+        )
     )
+
+
+async def insert_logs(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Write many log rows (:func:`log_values`) with one executemany INSERT; the ORM would
+    send one statement per row."""
+    if not rows:
+        return
+    now = utcnow()
+    table: Any = m.ExecutionLog.__table__
+    await session.execute(insert(table), [{"at": now, **row} for row in rows])
 
 
 def venue_summary(vo: VenueOrder) -> dict[str, Any]:
@@ -76,22 +133,46 @@ async def record_order(
     session: AsyncSession, order: m.Order, vo: VenueOrder, signal_id: int, now: datetime
 ) -> None:
     """Apply the venue's view of one of our orders; never moves a final order backwards."""
-    if order.status in m.OrderStatus.FINAL and order.status != _STATUS[vo.status]:
-        return
-    order.venue_order_id = vo.venue_order_id
-    order.status = _STATUS[vo.status]
-    order.filled = vo.filled
-    order.average_price = vo.average_price
-    if vo.fee is not None:
-        order.fee, order.fee_asset = vo.fee.amount, vo.fee.asset
-    order.acked_at = order.acked_at or now
-    await mark_stage(session, signal_id, "order_acked_at", order.acked_at)
-    if vo.status is VenueStatus.FILLED:
-        order.filled_at = order.filled_at or now
-    if vo.filled > 0:
-        if is_entry_leg(order.leg):
-            await mark_stage(session, signal_id, "filled_at", order.filled_at or now)
-        await refresh_position(session, order.execution_id, now)
+    await record_orders(session, [(order, vo, signal_id)], now)
+
+
+async def record_orders(
+    session: AsyncSession,
+    answers: Sequence[tuple[m.Order, VenueOrder, int]],
+    now: datetime,
+) -> None:
+    """:func:`record_order` for many ``(order, venue answer, signal id)`` at once.
+
+    Stage timestamps are set with one statement per stage (the earliest instant of each
+    signal wins, as "the first execution to get there" does one by one) and every touched
+    position is refreshed together: positions are derived from all filled orders, so the
+    result does not depend on the order the answers are applied in.
+    """
+    acked: dict[int, datetime] = {}
+    filled: dict[int, datetime] = {}
+    refresh: list[int] = []
+    for order, vo, signal_id in answers:
+        if order.status in m.OrderStatus.FINAL and order.status != _STATUS[vo.status]:
+            continue
+        order.venue_order_id = vo.venue_order_id
+        order.status = _STATUS[vo.status]
+        order.filled = vo.filled
+        order.average_price = vo.average_price
+        if vo.fee is not None:
+            order.fee, order.fee_asset = vo.fee.amount, vo.fee.asset
+        order.acked_at = order.acked_at or now
+        _earliest(acked, signal_id, order.acked_at)
+        if vo.status is VenueStatus.FILLED:
+            order.filled_at = order.filled_at or now
+        if vo.filled > 0:
+            if is_entry_leg(order.leg):
+                _earliest(filled, signal_id, order.filled_at or now)
+            if order.execution_id not in refresh:
+                refresh.append(order.execution_id)
+    await mark_stages(session, "order_acked_at", acked)
+    await mark_stages(session, "filled_at", filled)
+    if refresh:
+        await refresh_positions(session, refresh, now)
 
 
 def is_entry_leg(leg: str) -> bool:
@@ -180,49 +261,110 @@ async def refresh_position(
     not know the market and leaves it at 1 (right for crypto); the monitor, which places the
     exits and knows the market, refreshes with the venue's size right after each exit.
     """
+    await refresh_positions(session, [execution_id], now, contract_size=contract_size)
+
+
+async def refresh_positions(
+    session: AsyncSession,
+    execution_ids: Sequence[int],
+    now: datetime,
+    *,
+    contract_size: Decimal | None = None,
+) -> None:
+    """:func:`refresh_position` for many executions with a fixed number of statements."""
     await session.flush()
-    rows = (
-        await session.scalars(
-            select(m.Order).where(m.Order.execution_id == execution_id, m.Order.filled > 0)
+    fills: dict[int, list[Fill]] = {e: [] for e in execution_ids}
+    orders: Any = m.Order.__table__
+    for chunk in _chunks(list(fills)):
+        rows = await session.execute(
+            select(
+                orders.c.execution_id,
+                orders.c.leg,
+                orders.c.filled,
+                orders.c.average_price,
+                orders.c.price,
+                orders.c.fee,
+            ).where(orders.c.execution_id.in_(chunk), orders.c.filled > 0)
         )
-    ).all()
-    fills = [Fill(o.leg, o.filled, o.average_price or o.price or ZERO, o.fee or ZERO) for o in rows]
-    execution = await session.get_one(m.Execution, execution_id)
-    signal = await session.get_one(m.Signal, execution.signal_id)
-    result = book(fills, signal.side == "long", contract_size or Decimal(1))
-    if result is None:
-        return
-    values: dict[str, object] = {
-        "execution_id": execution_id,
-        "signal_id": signal.id,
-        "connection_id": execution.connection_id,
-        "symbol": signal.symbol,
-        "side": signal.side,
-        "amount": result.amount,
-        "entry_price": result.entry_price,
-        "stop_loss": signal.stop_loss,
-        "take_profits": list(signal.take_profits),
-        "fees": result.fees,
-        "realized_pnl": result.realized_pnl,
-        "tp_hits": result.tp_hits,
-        "opened_at": now,
-    }
-    new_id = await insert_ignore(session, m.Position, values, conflict=("execution_id",))
-    if new_id is None:
-        position = await session.scalar(
-            select(m.Position).where(m.Position.execution_id == execution_id)
+        for execution_id, leg, filled, average, price, fee in rows.all():
+            fills[execution_id].append(Fill(leg, filled, average or price or ZERO, fee or ZERO))
+    executions = await get_rows(session, m.Execution, list(fills))
+    signals = await get_rows(session, m.Signal, sorted({x.signal_id for x in executions.values()}))
+    books: dict[int, Book] = {}
+    inserts: list[dict[str, object]] = []
+    for execution_id in fills:
+        execution = executions[execution_id]
+        signal = signals[execution.signal_id]
+        result = book(fills[execution_id], signal.side == "long", contract_size or Decimal(1))
+        if result is None:
+            continue
+        books[execution_id] = result
+        inserts.append(
+            {
+                "execution_id": execution_id,
+                "signal_id": signal.id,
+                "connection_id": execution.connection_id,
+                "symbol": signal.symbol,
+                "side": signal.side,
+                "amount": result.amount,
+                "entry_price": result.entry_price,
+                "stop_loss": signal.stop_loss,
+                "take_profits": list(signal.take_profits),
+                "fees": result.fees,
+                "realized_pnl": result.realized_pnl,
+                "tp_hits": result.tp_hits,
+                "opened_at": now,
+            }
         )
-        assert position is not None  # the conflict proves it exists
-        position.amount = result.amount
-        position.entry_price = result.entry_price
-        position.fees = result.fees
-        position.realized_pnl = result.realized_pnl
-        position.tp_hits = max(position.tp_hits, result.tp_hits)
-        if result.closed and position.status != m.PositionStatus.CLOSED:
-            position.status = m.PositionStatus.CLOSED
-            position.closed_at = now
-    if execution.status in m.ExecutionStatus.NOT_STARTED:
-        execution.status = m.ExecutionStatus.OPEN
-    if result.closed and execution.status not in m.ExecutionStatus.FINAL:
-        execution.status = m.ExecutionStatus.CLOSED
-        execution.reason = "position closed"
+    created = set(
+        await insert_ignore_many(
+            session, m.Position, inserts, ("execution_id",), returning=("execution_id",)
+        )
+    )
+    existing = [e for e in books if e not in created]
+    for chunk in _chunks(existing):
+        for position in (
+            await session.scalars(select(m.Position).where(m.Position.execution_id.in_(chunk)))
+        ).all():
+            result = books[position.execution_id]
+            position.amount = result.amount
+            position.entry_price = result.entry_price
+            position.fees = result.fees
+            position.realized_pnl = result.realized_pnl
+            position.tp_hits = max(position.tp_hits, result.tp_hits)
+            if result.closed and position.status != m.PositionStatus.CLOSED:
+                position.status = m.PositionStatus.CLOSED
+                position.closed_at = now
+    for execution_id, result in books.items():
+        execution = executions[execution_id]
+        if execution.status in m.ExecutionStatus.NOT_STARTED:
+            execution.status = m.ExecutionStatus.OPEN
+        if result.closed and execution.status not in m.ExecutionStatus.FINAL:
+            execution.status = m.ExecutionStatus.CLOSED
+            execution.reason = "position closed"
+
+
+_CHUNK = 500
+_Row = TypeVar("_Row", m.Execution, m.Signal, m.Order)
+
+
+async def get_rows(session: AsyncSession, model: type[_Row], ids: Sequence[int]) -> dict[int, _Row]:
+    """``session.get`` for many ids: the identity map first, one query for the rest."""
+    found: dict[int, _Row] = {}
+    missing: list[int] = []
+    for row_id in dict.fromkeys(ids):
+        known = session.identity_map.get(identity_key(model, row_id))
+        if known is not None:
+            found[row_id] = known
+        else:
+            missing.append(row_id)
+    for chunk in _chunks(missing):
+        column: Any = model.id
+        for row in (await session.scalars(select(model).where(column.in_(chunk)))).all():
+            found[row.id] = row
+    return found
+
+
+def _chunks(items: list[int]) -> list[list[int]]:
+    """IN lists bounded well below both databases' bind-parameter limits."""
+    return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]

@@ -76,7 +76,9 @@ def configure_logging(
             root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(numeric)
-    # Libraries that narrate every task or migration step speak only when something is wrong.
+    # Libraries that narrate every task, request or migration step speak only when something
+    # is wrong, unless the operator asked for DEBUG.
     for chatty in CHATTY_LOGGERS:
-        logging.getLogger(chatty).setLevel(max(numeric, logging.WARNING))
+        level = logging.NOTSET if numeric <= logging.DEBUG else max(numeric, logging.WARNING)
+        logging.getLogger(chatty).setLevel(level)
     return handler

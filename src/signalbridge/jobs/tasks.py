@@ -12,10 +12,13 @@ from signalbridge.services.updates import apply_update
 def register_tasks(container: Container, engine: ExecutionEngine) -> None:
     queue = container.queue
 
-    async def dispatch(signal_id: int) -> None:
+    async def dispatch(signal_id: int, execution_ids: list[int] | None = None) -> None:
         # A signal's executions are planned and placed together (batched database work,
-        # concurrent sends); any left unfinished are found again by the sweeper.
-        execution_ids = await dispatch_signal(container.sessions, signal_id)
+        # concurrent sends); any left unfinished are found again by the sweeper. When the
+        # executions were created with the signal (webhook ingest) their ids come along,
+        # and the engine itself skips any that are no longer pending.
+        if execution_ids is None:
+            execution_ids = await dispatch_signal(container.sessions, signal_id)
         if execution_ids:
             await engine.run_many(execution_ids)
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 from enum import IntEnum
 
 from signalbridge.parsing.lexicon import Cat, Lexicon
-from signalbridge.parsing.numbers import MAX_DIGITS, PLAIN_NUMBER, parse_number
+from signalbridge.parsing.numbers import MAX_DIGITS, parse_number
 from signalbridge.parsing.symbols import (
     CRYPTO_QUOTES,
     FIAT,
@@ -29,7 +29,7 @@ from signalbridge.parsing.symbols import (
     resolve_tag,
     resolve_word,
 )
-from signalbridge.parsing.text import CAMEL_RE, SPLIT_RE, tokens
+from signalbridge.parsing.text import CAMEL_RE, SPLIT_RE, TOKEN_RE
 
 
 class Lx(IntEnum):
@@ -174,13 +174,8 @@ def _plain_word(tok: str, lexicon: Lexicon) -> Lexeme | None:
     return Lexeme(_WORD, low, upper=tok.isupper() and len(tok) > 1)
 
 
-def _lows(toks: list[str]) -> list[str]:
-    """Every token lower-cased in one C-level pass (no token holds a NUL), plus two empty
-    sentinels so that the next two tokens can be looked at without a bounds check."""
-    lows = "\x00".join(toks).lower().split("\x00")
-    lows.append("")
-    lows.append("")
-    return lows
+_findall = TOKEN_RE.findall
+_SENTINELS = ("", "")
 
 
 def _guards(lexicon: Lexicon) -> tuple[frozenset[str], frozenset[str]]:
@@ -223,7 +218,7 @@ def _resplit(lows: list[str], toks: list[str], i: int, grown: int) -> None:
 
 def lex(text: str, lexicon: Lexicon) -> list[Lexeme]:
     """Lexemes of one normalised message, in order."""
-    toks = tokens(text)
+    toks: list[str] = _findall(text)  # text.tokens(), without a call frame
     out: list[Lexeme] = []
     words = lexicon.words
     phrases = lexicon.phrases
@@ -239,17 +234,20 @@ def lex(text: str, lexicon: Lexicon) -> list[Lexeme]:
         guards = cache[_GUARD_KEY] = _guards(lexicon)
     guard, sep_phrase = guards
     append = out.append
-    plain = PLAIN_NUMBER
-    lows = _lows(toks)
+    # Every token lower-cased in one C-level pass (no token holds a NUL), plus two empty
+    # sentinels so that the next two tokens can be looked at without a bounds check.
+    lows = "\x00".join(toks).lower().split("\x00")
+    lows += _SENTINELS
     while i < n:
         tok = toks[i]
-        shared = fast.get(tok)
-        if shared is not None:  # newline and plain punctuation: the most common tokens
-            append(shared)
+        # "in" then "[]" are specialised opcodes; a .get() call costs more than both
+        if tok in fast:  # newline and plain punctuation: the most common tokens
+            append(fast[tok])
             i += 1
             continue
-        shared = cache.get(tok, _MISS)
-        if shared is _MISS:
+        if tok in cache:
+            shared = cache[tok]
+        else:
             first = tok[0]
             if first.isdigit():
                 nx = lows[i + 1]
@@ -262,8 +260,14 @@ def lex(text: str, lexicon: Lexicon) -> list[Lexeme]:
                     and (tok.isdigit() or not tok.isalnum())
                 ):
                     price: Decimal | None
-                    if len(tok) <= MAX_DIGITS and plain(tok) is not None:
-                        price = Decimal(tok)  # "1085", "1.0850": parse_number's first case
+                    # "1085", "1.0850": parse_number's first case (PLAIN_NUMBER), tested
+                    # with str methods: the token is digits, or digits joined by . and ,
+                    if (
+                        len(tok) <= MAX_DIGITS
+                        and tok.isascii()
+                        and (tok.isdigit() or (tok.count(".") == 1 and "," not in tok))
+                    ):
+                        price = Decimal(tok)
                     else:
                         price = parse_number(tok)
                     if price is not None:  # a plain price: the next most common token

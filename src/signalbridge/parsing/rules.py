@@ -12,7 +12,14 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal
 
-from signalbridge.domain.signals import EntryZone, OrderType, Side, Signal, SignalUpdate
+from signalbridge.domain.signals import (
+    EntryZone,
+    OrderType,
+    Side,
+    Signal,
+    SignalUpdate,
+    UpdateAction,
+)
 from signalbridge.parsing.fields import Reading, best_symbol, read_fields
 from signalbridge.parsing.lexer import Lexeme, Lx, lex
 from signalbridge.parsing.lexicon import Cat, Lexicon
@@ -49,14 +56,14 @@ def parse_rules(
     if side is None and symbol is not None and symbol.endswith(("/BTC", "/ETH")):
         side, side_reasons, side_score = Side.LONG, ["a spot pair quoted in BTC/ETH: a long"], -0.1
     low = text.lower()
-    if _has_any(low, _REPORT_HINTS) and _REPORT.search(low) is not None:
+    if any(map(low.__contains__, _REPORT_HINTS)) and _REPORT.search(low) is not None:
         return noise(0.8, "a results report, not a call")
     full = bool(entry_nums) and has_levels and side is not None
     # a complete call is not an update, except a bot's "trailing stop moved" report, which
     # repeats the position's entry and new stop but names no target
     trailed = full and not r.take_profits and "trailing" in low
     update = None if full and not trailed else find_update(low)
-    if update is not None and not (structured and update.action.value == "cancel"):
+    if update is not None and not (structured and update.action is UpdateAction.CANCEL):
         return _update(update, symbol, r)
     if side is None or symbol is None:
         return _noise(r, symbol, side, low)
@@ -122,10 +129,8 @@ _ACTION_WORDS = ("close", "move", "change", "cancel", "modify", "adjust", "secur
 
 
 def _has_any(low: str, needles: tuple[str, ...]) -> bool:
-    for needle in needles:
-        if needle in low:
-            return True
-    return False
+    """Any needle in ``low``, tested in C (a Python loop costs more than the searches)."""
+    return any(map(low.__contains__, needles))
 
 
 def _side(r: Reading) -> tuple[Side | None, list[str], float]:
@@ -164,18 +169,23 @@ def _infer_side(r: Reading, entry_nums: list[Decimal]) -> tuple[Side | None, lis
 
 
 def _update(hit: UpdateHit, symbol: str | None, r: Reading) -> ParseResult:
-    reasons = [f"update: {hit.action.value}"]
+    action = hit.action
+    reasons = [f"update: {action.value}"]
     conf = 0.84
     if hit.others:
         conf -= 0.12 * min(hit.others, 2)
         reasons.append(f"the message also names {hit.others} other action(s)")
-    if hit.action.value in ("move_sl", "modify_tp", "close_partial") and hit.value is None:
+    if action in _NEED_VALUE and hit.value is None:
         conf -= 0.2
         reasons.append("no value given")
-    if hit.action.value == "close_partial" and hit.value is not None and not 0 < hit.value <= 100:
+    if action is UpdateAction.CLOSE_PARTIAL and hit.value is not None and not 0 < hit.value <= 100:
         conf = 0.2
         reasons.append("percentage out of range")
-    return ParseResult(SignalUpdate(hit.action, symbol, hit.value), max(conf, 0.05), tuple(reasons))
+    return ParseResult(SignalUpdate(action, symbol, hit.value), max(conf, 0.05), tuple(reasons))
+
+
+# Enum members compared by identity: reading ``.value`` runs a Python-level descriptor.
+_NEED_VALUE = frozenset({UpdateAction.MOVE_SL, UpdateAction.MODIFY_TP, UpdateAction.CLOSE_PARTIAL})
 
 
 def _noise(r: Reading, symbol: str | None, side: Side | None, text: str) -> ParseResult:
@@ -224,7 +234,8 @@ def _signal(
     text_low: str,
 ) -> ParseResult:
     reasons = list(side_reasons)
-    entry = EntryZone.of(min(entry_nums), max(entry_nums)) if entry_nums else None
+    # low <= high already: EntryZone.of would only sort them again
+    entry = EntryZone(min(entry_nums), max(entry_nums)) if entry_nums else None
     if entry is None or r.market:
         order_type = OrderType.MARKET
     else:
@@ -258,10 +269,9 @@ def _signal(
     else:
         score -= 0.08
         reasons.append("no entry and no 'now': read as a market order")
-    base = symbol.split("/")[0]
     if (
         strength < STRONG
-        and base not in _BIG_COINS
+        and symbol.partition("/")[0] not in _BIG_COINS
         and symbol.endswith("/USDT")
         and _looks_like_sats(entry, r)
     ):

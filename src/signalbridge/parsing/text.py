@@ -87,8 +87,12 @@ _PUNCT = (
     r"[:;()\[\]{}.,=@#$%&*+\-/\\|<>~!?'\"•·°➝→➡⬇⬆—–^\u2190-\u21ff"
     r"🔻✖❌🚫🔹💰✅🎯🛑⛔]"
 )
+# No token starts with a space: the leading look-ahead lets the scan skip spaces without
+# trying every alternative there; "\n" is tested first (no other alternative matches it).
 TOKEN_RE = re.compile(
-    r"\d+(?:[.,]\d+)+|\.(?<![\w.]\.)\d+|[^\W\d_]+(?:\d+(?![\d.,]))?|[^\W_]+|\n|_+|" + _PUNCT
+    r"(?=[^ ])(?:\n|\d+(?:[.,]\d+)+|\.(?<![\w.]\.)\d+|[^\W\d_]+(?:\d+(?![\d.,]))?|[^\W_]+|_+|"
+    + _PUNCT
+    + ")"
 )
 SPLIT_RE = re.compile(r"\d+|[^\W\d]+")
 CAMEL_RE = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z]{2})")

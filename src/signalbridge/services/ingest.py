@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from signalbridge.domain.errors import InvalidSignal
 from signalbridge.domain.signals import Noise, Parsed, Signal, SignalUpdate, parsed_from_dict
+from signalbridge.services.dispatch import create_executions
 from signalbridge.store import models as m
 from signalbridge.store.db import insert_ignore
 from signalbridge.store.types import utcnow
@@ -38,6 +39,8 @@ class IngestResult:
     signal_id: int | None = None
     update_id: int | None = None
     error: str | None = None
+    #: Executions created with the signal (``dispatch=True``); not part of the answer.
+    execution_ids: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -80,11 +83,15 @@ async def ingest(
     content_type: str,
     received_at: datetime,
     interpretation: Interpretation,
+    dispatch: bool = False,
 ) -> IngestResult:
     """Store the message and what it means, in the caller's transaction.
 
     The message row is written once with its final status, so a delivery costs one insert
-    for the message and one for what it became.
+    for the message and one for what it became. With ``dispatch`` an accepted signal's
+    executions are created in the same transaction (the signal is stored ``dispatched``),
+    which saves the dispatch task a transaction of its own; the executions are then only
+    waiting to be run, and the sweeper finds them if the task is lost.
     """
     parsed = interpretation.parsed
     below = interpretation.confidence < channel.min_confidence
@@ -128,9 +135,16 @@ async def ingest(
         await session.flush()
         return IngestResult(message_id, status, False, update_id=update.id)
     signal = _signal_row(parsed, message_id, channel.id, received_at, interpretation, below)
+    dispatch_now = dispatch and signal.status == m.SignalStatus.ACCEPTED
+    if dispatch_now:
+        signal.status = m.SignalStatus.DISPATCHED
+        signal.dispatched_at = utcnow()
     session.add(signal)
     await session.flush()
-    return IngestResult(message_id, status, False, signal_id=signal.id)
+    execution_ids: tuple[int, ...] = ()
+    if dispatch_now:
+        execution_ids = tuple(await create_executions(session, signal.id, channel.id))
+    return IngestResult(message_id, status, False, signal_id=signal.id, execution_ids=execution_ids)
 
 
 def _signal_row(

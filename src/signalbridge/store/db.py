@@ -95,3 +95,35 @@ async def insert_ignore(
         stmt = insert(table).values(**values)
     result = await session.execute(stmt.returning(table.c.id))
     return result.scalar_one_or_none()
+
+
+async def insert_ignore_many(
+    session: AsyncSession,
+    model: type[Base],
+    rows: Sequence[Mapping[str, Any]],
+    conflict: Sequence[str],
+    returning: Sequence[str] = ("id",),
+) -> list[Any]:
+    """:func:`insert_ignore` for many rows in one executemany statement.
+
+    SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues", cached compilation).
+    Returns the ``returning`` column(s) of the rows actually inserted (one column as plain
+    values, several as tuples); rows whose natural key exists are skipped, exactly as
+    one-by-one inserts would skip them. Every row must have the same keys.
+    """
+    if not rows:
+        return []
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    table: Any = model.__table__
+    columns = [table.c[name] for name in returning]
+    stmt: Any
+    if dialect == "postgresql":
+        stmt = pg_insert(table).on_conflict_do_nothing(index_elements=conflict)
+    elif dialect == "sqlite":
+        stmt = sqlite_insert(table).on_conflict_do_nothing(index_elements=conflict)
+    else:  # pragma: no cover - only the two supported databases
+        stmt = insert(table)
+    result = await session.execute(stmt.returning(*columns), [dict(r) for r in rows])
+    if len(columns) == 1:
+        return list(result.scalars().all())
+    return [tuple(row) for row in result.all()]

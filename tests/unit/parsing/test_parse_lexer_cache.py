@@ -10,9 +10,10 @@ from hypothesis import strategies as st
 
 from signalbridge.domain.signals import Signal
 from signalbridge.parsing import parse
-from signalbridge.parsing.lexer import Lx, lex, tokens
+from signalbridge.parsing.lexer import Lx, lex
 from signalbridge.parsing.lexicon import Lexicon, default_lexicon
 from signalbridge.parsing.templates import load_template
+from signalbridge.parsing.text import tokens
 
 
 def fresh() -> Lexicon:

@@ -93,23 +93,36 @@ class PaperExchange:
 
     async def on_price(self, symbol: str, price: Decimal) -> int:
         """Set a price and match resting orders on it; returns how many orders changed."""
-        if price <= 0:
+        return await self.on_prices({symbol: price})
+
+    async def on_prices(self, prices: Mapping[str, Decimal]) -> int:
+        """Set several prices, then match the resting orders on all of them together.
+
+        One store query finds the accounts with open orders on any of the symbols (a feed
+        tick moves every symbol at once, and most have no resting order at all); each
+        (account, symbol) match is then one operation, grouped in one store transaction.
+        """
+        if any(price <= 0 for price in prices.values()):
             raise ValueError("price must be positive")
-        self._prices[symbol] = price
+        self._prices.update(prices)
+        if not prices:
+            return 0
         runs = []
-        for account_id in await self.store.accounts_with_open_orders(symbol):
-            rules = await self.rules(account_id)
-            market = self._views[rules.futures].get(symbol)
-            if market is None:
-                continue
-            tick = partial(
-                venue.on_tick,
-                market=market,
-                quote=self.quote(market, rules),
-                rules=rules,
-                now=self._clock(),
-            )
-            runs.append(self.store.run(account_id, tick, open_orders_symbol=symbol))
+        holders = await self.store.accounts_with_open_orders_on(list(prices))
+        for symbol in prices:
+            for account_id in holders.get(symbol, ()):
+                rules = await self.rules(account_id)
+                market = self._views[rules.futures].get(symbol)
+                if market is None:
+                    continue
+                tick = partial(
+                    venue.on_tick,
+                    market=market,
+                    quote=self.quote(market, rules),
+                    rules=rules,
+                    now=self._clock(),
+                )
+                runs.append(self.store.run(account_id, tick, open_orders_symbol=symbol))
         return sum(len(touched) for touched in await asyncio.gather(*runs))
 
     async def advance(self) -> dict[str, Decimal]:
@@ -117,8 +130,7 @@ class PaperExchange:
         if self.feed is None:
             return {}
         prices = self.feed.advance()
-        for symbol, price in prices.items():
-            await self.on_price(symbol, price)
+        await self.on_prices(prices)
         return prices
 
     # --- orders ----------------------------------------------------------------------------

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, insert, select, tuple_, update
+from sqlalchemy import bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -63,7 +63,6 @@ class _Job:
 @dataclass(slots=True)
 class _Loaded:
     state: AccountState
-    row: PaperAccountRow
     known_assets: set[str] = field(default_factory=set)
     known_positions: set[str] = field(default_factory=set)
 
@@ -73,6 +72,8 @@ class SqlPaperStore:
         self._sessions = session_factory
         self._pending: list[_Job] = []
         self._worker: asyncio.Task[None] | None = None
+        self._balance_waiters: dict[str, list[asyncio.Future[dict[str, PaperBalance]]]] = {}
+        self._balance_reader: asyncio.Task[None] | None = None
 
     async def ensure_account(
         self, account_id: str, settings: Mapping[str, Any], balances: Mapping[str, Decimal]
@@ -167,60 +168,63 @@ class SqlPaperStore:
             if job.create is None or job.account_id in loaded:
                 continue
             settings, amounts = job.create
-            row = PaperAccountRow(id=job.account_id, settings=dict(settings), created_at=now)
-            item = _Loaded(AccountState(job.account_id, dict(settings), {}, {}, {}), row)
+            item = _Loaded(AccountState(job.account_id, dict(settings), {}, {}, {}))
             for asset, amount in amounts.items():
                 item.state.balances[asset] = PaperBalance(asset, Decimal(amount))
                 item.known_assets.add(asset)
                 balances.append(
                     {"account_id": job.account_id, "asset": asset, "free": amount, "used": ZERO}
                 )
-            accounts.append({"id": job.account_id, "settings": row.settings, "created_at": now})
+            accounts.append({"id": job.account_id, "settings": dict(settings), "created_at": now})
             loaded[job.account_id] = item
         if accounts:
             await session.execute(insert(PaperAccountRow), accounts)
             await session.execute(insert(PaperBalanceRow), balances)
 
     async def _load(self, session: AsyncSession, batch: list[_Job]) -> dict[str, _Loaded]:
+        # Plain column rows, not ORM objects: a batch may load thousands of rows, and the
+        # state is copied into AccountState anyway.
         ids = sorted({job.account_id for job in batch})
-        query = select(PaperAccountRow).where(PaperAccountRow.id.in_(ids))
+        accounts: Any = PaperAccountRow.__table__
+        query = select(accounts.c.id, accounts.c.settings).where(accounts.c.id.in_(ids))
         if session.get_bind().dialect.name == "postgresql":
-            query = query.order_by(PaperAccountRow.id).with_for_update()
+            query = query.order_by(accounts.c.id).with_for_update()
         loaded = {
-            row.id: _Loaded(AccountState(row.id, dict(row.settings), {}, {}, {}), row)
-            for row in (await session.scalars(query))
+            row.id: _Loaded(AccountState(row.id, dict(row.settings), {}, {}, {}))
+            for row in (await session.execute(query))
         }
-        for balance in await session.scalars(
-            select(PaperBalanceRow).where(PaperBalanceRow.account_id.in_(ids))
+        balances: Any = PaperBalanceRow.__table__
+        for balance in await session.execute(
+            select(balances).where(balances.c.account_id.in_(ids))
         ):
             item = loaded[balance.account_id]
             item.state.balances[balance.asset] = PaperBalance(
                 balance.asset, balance.free, balance.used
             )
             item.known_assets.add(balance.asset)
-        for held in await session.scalars(
-            select(PaperPositionRow).where(PaperPositionRow.account_id.in_(ids))
-        ):
+        positions: Any = PaperPositionRow.__table__
+        for held in await session.execute(select(positions).where(positions.c.account_id.in_(ids))):
             item = loaded[held.account_id]
             item.state.positions[held.symbol] = _position(held)
             item.known_positions.add(held.symbol)
+        orders: Any = PaperOrderRow.__table__
         symbols = {j.open_orders_symbol for j in batch if j.open_orders_symbol is not None}
         wanted_open = {(j.account_id, j.open_orders_symbol) for j in batch}
         if symbols:
-            for row in await session.scalars(
-                select(PaperOrderRow).where(
-                    PaperOrderRow.account_id.in_(ids),
-                    PaperOrderRow.symbol.in_(sorted(symbols)),
-                    PaperOrderRow.is_open.is_(True),
+            for row in await session.execute(
+                select(orders).where(
+                    orders.c.account_id.in_(ids),
+                    orders.c.symbol.in_(sorted(symbols)),
+                    orders.c.is_open.is_(True),
                 )
             ):
                 if (row.account_id, row.symbol) in wanted_open and row.account_id in loaded:
                     loaded[row.account_id].state.orders[row.id] = _order(row)
         pairs = sorted({(j.account_id, j.client_order_id) for j in batch if j.client_order_id})
         if pairs:
-            for row in await session.scalars(
-                select(PaperOrderRow).where(
-                    tuple_(PaperOrderRow.account_id, PaperOrderRow.client_order_id).in_(pairs)
+            for row in await session.execute(
+                select(orders).where(
+                    tuple_(orders.c.account_id, orders.c.client_order_id).in_(pairs)
                 )
             ):
                 if row.account_id in loaded:
@@ -277,30 +281,59 @@ class SqlPaperStore:
                 }
                 for f in state.fills
             )
+        # Core statements (executemany), not the ORM's bulk paths: nothing here needs
+        # objects, and a batch may carry hundreds of rows.
+        accounts: Any = PaperAccountRow.__table__
+        orders: Any = PaperOrderRow.__table__
+        balances: Any = PaperBalanceRow.__table__
+        positions: Any = PaperPositionRow.__table__
         if account_updates:
-            await session.execute(update(PaperAccountRow), account_updates)
+            await session.execute(
+                update(accounts).where(accounts.c.id == bindparam("k_id")),
+                [{"k_id": row["id"], "settings": row["settings"]} for row in account_updates],
+            )
         if new_orders:
-            await session.execute(insert(PaperOrderRow), new_orders)
+            await session.execute(insert(orders), new_orders)
         if changed_orders:
-            await session.execute(update(PaperOrderRow), changed_orders)
+            await session.execute(
+                update(orders).where(orders.c.id == bindparam("k_id")),
+                [{"k_id": row.pop("id"), **row} for row in changed_orders],
+            )
         if balance_inserts:
-            await session.execute(insert(PaperBalanceRow), balance_inserts)
+            await session.execute(insert(balances), balance_inserts)
         if balance_updates:
-            await session.execute(update(PaperBalanceRow), balance_updates)
+            await session.execute(
+                update(balances).where(
+                    balances.c.account_id == bindparam("k_account"),
+                    balances.c.asset == bindparam("k_asset"),
+                ),
+                [
+                    {"k_account": b["account_id"], "k_asset": b["asset"], **_without(b)}
+                    for b in balance_updates
+                ],
+            )
         if position_deletes:
             await session.execute(
-                delete(PaperPositionRow).where(
-                    tuple_(PaperPositionRow.account_id, PaperPositionRow.symbol).in_(
-                        position_deletes
-                    )
+                delete(positions).where(
+                    tuple_(positions.c.account_id, positions.c.symbol).in_(position_deletes)
                 )
             )
         if position_inserts:
-            await session.execute(insert(PaperPositionRow), position_inserts)
+            await session.execute(insert(positions), position_inserts)
         if position_updates:
-            await session.execute(update(PaperPositionRow), position_updates)
+            await session.execute(
+                update(positions).where(
+                    positions.c.account_id == bindparam("k_account"),
+                    positions.c.symbol == bindparam("k_symbol"),
+                ),
+                [
+                    {"k_account": p["account_id"], "k_symbol": p["symbol"], **_without(p, "symbol")}
+                    for p in position_updates
+                ],
+            )
         if fills:
-            await session.execute(insert(PaperFillRow), fills)
+            fill_table: Any = PaperFillRow.__table__
+            await session.execute(insert(fill_table), fills)
 
     # --- reads -----------------------------------------------------------------------------
 
@@ -334,11 +367,47 @@ class SqlPaperStore:
             return [_order(r) for r in rows]
 
     async def get_balances(self, account_id: str) -> dict[str, PaperBalance]:
-        async with self._sessions() as session:
-            rows = await session.scalars(
-                select(PaperBalanceRow).where(PaperBalanceRow.account_id == account_id)
-            )
-            return {r.asset: PaperBalance(r.asset, r.free, r.used) for r in rows}
+        """Balances of one account; reads asked for together share one query (fan-out).
+
+        A read is never served from a query that started before it was asked for, so it
+        sees every write its caller has already been answered for.
+        """
+        future: asyncio.Future[dict[str, PaperBalance]] = asyncio.get_running_loop().create_future()
+        self._balance_waiters.setdefault(account_id, []).append(future)
+        if self._balance_reader is None or self._balance_reader.done():
+            self._balance_reader = asyncio.create_task(self._read_balances())
+        return await future
+
+    async def _read_balances(self) -> None:
+        while self._balance_waiters:
+            await asyncio.sleep(0)  # let every caller ready to ask join this query
+            waiters, self._balance_waiters = self._balance_waiters, {}
+            ids = sorted(waiters)
+            found: dict[str, dict[str, PaperBalance]] = {a: {} for a in ids}
+            try:
+                table: Any = PaperBalanceRow.__table__
+                async with self._sessions() as session:
+                    for start in range(0, len(ids), MAX_BATCH):
+                        rows = await session.execute(
+                            select(table).where(
+                                table.c.account_id.in_(ids[start : start + MAX_BATCH])
+                            )
+                        )
+                        for r in rows:
+                            found[r.account_id][r.asset] = PaperBalance(r.asset, r.free, r.used)
+            except BaseException as exc:  # never leave a caller waiting forever
+                error = _database_error(exc) if isinstance(exc, SQLAlchemyError) else exc
+                for futures in waiters.values():
+                    for f in futures:
+                        if not f.done():
+                            f.set_exception(error)
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for account_id, futures in waiters.items():
+                for f in futures:
+                    if not f.done():
+                        f.set_result({a: replace(b) for a, b in found[account_id].items()})
 
     async def get_positions(self, account_id: str) -> dict[str, PaperPosition]:
         async with self._sessions() as session:
@@ -346,6 +415,24 @@ class SqlPaperStore:
                 select(PaperPositionRow).where(PaperPositionRow.account_id == account_id)
             )
             return {r.symbol: _position(r) for r in rows}
+
+    async def accounts_with_open_orders_on(self, symbols: list[str]) -> dict[str, list[str]]:
+        """Accounts with open orders per symbol, for many symbols in one query."""
+        if not symbols:
+            return {}
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(PaperOrderRow.symbol, PaperOrderRow.account_id)
+                .where(
+                    PaperOrderRow.symbol.in_(sorted(set(symbols))), PaperOrderRow.is_open.is_(True)
+                )
+                .distinct()
+                .order_by(PaperOrderRow.symbol, PaperOrderRow.account_id)
+            )
+            found: dict[str, list[str]] = {}
+            for symbol, account_id in rows.all():
+                found.setdefault(symbol, []).append(account_id)
+            return found
 
     async def accounts_with_open_orders(self, symbol: str) -> list[str]:
         async with self._sessions() as session:
@@ -358,6 +445,12 @@ class SqlPaperStore:
             return list(rows)
 
 
+def _without(row: Mapping[str, Any], *keys: str) -> dict[str, Any]:
+    """A row's values minus its key columns (they go in the WHERE clause)."""
+    drop = {"account_id", "asset", *keys}
+    return {k: v for k, v in row.items() if k not in drop}
+
+
 def _database_error(exc: SQLAlchemyError) -> Exception:
     """A failed commit may or may not have landed; anything earlier changed nothing."""
     if getattr(exc, "connection_invalidated", False):
@@ -365,7 +458,8 @@ def _database_error(exc: SQLAlchemyError) -> Exception:
     return TransientError(f"paper store unavailable: {type(exc).__name__}")
 
 
-def _position(row: PaperPositionRow) -> PaperPosition:
+def _position(row: Any) -> PaperPosition:
+    """From an ORM row or a plain column row (same attribute names)."""
     return PaperPosition(
         row.symbol,
         PositionSide(row.side),
@@ -416,7 +510,8 @@ def _order_values(order: PaperOrder) -> dict[str, Any]:
     }
 
 
-def _order(row: PaperOrderRow) -> PaperOrder:
+def _order(row: Any) -> PaperOrder:
+    """From an ORM row or a plain column row (same attribute names)."""
     return PaperOrder(
         id=row.id,
         account_id=row.account_id,

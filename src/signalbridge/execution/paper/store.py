@@ -63,6 +63,10 @@ class PaperStateStore(Protocol):
 
     async def accounts_with_open_orders(self, symbol: str) -> list[str]: ...
 
+    async def accounts_with_open_orders_on(self, symbols: list[str]) -> dict[str, list[str]]:
+        """:meth:`accounts_with_open_orders` for several symbols in one query."""
+        ...
+
 
 class MemoryPaperStore:
     """Process-local store for unit tests and benchmarks; same semantics as the SQL store."""
@@ -178,3 +182,6 @@ class MemoryPaperStore:
 
     async def accounts_with_open_orders(self, symbol: str) -> list[str]:
         return sorted(self._open[symbol]) if symbol in self._open else []
+
+    async def accounts_with_open_orders_on(self, symbols: list[str]) -> dict[str, list[str]]:
+        return {s: sorted(self._open[s]) for s in symbols if self._open.get(s)}

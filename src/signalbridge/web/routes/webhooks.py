@@ -99,10 +99,12 @@ async def receive(channel_id: int, request: Request, c: ContainerDep) -> JSONRes
             content_type=request.headers.get("content-type", "text/plain")[:100],
             received_at=received_at,
             interpretation=interpretation,
+            dispatch=True,
         )
     if not result.duplicate:
-        if result.signal_id is not None and result.status == m.MessageStatus.PARSED:
-            await c.queue.enqueue(DISPATCH_SIGNAL, result.signal_id)
+        if result.execution_ids:
+            # The executions were written with the signal: the task only runs them.
+            await c.queue.enqueue(DISPATCH_SIGNAL, result.signal_id, list(result.execution_ids))
         if result.update_id is not None and result.status == m.MessageStatus.PARSED:
             await c.queue.enqueue(APPLY_UPDATE, result.update_id)
     payload: dict[str, Any] = result.to_dict()
