@@ -255,13 +255,16 @@ class ExitDesk:
         # would wait for the one connection this transaction holds.
         live = await self._pool.get(connection_id)
         max_len = live.adapter.capabilities.max_client_order_id_len
+        # Spot venues have no reduce-only flag (they refuse it); a plain sell of what the
+        # position holds is the reducing order there.
+        reduce_only = live.adapter.capabilities.reduce_only
         async with self._sessions() as session, session.begin():
             position = await session.get(m.Position, position_id)
             if position is None or position.status != m.PositionStatus.OPEN:
                 return 0
             execution_id = position.execution_id
             for action in actions:
-                order_id = await self._write(session, position, action, max_len)
+                order_id = await self._write(session, position, action, max_len, reduce_only)
                 if order_id is not None:
                     order_ids.append(order_id)
                 session.add(
@@ -283,7 +286,12 @@ class ExitDesk:
         return len(order_ids)
 
     async def _write(
-        self, session: AsyncSession, position: m.Position, action: Action, max_len: int
+        self,
+        session: AsyncSession,
+        position: m.Position,
+        action: Action,
+        max_len: int,
+        reduce_only: bool,
     ) -> int | None:
         if action.kind is ActionKind.MOVE_SL:
             position.stop_loss = action.level
@@ -309,7 +317,7 @@ class ExitDesk:
             "side": side.value,
             "type": VenueOrderType.MARKET.value,
             "amount": action.amount,
-            "reduce_only": True,
+            "reduce_only": reduce_only,
             "status": m.OrderStatus.PENDING,
         }
         new_id = await insert_ignore(
