@@ -520,7 +520,7 @@ class ExecutionEngine:
 
     async def _log(self, execution_id: int, action: str, **fields: object) -> None:
         async with self._sessions() as session, session.begin():
-            session.add(log_row(execution_id, action, **fields))  # type: ignore[arg-type]
+            session.add(log_row(execution_id, action, **fields))
 
 
 _TRACKED = (m.OrderStatus.OPEN, m.OrderStatus.PARTIALLY_FILLED)

@@ -86,27 +86,9 @@ def log_values(
     }
 
 
-def log_row(
-    execution_id: int | None,
-    action: str,
-    *,
-    order_id: int | None = None,
-    reason: str | None = None,
-    request: dict[str, Any] | None = None,
-    response: dict[str, Any] | None = None,
-    latency_ms: float | None = None,
-) -> m.ExecutionLog:
-    return m.ExecutionLog(
-        **log_values(
-            execution_id,
-            action,
-            order_id=order_id,
-            reason=reason,
-            request=request,
-            response=response,
-            latency_ms=latency_ms,
-        )
-    )
+def log_row(execution_id: int | None, action: str, **fields: Any) -> m.ExecutionLog:
+    """One execution log row as an ORM object; ``fields`` as for :func:`log_values`."""
+    return m.ExecutionLog(**log_values(execution_id, action, **fields))
 
 
 async def insert_logs(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -15,16 +15,25 @@ SECRET_WORDS = ("secret", "password", "token", "key", "passphrase", "signature")
 
 
 def masked(values: Mapping[str, Any], secret_fields: Iterable[str] = ()) -> dict[str, Any]:
-    """Copy of ``values`` with secret fields (named or looking secret) masked, recursively."""
+    """Copy of ``values`` with secret fields (named, or named like a secret) masked.
+
+    Nested mappings are masked the same way; a secret's ``[old, new]`` pair becomes
+    ``["****", "****"]``; values JSON cannot hold (decimals, datetimes) become text.
+    """
     secret_set = set(secret_fields)
     out: dict[str, Any] = {}
     for key, value in values.items():
         if key in secret_set or any(w in key.lower() for w in SECRET_WORDS):
-            out[key] = mask(str(value)) if value is not None else None
+            if isinstance(value, list):
+                out[key] = ["****" if v is not None else None for v in value]
+            else:
+                out[key] = mask(str(value)) if value is not None else None
         elif isinstance(value, Mapping):
             out[key] = masked(value, secret_set)
+        elif isinstance(value, str | int | bool | list | None):
+            out[key] = value
         else:
-            out[key] = value if isinstance(value, str | int | bool | None) else str(value)
+            out[key] = str(value)
     return out
 
 
@@ -53,7 +62,7 @@ async def record(
             action=action,
             entity=entity,
             entity_id=str(entity_id),
-            changes=_mask_changes(changes, secret_fields),
+            changes=masked(changes, secret_fields),
         )
     )
 
@@ -78,19 +87,3 @@ async def record_by(
         changes=changes,
         secret_fields=secret_fields,
     )
-
-
-def _mask_changes(changes: Mapping[str, Any], secret_fields: Iterable[str]) -> dict[str, Any]:
-    secret_set = set(secret_fields)
-    out: dict[str, Any] = {}
-    for key, value in changes.items():
-        is_secret = key in secret_set or any(w in key.lower() for w in SECRET_WORDS)
-        if is_secret and isinstance(value, list):
-            out[key] = ["****" if v is not None else None for v in value]
-        elif is_secret:
-            out[key] = mask(str(value)) if value is not None else None
-        elif isinstance(value, Mapping):
-            out[key] = masked(value, secret_set)
-        else:
-            out[key] = value
-    return out

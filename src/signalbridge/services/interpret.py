@@ -6,6 +6,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from signalbridge.domain.signals import Signal
 from signalbridge.services.ingest import Interpretation, interpret_canonical
 
 
@@ -40,6 +41,8 @@ def parse_with_rules(text: str, template: Any = None) -> Interpretation:
     confidence = Decimal(str(round(result.confidence, 4)))
     parsed = result.parsed
     problems = tuple(result.reasons)
-    if parsed.kind == "signal" and parsed.geometry_problems():  # type: ignore[union-attr]
-        return Interpretation(None, confidence, problems or tuple(parsed.geometry_problems()))  # type: ignore[union-attr]
+    if isinstance(parsed, Signal):
+        geometry = parsed.geometry_problems()
+        if geometry:  # never "fixed": the message is kept as rejected, with the reasons
+            return Interpretation(None, confidence, problems or tuple(geometry))
     return Interpretation(parsed, confidence, problems)
