@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     order_sync_seconds: float = 2.0
     paper_tick_seconds: float = 1.0
     monitor_seconds: float = 1.0
+    # A stop or target resting on the venue is left to the venue this long after the price
+    # reached its level; then the monitor cancels it and closes at market.
+    resting_grace_seconds: float = 10.0
     webhook_max_body_bytes: int = 64 * 1024
     log_level: str = "INFO"
     log_json: bool = True

@@ -45,6 +45,7 @@ import pytest
 from aiohttp import web
 
 from tests.fakes import binance_wire as wire
+from tests.fakes.binance_algo import AlgoDesk, algo_json
 from tests.fakes.binance_book import BinanceBook, BinanceError, FakeOrder
 
 PUBLIC_PATHS = frozenset(
@@ -72,6 +73,8 @@ PRIVATE_PATHS = frozenset(
         "/api/v3/account",
         "/fapi/v1/order",
         "/fapi/v1/openOrders",
+        "/fapi/v1/algoOrder",
+        "/fapi/v1/openAlgoOrders",
         "/fapi/v2/account",
         "/fapi/v3/account",
         "/fapi/v2/balance",
@@ -241,6 +244,7 @@ class FakeBinance:
         """Fresh book, no faults, counters zeroed (call between tests)."""
         with self._lock:
             self.book = BinanceBook()
+            self.algo = AlgoDesk(self.book)
             self.withdrawals_enabled = False
             self.trading_enabled = True
             self._faults: list[_Fault] = []
@@ -267,15 +271,18 @@ class FakeBinance:
         bid: Decimal | str | None = None,
         ask: Decimal | str | None = None,
     ) -> None:
-        """Move the market (spot and futures share it); resting limit orders fill."""
+        """Move the market (spot and futures share it); resting limit orders fill and
+        futures algo orders the price reached trigger."""
         with self._lock:
+            now = _now_ms()
             self.book.set_price(
                 symbol,
                 Decimal(price),
                 None if bid is None else Decimal(bid),
                 None if ask is None else Decimal(ask),
-                _now_ms(),
+                now,
             )
+            self.algo.on_price(symbol, now)
 
     def set_spot_balance(self, asset: str, free: Decimal | str) -> None:
         with self._lock:
@@ -558,6 +565,8 @@ class FakeBinance:
             return self._tickers(tickers[path], p, futures, now), None
         if path in ("/api/v3/order", "/fapi/v1/order"):
             return self._order_route(method, p, futures, now)
+        if path == "/fapi/v1/algoOrder" or route == "GET /fapi/v1/openAlgoOrders":
+            return self._algo_route(method, path, p, now), None
         if route in ("GET /api/v3/openOrders", "GET /fapi/v1/openOrders"):
             symbol = p.get("symbol")
             if symbol is not None:
@@ -662,6 +671,23 @@ class FakeBinance:
             body["origClientOrderId"] = order.client_order_id
             body["clientOrderId"] = p.get("newClientOrderId") or f"cancel{order.order_id}"
             return body, None
+        raise _NotFound()
+
+    def _algo_route(self, method: str, path: str, p: dict[str, str], now: int) -> Any:
+        """USDⓈ-M conditional orders (stop / take-profit market) on the Algo Service."""
+        if path == "/fapi/v1/openAlgoOrders":
+            symbol = p.get("symbol")
+            if symbol is not None:
+                self.book.spec(symbol, True)
+            return [algo_json(o) for o in self.algo.open(symbol)]
+        if method == "POST":
+            if not self.trading_enabled:
+                raise BinanceError(*BAD_KEY, status=401)
+            return algo_json(self.algo.new(p, now))
+        if method == "GET":
+            return algo_json(self.algo.find(p))
+        if method == "DELETE":
+            return self.algo.cancel(p, now)
         raise _NotFound()
 
     def _set_leverage(self, p: dict[str, str]) -> dict[str, Any]:

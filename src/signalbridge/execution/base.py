@@ -67,6 +67,10 @@ class Capabilities:
     lookup_by_client_id: bool = True
     batch_tickers: bool = False
     max_client_order_id_len: int = 36
+    #: Reduce-only ``stop_market`` and ``take_profit_market`` orders rest on the venue's
+    #: futures markets and close the position without us (MetaTrader keeps SL/TP on the
+    #: position instead, so its adapter says no and the monitor enforces them).
+    protective_orders: bool = False
 
 
 @dataclass(frozen=True, slots=True)

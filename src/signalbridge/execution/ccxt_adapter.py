@@ -23,6 +23,7 @@ import ccxt.async_support as ccxt_async
 from ccxt.base.decimal_to_precision import DECIMAL_PLACES, TICK_SIZE
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from signalbridge.execution import ccxt_algo
 from signalbridge.execution.base import (
     AdapterDeps,
     Balance,
@@ -41,6 +42,7 @@ from signalbridge.execution.base import (
     VenueOrderType,
     VenuePosition,
 )
+from signalbridge.execution.ccxt_algo import RESTING_TYPES
 from signalbridge.execution.ccxt_errors import translate
 from signalbridge.execution.symbols import SymbolMap, SymbolStyle
 from signalbridge.integrations import errors as sb
@@ -71,6 +73,7 @@ _TYPES = {
     "take_profit_market": VenueOrderType.TAKE_PROFIT_MARKET,
     "take_profit_limit": VenueOrderType.TAKE_PROFIT_LIMIT,
 }
+_ALGO_EXCHANGES = frozenset({"binance", "binanceusdm"})
 _BALANCE_META = frozenset({"info", "free", "used", "total", "debt", "timestamp", "datetime"})
 
 
@@ -144,12 +147,19 @@ class CcxtAdapter:
             },
         )
         linear = self.kind is MarketKind.LINEAR
+        # Resting exits are read the way Binance keeps them (ccxt_algo); elsewhere the
+        # position monitor enforces stops and targets.
+        resting = linear and config.exchange in _ALGO_EXCHANGES
         self.capabilities = Capabilities(
+            stop_orders=resting,
+            native_stop_loss=resting,
+            native_take_profit=resting,
             reduce_only=linear,
             futures=linear,
             leverage=linear,
             batch_tickers=True,
             max_client_order_id_len=36,
+            protective_orders=resting,
         )
         self.exchange: Any = _build_exchange(config, secrets)
         self._markets: dict[str, Market] | None = None
@@ -306,10 +316,11 @@ class CcxtAdapter:
     # -- orders ------------------------------------------------------------------------------
 
     async def create_order(self, req: OrderRequest) -> VenueOrder:
-        if req.type.is_triggered:
+        resting = req.type in RESTING_TYPES and self.capabilities.protective_orders
+        if req.type.is_triggered and not resting:
             raise sb.InvalidRequest(
-                f"{req.type} orders are not supported by the ccxt adapter; the engine "
-                "emulates stops",
+                f"{req.type} orders are not supported here; the position monitor "
+                "enforces stops and targets",
                 connection_id=self.connection_id,
             )
         if req.reduce_only and self.kind is MarketKind.SPOT:
@@ -328,30 +339,52 @@ class CcxtAdapter:
             params["reduceOnly"] = True
         if req.type is VenueOrderType.LIMIT:
             params["timeInForce"] = _TIF[req.time_in_force]
+        kind: str = req.type.value
+        if resting:  # a trigger price sends it to Binance's Algo Service
+            params["triggerPrice"] = str(req.stop_price)
+            kind = req.type.value.upper()
         price = float(req.price) if req.price is not None else None
         raw: Mapping[str, Any] = await self._call(
             lambda: self.exchange.create_order(
-                venue, req.type.value, req.side.value, float(req.amount), price, params
+                venue, kind, req.side.value, float(req.amount), price, params
             ),
             write=True,
         )
-        return self._order(raw, req.client_order_id)
+        return await self._resolve(raw, req.client_order_id, venue)
 
     async def fetch_order(self, symbol: str, client_order_id: str) -> VenueOrder:
+        """By client id: the matching engine first, then (futures) the Algo Service."""
         venue = await self._venue_symbol(symbol)
-        raw: Mapping[str, Any] = await self._call(
-            lambda: self.exchange.fetch_order(None, venue, {"clientOrderId": client_order_id})
-        )
-        return self._order(raw, client_order_id)
+        params = {"clientOrderId": client_order_id}
+        try:
+            raw: Mapping[str, Any] = await self._call(
+                lambda: self.exchange.fetch_order(None, venue, params)
+            )
+        except sb.OrderNotFound:
+            if not self.capabilities.protective_orders:
+                raise
+            raw = await self._call(
+                lambda: self.exchange.fetch_order(None, venue, {**params, "trigger": True})
+            )
+        return await self._resolve(raw, client_order_id, venue)
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> VenueOrder:
         """Cancel by client id; a lost answer is a TransientError (cancelling is idempotent:
         a repeat answers OrderNotFound once the first one went through)."""
         venue = await self._venue_symbol(symbol)
-        raw: Mapping[str, Any] = await self._call(
-            lambda: self.exchange.cancel_order(None, venue, {"clientOrderId": client_order_id})
-        )
-        return self._order(raw, client_order_id)
+        params = {"clientOrderId": client_order_id}
+        try:
+            raw: Mapping[str, Any] = await self._call(
+                lambda: self.exchange.cancel_order(None, venue, params)
+            )
+        except sb.OrderNotFound:
+            if not self.capabilities.protective_orders:
+                raise
+            conditional = {**params, "trigger": True}
+            await self._call(lambda: self.exchange.cancel_order(None, venue, conditional))
+            # The Algo Service answers a cancel with ids only: read what it is now.
+            raw = await self._call(lambda: self.exchange.fetch_order(None, venue, conditional))
+        return await self._resolve(raw, client_order_id, venue)
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[VenueOrder]:
         venue = await self._venue_symbol(symbol) if symbol is not None else None
@@ -359,7 +392,35 @@ class CcxtAdapter:
         raw: list[Mapping[str, Any]] = await self._call(
             lambda: self.exchange.fetch_open_orders(venue)
         )
-        return [self._order(o, None) for o in raw]
+        if self.capabilities.protective_orders:
+            raw = [
+                *raw,
+                *await self._call(
+                    lambda: self.exchange.fetch_open_orders(venue, None, None, {"trigger": True})
+                ),
+            ]
+        return [
+            ccxt_algo.combine(self._order(o, None), o, None)
+            if ccxt_algo.is_algo(o)
+            else self._order(o, None)
+            for o in raw
+        ]
+
+    async def _resolve(
+        self, raw: Mapping[str, Any], client_order_id: str | None, venue: str
+    ) -> VenueOrder:
+        """A ccxt order as ours; a triggered algo order is read together with its child."""
+        order = self._order(raw, client_order_id)
+        if not ccxt_algo.is_algo(raw):
+            return order
+        child: VenueOrder | None = None
+        actual = ccxt_algo.child_id(raw)
+        if actual is not None:
+            found: Mapping[str, Any] = await self._call(
+                lambda: self.exchange.fetch_order(actual, venue)
+            )
+            child = self._order(found, None)
+        return ccxt_algo.combine(order, raw, child)
 
     def _order(self, o: Mapping[str, Any], client_order_id: str | None) -> VenueOrder:
         info = o.get("info")

@@ -52,6 +52,10 @@ class ManagementSettings(BaseModel):
     break_even_after_tp: int | None = Field(default=None, ge=1, le=MAX_TAKE_PROFITS)
     trailing: TrailingSettings | None = None
     close_on_opposite: bool = False
+    #: Rest the stop and the next target on the venue as reduce-only trigger orders where
+    #: the venue can (see :mod:`signalbridge.execution.protection`), so they hold even when
+    #: SignalBridge is down. The monitor still watches and acts when one is missing.
+    native_exits: bool = True
 
     @model_validator(mode="after")
     def _split_is_sane(self) -> ManagementSettings:
@@ -76,6 +80,8 @@ class Precision:
     price_tick: Decimal
     min_amount: Decimal = ZERO
     contract_size: Decimal = Decimal(1)
+    #: Reduce-only stop and take-profit orders can rest on the venue for this symbol.
+    resting_exits: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,8 +197,7 @@ def evaluate(view: PositionView, price: Decimal) -> list[Action]:
     if remaining <= 0:
         return actions
     stop, reasons = view.stop_loss, []
-    be_after = view.settings.break_even_after_tp
-    if be_after is not None and done >= be_after and tighter(long, view.entry, stop):
+    if break_even_due(replace(view, tp_done=done)):
         stop = view.entry
         reasons.append("break_even")
     trail = view.settings.trailing
@@ -248,6 +253,10 @@ def triggers(view: PositionView) -> tuple[Decimal | None, Decimal | None]:
     if view.closing or view.amount <= 0:
         return None, None
     long = view.long
+    if break_even_due(view):
+        # A target was reached without this monitor's tick (a resting order filled on the
+        # venue): the stop moves at whatever the price is now.
+        return view.stop_loss, (ZERO if long else INFINITY)
     favourable: list[Decimal] = []
     if view.tp_done < len(view.take_profits):
         favourable.append(view.take_profits[view.tp_done])
@@ -257,6 +266,16 @@ def triggers(view: PositionView) -> tuple[Decimal | None, Decimal | None]:
     if not favourable:
         return view.stop_loss, None
     return view.stop_loss, (min(favourable) if long else max(favourable))
+
+
+def break_even_due(view: PositionView) -> bool:
+    """Whether the break-even rule wants the stop moved to the entry right now."""
+    after_tp = view.settings.break_even_after_tp
+    return (
+        after_tp is not None
+        and view.tp_done >= after_tp
+        and tighter(view.long, view.entry, view.stop_loss)
+    )
 
 
 def _trail_threshold(view: PositionView, trail: TrailingSettings) -> Decimal:

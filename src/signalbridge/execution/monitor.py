@@ -22,13 +22,16 @@ from typing import Any
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
+from signalbridge.domain.market import MarketKind
 from signalbridge.domain.signals import Side
 from signalbridge.execution.base import OrderSide, VenueOrderType, client_order_id
+from signalbridge.execution.cancel import Canceller
 from signalbridge.execution.engine import ExecutionEngine
+from signalbridge.execution.legs import is_entry_leg, is_full_close
 from signalbridge.execution.management import (
     Action,
     ActionKind,
@@ -41,7 +44,8 @@ from signalbridge.execution.management import (
     triggers,
 )
 from signalbridge.execution.pool import AdapterPool
-from signalbridge.execution.recorder import is_entry_leg, log_row, record_order, refresh_position
+from signalbridge.execution.protection import STOP, Holder, ProtectionDesk, Released
+from signalbridge.execution.recorder import log_row, refresh_position
 from signalbridge.integrations.errors import IntegrationError
 from signalbridge.store import models as m
 from signalbridge.store.db import insert_ignore
@@ -52,8 +56,6 @@ log = structlog.get_logger("signalbridge.monitor")
 ZERO = Decimal(0)
 _LOW_ID = -1
 _HIGH_ID = 1 << 62
-#: Legs that close everything: a later evaluation must not act on the position again.
-FULL_CLOSE_LEGS = ("sl", "opp")
 _RELOAD_SLACK = timedelta(seconds=5)
 _CHUNK = 500
 
@@ -218,6 +220,8 @@ class ExitDesk:
         self._engine = engine
         self._now = now
         self._markets: dict[tuple[int, datetime], dict[str, Precision]] = {}
+        self.canceller = Canceller(sessions, pool, engine, now=now)
+        self.guards = ProtectionDesk(sessions, pool, engine, self.canceller, now=now)
 
     async def markets(self, connection_id: int) -> dict[str, Precision]:
         """The venue's precision per symbol (markets are loaded once per adapter version)."""
@@ -225,8 +229,15 @@ class ExitDesk:
         key = (connection_id, live.version)
         if key not in self._markets:
             markets = await live.read(live.adapter.load_markets)
+            resting = live.adapter.capabilities.protective_orders
             self._markets[key] = {
-                s: Precision(mk.amount_step, mk.price_tick, mk.min_amount, mk.contract_size)
+                s: Precision(
+                    mk.amount_step,
+                    mk.price_tick,
+                    mk.min_amount,
+                    mk.contract_size,
+                    resting_exits=resting and mk.kind is MarketKind.LINEAR,
+                )
                 for s, mk in markets.items()
             }
         return self._markets[key]
@@ -242,15 +253,28 @@ class ExitDesk:
         source: str,
         precision: Precision,
         context: dict[str, Any] | None = None,
-    ) -> int:
-        """Apply ``actions`` to one open position; returns how many exit orders were sent."""
+    ) -> Carried:
+        """Apply ``actions`` to one open position: exit orders written, then sent.
+
+        A resting protective order for a level acted upon here is cancelled first; when
+        the venue says it filled, the market order for that level is not sent.
+        """
         order_ids: list[int] = []
         async with self._sessions() as session:
-            connection_id = await session.scalar(
-                select(m.Position.connection_id).where(m.Position.id == position_id)
-            )
-        if connection_id is None:
-            return 0
+            row = (
+                await session.execute(
+                    select(m.Position.connection_id, m.Position.execution_id).where(
+                        m.Position.id == position_id
+                    )
+                )
+            ).one_or_none()
+        if row is None:
+            return Carried(0)
+        connection_id, execution_id = row
+        roles = resting_roles(actions)
+        released = Released()
+        if precision.resting_exits and roles != set():
+            released = await self.guards.release(execution_id, roles)
         # The adapter is looked up before the transaction: on SQLite the pool's own read
         # would wait for the one connection this transaction holds.
         live = await self._pool.get(connection_id)
@@ -258,13 +282,19 @@ class ExitDesk:
         # Spot venues have no reduce-only flag (they refuse it); a plain sell of what the
         # position holds is the reducing order there.
         reduce_only = live.adapter.capabilities.reduce_only
+        complete = True
         async with self._sessions() as session, session.begin():
             position = await session.get(m.Position, position_id)
             if position is None or position.status != m.PositionStatus.OPEN:
-                return 0
-            execution_id = position.execution_id
+                return Carried(0)
             for action in actions:
-                order_id = await self._write(session, position, action, max_len, reduce_only)
+                amount, note = _exit_amount(action, position.amount, released)
+                if note is not None:
+                    complete = False
+                    session.add(log_row(execution_id, "exit_deferred", reason=note))
+                    continue
+                order_id = await self._write(session, position, action, amount, max_len,
+                                             reduce_only)  # fmt: skip
                 if order_id is not None:
                     order_ids.append(order_id)
                 session.add(
@@ -283,13 +313,14 @@ class ExitDesk:
                 await refresh_position(
                     session, execution_id, self._now(), contract_size=precision.contract_size
                 )
-        return len(order_ids)
+        return Carried(len(order_ids), complete)
 
     async def _write(
         self,
         session: AsyncSession,
         position: m.Position,
         action: Action,
+        amount: Decimal,
         max_len: int,
         reduce_only: bool,
     ) -> int | None:
@@ -304,7 +335,7 @@ class ExitDesk:
             return None
         if action.kind is ActionKind.TAKE_PROFIT:
             position.tp_hits = max(position.tp_hits, action.tp_index)
-        if action.amount <= 0 or action.leg is None:
+        if amount <= 0 or action.leg is None:
             return None
         side = OrderSide.SELL if position.side == Side.LONG.value else OrderSide.BUY
         coid = client_order_id(position.execution_id, action.leg, max_len=max_len)
@@ -316,7 +347,7 @@ class ExitDesk:
             "symbol": position.symbol,
             "side": side.value,
             "type": VenueOrderType.MARKET.value,
-            "amount": action.amount,
+            "amount": amount,
             "reduce_only": reduce_only,
             "status": m.OrderStatus.PENDING,
         }
@@ -336,9 +367,9 @@ class ExitDesk:
     async def cancel_entries(self, execution_id: int, reason: str) -> int:
         """Cancel an execution's unfilled entry orders on the venue; returns how many."""
         async with self._sessions() as session:
-            orders = (
-                await session.scalars(
-                    select(m.Order).where(
+            rows = (
+                await session.execute(
+                    select(m.Order.id, m.Order.leg).where(
                         m.Order.execution_id == execution_id,
                         m.Order.status.in_(
                             (
@@ -350,52 +381,47 @@ class ExitDesk:
                     )
                 )
             ).all()
-            signal_id = await session.scalar(
-                select(m.Execution.signal_id).where(m.Execution.id == execution_id)
-            )
         canceled = 0
-        for order in orders:
-            if not is_entry_leg(order.leg) or signal_id is None:
-                continue
-            if order.status == m.OrderStatus.PENDING:
-                canceled += await self._cancel_unsent(order.id, execution_id, reason)
-                continue
-            canceled += await self._cancel_on_venue(order, signal_id, reason)
+        for order_id, leg in rows:
+            if is_entry_leg(leg):
+                outcome = await self.canceller.cancel(order_id, reason, "entry_canceled")
+                canceled += outcome.settled
         return canceled
 
-    async def _cancel_unsent(self, order_id: int, execution_id: int, reason: str) -> int:
-        """An order never sent is canceled in the database, unless the engine claims it first."""
-        async with self._sessions() as session, session.begin():
-            done = await session.execute(
-                update(m.Order)
-                .where(m.Order.id == order_id, m.Order.status == m.OrderStatus.PENDING)
-                .values(status=m.OrderStatus.CANCELED, error=reason[:2000])
-            )
-            if done.rowcount != 1:  # type: ignore[attr-defined]
-                return 0
-            session.add(log_row(execution_id, "entry_canceled", order_id=order_id, reason=reason))
-        return 1
 
-    async def _cancel_on_venue(self, order: m.Order, signal_id: int, reason: str) -> int:
-        coid, symbol = order.client_order_id, order.symbol
-        try:
-            live = await self._pool.get(order.connection_id)
-            venue_order = await live.read(lambda: live.adapter.cancel_order(symbol, coid))
-        except IntegrationError as exc:
-            async with self._sessions() as session, session.begin():
-                session.add(
-                    log_row(
-                        order.execution_id, "cancel_failed", order_id=order.id, reason=exc.message
-                    )
-                )
-            return 0
-        async with self._sessions() as session, session.begin():
-            row = await session.get_one(m.Order, order.id)
-            await record_order(session, row, venue_order, signal_id, self._now())
-            session.add(
-                log_row(order.execution_id, "entry_canceled", order_id=order.id, reason=reason)
-            )
-        return 1
+@dataclass(frozen=True, slots=True)
+class Carried:
+    """What :meth:`ExitDesk.carry_out` did: exit orders sent, and whether every action
+    was carried out (``False``: some wait for the venue; evaluate them again later)."""
+
+    orders: int
+    complete: bool = True
+
+
+def resting_roles(actions: Iterable[Action]) -> set[int] | None:
+    """The protective roles these actions take over (``None``: all of them)."""
+    roles: set[int] = set()
+    for action in actions:
+        if action.kind is ActionKind.CLOSE and action.leg and is_full_close(action.leg):
+            return None
+        if action.kind is ActionKind.TAKE_PROFIT:
+            roles.add(action.tp_index)
+    return roles
+
+
+def _exit_amount(action: Action, held: Decimal, released: Released) -> tuple[Decimal, str | None]:
+    """How much this action closes now (never more than is held), or why it waits."""
+    if action.kind is ActionKind.TAKE_PROFIT:
+        k = action.tp_index
+        if k in released.filled:
+            return ZERO, None  # the resting target did it on the venue
+        if k in released.unsure:
+            return ZERO, f"take-profit {k}: its resting order could not be cancelled yet"
+        return min(action.amount, held), None
+    if action.kind is ActionKind.CLOSE and action.leg and is_full_close(action.leg):
+        # Everything that is still held; reduce-only caps it if a resting stop fires too.
+        return held, None
+    return min(action.amount, held), None
 
 
 def _describe(action: Action, context: dict[str, Any] | None) -> dict[str, Any]:
@@ -434,13 +460,21 @@ class PositionMonitor:
         engine: ExecutionEngine,
         *,
         now: Callable[[], datetime] = utcnow,
+        resting_grace: timedelta = timedelta(seconds=10),
     ) -> None:
         self._sessions = sessions
         self._pool = pool
+        self._now = now
         self.desk = ExitDesk(sessions, pool, engine, now=now)
         self.index = PositionIndex()
         self._marker: tuple[int, datetime | None, datetime | None] | None = None
         self._since: datetime | None = None
+        # How long a resting order whose level the price reached is left to the venue.
+        self._grace = resting_grace
+        self._due_since: dict[int, datetime] = {}
+        self._dirty: set[int] = set()  # positions whose resting orders may need to change
+        self._closed: list[int] = []  # executions whose position left the index
+        self._swept = False
 
     async def run_once(self) -> MonitorReport:
         started = time.perf_counter()
@@ -455,7 +489,10 @@ class PositionMonitor:
             for symbol, price in tickers.items():
                 for item, actions in self.index.evaluate(cid, symbol, price):
                     report.triggered += 1
+                    if await self._left_to_venue(item, actions):
+                        continue
                     await self._act(item, actions, "monitor", {"price": str(price)}, report)
+        await self._protect(report)
         report.positions = len(self.index)
         report.elapsed_ms = (time.perf_counter() - started) * 1000
         return report
@@ -482,7 +519,7 @@ class PositionMonitor:
         report: MonitorReport,
     ) -> None:
         try:
-            report.orders += await self.desk.carry_out(
+            carried = await self.desk.carry_out(
                 item.position_id,
                 actions,
                 source=source,
@@ -492,10 +529,58 @@ class PositionMonitor:
         except IntegrationError as exc:
             report.errors.append(f"position {item.position_id}: {exc.message}")
             return
+        report.orders += carried.orders
+        self._due_since.pop(item.position_id, None)
+        if not carried.complete:
+            return  # evaluated again on the next tick
         report.actions += len(actions)
         self.index.apply(item, actions)
+        self._dirty.add(item.position_id)
         if item.view.closing:
             await self.desk.cancel_entries(item.execution_id, f"position closed ({source})")
+
+    # --- resting protective orders --------------------------------------------------------
+
+    async def _left_to_venue(self, item: Tracked, actions: list[Action]) -> bool:
+        """Whether a resting order on the venue should act on this level, not us (yet).
+
+        The venue's own stop or target fires at its trigger (often on its mark price), so
+        the monitor first asks the venue about it; only when it is still resting after
+        the grace period is it cancelled and the level closed at market.
+        """
+        if not item.view.precision.resting_exits:
+            return False
+        roles = {a.tp_index if a.kind is ActionKind.TAKE_PROFIT else STOP for a in actions
+                 if a.kind is ActionKind.TAKE_PROFIT or a.leg == "sl"}  # fmt: skip
+        if not roles:
+            return False
+        live = (await self.desk.guards.live([item.execution_id])).get(item.execution_id, {})
+        waiting = [r for role, r in live.items() if role in roles and r.on_venue]
+        if not waiting:
+            return False
+        since = self._due_since.setdefault(item.position_id, self._now())
+        await self.desk.guards.check(waiting)
+        return self._now() - since < self._grace
+
+    async def _protect(self, report: MonitorReport) -> None:
+        """Bring the resting orders of changed positions in line; clear closed ones'."""
+        holders = []
+        for position_id in self._dirty:
+            item = self.index.get(position_id)
+            if item is not None and item.view.precision.resting_exits:
+                holders.append(Holder(item.execution_id, item.connection_id, item.symbol,
+                                      item.view))  # fmt: skip
+        self._dirty.clear()
+        protected = await self.desk.guards.ensure(holders)
+        report.errors.extend(protected.errors)
+        if not self._swept or self._closed:
+            closed = None if not self._swept else self._closed
+            await self.desk.guards.sweep_closed(closed)
+            for execution_id in closed or ():
+                # Closed on the venue (a resting stop or the last target): entries of a
+                # zone still waiting there would open it again.
+                await self.desk.cancel_entries(execution_id, "position closed")
+            self._swept, self._closed = True, []
 
     # --- close on an opposite signal -------------------------------------------------------
 
@@ -564,7 +649,12 @@ class PositionMonitor:
             rows = (await session.execute(query)).all()
             legs = await execution_legs(session, [p.execution_id for p, _ in rows])
         for position_id in self.index.ids() - open_ids:
+            gone = self.index.get(position_id)
+            if gone is not None:
+                self._closed.append(gone.execution_id)
+                self.desk.guards.forget(gone.execution_id)
             self.index.remove(position_id)
+            self._due_since.pop(position_id, None)
         markets: dict[int, dict[str, Precision] | None] = {}
         items = []
         for position, raw in rows:
@@ -576,6 +666,7 @@ class PositionMonitor:
                 items.append(self._track(position, raw, legs.get(position.execution_id, []),
                                          precision, report))  # fmt: skip
         self.index.load(items)
+        self._dirty.update(item.position_id for item in items)
         if all(found is not None for found in markets.values()):
             # Only a complete read moves the marker; otherwise the next tick reads again.
             self._marker, self._since = marker, latest
@@ -626,15 +717,10 @@ def view_of(
         stop_loss=position.stop_loss,
         take_profits=tuple(Decimal(str(tp)) for tp in position.take_profits),
         tp_done=position.tp_hits,
-        closing=any(leg in FULL_CLOSE_LEGS or _is_close_all(leg) for leg, _ in legs),
+        closing=any(is_full_close(leg) for leg, _ in legs),
         precision=precision,
         settings=management_settings(management),
     )
-
-
-def _is_close_all(leg: str) -> bool:
-    """Provider ``close_all`` legs are ``c<update id>``."""
-    return leg.startswith("c") and leg[1:].isdigit()
 
 
 async def execution_legs(

@@ -20,6 +20,7 @@ from sqlalchemy.orm.util import identity_key
 from signalbridge.domain.market import tidy
 from signalbridge.execution.base import OrderStatus as VenueStatus
 from signalbridge.execution.base import VenueOrder
+from signalbridge.execution.legs import is_entry_leg, target_index
 from signalbridge.store import models as m
 from signalbridge.store.db import insert_ignore_many
 from signalbridge.store.types import utcnow
@@ -157,11 +158,6 @@ async def record_orders(
         await refresh_positions(session, refresh, now)
 
 
-def is_entry_leg(leg: str) -> bool:
-    """Entry legs are ``e<n>``; every other leg (``t1``, ``sl``, ``opp``, ``c7``...) is an exit."""
-    return leg.startswith("e") and leg[1:].isdigit()
-
-
 _EXACT = Decimal("1e-12")
 ZERO = Decimal(0)
 
@@ -207,7 +203,7 @@ def book(fills: Iterable[Fill], long: bool, contract_size: Decimal = Decimal(1))
     sign = 1 if long else -1
     gross = sum(((f.price - entry_price) * f.filled * sign for f in exits), ZERO) * contract_size
     fees = sum((f.fee for f in (*entries, *exits)), ZERO)
-    tp_hits = max((int(f.leg[1:]) for f in exits if _is_tp_leg(f.leg)), default=0)
+    tp_hits = max((target_index(f.leg) or 0 for f in exits), default=0)
     return Book(
         opened=opened,
         amount=max(opened - closed, ZERO),
@@ -216,10 +212,6 @@ def book(fills: Iterable[Fill], long: bool, contract_size: Decimal = Decimal(1))
         fees=exact(fees),
         tp_hits=tp_hits,
     )
-
-
-def _is_tp_leg(leg: str) -> bool:
-    return leg.startswith("t") and leg[1:].isdigit()
 
 
 def unrealised_pnl(

@@ -44,7 +44,8 @@ def wire(container: Container) -> ExecutionEngine:
     engine = ExecutionEngine(
         container.sessions, pool, settle_seconds=container.settings.order_settle_seconds
     )
-    monitor = PositionMonitor(container.sessions, pool, engine)
+    grace = timedelta(seconds=container.settings.resting_grace_seconds)
+    monitor = PositionMonitor(container.sessions, pool, engine, resting_grace=grace)
     container.extras.update(
         kernel=kernel, adapter_pool=pool, engine=engine, adapter_deps=deps, monitor=monitor
     )
@@ -67,6 +68,7 @@ class Platform:
         self.scheduler = scheduler
         self.engine = wire(container)
         self._tasks: list[asyncio.Task[None]] = []
+        self._sync_after = 0  # order sync pages through the resting orders by id
 
     async def start(self) -> None:
         await self.container.queue.startup()
@@ -116,17 +118,22 @@ class Platform:
             stuck_after=timedelta(seconds=s.stuck_after_seconds),
         )
 
-    async def sync_open_orders(self) -> int:
-        """Ask the venue about every resting order: fills are recorded as they happen."""
+    async def sync_open_orders(self, page: int = 1000) -> int:
+        """Ask the venue about resting orders, ``page`` at a time in id order, wrapping
+        round: fills are recorded as they happen, however many orders rest."""
         async with self.container.sessions() as session:
             ids = (
                 await session.scalars(
                     select(m.Order.id)
-                    .where(m.Order.status.in_((m.OrderStatus.OPEN, m.OrderStatus.PARTIALLY_FILLED)))
+                    .where(
+                        m.Order.status.in_((m.OrderStatus.OPEN, m.OrderStatus.PARTIALLY_FILLED)),
+                        m.Order.id > self._sync_after,
+                    )
                     .order_by(m.Order.id)
-                    .limit(1000)
+                    .limit(page)
                 )
             ).all()
+        self._sync_after = ids[-1] if len(ids) == page else 0
         for order_id in ids:
             await self.engine.reconcile(order_id)
         return len(ids)

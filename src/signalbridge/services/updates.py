@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from signalbridge.domain.market import floor_to_step
 from signalbridge.domain.signals import UpdateAction
 from signalbridge.execution.engine import ExecutionEngine
+from signalbridge.execution.legs import is_entry_leg
 from signalbridge.execution.management import (
     Action,
     ActionKind,
@@ -30,7 +31,6 @@ from signalbridge.execution.management import (
 )
 from signalbridge.execution.monitor import ExitDesk, execution_legs, view_of
 from signalbridge.execution.pool import AdapterPool
-from signalbridge.execution.recorder import is_entry_leg
 from signalbridge.store import models as m
 from signalbridge.store.types import utcnow
 
@@ -98,13 +98,14 @@ async def apply_update(
             view = view_of(position, None, entries, precision)
         actions = actions_for(action, value, view, update_id)
         if actions:
-            orders += await desk.carry_out(
+            carried = await desk.carry_out(
                 position.id,
                 actions,
                 source="update",
                 precision=precision,
                 context={"update_id": update_id, "update": action.value},
             )
+            orders += carried.orders
     outcome = await _finish(sessions, update_id, APPLIED, signal_id, now())
     return UpdateOutcome(outcome.status, signal_id, len(positions), orders, canceled)
 

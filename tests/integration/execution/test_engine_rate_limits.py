@@ -81,11 +81,13 @@ async def test_workers_share_the_budget_and_honour_retry_after(
         throttle_end = first_refusal + 2.0
         late = [t for t, _, _ in arrivals if first_refusal + 0.25 < t < throttle_end - 0.05]
         assert late == [], f"{len(late)} requests sent while told to wait"
-        # the shared budget held in every window, across both workers
+        # the shared budget held in every window, across both workers. The limiter's
+        # 1 s window is kept where requests leave; they reach the server up to ~0.2 s
+        # later on a loaded machine, so the server checks 0.8 s windows.
         times = [t for t, _, _ in arrivals]
         for i, start in enumerate(times):
-            in_window = [(round(t - start, 3), p) for t, p, _ in arrivals[i:] if t < start + 0.9]
-            assert len(in_window) <= BUDGET, f"{len(in_window)} requests within 0.9 s: {in_window}"
+            in_window = [(round(t - start, 3), p) for t, p, _ in arrivals[i:] if t < start + 0.8]
+            assert len(in_window) <= BUDGET, f"{len(in_window)} requests within 0.8 s: {in_window}"
     finally:
         for engine in workers:
             await engine.pool.close()

@@ -47,10 +47,15 @@ class Rig:
         self.secret = ""
         self.connection_id = 0
 
-    async def setup(self, management: dict[str, Any] | None = None, name: str = "p") -> None:
+    async def setup(
+        self, management: dict[str, Any] | None = None, name: str = "p", *, native: bool = False
+    ) -> None:
+        """A channel, a paper futures account and a follow. These tests are about the
+        monitor's own exits, so nothing rests on the venue unless ``native`` is set."""
         self.channel_id, self.secret = await self.h.webhook_channel(f"hook-{name}")
         self.connection_id = await self.h.paper_connection(f"paper-{name}", account_id=name)
-        await self.h.follow(self.channel_id, self.connection_id, management=management or {})
+        settings = {"native_exits": native, **(management or {})}
+        await self.h.follow(self.channel_id, self.connection_id, management=settings)
 
     async def open(self, payload: dict[str, Any]) -> int:
         """Post a signal and wait for its position; returns the signal id."""

@@ -1,0 +1,361 @@
+"""Protective orders: a position's stop and next target resting on the venue.
+
+Where the venue keeps reduce-only trigger orders (``Capabilities.protective_orders`` on a
+futures market) and the follow does not opt out (``native_exits``), each open position
+has at most one resting ``stop_market`` (leg ``s<g>``, the whole remaining amount) and one
+resting ``take_profit_market`` for its next target (leg ``t<k>g<g>``, that target's share).
+They protect the position while SignalBridge is down, at the venue's own trigger.
+
+The database stays the only memory: the resting orders are ordinary order rows placed by
+the engine (written before they are sent, deterministic client order ids, looked up
+rather than resent), and :func:`wanted` derives what should rest from the same position
+view the monitor's rules use. When the view changes (a target filled, the stop moved to
+break-even or trails, a provider update, a partial close) the order that no longer fits
+is cancelled first and its successor placed after, so two stops never rest at once.
+Before the monitor or a provider update closes at market, :meth:`ProtectionDesk.release`
+cancels the resting order for that level; if the venue says it filled, the market order
+is not sent. Orders left resting by a closed position are cancelled on the next tick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from signalbridge.domain.signals import Side
+from signalbridge.execution.base import OrderSide, VenueOrderType, client_order_id
+from signalbridge.execution.cancel import Canceller
+from signalbridge.execution.engine import ExecutionEngine
+from signalbridge.execution.legs import resting_leg, stop_leg, target_leg
+from signalbridge.execution.management import PositionView, tp_share
+from signalbridge.execution.pool import AdapterPool
+from signalbridge.execution.recorder import log_row
+from signalbridge.integrations.errors import IntegrationError
+from signalbridge.store import models as m
+from signalbridge.store.db import insert_ignore
+from signalbridge.store.types import utcnow
+
+ZERO = Decimal(0)
+STOP = 0  # the role of the stop; a target's role is its take-profit number
+LIVE = (
+    m.OrderStatus.PENDING,
+    m.OrderStatus.SENDING,
+    m.OrderStatus.OPEN,
+    m.OrderStatus.PARTIALLY_FILLED,
+)
+_CHUNK = 500
+
+
+# --- what should rest (pure) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """One protective order as it should rest: ``role`` 0 is the stop, k is target k."""
+
+    role: int
+    type: VenueOrderType
+    trigger: Decimal
+    amount: Decimal
+
+
+def wanted(view: PositionView) -> dict[int, Guard]:
+    """The protective orders this position should have resting now, by role."""
+    if not (view.precision.resting_exits and view.settings.native_exits):
+        return {}
+    if view.closing or view.amount <= 0:
+        return {}
+    guards: dict[int, Guard] = {}
+    if view.stop_loss is not None:
+        guards[STOP] = Guard(STOP, VenueOrderType.STOP_MARKET, view.stop_loss, view.amount)
+    count = len(view.take_profits)
+    if view.tp_done < count:
+        k = view.tp_done + 1
+        part = view.amount if k == count else min(view.amount, tp_share(view, k))
+        if part > 0:
+            level = view.take_profits[k - 1]
+            guards[k] = Guard(k, VenueOrderType.TAKE_PROFIT_MARKET, level, part)
+    return guards
+
+
+# --- what rests (the database) -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Resting:
+    """A live protective order row (pending, sending, open or partly filled)."""
+
+    order_id: int
+    role: int
+    status: str
+    trigger: Decimal | None
+    amount: Decimal
+    filled: Decimal
+
+    @property
+    def on_venue(self) -> bool:
+        return self.status in (m.OrderStatus.OPEN, m.OrderStatus.PARTIALLY_FILLED)
+
+    def fits(self, guard: Guard) -> bool:
+        return (
+            self.trigger == guard.trigger
+            and self.amount - self.filled == guard.amount
+            and self.status != m.OrderStatus.PARTIALLY_FILLED
+        )
+
+
+@dataclass
+class Released:
+    """Outcome of :meth:`ProtectionDesk.release`, by role."""
+
+    filled: set[int] = field(default_factory=set)  # the venue filled (part of) it first
+    unsure: set[int] = field(default_factory=set)  # its fate is unknown: do not act yet
+
+    @property
+    def any_filled(self) -> bool:
+        return bool(self.filled)
+
+
+@dataclass
+class ProtectReport:
+    placed: int = 0
+    canceled: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """The position a protective order belongs to (what placing one needs to know)."""
+
+    execution_id: int
+    connection_id: int
+    symbol: str
+    view: PositionView
+
+
+class ProtectionDesk:
+    """Keeps each protectable position's resting orders equal to :func:`wanted`."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        pool: AdapterPool,
+        engine: ExecutionEngine,
+        canceller: Canceller,
+        *,
+        now: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self._pool = pool
+        self._engine = engine
+        self._canceller = canceller
+        self._now = now
+        # execution id -> the wanted set last made to rest; skips unchanged positions.
+        self._ensured: dict[int, tuple[Guard, ...]] = {}
+
+    def forget(self, execution_id: int) -> None:
+        self._ensured.pop(execution_id, None)
+
+    async def live(self, execution_ids: Sequence[int]) -> dict[int, dict[int, Resting]]:
+        """The live protective orders of these executions, by execution and role."""
+        result: dict[int, dict[int, Resting]] = {}
+        ids = list(dict.fromkeys(execution_ids))
+        async with self._sessions() as session:
+            for start in range(0, len(ids), _CHUNK):
+                rows = await session.execute(
+                    select(
+                        m.Order.id,
+                        m.Order.execution_id,
+                        m.Order.leg,
+                        m.Order.status,
+                        m.Order.stop_price,
+                        m.Order.amount,
+                        m.Order.filled,
+                    ).where(
+                        m.Order.execution_id.in_(ids[start : start + _CHUNK]),
+                        m.Order.status.in_(LIVE),
+                        m.Order.reduce_only.is_(True),
+                    )
+                )
+                for order_id, execution_id, leg, status, trigger, amount, filled in rows.all():
+                    parsed = resting_leg(leg)
+                    if parsed is not None:
+                        role = parsed[0]
+                        result.setdefault(execution_id, {})[role] = Resting(
+                            order_id, role, status, trigger, amount, filled
+                        )
+        return result
+
+    async def ensure(self, holders: Iterable[Holder]) -> ProtectReport:
+        """Make the resting orders of changed positions what :func:`wanted` says."""
+        report = ProtectReport()
+        todo: list[tuple[Holder, dict[int, Guard]]] = []
+        for holder in holders:
+            if not holder.view.precision.resting_exits:
+                continue
+            want = wanted(holder.view)
+            if self._ensured.get(holder.execution_id) != tuple(want.values()):
+                todo.append((holder, want))
+        if not todo:
+            return report
+        current = await self.live([h.execution_id for h, _ in todo])
+        for holder, want in todo:
+            try:
+                done = await self._ensure_one(holder, want, current.get(holder.execution_id, {}),
+                                              report)  # fmt: skip
+            except IntegrationError as exc:
+                report.errors.append(f"execution {holder.execution_id}: {exc.message}")
+                done = False
+            if done:
+                self._ensured[holder.execution_id] = tuple(want.values())
+        return report
+
+    async def _ensure_one(
+        self,
+        holder: Holder,
+        want: dict[int, Guard],
+        have: dict[int, Resting],
+        report: ProtectReport,
+    ) -> bool:
+        """One position; False when it must be looked at again on the next tick."""
+        settled = True
+        for role in sorted(set(want) | set(have)):
+            need, old = want.get(role), have.get(role)
+            if old is not None and need is not None and old.fits(need):
+                if old.status in m.OrderStatus.UNSETTLED:
+                    # A send that was deferred, or whose outcome is unknown (a crash
+                    # between the POST and its record): place() sends or looks it up.
+                    await self._engine.place(old.order_id)
+                    settled = False
+                continue
+            if old is not None:
+                outcome = await self._canceller.cancel(
+                    old.order_id, "protective order replaced", "protective_canceled"
+                )
+                report.canceled += outcome.settled
+                if not outcome.settled or outcome.filled > old.filled:
+                    return False  # the venue acted (or may have): the view is stale
+            if need is not None:
+                status = await self._place(holder, need)
+                report.placed += 1
+                settled = settled and status != m.OrderStatus.PENDING
+        return settled
+
+    async def _place(self, holder: Holder, guard: Guard) -> str:
+        """Write the protective order (next generation of its role) and send it."""
+        live = await self._pool.get(holder.connection_id)
+        max_len = live.adapter.capabilities.max_client_order_id_len
+        exit_side = OrderSide.SELL if holder.view.side is Side.LONG else OrderSide.BUY
+        async with self._sessions() as session, session.begin():
+            legs = (
+                await session.scalars(
+                    select(m.Order.leg).where(m.Order.execution_id == holder.execution_id)
+                )
+            ).all()
+            generation = 1 + max(
+                (g for r, g in filter(None, map(resting_leg, legs)) if r == guard.role),
+                default=0,
+            )
+            leg = stop_leg(generation) if guard.role == STOP else target_leg(guard.role, generation)
+            order_id = await insert_ignore(
+                session,
+                m.Order,
+                {
+                    "execution_id": holder.execution_id,
+                    "connection_id": holder.connection_id,
+                    "client_order_id": client_order_id(holder.execution_id, leg, max_len=max_len),
+                    "leg": leg,
+                    "symbol": holder.symbol,
+                    "side": exit_side.value,
+                    "type": guard.type.value,
+                    "amount": guard.amount,
+                    "stop_price": guard.trigger,
+                    "reduce_only": True,
+                    "status": m.OrderStatus.PENDING,
+                },
+                conflict=("connection_id", "client_order_id"),
+            )
+            if order_id is None:
+                return m.OrderStatus.SENDING  # another worker wrote it: it places it
+            what = "stop" if guard.role == STOP else f"take-profit {guard.role}"
+            session.add(
+                log_row(
+                    holder.execution_id,
+                    "protective_order",
+                    order_id=order_id,
+                    reason=f"{what} resting on the venue",
+                    request={
+                        "leg": leg,
+                        "trigger": str(guard.trigger),
+                        "amount": str(guard.amount),
+                    },
+                )
+            )
+        await self._engine.place(order_id)
+        async with self._sessions() as session:
+            status = await session.scalar(select(m.Order.status).where(m.Order.id == order_id))
+        return status or m.OrderStatus.PENDING
+
+    async def release(self, execution_id: int, roles: set[int] | None) -> Released:
+        """Cancel the resting orders of ``roles`` (``None``: all) before a market exit."""
+        result = Released()
+        have = (await self.live([execution_id])).get(execution_id, {})
+        for role, resting in have.items():
+            if roles is not None and role not in roles:
+                continue
+            outcome = await self._canceller.cancel(
+                resting.order_id, "a market exit takes over", "protective_canceled"
+            )
+            if not outcome.settled:
+                result.unsure.add(role)
+            elif outcome.filled > 0:
+                result.filled.add(role)
+        if have:
+            self.forget(execution_id)
+        return result
+
+    async def check(self, resting: Iterable[Resting]) -> None:
+        """Ask the venue about resting orders whose level the price reached."""
+        for order in resting:
+            await self._engine.reconcile(order.order_id)
+
+    async def sweep_closed(self, execution_ids: Sequence[int] | None = None) -> int:
+        """Cancel protective orders still live although their position is closed (of
+        these executions, or of all when ``None``)."""
+        base = (
+            select(m.Order.id, m.Order.leg, m.Order.execution_id)
+            .join(m.Position, m.Position.execution_id == m.Order.execution_id)
+            .where(
+                m.Position.status == m.PositionStatus.CLOSED,
+                m.Order.status.in_(LIVE),
+                m.Order.reduce_only.is_(True),
+            )
+        )
+        if execution_ids is None:
+            queries = [base]
+        else:
+            ids = list(dict.fromkeys(execution_ids))
+            queries = [
+                base.where(m.Order.execution_id.in_(ids[i : i + _CHUNK]))
+                for i in range(0, len(ids), _CHUNK)
+            ]
+        rows: list[tuple[int, str, int]] = []
+        async with self._sessions() as session:
+            for query in queries:
+                found = (await session.execute(query)).all()
+                rows.extend((order_id, leg, execution) for order_id, leg, execution in found)
+        canceled = 0
+        for order_id, leg, execution_id in rows:
+            if resting_leg(leg) is None:
+                continue
+            outcome = await self._canceller.cancel(
+                order_id, "position closed", "protective_canceled"
+            )
+            canceled += outcome.settled
+            self.forget(execution_id)
+        return canceled
