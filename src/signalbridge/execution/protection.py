@@ -96,6 +96,7 @@ class Resting:
     trigger: Decimal | None
     amount: Decimal
     filled: Decimal
+    generation: int = 0
 
     @property
     def on_venue(self) -> bool:
@@ -107,6 +108,16 @@ class Resting:
             and self.amount - self.filled == guard.amount
             and self.status != m.OrderStatus.PARTIALLY_FILLED
         )
+
+
+@dataclass
+class Snapshot:
+    """Protective orders of some executions: the newest live one per role, any older live
+    ones (to cancel), and the highest generation written per role (whatever its state)."""
+
+    live: dict[int, dict[int, Resting]] = field(default_factory=dict)
+    extra: dict[int, list[Resting]] = field(default_factory=dict)
+    latest: dict[int, dict[int, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -163,7 +174,11 @@ class ProtectionDesk:
 
     async def live(self, execution_ids: Sequence[int]) -> dict[int, dict[int, Resting]]:
         """The live protective orders of these executions, by execution and role."""
-        result: dict[int, dict[int, Resting]] = {}
+        return (await self.snapshot(execution_ids)).live
+
+    async def snapshot(self, execution_ids: Sequence[int]) -> Snapshot:
+        """Every protective order of these executions, read in one pass (chunked)."""
+        snap = Snapshot()
         ids = list(dict.fromkeys(execution_ids))
         async with self._sessions() as session:
             for start in range(0, len(ids), _CHUNK):
@@ -176,20 +191,31 @@ class ProtectionDesk:
                         m.Order.stop_price,
                         m.Order.amount,
                         m.Order.filled,
-                    ).where(
+                    )
+                    .where(
                         m.Order.execution_id.in_(ids[start : start + _CHUNK]),
-                        m.Order.status.in_(LIVE),
                         m.Order.reduce_only.is_(True),
                     )
+                    .order_by(m.Order.id)
                 )
                 for order_id, execution_id, leg, status, trigger, amount, filled in rows.all():
                     parsed = resting_leg(leg)
-                    if parsed is not None:
-                        role = parsed[0]
-                        result.setdefault(execution_id, {})[role] = Resting(
-                            order_id, role, status, trigger, amount, filled
-                        )
-        return result
+                    if parsed is None:
+                        continue
+                    role, generation = parsed
+                    latest = snap.latest.setdefault(execution_id, {})
+                    latest[role] = max(latest.get(role, 0), generation)
+                    if status not in LIVE:
+                        continue
+                    order = Resting(order_id, role, status, trigger, amount, filled, generation)
+                    live = snap.live.setdefault(execution_id, {})
+                    older = live.get(role)
+                    if older is not None:  # two live of one role: keep the newest
+                        stale = min(older, order, key=lambda r: r.generation)
+                        snap.extra.setdefault(execution_id, []).append(stale)
+                        order = max(older, order, key=lambda r: r.generation)
+                    live[role] = order
+        return snap
 
     async def ensure(self, holders: Iterable[Holder]) -> ProtectReport:
         """Make the resting orders of changed positions what :func:`wanted` says."""
@@ -203,11 +229,10 @@ class ProtectionDesk:
                 todo.append((holder, want))
         if not todo:
             return report
-        current = await self.live([h.execution_id for h, _ in todo])
+        snap = await self.snapshot([h.execution_id for h, _ in todo])
         for holder, want in todo:
             try:
-                done = await self._ensure_one(holder, want, current.get(holder.execution_id, {}),
-                                              report)  # fmt: skip
+                done = await self._ensure_one(holder, want, snap, report)
             except IntegrationError as exc:
                 report.errors.append(f"execution {holder.execution_id}: {exc.message}")
                 done = False
@@ -216,13 +241,21 @@ class ProtectionDesk:
         return report
 
     async def _ensure_one(
-        self,
-        holder: Holder,
-        want: dict[int, Guard],
-        have: dict[int, Resting],
-        report: ProtectReport,
+        self, holder: Holder, want: dict[int, Guard], snap: Snapshot, report: ProtectReport
     ) -> bool:
-        """One position; False when it must be looked at again on the next tick."""
+        """One position; False when it must be looked at again on the next tick.
+
+        The next generation of a role is one more than the newest this snapshot saw, so
+        two workers acting on the same picture write the same client order id (one row,
+        one order) instead of two stops.
+        """
+        execution_id = holder.execution_id
+        have = snap.live.get(execution_id, {})
+        latest = snap.latest.get(execution_id, {})
+        for stale in snap.extra.get(execution_id, []):
+            await self._canceller.cancel(
+                stale.order_id, "a newer protective order rests", "protective_canceled"
+            )
         settled = True
         for role in sorted(set(want) | set(have)):
             need, old = want.get(role), have.get(role)
@@ -241,27 +274,18 @@ class ProtectionDesk:
                 if not outcome.settled or outcome.filled > old.filled:
                     return False  # the venue acted (or may have): the view is stale
             if need is not None:
-                status = await self._place(holder, need)
+                status = await self._place(holder, need, latest.get(role, 0) + 1)
                 report.placed += 1
-                settled = settled and status != m.OrderStatus.PENDING
+                settled = settled and status not in m.OrderStatus.UNSETTLED
         return settled
 
-    async def _place(self, holder: Holder, guard: Guard) -> str:
-        """Write the protective order (next generation of its role) and send it."""
+    async def _place(self, holder: Holder, guard: Guard, generation: int) -> str:
+        """Write the protective order (``generation`` of its role) and send it."""
         live = await self._pool.get(holder.connection_id)
         max_len = live.adapter.capabilities.max_client_order_id_len
         exit_side = OrderSide.SELL if holder.view.side is Side.LONG else OrderSide.BUY
+        leg = stop_leg(generation) if guard.role == STOP else target_leg(guard.role, generation)
         async with self._sessions() as session, session.begin():
-            legs = (
-                await session.scalars(
-                    select(m.Order.leg).where(m.Order.execution_id == holder.execution_id)
-                )
-            ).all()
-            generation = 1 + max(
-                (g for r, g in filter(None, map(resting_leg, legs)) if r == guard.role),
-                default=0,
-            )
-            leg = stop_leg(generation) if guard.role == STOP else target_leg(guard.role, generation)
             order_id = await insert_ignore(
                 session,
                 m.Order,
@@ -281,7 +305,7 @@ class ProtectionDesk:
                 conflict=("connection_id", "client_order_id"),
             )
             if order_id is None:
-                return m.OrderStatus.SENDING  # another worker wrote it: it places it
+                return m.OrderStatus.SENDING  # another worker wrote it: look again next tick
             what = "stop" if guard.role == STOP else f"take-profit {guard.role}"
             session.add(
                 log_row(

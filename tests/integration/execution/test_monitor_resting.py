@@ -4,6 +4,7 @@ longer fit, and never doubled by a market exit of the monitor or of a provider u
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from decimal import Decimal
 
@@ -27,6 +28,14 @@ async def native_rig(harness: Harness, **management: object) -> tuple[Rig, int]:
     signal_id = await rig.open(market_signal())
     await rig.tick("59500")  # the first tick makes the stop and TP1 rest on the venue
     return rig, signal_id
+
+
+def new_monitor(rig: Rig, grace: timedelta = timedelta(seconds=10)) -> PositionMonitor:
+    """A monitor as a restarted worker has it (an empty memory); ``grace`` as configured."""
+    c = rig.h.container
+    return PositionMonitor(
+        c.sessions, c.extras["adapter_pool"], c.extras["engine"], resting_grace=grace
+    )
 
 
 def by_leg(orders: list[m.Order]) -> dict[str, m.Order]:
@@ -141,12 +150,7 @@ async def test_a_missing_resting_stop_falls_back_to_a_market_exit(harness: Harne
     live = await rig.h.container.extras["adapter_pool"].get(rig.connection_id)
     gone = await live.adapter.cancel_order("BTC/USDT", stop.client_order_id)
     assert gone.status is OrderStatus.CANCELED
-    rig.monitor = PositionMonitor(
-        rig.h.container.sessions,
-        rig.h.container.extras["adapter_pool"],
-        rig.h.container.extras["engine"],
-        resting_grace=timedelta(0),
-    )
+    rig.monitor = new_monitor(rig, grace=timedelta(0))
     await rig.tick("57900")
     position = await rig.position(signal_id)
     assert position is not None and position.status == "closed"
@@ -159,12 +163,7 @@ async def test_a_stop_the_venue_did_not_fire_is_cancelled_before_the_market_exit
     harness: Harness,
 ) -> None:
     rig, signal_id = await native_rig(harness)
-    rig.monitor = PositionMonitor(
-        rig.h.container.sessions,
-        rig.h.container.extras["adapter_pool"],
-        rig.h.container.extras["engine"],
-        resting_grace=timedelta(0),
-    )
+    rig.monitor = new_monitor(rig, grace=timedelta(0))
     await rig.tick("59500")
     # The stop moved to 59000 in our books, and the price is there before s2 could rest.
     async with rig.h.container.sessions() as s, s.begin():
@@ -205,10 +204,8 @@ async def test_two_monitors_rest_one_stop(harness: Harness) -> None:
     rig = Rig(harness)
     await rig.setup(native=True)
     signal_id = await rig.open(market_signal())
-    c = harness.container
-    other = PositionMonitor(c.sessions, c.extras["adapter_pool"], c.extras["engine"])
-    await rig.monitor.run_once()
-    await other.run_once()
+    other = new_monitor(rig)  # a second worker, ticking at the same time
+    await asyncio.gather(rig.monitor.run_once(), other.run_once())
     await rig.tick("59500")
     orders = await rig.orders(signal_id)
     assert sorted(o.leg for o in orders) == ["e0", "s1", "t1g1"]
@@ -294,9 +291,7 @@ async def test_a_crash_after_the_venue_took_the_stop_leaves_one_stop(harness: Ha
     assert len(on_venue) == 1
     # Restart: a new monitor finds the stop by its client order id instead of resending.
     engine.hooks = NoHooks()
-    rig.monitor = PositionMonitor(
-        rig.h.container.sessions, rig.h.container.extras["adapter_pool"], engine
-    )
+    rig.monitor = new_monitor(rig)
     await rig.tick("59500")
     await rig.tick("59500")
     orders = await rig.orders(signal_id)
