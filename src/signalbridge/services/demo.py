@@ -7,6 +7,7 @@ a newcomer sees a signal become a position within seconds.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -118,34 +119,43 @@ async def _get_or_create(
     return channel, connection, follow, secret
 
 
-def sample_signals(price: Decimal) -> list[dict[str, object]]:
-    """A market long and a limit short around ``price`` (BTC/USDT)."""
+def _around(price: Decimal) -> Callable[[str], str]:
     p = price.quantize(Decimal(1))
+    return lambda factor: str((p * Decimal(factor)).quantize(Decimal(1)))
 
-    def at(factor: str) -> str:
-        return str((p * Decimal(factor)).quantize(Decimal(1)))
 
-    return [
-        {
-            "kind": "signal",
-            "symbol": "BTC/USDT",
-            "side": "long",
-            "order_type": "market",
-            "stop_loss": at("0.97"),
-            "take_profits": [at("1.02"), at("1.04")],
-            "leverage": 5,
-        },
-        {
-            "kind": "signal",
-            "symbol": "BTC/USDT",
-            "side": "short",
-            "order_type": "limit",
-            "entry": {"low": at("0.999"), "high": at("1.001")},
-            "stop_loss": at("1.03"),
-            "take_profits": [at("0.98")],
-            "leverage": 3,
-        },
-    ]
+def sample_long(btc: Decimal) -> dict[str, object]:
+    """A market long on BTC/USDT around ``btc``."""
+    at = _around(btc)
+    return {
+        "kind": "signal",
+        "symbol": "BTC/USDT",
+        "side": "long",
+        "order_type": "market",
+        "stop_loss": at("0.97"),
+        "take_profits": [at("1.02"), at("1.04")],
+        "leverage": 5,
+    }
+
+
+def sample_signals(btc: Decimal, eth: Decimal) -> list[dict[str, object]]:
+    """A market long on BTC/USDT and a limit short on ETH/USDT around their prices.
+
+    Two symbols, because a futures account nets one symbol's positions: a long and a
+    short of the same symbol would be one smaller position on the venue.
+    """
+    at = _around(eth)
+    short = {
+        "kind": "signal",
+        "symbol": "ETH/USDT",
+        "side": "short",
+        "order_type": "limit",
+        "entry": {"low": at("0.999"), "high": at("1.001")},
+        "stop_loss": at("1.03"),
+        "take_profits": [at("0.98")],
+        "leverage": 3,
+    }
+    return [sample_long(btc), short]
 
 
 async def seed_demo(container: Container) -> DemoInfo:
@@ -154,11 +164,11 @@ async def seed_demo(container: Container) -> DemoInfo:
         channel, connection, follow, secret = await _get_or_create(session, container)
     pool = container.extras["adapter_pool"]
     live = await pool.get(connection.id)
-    tickers = await live.read(lambda: live.adapter.fetch_tickers(["BTC/USDT"]))
+    tickers = await live.read(lambda: live.adapter.fetch_tickers(["BTC/USDT", "ETH/USDT"]))
     signal_ids: list[int] = []
     stamp = utcnow().isoformat()
     price = tickers["BTC/USDT"].last
-    for i, body in enumerate(sample_signals(price)):
+    for i, body in enumerate(sample_signals(price, tickers["ETH/USDT"].last)):
         text = json.dumps(body)
         async with container.sessions() as session, session.begin():
             result = await ingest(
@@ -178,7 +188,7 @@ async def seed_demo(container: Container) -> DemoInfo:
 
 def curl_example(base_url: str, channel_id: int, secret: str, price: Decimal) -> str:
     """A ready-to-paste signed delivery of a market long priced around ``price``."""
-    body = json.dumps(sample_signals(price)[0], separators=(",", ":"))
+    body = json.dumps(sample_long(price), separators=(",", ":"))
     return (
         f"curl -X POST {base_url}/webhooks/channels/{channel_id} "
         f"-H 'Content-Type: application/json' "
