@@ -5,8 +5,11 @@ Every tick fetches one ticker batch per connection (all its symbols in one
 The index keeps, per (connection, symbol), two sorted lists of trigger levels (the stop and
 the next favourable level of each position), so a tick costs O(log n + triggered) however
 many positions are open. What to do is decided by :mod:`management` (pure); the
-:class:`ExitDesk` turns decisions into exit orders with deterministic client order ids, so
-an action decided twice (two ticks, two workers, a crash and a retry) is one order.
+:class:`~signalbridge.execution.exits.ExitDesk` turns decisions into exit orders with
+deterministic client order ids, so an action decided twice (two ticks, two workers, a crash
+and a retry) is one order. A level whose order rests on the venue (:mod:`protection`) is
+left to the venue for a grace period; each tick also brings the resting orders of changed
+positions in line.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -26,11 +29,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from signalbridge.domain.market import MarketKind
 from signalbridge.domain.signals import Side
-from signalbridge.execution.base import OrderSide, VenueOrderType, client_order_id
-from signalbridge.execution.cancel import Canceller
 from signalbridge.execution.engine import ExecutionEngine
+from signalbridge.execution.exits import ExitDesk
 from signalbridge.execution.legs import is_entry_leg, is_full_close
 from signalbridge.execution.management import (
     Action,
@@ -40,15 +41,12 @@ from signalbridge.execution.management import (
     after,
     evaluate,
     management_settings,
-    modified_tps,
     triggers,
 )
 from signalbridge.execution.pool import AdapterPool
-from signalbridge.execution.protection import STOP, Holder, ProtectionDesk, Released
-from signalbridge.execution.recorder import log_row, refresh_position
+from signalbridge.execution.protection import STOP, Holder
 from signalbridge.integrations.errors import IntegrationError
 from signalbridge.store import models as m
-from signalbridge.store.db import insert_ignore
 from signalbridge.store.types import utcnow
 
 log = structlog.get_logger("signalbridge.monitor")
@@ -199,240 +197,6 @@ class PositionIndex:
         pid = item.position_id
         item.low = None if low is None else (low, pid)
         item.high = None if high is None else (high, pid)
-
-
-# --- carrying actions out ------------------------------------------------------------------
-
-
-class ExitDesk:
-    """Writes actions as exit orders and position changes, then has the engine send them."""
-
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        pool: AdapterPool,
-        engine: ExecutionEngine,
-        *,
-        now: Callable[[], datetime] = utcnow,
-    ) -> None:
-        self._sessions = sessions
-        self._pool = pool
-        self._engine = engine
-        self._now = now
-        self._markets: dict[tuple[int, datetime], dict[str, Precision]] = {}
-        self.canceller = Canceller(sessions, pool, engine, now=now)
-        self.guards = ProtectionDesk(sessions, pool, engine, self.canceller, now=now)
-
-    async def markets(self, connection_id: int) -> dict[str, Precision]:
-        """The venue's precision per symbol (markets are loaded once per adapter version)."""
-        live = await self._pool.get(connection_id)
-        key = (connection_id, live.version)
-        if key not in self._markets:
-            markets = await live.read(live.adapter.load_markets)
-            resting = live.adapter.capabilities.protective_orders
-            self._markets[key] = {
-                s: Precision(
-                    mk.amount_step,
-                    mk.price_tick,
-                    mk.min_amount,
-                    mk.contract_size,
-                    resting_exits=resting and mk.kind is MarketKind.LINEAR,
-                )
-                for s, mk in markets.items()
-            }
-        return self._markets[key]
-
-    async def precision(self, connection_id: int, symbol: str) -> Precision | None:
-        return (await self.markets(connection_id)).get(symbol)
-
-    async def carry_out(
-        self,
-        position_id: int,
-        actions: Sequence[Action],
-        *,
-        source: str,
-        precision: Precision,
-        context: dict[str, Any] | None = None,
-    ) -> Carried:
-        """Apply ``actions`` to one open position: exit orders written, then sent.
-
-        A resting protective order for a level acted upon here is cancelled first; when
-        the venue says it filled, the market order for that level is not sent.
-        """
-        order_ids: list[int] = []
-        async with self._sessions() as session:
-            row = (
-                await session.execute(
-                    select(m.Position.connection_id, m.Position.execution_id).where(
-                        m.Position.id == position_id
-                    )
-                )
-            ).one_or_none()
-        if row is None:
-            return Carried(0)
-        connection_id, execution_id = row
-        roles = resting_roles(actions)
-        released = Released()
-        if precision.resting_exits and roles != set():
-            released = await self.guards.release(execution_id, roles)
-        # The adapter is looked up before the transaction: on SQLite the pool's own read
-        # would wait for the one connection this transaction holds.
-        live = await self._pool.get(connection_id)
-        max_len = live.adapter.capabilities.max_client_order_id_len
-        # Spot venues have no reduce-only flag (they refuse it); a plain sell of what the
-        # position holds is the reducing order there.
-        reduce_only = live.adapter.capabilities.reduce_only
-        complete = True
-        async with self._sessions() as session, session.begin():
-            position = await session.get(m.Position, position_id)
-            if position is None or position.status != m.PositionStatus.OPEN:
-                return Carried(0)
-            for action in actions:
-                amount, note = _exit_amount(action, position.amount, released)
-                if note is not None:
-                    complete = False
-                    session.add(log_row(execution_id, "exit_deferred", reason=note))
-                    continue
-                order_id = await self._write(session, position, action, amount, max_len,
-                                             reduce_only)  # fmt: skip
-                if order_id is not None:
-                    order_ids.append(order_id)
-                session.add(
-                    log_row(
-                        execution_id,
-                        f"{source}_{action.kind.value}",
-                        order_id=order_id,
-                        reason=action.reason,
-                        request=_describe(action, context),
-                    )
-                )
-        for order_id in order_ids:
-            await self._engine.place(order_id)
-        if order_ids:
-            async with self._sessions() as session, session.begin():
-                await refresh_position(
-                    session, execution_id, self._now(), contract_size=precision.contract_size
-                )
-        return Carried(len(order_ids), complete)
-
-    async def _write(
-        self,
-        session: AsyncSession,
-        position: m.Position,
-        action: Action,
-        amount: Decimal,
-        max_len: int,
-        reduce_only: bool,
-    ) -> int | None:
-        if action.kind is ActionKind.MOVE_SL:
-            position.stop_loss = action.level
-            return None
-        if action.kind is ActionKind.MODIFY_TP:
-            assert action.level is not None
-            current = tuple(Decimal(str(tp)) for tp in position.take_profits)
-            tps = modified_tps(current, action.tp_index, action.level)
-            position.take_profits = [str(tp) for tp in tps]
-            return None
-        if action.kind is ActionKind.TAKE_PROFIT:
-            position.tp_hits = max(position.tp_hits, action.tp_index)
-        if amount <= 0 or action.leg is None:
-            return None
-        side = OrderSide.SELL if position.side == Side.LONG.value else OrderSide.BUY
-        coid = client_order_id(position.execution_id, action.leg, max_len=max_len)
-        values = {
-            "execution_id": position.execution_id,
-            "connection_id": position.connection_id,
-            "client_order_id": coid,
-            "leg": action.leg,
-            "symbol": position.symbol,
-            "side": side.value,
-            "type": VenueOrderType.MARKET.value,
-            "amount": amount,
-            "reduce_only": reduce_only,
-            "status": m.OrderStatus.PENDING,
-        }
-        new_id = await insert_ignore(
-            session, m.Order, values, conflict=("connection_id", "client_order_id")
-        )
-        if new_id is not None:
-            return new_id
-        return await session.scalar(
-            select(m.Order.id).where(
-                m.Order.connection_id == position.connection_id,
-                m.Order.client_order_id == coid,
-                m.Order.status.in_(m.OrderStatus.UNSETTLED),
-            )
-        )
-
-    async def cancel_entries(self, execution_id: int, reason: str) -> int:
-        """Cancel an execution's unfilled entry orders on the venue; returns how many."""
-        async with self._sessions() as session:
-            rows = (
-                await session.execute(
-                    select(m.Order.id, m.Order.leg).where(
-                        m.Order.execution_id == execution_id,
-                        m.Order.status.in_(
-                            (
-                                m.OrderStatus.PENDING,
-                                m.OrderStatus.OPEN,
-                                m.OrderStatus.PARTIALLY_FILLED,
-                            )
-                        ),
-                    )
-                )
-            ).all()
-        canceled = 0
-        for order_id, leg in rows:
-            if is_entry_leg(leg):
-                outcome = await self.canceller.cancel(order_id, reason, "entry_canceled")
-                canceled += outcome.settled
-        return canceled
-
-
-@dataclass(frozen=True, slots=True)
-class Carried:
-    """What :meth:`ExitDesk.carry_out` did: exit orders sent, and whether every action
-    was carried out (``False``: some wait for the venue; evaluate them again later)."""
-
-    orders: int
-    complete: bool = True
-
-
-def resting_roles(actions: Iterable[Action]) -> set[int] | None:
-    """The protective roles these actions take over (``None``: all of them)."""
-    roles: set[int] = set()
-    for action in actions:
-        if action.kind is ActionKind.CLOSE and action.leg and is_full_close(action.leg):
-            return None
-        if action.kind is ActionKind.TAKE_PROFIT:
-            roles.add(action.tp_index)
-    return roles
-
-
-def _exit_amount(action: Action, held: Decimal, released: Released) -> tuple[Decimal, str | None]:
-    """How much this action closes now (never more than is held), or why it waits."""
-    if action.kind is ActionKind.TAKE_PROFIT:
-        k = action.tp_index
-        if k in released.filled:
-            return ZERO, None  # the resting target did it on the venue
-        if k in released.unsure:
-            return ZERO, f"take-profit {k}: its resting order could not be cancelled yet"
-        return min(action.amount, held), None
-    if action.kind is ActionKind.CLOSE and action.leg and is_full_close(action.leg):
-        # Everything that is still held; reduce-only caps it if a resting stop fires too.
-        return held, None
-    return min(action.amount, held), None
-
-
-def _describe(action: Action, context: dict[str, Any] | None) -> dict[str, Any]:
-    described: dict[str, Any] = {"kind": action.kind.value, "leg": action.leg}
-    if action.amount:
-        described["amount"] = str(action.amount)
-    if action.level is not None:
-        described["level"] = str(action.level)
-    if action.tp_index:
-        described["tp"] = action.tp_index
-    return {**described, **(context or {})}
 
 
 # --- the monitor ---------------------------------------------------------------------------

@@ -19,9 +19,8 @@ is not sent. Orders left resting by a closed position are cancelled on the next 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -38,7 +37,6 @@ from signalbridge.execution.recorder import log_row
 from signalbridge.integrations.errors import IntegrationError
 from signalbridge.store import models as m
 from signalbridge.store.db import insert_ignore
-from signalbridge.store.types import utcnow
 
 ZERO = Decimal(0)
 STOP = 0  # the role of the stop; a target's role is its take-profit number
@@ -127,10 +125,6 @@ class Released:
     filled: set[int] = field(default_factory=set)  # the venue filled (part of) it first
     unsure: set[int] = field(default_factory=set)  # its fate is unknown: do not act yet
 
-    @property
-    def any_filled(self) -> bool:
-        return bool(self.filled)
-
 
 @dataclass
 class ProtectReport:
@@ -158,14 +152,11 @@ class ProtectionDesk:
         pool: AdapterPool,
         engine: ExecutionEngine,
         canceller: Canceller,
-        *,
-        now: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sessions = sessions
         self._pool = pool
         self._engine = engine
         self._canceller = canceller
-        self._now = now
         # execution id -> the wanted set last made to rest; skips unchanged positions.
         self._ensured: dict[int, tuple[Guard, ...]] = {}
 

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from signalbridge.domain.market import floor_to_step
 from signalbridge.domain.signals import UpdateAction
 from signalbridge.execution.engine import ExecutionEngine
+from signalbridge.execution.exits import ExitDesk
 from signalbridge.execution.legs import is_entry_leg
 from signalbridge.execution.management import (
     Action,
@@ -29,7 +30,7 @@ from signalbridge.execution.management import (
     PositionView,
     evaluate,
 )
-from signalbridge.execution.monitor import ExitDesk, execution_legs, view_of
+from signalbridge.execution.monitor import execution_legs, view_of
 from signalbridge.execution.pool import AdapterPool
 from signalbridge.store import models as m
 from signalbridge.store.types import utcnow

@@ -12,6 +12,7 @@ from tests.unit.execution.test_management_rules import BTC, positions, prices, v
 
 from signalbridge.domain.signals import Side
 from signalbridge.execution.base import VenueOrderType
+from signalbridge.execution.exits import resting_roles
 from signalbridge.execution.legs import (
     is_entry_leg,
     is_full_close,
@@ -28,7 +29,6 @@ from signalbridge.execution.management import (
     evaluate,
     triggers,
 )
-from signalbridge.execution.monitor import resting_roles
 from signalbridge.execution.protection import STOP, wanted
 
 D = Decimal
