@@ -158,6 +158,7 @@ class FakeDeal:
     order_id: str
     time: datetime
     client_id: str | None = None
+    reason: str = "DEAL_REASON_EXPERT"  # DEAL_REASON_SL / _TP when the broker closed it
 
 
 @dataclass
@@ -434,8 +435,14 @@ class FakeBroker:
         volume: Decimal,
         client_id: str | None,
         price: Decimal | None = None,
+        reason: str = "DEAL_REASON_EXPERT",
     ) -> FakeOrder:
+        """Close ``volume`` of a position. A close by the broker (stop loss, take profit)
+        gets MetaTrader's own comment, so our clientId is not on its order and deal."""
         spec = account.symbols[position.symbol]
+        by_broker = reason != "DEAL_REASON_EXPERT"
+        if by_broker:
+            client_id = None
         exit_price = price if price is not None else (spec.bid if position.is_buy else spec.ask)
         profit = _profit(spec, position, exit_price, volume)
         account.balance += profit
@@ -449,7 +456,7 @@ class FakeBroker:
             now,
             state="ORDER_STATE_FILLED",
             current_volume=ZERO,
-            client_id=client_id or position.client_id,
+            client_id=None if by_broker else (client_id or position.client_id),
             position_id=position.id,
             done_time=now,
         )
@@ -467,6 +474,7 @@ class FakeBroker:
                 order.id,
                 now,
                 order.client_id,
+                reason,
             )
         )
         position.volume -= volume
@@ -500,11 +508,14 @@ class FakeBroker:
             mark = spec.bid if position.is_buy else spec.ask
             sl, tp = position.stop_loss, position.take_profit
             if position.is_buy:
-                hit = (sl is not None and mark <= sl) or (tp is not None and mark >= tp)
+                stop = sl is not None and mark <= sl
+                target = tp is not None and mark >= tp
             else:
-                hit = (sl is not None and mark >= sl) or (tp is not None and mark <= tp)
-            if hit:
-                self._close(account, position, position.volume, None, mark)
+                stop = sl is not None and mark >= sl
+                target = tp is not None and mark <= tp
+            if stop or target:
+                reason = "DEAL_REASON_SL" if stop else "DEAL_REASON_TP"
+                self._close(account, position, position.volume, None, mark, reason)
 
     def _check_margin(
         self, account: FakeAccount, spec: FakeSymbol, volume: Decimal, price: Decimal
@@ -1131,7 +1142,7 @@ def _deal_json(account: FakeAccount, d: FakeDeal) -> dict[str, Any]:
             "positionId": d.position_id,
             "orderId": d.order_id,
             "clientId": d.client_id,
-            "reason": "DEAL_REASON_EXPERT",
+            "reason": d.reason,
         }
     )
 

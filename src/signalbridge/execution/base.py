@@ -67,10 +67,12 @@ class Capabilities:
     lookup_by_client_id: bool = True
     batch_tickers: bool = False
     max_client_order_id_len: int = 36
-    #: Reduce-only ``stop_market`` and ``take_profit_market`` orders rest on the venue's
-    #: futures markets and close the position without us (MetaTrader keeps SL/TP on the
-    #: position instead, so its adapter says no and the monitor enforces them).
-    protective_orders: bool = False
+    #: A reduce-only ``stop_market`` for the whole position rests on the venue's futures
+    #: markets and closes it without us (MetaTrader: the positions' stop loss).
+    resting_stops: bool = False
+    #: A reduce-only ``take_profit_market`` for part of a position rests there too
+    #: (MetaTrader's take profit always closes the whole position: no).
+    resting_targets: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -150,6 +150,7 @@ class CcxtAdapter:
         # Resting exits are read the way Binance keeps them (ccxt_algo); elsewhere the
         # position monitor enforces stops and targets.
         resting = linear and config.exchange in _ALGO_EXCHANGES
+        self._algo = resting  # conditional orders live on Binance's Algo Service
         self.capabilities = Capabilities(
             stop_orders=resting,
             native_stop_loss=resting,
@@ -159,7 +160,8 @@ class CcxtAdapter:
             leverage=linear,
             batch_tickers=True,
             max_client_order_id_len=36,
-            protective_orders=resting,
+            resting_stops=resting,
+            resting_targets=resting,
         )
         self.exchange: Any = _build_exchange(config, secrets)
         self._markets: dict[str, Market] | None = None
@@ -316,7 +318,7 @@ class CcxtAdapter:
     # -- orders ------------------------------------------------------------------------------
 
     async def create_order(self, req: OrderRequest) -> VenueOrder:
-        resting = req.type in RESTING_TYPES and self.capabilities.protective_orders
+        resting = req.type in RESTING_TYPES and self._algo
         if req.type.is_triggered and not resting:
             raise sb.InvalidRequest(
                 f"{req.type} orders are not supported here; the position monitor "
@@ -361,7 +363,7 @@ class CcxtAdapter:
                 lambda: self.exchange.fetch_order(None, venue, params)
             )
         except sb.OrderNotFound:
-            if not self.capabilities.protective_orders:
+            if not self._algo:
                 raise
             raw = await self._call(
                 lambda: self.exchange.fetch_order(None, venue, {**params, "trigger": True})
@@ -378,7 +380,7 @@ class CcxtAdapter:
                 lambda: self.exchange.cancel_order(None, venue, params)
             )
         except sb.OrderNotFound:
-            if not self.capabilities.protective_orders:
+            if not self._algo:
                 raise
             conditional = {**params, "trigger": True}
             await self._call(lambda: self.exchange.cancel_order(None, venue, conditional))
@@ -392,7 +394,7 @@ class CcxtAdapter:
         raw: list[Mapping[str, Any]] = await self._call(
             lambda: self.exchange.fetch_open_orders(venue)
         )
-        if self.capabilities.protective_orders:
+        if self._algo:
             raw = [
                 *raw,
                 *await self._call(

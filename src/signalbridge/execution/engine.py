@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from signalbridge.domain.market import Market
@@ -248,7 +248,11 @@ class ExecutionEngine:
                     m.Execution.id == execution_id,
                     m.Execution.status == m.ExecutionStatus.PENDING,
                 )
-                .values(status=m.ExecutionStatus.PLACING, updated_at=self._now())
+                .values(
+                    status=m.ExecutionStatus.PLACING,
+                    updated_at=self._now(),
+                    contract_size=_contract_size(plan),
+                )
             )
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
                 return  # another worker planned it
@@ -699,6 +703,7 @@ class BatchPlacer:
             for execution_id, reason in deferred:
                 session.add(log_row(execution_id, "plan_deferred", reason=reason))
             claimed = await self._claim(session, [p.execution_id for p in planned], now)
+            await _set_contract_sizes(session, [p for p in planned if p.execution_id in claimed])
             rows: list[dict[str, object]] = []
             intents: dict[tuple[int, str], tuple[_Planned, OrderIntent]] = {}
             for p in planned:
@@ -818,6 +823,28 @@ class BatchPlacer:
                 await e._settle_executions(session, [s.execution_id for s, _, _ in answered])
         for snapshot, exc, started in failed:
             await e.post_failed(snapshot, exc, started, resend=False)
+
+
+def _contract_size(plan: Plan) -> Decimal | None:
+    """What the execution row keeps: nothing for the common 1 (crypto)."""
+    return None if plan.contract_size == 1 else plan.contract_size
+
+
+async def _set_contract_sizes(session: AsyncSession, planned: Sequence[_Planned]) -> None:
+    """Record the contract size of the planned executions that are not 1 (one executemany)."""
+    params = [
+        {"b_id": p.execution_id, "b_size": size}
+        for p in planned
+        if (size := _contract_size(p.plan)) is not None
+    ]
+    if params:
+        table: Any = m.Execution.__table__
+        await session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(contract_size=bindparam("b_size")),
+            params,
+        )
 
 
 def _plan_summary(plan: Plan) -> dict[str, object]:

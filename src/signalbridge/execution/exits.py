@@ -60,14 +60,15 @@ class ExitDesk:
         key = (connection_id, live.version)
         if key not in self._markets:
             markets = await live.read(live.adapter.load_markets)
-            resting = live.adapter.capabilities.protective_orders
+            caps = live.adapter.capabilities
             self._markets[key] = {
                 s: Precision(
                     mk.amount_step,
                     mk.price_tick,
                     mk.min_amount,
                     mk.contract_size,
-                    resting_exits=resting and mk.kind is MarketKind.LINEAR,
+                    resting_stops=caps.resting_stops and mk.kind is MarketKind.LINEAR,
+                    resting_targets=caps.resting_targets and mk.kind is MarketKind.LINEAR,
                 )
                 for s, mk in markets.items()
             }

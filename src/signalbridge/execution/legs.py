@@ -21,6 +21,8 @@ import re
 
 _TARGET = re.compile(r"t(\d+)(?:g(\d+))?")
 _STOP = re.compile(r"s(\d+)")
+#: The role of the stop among resting orders; a target's role is its take-profit number.
+STOP_ROLE = 0
 #: Legs that close everything: a later evaluation must not act on the position again.
 FULL_CLOSE_LEGS = ("sl", "opp")
 

@@ -80,8 +80,13 @@ class Precision:
     price_tick: Decimal
     min_amount: Decimal = ZERO
     contract_size: Decimal = Decimal(1)
-    #: Reduce-only stop and take-profit orders can rest on the venue for this symbol.
-    resting_exits: bool = False
+    #: A reduce-only stop (whole position) / take-profit (a share) can rest on the venue.
+    resting_stops: bool = False
+    resting_targets: bool = False
+
+    @property
+    def resting_exits(self) -> bool:
+        return self.resting_stops or self.resting_targets
 
 
 @dataclass(frozen=True, slots=True)

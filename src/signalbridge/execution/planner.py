@@ -50,6 +50,7 @@ class Plan:
     orders: tuple[OrderIntent, ...]
     leverage: int
     sized: Sized
+    contract_size: Decimal = Decimal(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +125,7 @@ def plan_entry(
         if isinstance(sized, SizingSkip):
             return Skip(sized.detail)
         order = OrderIntent("e0", side, VenueOrderType.MARKET, sized.amount)
-        return Plan((order,), sized.leverage, sized)
+        return Plan((order,), sized.leverage, sized, market.contract_size)
     zone = signal.entry
     # Waiting for the price to come back into the zone is a limit; waiting for a breakout
     # beyond the market is a stop order.
@@ -156,7 +157,7 @@ def plan_entry(
         )
         for i, (level, amount) in enumerate(legs)
     )
-    return Plan(orders, sized.leverage, sized)
+    return Plan(orders, sized.leverage, sized, market.contract_size)
 
 
 def _ladder(low: Decimal, high: Decimal, count: int, long: bool) -> list[Decimal]:

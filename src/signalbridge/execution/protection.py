@@ -1,10 +1,12 @@
 """Protective orders: a position's stop and next target resting on the venue.
 
-Where the venue keeps reduce-only trigger orders (``Capabilities.protective_orders`` on a
-futures market) and the follow does not opt out (``native_exits``), each open position
-has at most one resting ``stop_market`` (leg ``s<g>``, the whole remaining amount) and one
-resting ``take_profit_market`` for its next target (leg ``t<k>g<g>``, that target's share).
-They protect the position while SignalBridge is down, at the venue's own trigger.
+Where the venue keeps reduce-only trigger orders on a futures market
+(``Capabilities.resting_stops`` / ``resting_targets``) and the follow does not opt out
+(``native_exits``), each open position has at most one resting ``stop_market`` (leg
+``s<g>``, the whole remaining amount) and one resting ``take_profit_market`` for its next
+target (leg ``t<k>g<g>``, that target's share). They protect the position while
+SignalBridge is down, at the venue's own trigger. (MetaTrader keeps the stop as the
+positions' stop loss and no targets: see ``metaapi/stops.py``.)
 
 The database stays the only memory: the resting orders are ordinary order rows placed by
 the engine (written before they are sent, deterministic client order ids, looked up
@@ -30,7 +32,7 @@ from signalbridge.domain.signals import Side
 from signalbridge.execution.base import OrderSide, VenueOrderType, client_order_id
 from signalbridge.execution.cancel import Canceller
 from signalbridge.execution.engine import ExecutionEngine
-from signalbridge.execution.legs import resting_leg, stop_leg, target_leg
+from signalbridge.execution.legs import STOP_ROLE, resting_leg, stop_leg, target_leg
 from signalbridge.execution.management import PositionView, tp_share
 from signalbridge.execution.pool import AdapterPool
 from signalbridge.execution.recorder import log_row
@@ -39,7 +41,7 @@ from signalbridge.store import models as m
 from signalbridge.store.db import insert_ignore
 
 ZERO = Decimal(0)
-STOP = 0  # the role of the stop; a target's role is its take-profit number
+STOP = STOP_ROLE
 LIVE = (
     m.OrderStatus.PENDING,
     m.OrderStatus.SENDING,
@@ -69,10 +71,10 @@ def wanted(view: PositionView) -> dict[int, Guard]:
     if view.closing or view.amount <= 0:
         return {}
     guards: dict[int, Guard] = {}
-    if view.stop_loss is not None:
+    if view.stop_loss is not None and view.precision.resting_stops:
         guards[STOP] = Guard(STOP, VenueOrderType.STOP_MARKET, view.stop_loss, view.amount)
     count = len(view.take_profits)
-    if view.tp_done < count:
+    if view.tp_done < count and view.precision.resting_targets:
         k = view.tp_done + 1
         part = view.amount if k == count else min(view.amount, tp_share(view, k))
         if part > 0:

@@ -231,9 +231,8 @@ async def refresh_position(
 ) -> None:
     """Create or update the execution's position from its filled orders.
 
-    ``contract_size`` (base units per amount unit) values the realised PnL. The engine does
-    not know the market and leaves it at 1 (right for crypto); the monitor, which places the
-    exits and knows the market, refreshes with the venue's size right after each exit.
+    ``contract_size`` (base units per amount unit) values the realised PnL; by default it is
+    the one the execution recorded when it was planned (1 for crypto).
     """
     await refresh_positions(session, [execution_id], now, contract_size=contract_size)
 
@@ -269,7 +268,8 @@ async def refresh_positions(
     for execution_id in fills:
         execution = executions[execution_id]
         signal = signals[execution.signal_id]
-        result = book(fills[execution_id], signal.side == "long", contract_size or Decimal(1))
+        size = contract_size or execution.contract_size or Decimal(1)
+        result = book(fills[execution_id], signal.side == "long", size)
         if result is None:
             continue
         books[execution_id] = result

@@ -212,6 +212,9 @@ class Execution(Timestamps, Base):
     connection_id: Mapped[int] = mapped_column(ForeignKey("execution_connections.id"))
     status: Mapped[str] = mapped_column(String(16), default=ExecutionStatus.PENDING, index=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Base units per amount unit of the market it trades (100,000 for a forex lot), set
+    #: when planned; values the position's PnL. NULL means 1 (crypto).
+    contract_size: Mapped[Decimal | None] = mapped_column(nullable=True)
 
 
 class OrderStatus:

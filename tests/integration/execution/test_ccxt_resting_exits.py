@@ -50,10 +50,11 @@ async def open_long(adapter: CcxtAdapter) -> None:
 async def test_only_binance_futures_keep_resting_exits(
     linear: CcxtAdapter, fake: FakeBinance
 ) -> None:
-    assert linear.capabilities.protective_orders and linear.capabilities.stop_orders
+    caps = linear.capabilities
+    assert caps.resting_stops and caps.resting_targets and caps.stop_orders
     spot = make(fake, "spot")
     try:
-        assert not spot.capabilities.protective_orders
+        assert not (spot.capabilities.resting_stops or spot.capabilities.resting_targets)
         with pytest.raises(sb.InvalidRequest, match="monitor enforces"):
             await spot.create_order(exit_order("sb-1-s1", VenueOrderType.STOP_MARKET, "48000"))
     finally:

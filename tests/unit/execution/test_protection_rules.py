@@ -32,7 +32,7 @@ from signalbridge.execution.management import (
 from signalbridge.execution.protection import STOP, wanted
 
 D = Decimal
-RESTING = replace(BTC, resting_exits=True)
+RESTING = replace(BTC, resting_stops=True, resting_targets=True)
 
 
 def resting_view(**fields: object) -> PositionView:

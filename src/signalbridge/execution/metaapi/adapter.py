@@ -45,6 +45,7 @@ from signalbridge.execution.metaapi.client_ids import (
 from signalbridge.execution.metaapi.config import MetaApiConfig
 from signalbridge.execution.metaapi.convert import AccountInfo, MetaApiPosition
 from signalbridge.execution.metaapi.errors import trade_error
+from signalbridge.execution.metaapi.stops import PositionStops, execution_of, is_position_stop
 from signalbridge.execution.symbols import SymbolMap, canonicalize
 from signalbridge.integrations.errors import (
     AuthenticationError,
@@ -86,6 +87,7 @@ class MetaApiAdapter:
         native_stop_loss=True,
         native_take_profit=True,
         reduce_only=True,
+        resting_stops=True,
         futures=False,
         leverage=False,
         client_order_ids=True,
@@ -116,6 +118,7 @@ class MetaApiAdapter:
         self._account_currency: str | None = None
         # clientIds we made from ids that do not map back (the hashed form), to name them.
         self._known_ids: dict[str, str] = {}
+        self._stops = PositionStops(self)
 
     def __repr__(self) -> str:
         return f"MetaApiAdapter(connection_id={self.connection_id!r}, account={self.client!r})"
@@ -276,6 +279,8 @@ class MetaApiAdapter:
         """
         sl = stop_loss if stop_loss is not None else getattr(req, "stop_loss", None)
         tp = take_profit if take_profit is not None else getattr(req, "take_profit", None)
+        if req.reduce_only and is_position_stop(req.client_order_id):
+            return await self._stops.place(req)
         if req.reduce_only:
             return await self._reduce(req)
         action = _ACTIONS.get((req.side, req.type))
@@ -308,6 +313,8 @@ class MetaApiAdapter:
 
     async def fetch_order(self, symbol: str, client_order_id: str) -> VenueOrder:
         """Find our order by client id: open orders, then history and positions."""
+        if is_position_stop(client_order_id):
+            return await self._stops.fetch(symbol, client_order_id)
         client_id = self._client_id(client_order_id)
         for order in await self.client.orders():
             if order.get("clientId") == client_id:
@@ -339,6 +346,8 @@ class MetaApiAdapter:
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> VenueOrder:
         """Cancel a pending order; an order already final is returned as it is."""
+        if is_position_stop(client_order_id):
+            return await self._stops.cancel(symbol, client_order_id)
         client_id = self._client_id(client_order_id)
         pending = next(
             (o for o in await self.client.orders() if o.get("clientId") == client_id), None
@@ -446,6 +455,18 @@ class MetaApiAdapter:
             raw=dict(result),
         )
 
+    async def recent_deals(self) -> list[JsonObject]:
+        """History deals of the lookup window (``history_days`` back)."""
+        start, end = self._window()
+        return await self.client.history_deals(start, end)
+
+    def decode_client_id(self, client_id: object) -> str | None:
+        """Our client order id from a MetaTrader clientId, if it is one of ours."""
+        return self._decode(client_id)
+
+    def now(self) -> datetime:
+        return self._clock()
+
     async def close(self) -> None:
         await self.client.aclose()
 
@@ -506,8 +527,9 @@ class MetaApiAdapter:
         )
 
     async def _reduce(self, req: OrderRequest) -> VenueOrder:
-        """A reduce-only market order closes that much of the opposite positions, oldest
-        first, each close tagged with the order's client id."""
+        """A reduce-only market order closes that much of the opposite positions: those
+        its own execution opened first (a hedging account keeps each execution's positions
+        apart), then the oldest; each close is tagged with the order's client id."""
         if req.type is not VenueOrderType.MARKET:
             raise InvalidRequest(
                 "MetaTrader reduce-only orders must be market orders; use position SL/TP",
@@ -515,13 +537,14 @@ class MetaApiAdapter:
             )
         market = await self.market(req.symbol)
         target = Side.LONG if req.side is OrderSide.SELL else Side.SHORT
+        ours = execution_of(req.client_order_id)
         positions = sorted(
             (
                 p
                 for p in await self.fetch_position_details()
                 if p.venue_symbol == market.venue_symbol and p.side is target
             ),
-            key=lambda p: p.opened_at,
+            key=lambda p: (execution_of(p.client_order_id, entry=True) != ours, p.opened_at),
         )
         if not positions:
             raise InvalidRequest(

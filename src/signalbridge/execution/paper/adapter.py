@@ -43,7 +43,8 @@ PAPER_CAPABILITIES = Capabilities(
     lookup_by_client_id=True,
     batch_tickers=True,
     max_client_order_id_len=36,
-    protective_orders=True,
+    resting_stops=True,
+    resting_targets=True,
 )
 
 DEFAULT_BALANCES = {"USDT": Decimal(10_000), "USD": Decimal(10_000)}
