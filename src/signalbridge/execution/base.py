@@ -73,6 +73,10 @@ class Capabilities:
     #: A reduce-only ``take_profit_market`` for part of a position rests there too
     #: (MetaTrader's take profit always closes the whole position: no).
     resting_targets: bool = False
+    #: Futures markets hold one position per symbol: an order the other way reduces it
+    #: (paper futures, Binance's default one-way mode). MetaTrader hedging accounts keep
+    #: each position apart.
+    nets_positions: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -162,6 +162,7 @@ class CcxtAdapter:
             max_client_order_id_len=36,
             resting_stops=resting,
             resting_targets=resting,
+            nets_positions=linear,
         )
         self.exchange: Any = _build_exchange(config, secrets)
         self._markets: dict[str, Market] | None = None

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
 import structlog
+from pydantic import ValidationError
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -32,12 +33,17 @@ from signalbridge.execution.base import (
     VenueOrderType,
     client_order_id,
 )
+from signalbridge.execution.management import management_settings
 from signalbridge.execution.planner import (
     OrderIntent,
     Plan,
+    Skip,
+    Wait,
+    netting_guard,
     plan_entry,
     risk_settings,
     sizing_config,
+    staleness,
 )
 from signalbridge.execution.pool import AdapterPool, Connected
 from signalbridge.execution.recorder import (
@@ -176,6 +182,8 @@ class ExecutionEngine:
                 return
             signal_row = await session.get_one(m.Signal, execution.signal_id)
             follow = await session.get_one(m.Follow, execution.follow_id)
+            key = (execution.connection_id, signal_row.symbol, signal_row.side)
+            opposite = bool(await opposite_open(session, [key]))
         try:
             live = await self._pool.get(execution.connection_id)
         except ConnectionDisabled as exc:
@@ -183,7 +191,9 @@ class ExecutionEngine:
             return
         signal = signal_from_row(signal_row)
         try:
-            outcome = await self._decide(live, signal, signal_row.received_at, follow)
+            outcome = await self._decide(
+                live, signal, signal_row.received_at, follow, opposite=opposite
+            )
         except (SymbolNotListed, InvalidRequest) as exc:
             await self._finish(execution_id, m.ExecutionStatus.SKIPPED, exc.message)
             return
@@ -194,11 +204,22 @@ class ExecutionEngine:
         if isinstance(outcome, str):
             await self._finish(execution_id, m.ExecutionStatus.SKIPPED, outcome)
             return
+        if isinstance(outcome, Wait):
+            await self._log(execution_id, "plan_deferred", reason=outcome.reason)
+            return
         await self._write_plan(execution_id, signal_row, live, outcome)
 
     async def _decide(
-        self, live: Connected, signal: Signal, received_at: datetime, follow: m.Follow
-    ) -> Plan | str:
+        self,
+        live: Connected,
+        signal: Signal,
+        received_at: datetime,
+        follow: m.Follow,
+        *,
+        opposite: bool = False,
+    ) -> Plan | str | Wait:
+        """The plan, a skip reason, or Wait. ``opposite``: one of our positions on this
+        connection and symbol is open the other way."""
         adapter = live.adapter
 
         async def look() -> tuple[Market, Ticker, dict[str, Balance]] | str:
@@ -218,6 +239,19 @@ class ExecutionEngine:
         if isinstance(looked, str):
             return looked
         market, ticker, balances = looked
+        risk = risk_settings(follow.risk)
+        if opposite:
+            # Stale signals are skipped even while they wait; the size is decided after.
+            stale = staleness(signal, received_at, ticker, risk, self._now())
+            if stale is not None:
+                return stale
+            guard = netting_guard(
+                signal, market, adapter.capabilities.nets_positions, _closes_on_opposite(follow)
+            )
+            if isinstance(guard, Skip):
+                return guard.reason
+            if guard is not None:
+                return guard
         balance = balances.get(market.quote)
         if balance is None and len(balances) == 1:
             balance = next(iter(balances.values()))
@@ -228,7 +262,7 @@ class ExecutionEngine:
             ticker=ticker,
             balance=balance.free if balance is not None else Decimal(0),
             sizing=sizing_config(follow.sizing),
-            risk=risk_settings(follow.risk),
+            risk=risk,
             now=self._now(),
         )
         if not isinstance(plan, Plan):
@@ -639,6 +673,11 @@ class BatchPlacer:
                 executions.append(execution)
                 signals[signal_row.id] = signal_row
                 follows[follow.id] = follow
+            keys = {
+                (x.connection_id, signals[x.signal_id].symbol, signals[x.signal_id].side)
+                for x in executions
+            }
+            opposite = await opposite_open(session, keys)
         if not executions:
             return set()
         lives = await e._pool.get_many({x.connection_id for x in executions})
@@ -658,9 +697,14 @@ class BatchPlacer:
                 return
             row = signals[x.signal_id]
             async with sem:
+                key = (x.connection_id, row.symbol, row.side)
                 try:
                     outcome = await e._decide(
-                        live, signal_from_row(row), row.received_at, follows[x.follow_id]
+                        live,
+                        signal_from_row(row),
+                        row.received_at,
+                        follows[x.follow_id],
+                        opposite=key in opposite,
                     )
                 except (SymbolNotListed, InvalidRequest) as exc:
                     skips.append((x.id, exc.message))
@@ -670,6 +714,8 @@ class BatchPlacer:
                     return
             if isinstance(outcome, str):
                 skips.append((x.id, outcome))
+            elif isinstance(outcome, Wait):
+                deferred.append((x.id, outcome.reason))
             else:
                 planned.append(_Planned(x.id, row, live, outcome))
 
@@ -823,6 +869,39 @@ class BatchPlacer:
                 await e._settle_executions(session, [s.execution_id for s, _, _ in answered])
         for snapshot, exc, started in failed:
             await e.post_failed(snapshot, exc, started, resend=False)
+
+
+async def opposite_open(
+    session: AsyncSession, keys: Iterable[tuple[int, str, str]]
+) -> set[tuple[int, str, str]]:
+    """Of ``(connection, symbol, side)`` keys, those where one of our positions is open on
+    that connection and symbol the other way (a few statements, however many keys)."""
+    wanted = set(keys)
+    if not wanted:
+        return set()
+    connections = sorted({c for c, _, _ in wanted})
+    symbols = sorted({s for _, s, _ in wanted})
+    held: set[tuple[int, str, str]] = set()
+    for start in range(0, len(connections), _CHUNK):
+        rows = await session.execute(
+            select(m.Position.connection_id, m.Position.symbol, m.Position.side)
+            .where(
+                m.Position.status == m.PositionStatus.OPEN,
+                m.Position.connection_id.in_(connections[start : start + _CHUNK]),
+                m.Position.symbol.in_(symbols),
+            )
+            .distinct()
+        )
+        held.update((c, s, side) for c, s, side in rows.all())
+    other = {Side.LONG.value: Side.SHORT.value, Side.SHORT.value: Side.LONG.value}
+    return {(c, s, side) for c, s, side in wanted if (c, s, other.get(side, "")) in held}
+
+
+def _closes_on_opposite(follow: m.Follow) -> bool:
+    try:
+        return management_settings(follow.management).close_on_opposite
+    except ValidationError:
+        return False
 
 
 def _contract_size(plan: Plan) -> Decimal | None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from signalbridge.domain.market import Market
+from signalbridge.domain.market import Market, MarketKind
 from signalbridge.domain.signals import OrderType, Side, Signal
 from signalbridge.domain.sizing import Sized, SizingConfig, SizingMode, SizingSkip, size_order
 from signalbridge.execution.base import OrderSide, Ticker, VenueOrderType
@@ -56,6 +56,31 @@ class Plan:
 @dataclass(frozen=True, slots=True)
 class Skip:
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Not now: plan again later (the execution stays pending; the sweeper retries)."""
+
+    reason: str
+
+
+def netting_guard(
+    signal: Signal, market: Market, nets_positions: bool, close_on_opposite: bool
+) -> Skip | Wait | None:
+    """A signal against one of our open positions on a venue that nets one position per
+    symbol: its entry would shrink or flip that position on the venue while our books
+    kept two. With ``close_on_opposite`` the monitor closes the old one first and the
+    entry waits for it; otherwise the signal is skipped."""
+    if not nets_positions or market.kind is not MarketKind.LINEAR:
+        return None
+    held = "short" if signal.side is Side.LONG else "long"
+    if close_on_opposite:
+        return Wait(f"waiting for the open {held} on {signal.symbol} to close (close_on_opposite)")
+    return Skip(
+        f"an open {held} on {signal.symbol} would be netted by this {signal.side}: the venue "
+        "keeps one position per symbol (close_on_opposite closes it first)"
+    )
 
 
 def sizing_config(raw: dict[str, Any]) -> SizingConfig:

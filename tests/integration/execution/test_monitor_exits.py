@@ -216,37 +216,59 @@ async def test_trailing_stop_follows_up_never_down_then_closes(harness: Harness)
     assert position.realized_pnl > 0  # the trailed stop locked a profit in
 
 
-async def test_opposite_signal_closes_the_old_position(harness: Harness) -> None:
+async def execution_of(h: Harness, signal_id: int) -> m.Execution:
+    async with h.container.sessions() as s:
+        return (
+            await s.scalars(select(m.Execution).where(m.Execution.signal_id == signal_id))
+        ).one()
+
+
+async def test_opposite_signal_closes_the_old_position_then_opens(harness: Harness) -> None:
+    """The paper futures account nets one position per symbol, so the short waits for
+    the monitor to close the long, then opens: venue and books agree throughout."""
     rig = Rig(harness)
     await rig.setup({"close_on_opposite": True})
     long_id = await rig.open(market_signal())
-    # A short limit above the market rests on the venue: the old long is still there.
     short = {**market_signal("short"), "order_type": "limit", "entry": "60500"}
     response = await harness.post_signal(rig.channel_id, rig.secret, short)
     assert response.status_code == 202, response.text
     short_id = int(response.json()["signal_id"])
 
-    async def short_is_resting() -> bool:
-        return any(o.status == "open" for o in await rig.orders(short_id))
+    async def short_waits() -> bool:
+        return "plan_deferred" in {row.action for row in await rig.logs(short_id)}
 
-    await eventually(short_is_resting)
-    await rig.tick("60000")
+    await eventually(short_waits)
+    assert await rig.orders(short_id) == []
     await rig.tick("60000")
     position = await rig.position(long_id)
     assert position is not None and position.status == "closed"
     assert [o.leg for o in await rig.orders(long_id)] == ["e0", "opp"]
     assert "opposite_close" in {row.action for row in await rig.logs(long_id)}
+    # The sweeper runs a pending execution again; here the test does it at once.
+    execution = await execution_of(harness, short_id)
+    await harness.container.extras["engine"].run(execution.id)
+    assert [(o.leg, o.status) for o in await rig.orders(short_id)] == [("e0", "open")]
 
 
-async def test_opposite_signal_is_ignored_unless_configured(harness: Harness) -> None:
+async def test_opposite_signal_is_skipped_unless_configured(harness: Harness) -> None:
     rig = Rig(harness)
     await rig.setup()
     long_id = await rig.open(market_signal())
     short = {**market_signal("short"), "order_type": "limit", "entry": "60500"}
-    assert (await harness.post_signal(rig.channel_id, rig.secret, short)).status_code == 202
+    response = await harness.post_signal(rig.channel_id, rig.secret, short)
+    assert response.status_code == 202
+    short_id = int(response.json()["signal_id"])
+
+    async def skipped() -> bool:
+        return (await execution_of(harness, short_id)).status == "skipped"
+
+    await eventually(skipped)
+    reason = (await execution_of(harness, short_id)).reason or ""
+    assert "would be netted" in reason and "close_on_opposite" in reason
     await rig.tick("60000")
     position = await rig.position(long_id)
     assert position is not None and position.status == "open"
+    assert await rig.orders(short_id) == []
 
 
 class CountingAdapter:

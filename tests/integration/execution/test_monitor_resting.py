@@ -9,7 +9,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import select, update
-from tests.integration.execution.test_monitor_exits import Rig, market_signal
+from tests.integration.execution.test_monitor_exits import Rig, execution_of, market_signal
 from tests.integration.execution.test_monitor_updates import apply, post_update
 from tests.platform_fixtures import Harness
 
@@ -301,3 +301,27 @@ async def test_a_crash_after_the_venue_took_the_stop_leaves_one_stop(harness: Ha
     assert sorted(o.client_order_id or "" for o in venue) == sorted(
         o.client_order_id for o in orders if o.leg != "e0"
     )
+
+
+async def test_a_reversal_leaves_the_venue_and_the_books_agreeing(harness: Harness) -> None:
+    rig = Rig(harness)
+    await rig.setup({"close_on_opposite": True}, native=True)
+    long_id = await rig.open(market_signal())
+    await rig.tick("60000")  # the long's stop and target rest
+    response = await harness.post_signal(rig.channel_id, rig.secret, market_signal("short"))
+    short_id = int(response.json()["signal_id"])
+    execution = await execution_of(harness, short_id)
+    await harness.container.extras["engine"].run(execution.id)  # waits: the long is open
+    assert await rig.orders(short_id) == []
+    await rig.tick("60000")  # the monitor closes the long and its resting orders
+    await harness.container.extras["engine"].run(execution.id)  # now the short opens
+    await rig.tick("60000")  # and its own stop and target rest
+    closed, opened = await rig.position(long_id), await rig.position(short_id)
+    assert closed is not None and closed.status == "closed"
+    assert opened is not None and opened.status == "open"
+    live = await rig.h.container.extras["adapter_pool"].get(rig.connection_id)
+    [held] = await live.adapter.fetch_positions()
+    assert (held.side.value, held.amount) == ("short", opened.amount)
+    resting = {o.client_order_id for o in await venue_orders(rig)}
+    assert resting == {o.client_order_id for o in await rig.orders(short_id) if o.leg != "e0"}
+    assert len(resting) == 2

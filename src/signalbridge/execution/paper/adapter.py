@@ -45,6 +45,7 @@ PAPER_CAPABILITIES = Capabilities(
     max_client_order_id_len=36,
     resting_stops=True,
     resting_targets=True,
+    nets_positions=True,
 )
 
 DEFAULT_BALANCES = {"USDT": Decimal(10_000), "USD": Decimal(10_000)}
