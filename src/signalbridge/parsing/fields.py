@@ -8,8 +8,6 @@ a careful reader treats both multi-line posts and flattened one-line ones.
 from __future__ import annotations
 
 from decimal import Decimal
-from itertools import compress, count, repeat
-from operator import is_
 
 from signalbridge.domain.signals import MAX_TAKE_PROFITS
 from signalbridge.parsing.lexer import NEWLINE, Lexeme, Lx
@@ -52,6 +50,8 @@ _LABELS = frozenset({_ENTRY, _SL, _TP, _LEV})
 _MARKERS = frozenset({"🔻", "✖", "❌", "🚫", "🔹", "💰", "✅", "🎯", "🛑", "⛔"})
 _NO_MARK_AFTER = frozenset({_ENTRY, _SL, _TP, _LONG, _SHORT, _MARKET, _AT, _IDX})
 _INFO_MARKET = frozenset({"market", "current"})
+# Lower-case words the field reader acts on: "limit", "close"/"exit", and known coins
+_WORDS_READ = frozenset({"limit", "close", "exit", *KNOWN_COINS, *RU_COINS})
 _CURRENCY = frozenset({"$", "€", "£", "%"})
 
 
@@ -203,18 +203,20 @@ def read_fields(lexemes: list[Lexeme]) -> Reading:
             if starting and ((cur in (_TP, _ENTRY) and field_nums) or cur == _SL):
                 cur = None
             text = lx.text
-            if text == "limit":
-                r.pending = True
-            known = text in KNOWN_COINS or text in RU_COINS
-            # resolve_bare reads nothing in a lower-case word that is not a known coin
-            bare = resolve_bare(text, lx.upper) if lx.upper or known else None
-            if text in ("close", "exit") and _num_follows(lexemes, idx, r):
-                cur = _TP
-                field_nums = 0
-            elif bare is not None and _beside_side(lexemes, idx):
-                r.symbols.append((bare[0], TAGGED if known else WEAK))
-            elif bare is not None and known:
-                r.symbols.append((bare[0], 0))
+            # any other lower-case word reads nothing below (one test for the common case)
+            if lx.upper or text in _WORDS_READ:
+                if text == "limit":
+                    r.pending = True
+                known = text in KNOWN_COINS or text in RU_COINS
+                # resolve_bare reads nothing in a lower-case word that is not a known coin
+                bare = resolve_bare(text, lx.upper) if lx.upper or known else None
+                if text in ("close", "exit") and _num_follows(lexemes, idx, r):
+                    cur = _TP
+                    field_nums = 0
+                elif bare is not None and _beside_side(lexemes, idx):
+                    r.symbols.append((bare[0], TAGGED if known else WEAK))
+                elif bare is not None and known:
+                    r.symbols.append((bare[0], 0))
         elif kind == _SYM:
             r.symbols.append((lx.symbol, lx.strength))
             if cur is None and not r.implicit_entry and not r.entry_explicit:
@@ -260,26 +262,27 @@ def read_fields(lexemes: list[Lexeme]) -> Reading:
                         field_nums = 0
                     cur = cat
                 blank_ok = True
-        elif kind in (_LONG, _SHORT) and r.stop_loss is not None and r.take_profits:
-            r.multi = True  # a second call after a complete one: read only the first
-            r.symbols.extend((x.symbol, x.strength) for x in lexemes[idx:] if x.kind == _SYM)
-            break
-        elif kind in (_LONG, _SHORT) and _num_follows(lexemes, idx, r):
-            # "BUY: 0.38 - 0.385  SELL: 0.387 - 0.39": after the entry, a side word
-            # followed by prices lists the targets
-            r.labels += 1
-            cur = _TP
-            field_nums = 0
-        elif kind in (_LONG, _SHORT):
-            if kind == _LONG:
-                r.long_words += 1
-            else:
-                r.short_words += 1
-            if r.first_side is None:
-                r.first_side = kind
-            if cur is None and not r.implicit_entry:
-                cur = _AT
+        elif kind == _LONG or kind == _SHORT:
+            if r.stop_loss is not None and r.take_profits:
+                r.multi = True  # a second call after a complete one: read only the first
+                r.symbols.extend((x.symbol, x.strength) for x in lexemes[idx:] if x.kind == _SYM)
+                break
+            if _num_follows(lexemes, idx, r):
+                # "BUY: 0.38 - 0.385  SELL: 0.387 - 0.39": after the entry, a side word
+                # followed by prices lists the targets
+                r.labels += 1
+                cur = _TP
                 field_nums = 0
+            else:
+                if kind == _LONG:
+                    r.long_words += 1
+                else:
+                    r.short_words += 1
+                if r.first_side is None:
+                    r.first_side = kind
+                if cur is None and not r.implicit_entry:
+                    cur = _AT
+                    field_nums = 0
         elif kind == _WLONG:
             r.weak_long += 1
         elif kind == _WSHORT:
@@ -306,8 +309,7 @@ def read_fields(lexemes: list[Lexeme]) -> Reading:
                 r.tp_open = True
         elif kind == _STOPWORD:
             cur = None
-        if kind != _PUNCT and kind != _JOIN:
-            prev_sig = lx
+        prev_sig = lx  # punctuation and joiners never get here (both leave early)
         prev = lx
     r.numbers = numbers
     return r
@@ -339,30 +341,38 @@ def _is_index(
 def _hoist_postfix_labels(lexemes: list[Lexeme]) -> list[Lexeme]:
     """``1.0850 entry`` / ``4450 SL``: move a keyword that follows its price before it."""
     out = lexemes
-    n = len(lexemes)
     # a candidate keyword sits just before a line break or at the very end ("SL:" then a
-    # line break is not one: the keyword is not last, the ":" is)
-    ends = list(compress(count(-1), map(is_, lexemes, repeat(NEWLINE))))  # in C
-    ends.append(n - 1)
-    for k in ends:
-        if k < 1:
-            continue
-        lx = lexemes[k]
-        if lx.kind not in _LABELS:
-            continue
-        j = k - 1
-        while j >= 0 and lexemes[j].kind == _PUNCT:
-            j -= 1
-        if j < 0 or lexemes[j].kind != _NUM:
-            continue
-        start = j
-        if start >= 2 and lexemes[start - 1].kind == _JOIN and lexemes[start - 2].kind == _NUM:
-            start -= 2
-        if out is lexemes:
-            out = list(lexemes)
-        moved = out[start:k]
-        out[start] = lx
-        out[start + 1 : k + 1] = moved
+    # line break is not one: the keyword is not last, the ":" is); a plain loop with an
+    # identity test is cheaper here than finding the line breaks with map/compress
+    k = -1  # the index before lx's
+    for lx in lexemes:
+        if lx is NEWLINE and k >= 1 and lexemes[k].kind in _LABELS:
+            out = _hoist(lexemes, out, k)
+        k += 1
+    if k >= 1 and lexemes[k].kind in _LABELS:  # k is the last index here
+        out = _hoist(lexemes, out, k)
+    return out
+
+
+def _hoist(lexemes: list[Lexeme], out: list[Lexeme], k: int) -> list[Lexeme]:
+    """Move the keyword at ``k`` before the price (or zone) it follows, if it follows one.
+
+    Reads the original order in ``lexemes``; writes to ``out``, copied on the first move
+    (a move only reorders its own line, so moves on other lines never interfere).
+    """
+    j = k - 1
+    while j >= 0 and lexemes[j].kind == _PUNCT:
+        j -= 1
+    if j < 0 or lexemes[j].kind != _NUM:
+        return out
+    start = j
+    if start >= 2 and lexemes[start - 1].kind == _JOIN and lexemes[start - 2].kind == _NUM:
+        start -= 2
+    if out is lexemes:
+        out = list(lexemes)
+    moved = out[start:k]
+    out[start] = lexemes[k]
+    out[start + 1 : k + 1] = moved
     return out
 
 
@@ -411,6 +421,8 @@ def best_symbol(symbols: list[tuple[str, int]]) -> tuple[str | None, int, int]:
     if not symbols:
         return None, 0, 0
     best, strength = symbols[0]
+    if len(symbols) == 1:  # the common case, without building a set
+        return best, strength, int(strength >= STRONG)
     for sym, st in symbols:
         if st > strength:
             best, strength = sym, st

@@ -127,14 +127,19 @@ def _output(result: ParseResult) -> tuple[dict[str, Any], Decimal | None]:
     if type(parsed) is Signal:
         entry = parsed.entry
         stop = parsed.stop_loss
+        zone = None
+        if entry is not None:
+            low = _fmt(entry.low)
+            # a single price is one Decimal in both places: formatted once
+            zone = {"low": low, "high": low if entry.high is entry.low else _fmt(entry.high)}
         return {
             "kind": "signal",
             "symbol": parsed.symbol,
             "side": parsed.side,
             "order_type": parsed.order_type,
-            "entry": None if entry is None else {"low": _fmt(entry.low), "high": _fmt(entry.high)},
+            "entry": zone,
             "stop_loss": None if stop is None else _fmt(stop),
-            "take_profits": [_fmt(tp) for tp in parsed.take_profits],
+            "take_profits": list(map(_fmt, parsed.take_profits)),
             "leverage": parsed.leverage,
             "confidence": conf,
         }, None

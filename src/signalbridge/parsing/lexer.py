@@ -346,7 +346,7 @@ def lex(text: str, lexicon: Lexicon) -> list[Lexeme]:
                     continue
             entries = phrases.get(low)
             if entries is not None:
-                matched = _phrase(toks, i, n, entries)
+                matched = _phrase(lows, i, n, entries)
                 if matched is not None:
                     cat, width = matched
                     out.append(_keyword(cat, low))
@@ -453,12 +453,12 @@ def lex(text: str, lexicon: Lexicon) -> list[Lexeme]:
             i += 2  # "+70" pips, "+6%": a result, not a price
             continue
         if emoji is not None:
-            out.append(Lexeme(emoji, tok))
+            out.append(_keyword(emoji, tok))
         elif tok == "@":
-            out.append(Lexeme(_AT, tok))
+            out.append(_keyword(_AT, tok))
         else:
             cat = words.get(tok)
-            out.append(Lexeme(cat if cat is not None else _PUNCT, tok))
+            out.append(_keyword(cat if cat is not None else _PUNCT, tok))
         i += 1
     return out
 
@@ -547,21 +547,16 @@ def _mixed(toks: list[str], i: int, low: str, words: Mapping[str, Cat], out: lis
 
 
 def _phrase(
-    toks: list[str],
+    lows: list[str],
     i: int,
     n: int,
     entries: tuple[tuple[tuple[str, ...], Cat], ...],
 ) -> tuple[Cat, int] | None:
+    """The first phrase of ``entries`` whose other words follow token ``i`` (``lows``:
+    the tokens lower-cased), as its category and width in tokens."""
     for rest, cat in entries:
         width = len(rest)
-        if i + width >= n:
-            continue
-        ok = True
-        for k in range(width):
-            if toks[i + 1 + k].lower() != rest[k]:
-                ok = False
-                break
-        if ok:
+        if i + width < n and tuple(lows[i + 1 : i + 1 + width]) == rest:
             return cat, width + 1
     return None
 

@@ -25,6 +25,7 @@ from signalbridge.parsing.lexer import Lexeme, Lx, lex
 from signalbridge.parsing.lexicon import Cat, Lexicon
 from signalbridge.parsing.result import ParseResult, noise
 from signalbridge.parsing.symbols import STRONG, TAGGED
+from signalbridge.parsing.text import any_of
 from signalbridge.parsing.updates import UpdateHit, find_update
 
 
@@ -56,7 +57,7 @@ def parse_rules(
     if side is None and symbol is not None and symbol.endswith(("/BTC", "/ETH")):
         side, side_reasons, side_score = Side.LONG, ["a spot pair quoted in BTC/ETH: a long"], -0.1
     low = text.lower()
-    if any(map(low.__contains__, _REPORT_HINTS)) and _REPORT.search(low) is not None:
+    if _ANY_REPORT_HINT(low) is not None and _REPORT.search(low) is not None:
         return noise(0.8, "a results report, not a call")
     full = bool(entry_nums) and has_levels and side is not None
     # a complete call is not an update, except a bot's "trailing stop moved" report, which
@@ -71,7 +72,7 @@ def parse_rules(
         r.stop_loss is None
         and not r.market
         and not r.entry_explicit
-        and _has_any(low, _HEDGE_WORDS)
+        and _ANY_HEDGE_WORD(low) is not None
         and _HEDGE.search(low) is not None
     ):
         # "could look to buy", "possible long if it holds": analysis, not a call
@@ -125,12 +126,11 @@ _REPORT_HINTS = (
 )
 
 
+_ANY_REPORT_HINT = any_of(_REPORT_HINTS).search
+_ANY_HEDGE_WORD = any_of(_HEDGE_WORDS).search
+
 _ACTION_WORDS = ("close", "move", "change", "cancel", "modify", "adjust", "secure", "exit", "hit")
-
-
-def _has_any(low: str, needles: tuple[str, ...]) -> bool:
-    """Any needle in ``low``, tested in C (a Python loop costs more than the searches)."""
-    return any(map(low.__contains__, needles))
+_ANY_ACTION_WORD = any_of(_ACTION_WORDS).search
 
 
 def _side(r: Reading) -> tuple[Side | None, list[str], float]:
@@ -215,7 +215,7 @@ def _noise(r: Reading, symbol: str | None, side: Side | None, text: str) -> Pars
         doubts.append("written in a language the rules do not read")
     elif r.numbers:
         conf -= 0.08
-    if _has_any(text, _ACTION_WORDS):
+    if _ANY_ACTION_WORD(text) is not None:
         conf -= 0.1
         doubts.append("uses trade-management words")
     reason = "no call to trade" + (f" ({', '.join(doubts)})" if doubts else "")
@@ -316,7 +316,7 @@ def _signal(
         reasons.append("levels are implausibly far from the entry")
     if (
         (r.stop_loss is None or not r.take_profits)
-        and _has_any(text_low, _PIP_UNITS)
+        and _ANY_PIP_UNIT(text_low) is not None
         and _PIP_LEVEL.search(text_low) is not None
     ):
         score = min(score, 0.45)  # "SL 30 pips": a level the contract cannot carry
@@ -329,6 +329,7 @@ _PIP_LEVEL = re.compile(
     r"\s?[:=\-]?\s?\d+(?:[.,]\d+)?\s?(?:pips?|points?|pts|пунктов|пипсов)\b"
 )
 _PIP_UNITS = ("pip", "point", "pts", "пункт", "пипс")  # one is in every _PIP_LEVEL match
+_ANY_PIP_UNIT = any_of(_PIP_UNITS).search
 _MAJOR_QUOTES = frozenset({"USD", "EUR", "GBP", "CHF", "AUD", "NZD", "CAD"})
 _RANGES: dict[str, tuple[Decimal, Decimal]] = {
     "XAUUSD": (Decimal(250), Decimal(20000)),
@@ -340,6 +341,8 @@ _RANGES: dict[str, tuple[Decimal, Decimal]] = {
     "USOIL": (Decimal(5), Decimal(300)),
     "UKOIL": (Decimal(5), Decimal(300)),
 }
+_JPY_RANGE = (Decimal(20), Decimal(400))  # any xxxJPY pair
+_MAJOR_RANGE = (Decimal("0.2"), Decimal(5))  # a pair of two other major currencies
 
 
 def _implausible(symbol: str, entry: EntryZone | None, sl: Decimal | None) -> str | None:
@@ -350,9 +353,9 @@ def _implausible(symbol: str, entry: EntryZone | None, sl: Decimal | None) -> st
     bounds = _RANGES.get(symbol)
     if bounds is None and len(symbol) == 6 and symbol.isalpha():
         if symbol[3:] == "JPY":
-            bounds = (Decimal(20), Decimal(400))
+            bounds = _JPY_RANGE
         elif symbol[3:] in _MAJOR_QUOTES and symbol[:3] in _MAJOR_QUOTES:
-            bounds = (Decimal("0.2"), Decimal(5))
+            bounds = _MAJOR_RANGE
     if bounds is not None and not bounds[0] <= ref <= bounds[1]:
         return f"price {ref} is implausible for {symbol}"
     return None

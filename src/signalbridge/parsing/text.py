@@ -55,6 +55,10 @@ _CHAR_MAP: dict[int, str | None] = {
 }
 
 
+# _CHAR_MAP as text: the replacement of each mapped character ("" for a deleted one)
+_REPLACEMENT: dict[str, str] = {chr(cp): to or "" for cp, to in _CHAR_MAP.items()}
+
+
 @cache
 def _mapped() -> re.Pattern[str]:
     """Any character :data:`_CHAR_MAP` changes (built on first use, not at import)."""
@@ -70,8 +74,12 @@ def normalise(text: str) -> str:
     # str.translate looks every character up in a dict; most emoji-laden messages need
     # nothing but their variation selectors dropped, which replace() does in C
     text = text.replace("\ufe0f", "")
-    if _mapped().search(text) is not None:
-        text = text.translate(_CHAR_MAP)
+    found = _mapped().findall(text)
+    if found:
+        # the same as text.translate(_CHAR_MAP): each distinct character replaced once,
+        # in C (no replacement holds a mapped character, so the order does not matter)
+        for char in set(found):
+            text = text.replace(char, _REPLACEMENT[char])
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
     return text
@@ -89,13 +97,45 @@ _PUNCT = (
 )
 # No token starts with a space: the leading look-ahead lets the scan skip spaces without
 # trying every alternative there; "\n" is tested first (no other alternative matches it).
+# The runs are possessive (``++``) and the optional digits an empty branch: giving back
+# a digit or a letter could never let these alternatives match (a shorter run is followed
+# by a digit or a letter), so the tokens are the same, without the engine's backtracking
+# over every shorter run and without its repeat bookkeeping for ``(...)?``.
 TOKEN_RE = re.compile(
-    r"(?=[^ ])(?:\n|\d+(?:[.,]\d+)+|\.(?<![\w.]\.)\d+|[^\W\d_]+(?:\d+(?![\d.,]))?|[^\W_]+|_+|"
-    + _PUNCT
-    + ")"
+    r"(?=[^ ])(?:\n|\d++[.,]\d++(?:[.,]\d++)*+|\.(?<![\w.]\.)\d+|[^\W\d_]++(?:\d++(?![\d.,])|)"
+    r"|[^\W_]+|_+|" + _PUNCT + ")"
 )
 SPLIT_RE = re.compile(r"\d+|[^\W\d]+")
 CAMEL_RE = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z]{2})")
+
+
+def any_of(needles: tuple[str, ...]) -> re.Pattern[str]:
+    """An expression that finds any of ``needles`` as a substring.
+
+    ``any_of(needles).search(s) is not None`` is ``any(n in s for n in needles)``, but one
+    scan in C instead of a method call and a search per needle. The needles are laid out
+    as a prefix tree (``c(?:los|err|ierr)``): every alternative starts with a literal, so
+    the scan skips to a possible first character in C and tries one branch there.
+    """
+    # a needle that contains another one adds nothing to "any of them occurs"
+    kept = sorted({n for n in needles if not any(m != n and m in n for m in needles)})
+    return re.compile(_prefix_tree(kept))
+
+
+def _prefix_tree(words: list[str]) -> str:
+    """Alternation of ``words`` (none a prefix of another) grouped by first character."""
+    by_first: dict[str, list[str]] = {}
+    for word in words:
+        by_first.setdefault(word[0], []).append(word[1:])
+    branches = []
+    for first, rests in by_first.items():
+        if rests == [""]:
+            branches.append(re.escape(first))
+        elif len(rests) == 1:
+            branches.append(re.escape(first) + re.escape(rests[0]))
+        else:
+            branches.append(re.escape(first) + "(?:" + _prefix_tree(rests) + ")")
+    return "|".join(branches)
 
 
 def tokens(text: str) -> list[str]:

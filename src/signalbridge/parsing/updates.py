@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from signalbridge.domain.signals import UpdateAction
 from signalbridge.parsing.numbers import parse_number
+from signalbridge.parsing.text import any_of
 
 _NUM = r"(?<![+\-\d.,])(\d+(?:[.,]\d+)*)(?!\s?(?:pips?|%))"
 _W = r"(?:[^\W\d]+\W{1,3}){0,3}?"  # up to three filler words ("the", "your", "#btc")
@@ -167,13 +168,8 @@ _PRIORITY = (
 _DIGIT = re.compile(r"\d")
 
 
-def _has(low: str, needles: tuple[str, ...]) -> bool:
-    """Any needle in ``low``, tested in C (a Python loop costs more than the searches)."""
-    return any(map(low.__contains__, needles))
-
-
-# Substrings each family of expressions needs: plain ``in`` checks are far cheaper than
-# running every expression on every message.
+# Substrings each family of expressions needs: a scan for them (any_of, below) is far
+# cheaper than running every expression on every message.
 _NEED_CLOSE = (
     *("clos", "exit", "закр", "вышел", "выход", "cerr", "cierr", "fech", "kapat"),
     *("إغلاق", "اغلاق", "أغلق", "اغلق"),
@@ -239,7 +235,6 @@ _GATE_BE = (
     *("entr", "break", "b/e", "б/у", "бу", "безубыт", "giriş", "girise", "başabaş"),
     *("الدخول", "open", "ورود"),
 )
-_BE_WORD_END = re.compile(r"be\b")  # the one BE word too short for a substring gate
 _GATE_MOVE = (
     *("mov", "set", "place", "chang", "shift", "put", "trail", "adjust", "new", "updat"),
     *("raise", "lower", "nuev", "novo", "нов", "перенос", "перенест", "переставл"),
@@ -261,22 +256,69 @@ _GATE_BE_WORD = ("break", "безубыт", "б/у")
 _GATE_SECURE = ("secure", "protect")
 _GATE_REACHED = ("hit", "reached", "achieved", "smashed")
 _GATE_ALL = ("all", "final", "last", "every")
-_LOSS_MARKS = ("❌", "🚫", "⛔")
-_LOSS_UNITS = ("pip", "point", "pts", "%", "пункт")
-_MINUS_DIGIT = re.compile(r"-\d")
+# The tail of each _SL_LOSS wording (a negative distance, a cross at the line end): these
+# start with a literal or a class, so the scan skips to candidates in C, while _SL_LOSS
+# (which starts with the stop words) tries every position.
+_LOSS_NUMBER = re.compile(r"-\d+(?:[.,]\d+)?\s?(?:pips?|points?|pts|%|пунктов|пипсов)")
+_LOSS_CROSS = re.compile(r"[❌🚫⛔]+[ \t]*(?:\n|$)")
+# Likewise the words each _PARTIAL_PCT wording needs, and _MOVE_TO_TP's "to TP 2" part.
+_GATE_PCT = (
+    *("clos", "book", "take", "secur", "cerr", "cierr", "fech", "kapat", "realiz"),
+    *("tomar", "asegur", "garant", "закр", "зафикс", "إغلاق", "اغلاق", "أغلق", "اغلق"),
+)
+_TO_TP = re.compile(rf"(?:to|at|on|в|на|a|para)\s+{_TP}\s?\d")
 _GATE_ORDINAL = tuple(_ORDINALS)
+# Each gate as one expression (any_of: one scan in C instead of a search per needle);
+# "be" as a word is the one BE word too short for a substring, so its gate looks for it.
+_ANY_CLOSE = any_of(_NEED_CLOSE).search
+_ANY_PARTIAL = any_of(_NEED_PARTIAL).search
+_ANY_CANCEL = any_of(_NEED_CANCEL).search
+_ANY_HIT = any_of(_NEED_HIT).search
+_ANY_MODIFY = any_of(_GATE_MODIFY).search
+_ANY_MOVE = any_of(_GATE_MOVE).search
+_ANY_HIT_WORD = any_of(_GATE_HIT).search
+_ANY_ORDINAL = any_of(_GATE_ORDINAL).search
+_ANY_ALL = any_of(_GATE_ALL).search
+_ANY_BE_VERB = any_of(_GATE_BE_VERB).search
+_ANY_BE_WORD = any_of(_GATE_BE_WORD).search
+_ANY_CHECK = any_of(_GATE_CHECK).search
+_ANY_NOW = any_of(_GATE_NOW).search
+_ANY_REACHED = any_of(_GATE_REACHED).search
+_ANY_SECURE = any_of(_GATE_SECURE).search
+_ANY_PCT = any_of(_GATE_PCT).search
+_ANY_SL = any_of(_NEED_SL).search
+_ANY_TP = any_of(_NEED_TP).search
+_ANY_BE = re.compile(any_of(_GATE_BE).pattern + r"|be\b").search
+# Every action below needs one of these (each branch's first gate, and the few literals
+# tested with ``in``): a message with none of them names no action.
+_ANY_UPDATE_WORD = re.compile(
+    any_of(
+        (
+            *(*_NEED_CLOSE, *_NEED_PARTIAL, *_NEED_CANCEL, *_NEED_SL, *_NEED_TP, *_NEED_HIT),
+            *(*_GATE_BE, *_GATE_BE_WORD, "%", "book", "trailing", "تحقق"),
+        )
+    ).pattern
+    + r"|be\b"
+).search
 
 
 def find_update(low: str) -> UpdateHit | None:
     """The management action a lower-case message asks for, or ``None``."""
+    if _ANY_UPDATE_WORD(low) is None:
+        return None  # no gate in _read_update can open: one scan instead of a dozen
+    return _read_update(low)
+
+
+def _read_update(low: str) -> UpdateHit | None:
+    """:func:`find_update` for a message that has at least one update word."""
     found: dict[UpdateAction, Decimal | None] = {}
     digits = _DIGIT.search(low) is not None
-    closing = _has(low, _NEED_CLOSE)
-    if "%" in low and (m := _PARTIAL_PCT.search(low)) is not None:
+    closing = _ANY_CLOSE(low) is not None
+    if "%" in low and _ANY_PCT(low) is not None and (m := _PARTIAL_PCT.search(low)) is not None:
         found[UpdateAction.CLOSE_PARTIAL] = parse_number(
             m.group(1) or m.group(2) or m.group(3) or ""
         )
-    elif _has(low, _NEED_PARTIAL):
+    elif _ANY_PARTIAL(low) is not None:
         if _HALF.search(low):
             found[UpdateAction.CLOSE_PARTIAL] = Decimal(50)
         elif (closing and _PARTIAL.search(low) and _CLOSE.search(low)) or _PARTIAL_ALONE.search(
@@ -287,13 +329,18 @@ def find_update(low: str) -> UpdateHit | None:
         (closing and _asks_to_close(low)) or ("book" in low and _BOOK.search(low))
     ):
         found[UpdateAction.CLOSE_ALL] = None
-    if _has(low, _NEED_CANCEL) and _CANCEL.search(low):
+    if _ANY_CANCEL(low) is not None and _CANCEL.search(low):
         found[UpdateAction.CANCEL] = None
-    sl_word = _has(low, _NEED_SL)
-    tp_word = _has(low, _NEED_TP)
+    sl_word = _ANY_SL(low) is not None
+    tp_word = _ANY_TP(low) is not None
     if _moves_to_entry(low, sl_word):
         found[UpdateAction.MOVE_SL_TO_ENTRY] = None
-    moved_to_tp = sl_word and tp_word and _MOVE_TO_TP.search(low) is not None
+    moved_to_tp = (
+        sl_word
+        and tp_word
+        and _TO_TP.search(low) is not None
+        and _MOVE_TO_TP.search(low) is not None
+    )
     if moved_to_tp:
         found[UpdateAction.MOVE_SL] = None
     elif "trailing" in low and _TRAILED.search(low) is not None:
@@ -307,24 +354,21 @@ def find_update(low: str) -> UpdateHit | None:
         digits
         and tp_word
         and not moved_to_tp
-        and _has(low, _GATE_MODIFY)
+        and _ANY_MODIFY(low) is not None
         and (m := _MODIFY_TP.search(low)) is not None
     ):
         value = _first_number(m)
         if value is not None:
             found[UpdateAction.MODIFY_TP] = value
-    if (_has(low, _NEED_HIT) and _SL_HIT.search(low)) or (
+    if (_ANY_HIT(low) is not None and _SL_HIT.search(low)) or (
         sl_word
-        and (
-            _has(low, _LOSS_MARKS)
-            or (_MINUS_DIGIT.search(low) is not None and _has(low, _LOSS_UNITS))
-        )
+        and (_LOSS_NUMBER.search(low) is not None or _LOSS_CROSS.search(low) is not None)
         and _SL_LOSS.search(low)
     ):
         found[UpdateAction.SL_HIT] = None
     if tp_word or "تحقق" in low:
         tp_index = _tp_hit(low)
-        if (tp_index is None or tp_index[0] is None) and _has(low, _GATE_ORDINAL):
+        if (tp_index is None or tp_index[0] is None) and _ANY_ORDINAL(low) is not None:
             m = _TP_ORDINAL.search(low)
             if m is not None and (tp_index is not None or _HIT_ANY.search(low) is not None):
                 tp_index = (Decimal(_ORDINALS[m.group(1) or m.group(2)]),)
@@ -340,19 +384,23 @@ def find_update(low: str) -> UpdateHit | None:
 
 def _moves_to_entry(low: str, sl_word: bool) -> bool:
     """Any wording of "stop to entry / break-even", each behind the words it needs."""
-    be_word = _has(low, _GATE_BE) or _BE_WORD_END.search(low) is not None
+    be_word = _ANY_BE(low) is not None
     return (
         (sl_word and be_word and _MOVE_BE_SL.search(low) is not None)
-        or (be_word and _has(low, _GATE_BE_VERB) and _MOVE_BE_VERB.search(low) is not None)
-        or (_has(low, _GATE_BE_WORD) and _MOVE_BE_WORD.search(low) is not None)
-        or ("entry" in low and _has(low, _GATE_SECURE) and _MOVE_BE_SECURE.search(low) is not None)
+        or (be_word and _ANY_BE_VERB(low) is not None and _MOVE_BE_VERB.search(low) is not None)
+        or (_ANY_BE_WORD(low) is not None and _MOVE_BE_WORD.search(low) is not None)
+        or (
+            "entry" in low
+            and _ANY_SECURE(low) is not None
+            and _MOVE_BE_SECURE.search(low) is not None
+        )
     )
 
 
 def _move_sl(low: str) -> re.Match[str] | None:
     """The leftmost "move the stop to a price" match (``low`` has a digit and a stop word)."""
-    main = _MOVE_SL.search(low) if _has(low, _GATE_MOVE) else None
-    now = _SL_NOW.search(low) if _has(low, _GATE_NOW) else None
+    main = _MOVE_SL.search(low) if _ANY_MOVE(low) is not None else None
+    now = _SL_NOW.search(low) if _ANY_NOW(low) is not None else None
     if now is not None and (main is None or now.start() <= main.start()):
         return now
     return main
@@ -379,16 +427,16 @@ def _tp_hit(low: str) -> tuple[Decimal | None] | None:
     best: int | None = None
     matched = False
     patterns: tuple[re.Pattern[str], ...]
-    if _has(low, _GATE_HIT):
+    if _ANY_HIT_WORD(low) is not None:
         patterns = (
             _TP_HIT[0],
-            *((_TP_HIT[1],) if _has(low, _GATE_REACHED) else ()),
+            *((_TP_HIT[1],) if _ANY_REACHED(low) is not None else ()),
             _TP_HIT[2],
-            *((_TP_HIT[3],) if _has(low, _GATE_ALL) else ()),
+            *((_TP_HIT[3],) if _ANY_ALL(low) is not None else ()),
             _TP_HIT[4],
             _TP_HIT[5],
         )
-    elif _has(low, _GATE_CHECK):
+    elif _ANY_CHECK(low) is not None:
         patterns = _TP_HIT_NO_HIT_WORD
     else:
         patterns = _TP_HIT_NO_HIT_WORD[:1]

@@ -1,21 +1,28 @@
 """The speed shortcuts read exactly what the general code reads.
 
 Each shortcut (the tokeniser's space skip, the lexer's str-method price test, the field
-reader's guard in front of ``resolve_bare``) must never change a reading; these tests
-compare each one with the general form it stands in for.
+reader's guard in front of ``resolve_bare``, the update rules' one-expression gates, the
+folding of mapped characters by replacement, the postfix-label hoist's loop) must never
+change a reading; these tests compare each one with the general form it stands in for.
 """
 
 import re
+import unicodedata
 from decimal import Decimal
+from itertools import compress, count, repeat
+from operator import is_
 
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from signalbridge.parsing.lexer import Lx, lex
-from signalbridge.parsing.lexicon import default_lexicon
+from signalbridge.parsing import text as text_module
+from signalbridge.parsing import updates
+from signalbridge.parsing.fields import _hoist_postfix_labels, best_symbol
+from signalbridge.parsing.lexer import NEWLINE, Lexeme, Lx, lex
+from signalbridge.parsing.lexicon import Cat, default_lexicon
 from signalbridge.parsing.numbers import parse_number
-from signalbridge.parsing.symbols import KNOWN_COINS, RU_COINS, resolve_bare
-from signalbridge.parsing.text import _PUNCT, TOKEN_RE
+from signalbridge.parsing.symbols import KNOWN_COINS, RU_COINS, STRONG, TAGGED, WEAK, resolve_bare
+from signalbridge.parsing.text import _PUNCT, TOKEN_RE, any_of, normalise
 
 # The tokeniser before the space-skipping look-ahead: the reference it must agree with.
 REFERENCE_TOKEN_RE = re.compile(
@@ -73,3 +80,151 @@ def test_lower_case_unknown_word_is_never_a_bare_symbol(word: str) -> None:
 def test_known_coins_resolve_whatever_the_case() -> None:
     for word in ("sol", "doge", *list(RU_COINS)[:3]):
         assert resolve_bare(word, False) == resolve_bare(word, True)
+
+
+# The update gates: each one-expression gate (any_of) finds exactly what the substring
+# tests it replaced found, and each gate in front of an expression never hides a match.
+NEEDLE_SETS = [
+    updates._NEED_CLOSE,
+    updates._NEED_PARTIAL,
+    updates._NEED_CANCEL,
+    updates._NEED_HIT,
+    updates._GATE_MOVE,
+    updates._GATE_HIT,
+    updates._GATE_ORDINAL,
+    updates._GATE_PCT,
+    ("a", "ab", "abc", "b", "%"),  # needles inside needles
+    ("stop", "stopped", "stopu", "sl", "s/l"),
+]
+UPDATE_PIECES = st.sampled_from(
+    [
+        *(" ", "  ", "\n", "-", "%", ":", "'", "#", "50", "30", "1.25", "2", "-30", "❌", "✅"),
+        *("sl", "stop", "loss", "stopped", "out", "tp", "tp1", "target", "take", "profit", "to"),
+        *("at", "a", "on", "move", "moved", "set", "new", "entry", "be", "break", "even", "hit"),
+        *("close", "closed", "half", "partial", "book", "cancel", "pips", "points", "now"),
+        *("trailing", "activated", "first", "second", "cerrar", "kapat", "%50'sini", "закрыть"),
+        *("стоп", "на", "тейк", "взят", "hedef", "objetivo", "alvo", "الهدف", "تحقق", "أغلق"),
+        *("entr", "clos", "reach", "secur", "all", "final", "b/e", "б/у", "безубыток", "yeni"),
+    ]
+)
+UPDATE_TEXTS = st.lists(UPDATE_PIECES, max_size=14).map(" ".join) | st.lists(
+    UPDATE_PIECES, max_size=14
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(NEEDLE_SETS), UPDATE_TEXTS | st.text(max_size=40))
+def test_any_of_finds_what_substring_tests_find(needles: tuple[str, ...], text: str) -> None:
+    assert (any_of(needles).search(text) is not None) == any(n in text for n in needles)
+
+
+@settings(max_examples=600, deadline=None)
+@given(UPDATE_TEXTS)
+def test_update_gates_never_hide_a_match(text: str) -> None:
+    if updates._PARTIAL_PCT.search(text) is not None:
+        assert updates._ANY_PCT(text) is not None
+    if updates._MOVE_TO_TP.search(text) is not None:
+        assert updates._TO_TP.search(text) is not None
+    if updates._SL_LOSS.search(text) is not None:
+        assert (
+            updates._LOSS_NUMBER.search(text) is not None
+            or updates._LOSS_CROSS.search(text) is not None
+        )
+
+
+@settings(max_examples=600, deadline=None)
+@given(UPDATE_TEXTS)
+def test_update_word_gate_reads_like_the_full_rules(text: str) -> None:
+    assert updates.find_update(text) == updates._read_update(text)
+
+
+def test_update_gates_examples() -> None:
+    for text in (
+        "close 50% now",
+        "sl -30 pips",
+        "sl ❌\n",
+        "move sl to tp 2",
+        "stopu 2650 seviyesine çekin",
+    ):
+        assert updates.find_update(text) == updates._read_update(text)
+        assert updates.find_update(text) is not None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["BTC/USDT", "EURUSD", "XAUUSD"]),
+            st.sampled_from([0, WEAK, TAGGED, STRONG, STRONG + 1]),
+        ),
+        max_size=4,
+    )
+)
+def test_best_symbol_reads_like_the_general_form(symbols: list[tuple[str, int]]) -> None:
+    best: str | None = None
+    strength = 0
+    if symbols:
+        best, strength = max(symbols, key=lambda s: s[1])  # the first of the strongest
+    strong = len({s for s, st in symbols if st >= STRONG})
+    assert best_symbol(symbols) == (best, strength, strong)
+
+
+MAPPED = "".join(map(chr, text_module._CHAR_MAP))
+FOLD_TEXT = st.text(alphabet=st.sampled_from([*MAPPED, "a", "1", " ", "é", "🚀", "\ufe0f"]))
+
+
+@settings(max_examples=500, deadline=None)
+@given(FOLD_TEXT)
+def test_folding_by_replacement_reads_like_translate(text: str) -> None:
+    folded = text.replace("\ufe0f", "").translate(text_module._CHAR_MAP)
+    if not folded.isascii():
+        folded = unicodedata.normalize("NFKC", folded)
+    assert normalise(text) == folded
+
+
+def reference_hoist(lexemes: list[Lexeme]) -> list[Lexeme]:
+    """The postfix-label hoist as first written: line ends found with map/compress."""
+    out = lexemes
+    ends = list(compress(count(-1), map(is_, lexemes, repeat(NEWLINE))))
+    ends.append(len(lexemes) - 1)
+    for k in ends:
+        if k < 1 or lexemes[k].kind not in (Cat.ENTRY, Cat.SL, Cat.TP, Cat.LEV):
+            continue
+        j = k - 1
+        while j >= 0 and lexemes[j].kind == Lx.PUNCT:
+            j -= 1
+        if j < 0 or lexemes[j].kind != Lx.NUM:
+            continue
+        start = j
+        if start >= 2 and lexemes[start - 1].kind == Cat.JOIN and lexemes[start - 2].kind == Lx.NUM:
+            start -= 2
+        if out is lexemes:
+            out = list(lexemes)
+        moved = out[start:k]
+        out[start] = lexemes[k]
+        out[start + 1 : k + 1] = moved
+    return out
+
+
+HOIST_LEXEMES = st.sampled_from(
+    [
+        NEWLINE,
+        Lexeme(Lx.NUM, "1.5", Decimal("1.5")),
+        Lexeme(Lx.NUM, "2", Decimal(2)),
+        Lexeme(Cat.JOIN, "-"),
+        Lexeme(Lx.PUNCT, ":"),
+        Lexeme(Cat.SL, "sl"),
+        Lexeme(Cat.TP, "tp"),
+        Lexeme(Cat.ENTRY, "entry"),
+        Lexeme(Cat.LEV, "leverage"),
+        Lexeme(Lx.WORD, "now"),
+    ]
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(HOIST_LEXEMES, max_size=16))
+def test_postfix_hoist_reads_like_the_first_form(lexemes: list[Lexeme]) -> None:
+    before = list(lexemes)
+    assert _hoist_postfix_labels(lexemes) == reference_hoist(lexemes)
+    assert lexemes == before  # the input is never reordered in place
