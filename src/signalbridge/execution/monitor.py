@@ -249,13 +249,18 @@ class PositionMonitor:
         prices = await asyncio.gather(
             *(self._prices(cid, symbols, report) for cid, symbols in per_connection.items())
         )
+        waiting: set[int] = set()
         for cid, tickers in zip(per_connection, prices, strict=True):
             for symbol, price in tickers.items():
                 for item, actions in self.index.evaluate(cid, symbol, price):
                     report.triggered += 1
                     if await self._left_to_venue(item, actions):
+                        waiting.add(item.position_id)
                         continue
                     await self._act(item, actions, "monitor", {"price": str(price)}, report)
+        # A level the price left again starts a fresh grace period when it is reached again.
+        for position_id in self._due_since.keys() - waiting:
+            del self._due_since[position_id]
         await self._protect(report)
         report.positions = len(self.index)
         report.elapsed_ms = (time.perf_counter() - started) * 1000
@@ -329,14 +334,18 @@ class PositionMonitor:
     async def _protect(self, report: MonitorReport) -> None:
         """Bring the resting orders of changed positions in line; clear closed ones'."""
         holders = []
+        positions: dict[int, int] = {}  # execution id -> position id
         for position_id in self._dirty:
             item = self.index.get(position_id)
             if item is not None and item.view.precision.resting_exits:
                 holders.append(Holder(item.execution_id, item.connection_id, item.symbol,
                                       item.view))  # fmt: skip
+                positions[item.execution_id] = position_id
         self._dirty.clear()
         protected = await self.desk.guards.ensure(holders)
         report.errors.extend(protected.errors)
+        # Not in line yet (a send deferred, a cancel whose outcome is unknown): next tick.
+        self._dirty.update(positions[e] for e in protected.unsettled if e in positions)
         if not self._swept or self._closed:
             closed = None if not self._swept else self._closed
             await self.desk.guards.sweep_closed(closed)

@@ -133,6 +133,8 @@ class ProtectReport:
     placed: int = 0
     canceled: int = 0
     errors: list[str] = field(default_factory=list)
+    #: Executions whose resting orders are not in line yet: look at them again.
+    unsettled: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +233,8 @@ class ProtectionDesk:
                 done = False
             if done:
                 self._ensured[holder.execution_id] = tuple(want.values())
+            else:
+                report.unsettled.append(holder.execution_id)
         return report
 
     async def _ensure_one(

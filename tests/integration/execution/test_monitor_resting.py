@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select, update
 from tests.integration.execution.test_monitor_exits import Rig, execution_of, market_signal
@@ -16,6 +17,7 @@ from tests.platform_fixtures import Harness
 from signalbridge.execution.base import OrderStatus, VenueOrder
 from signalbridge.execution.engine import NoHooks
 from signalbridge.execution.monitor import PositionMonitor
+from signalbridge.integrations.errors import TransientError
 from signalbridge.store import models as m
 
 D = Decimal
@@ -325,3 +327,44 @@ async def test_a_reversal_leaves_the_venue_and_the_books_agreeing(harness: Harne
     resting = {o.client_order_id for o in await venue_orders(rig)}
     assert resting == {o.client_order_id for o in await rig.orders(short_id) if o.leg != "e0"}
     assert len(resting) == 2
+
+
+class CancelsLost:
+    """Wraps a live adapter: while ``lost``, every cancel is lost on the network (the
+    kernel's retries included)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.lost = True
+        self.failed = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> VenueOrder:
+        if self.lost:
+            self.failed += 1
+            raise TransientError("connection reset during cancel")
+        result: VenueOrder = await self._inner.cancel_order(symbol, client_order_id)
+        return result
+
+
+async def test_a_replacement_whose_cancel_failed_is_tried_again(harness: Harness) -> None:
+    rig, signal_id = await native_rig(harness)
+    live = await rig.h.container.extras["adapter_pool"].get(rig.connection_id)
+    flaky = CancelsLost(live.adapter)
+    live.adapter = flaky  # type: ignore[assignment]
+    async with rig.h.container.sessions() as s, s.begin():
+        await s.execute(
+            update(m.Position).where(m.Position.signal_id == signal_id).values(stop_loss=D(58500))
+        )
+    await rig.tick("59500")  # s1 must go: its cancel is lost, s1 stays, nothing doubles
+    assert flaky.failed
+    legs = by_leg(await rig.orders(signal_id))
+    assert legs["s1"].status == "open" and "s2" not in legs
+    flaky.lost = False
+    await rig.tick("59500")  # looked at again although nothing changed in the books
+    legs = by_leg(await rig.orders(signal_id))
+    assert legs["s1"].status == "canceled" and legs["s2"].status == "open"
+    assert legs["s2"].stop_price == D(58500)
+    assert len(live_stops(await rig.orders(signal_id))) == 1
