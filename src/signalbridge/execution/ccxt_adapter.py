@@ -402,28 +402,29 @@ class CcxtAdapter:
                     lambda: self.exchange.fetch_open_orders(venue, None, None, {"trigger": True})
                 ),
             ]
-        return [
-            ccxt_algo.combine(self._order(o, None), o, None)
-            if ccxt_algo.is_algo(o)
-            else self._order(o, None)
-            for o in raw
-        ]
+        return [self._parsed(o, None) for o in raw]
 
     async def _resolve(
         self, raw: Mapping[str, Any], client_order_id: str | None, venue: str
     ) -> VenueOrder:
         """A ccxt order as ours; a triggered algo order is read together with its child."""
+        actual = ccxt_algo.child_id(raw) if ccxt_algo.is_algo(raw) else None
+        if actual is None:
+            return self._parsed(raw, client_order_id)
+        found: Mapping[str, Any] = await self._call(
+            lambda: self.exchange.fetch_order(actual, venue)
+        )
+        return self._parsed(raw, client_order_id, self._order(found, None))
+
+    def _parsed(
+        self,
+        raw: Mapping[str, Any],
+        client_order_id: str | None,
+        child: VenueOrder | None = None,
+    ) -> VenueOrder:
+        """A ccxt order as ours: an algo order with its child's fills, if it has one."""
         order = self._order(raw, client_order_id)
-        if not ccxt_algo.is_algo(raw):
-            return order
-        child: VenueOrder | None = None
-        actual = ccxt_algo.child_id(raw)
-        if actual is not None:
-            found: Mapping[str, Any] = await self._call(
-                lambda: self.exchange.fetch_order(actual, venue)
-            )
-            child = self._order(found, None)
-        return ccxt_algo.combine(order, raw, child)
+        return ccxt_algo.combine(order, raw, child) if ccxt_algo.is_algo(raw) else order
 
     def _order(self, o: Mapping[str, Any], client_order_id: str | None) -> VenueOrder:
         info = o.get("info")

@@ -182,13 +182,16 @@ class ExecutionEngine:
                 return
             signal_row = await session.get_one(m.Signal, execution.signal_id)
             follow = await session.get_one(m.Follow, execution.follow_id)
-            key = (execution.connection_id, signal_row.symbol, signal_row.side)
-            opposite = bool(await opposite_open(session, [key]))
         try:
             live = await self._pool.get(execution.connection_id)
         except ConnectionDisabled as exc:
             await self._finish(execution_id, m.ExecutionStatus.SKIPPED, exc.message)
             return
+        opposite = False
+        if live.adapter.capabilities.nets_positions:  # the only venues where it matters
+            key = (execution.connection_id, signal_row.symbol, signal_row.side)
+            async with self._sessions() as session:
+                opposite = bool(await opposite_open(session, [key]))
         signal = signal_from_row(signal_row)
         try:
             outcome = await self._decide(

@@ -31,8 +31,8 @@ from sqlalchemy.orm import aliased
 
 from signalbridge.domain.signals import Side
 from signalbridge.execution.engine import ExecutionEngine
-from signalbridge.execution.exits import ExitDesk
-from signalbridge.execution.legs import is_entry_leg, is_full_close
+from signalbridge.execution.exits import ExitDesk, resting_roles
+from signalbridge.execution.legs import STOP_ROLE, is_entry_leg, is_full_close
 from signalbridge.execution.management import (
     Action,
     ActionKind,
@@ -44,7 +44,7 @@ from signalbridge.execution.management import (
     triggers,
 )
 from signalbridge.execution.pool import AdapterPool
-from signalbridge.execution.protection import STOP, Holder
+from signalbridge.execution.protection import Holder
 from signalbridge.integrations.errors import IntegrationError
 from signalbridge.store import models as m
 from signalbridge.store.types import utcnow
@@ -319,8 +319,9 @@ class PositionMonitor:
         """
         if not item.view.precision.resting_exits:
             return False
-        roles = {a.tp_index if a.kind is ActionKind.TAKE_PROFIT else STOP for a in actions
-                 if a.kind is ActionKind.TAKE_PROFIT or a.leg == "sl"}  # fmt: skip
+        roles = resting_roles(actions)
+        if roles is None:
+            roles = {STOP_ROLE}  # the one full close a price decides is the stop
         if not roles:
             return False
         live = (await self.desk.guards.live([item.execution_id])).get(item.execution_id, {})

@@ -41,7 +41,6 @@ from signalbridge.store import models as m
 from signalbridge.store.db import insert_ignore
 
 ZERO = Decimal(0)
-STOP = STOP_ROLE
 LIVE = (
     m.OrderStatus.PENDING,
     m.OrderStatus.SENDING,
@@ -72,7 +71,9 @@ def wanted(view: PositionView) -> dict[int, Guard]:
         return {}
     guards: dict[int, Guard] = {}
     if view.stop_loss is not None and view.precision.resting_stops:
-        guards[STOP] = Guard(STOP, VenueOrderType.STOP_MARKET, view.stop_loss, view.amount)
+        guards[STOP_ROLE] = Guard(
+            STOP_ROLE, VenueOrderType.STOP_MARKET, view.stop_loss, view.amount
+        )
     count = len(view.take_profits)
     if view.tp_done < count and view.precision.resting_targets:
         k = view.tp_done + 1
@@ -130,8 +131,6 @@ class Released:
 
 @dataclass
 class ProtectReport:
-    placed: int = 0
-    canceled: int = 0
     errors: list[str] = field(default_factory=list)
     #: Executions whose resting orders are not in line yet: look at them again.
     unsettled: list[int] = field(default_factory=list)
@@ -267,12 +266,10 @@ class ProtectionDesk:
                 outcome = await self._canceller.cancel(
                     old.order_id, "protective order replaced", "protective_canceled"
                 )
-                report.canceled += outcome.settled
                 if not outcome.settled or outcome.filled > old.filled:
                     return False  # the venue acted (or may have): the view is stale
             if need is not None:
                 status = await self._place(holder, need, latest.get(role, 0) + 1)
-                report.placed += 1
                 settled = settled and status not in m.OrderStatus.UNSETTLED
         return settled
 
@@ -281,7 +278,9 @@ class ProtectionDesk:
         live = await self._pool.get(holder.connection_id)
         max_len = live.adapter.capabilities.max_client_order_id_len
         exit_side = OrderSide.SELL if holder.view.side is Side.LONG else OrderSide.BUY
-        leg = stop_leg(generation) if guard.role == STOP else target_leg(guard.role, generation)
+        leg = (
+            stop_leg(generation) if guard.role == STOP_ROLE else target_leg(guard.role, generation)
+        )
         async with self._sessions() as session, session.begin():
             order_id = await insert_ignore(
                 session,
@@ -303,7 +302,7 @@ class ProtectionDesk:
             )
             if order_id is None:
                 return m.OrderStatus.SENDING  # another worker wrote it: look again next tick
-            what = "stop" if guard.role == STOP else f"take-profit {guard.role}"
+            what = "stop" if guard.role == STOP_ROLE else f"take-profit {guard.role}"
             session.add(
                 log_row(
                     holder.execution_id,

@@ -13,6 +13,7 @@ from tests.unit.execution.test_management_rules import BTC, positions, prices, v
 from signalbridge.domain.signals import Side
 from signalbridge.execution.base import VenueOrderType
 from signalbridge.execution.exits import resting_roles
+from signalbridge.execution.legs import STOP_ROLE as STOP
 from signalbridge.execution.legs import (
     is_entry_leg,
     is_full_close,
@@ -29,7 +30,7 @@ from signalbridge.execution.management import (
     evaluate,
     triggers,
 )
-from signalbridge.execution.protection import STOP, wanted
+from signalbridge.execution.protection import wanted
 
 D = Decimal
 RESTING = replace(BTC, resting_stops=True, resting_targets=True)
