@@ -3,8 +3,11 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The parser compiled by mypyc (tools/compile_parser.py); rebuilt when a source changes
+COMPILED := src/signalbridge/parsing/compiled.json
+PARSER_SOURCES := $(wildcard src/signalbridge/parsing/*.py)
 
-.PHONY: run test lint typecheck pytest bench lock clean
+.PHONY: run test lint typecheck pytest bench lock clean compile
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -12,8 +15,14 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
+## compile: build the parser's C extensions with mypyc (needs gcc; the sources run without it)
+compile: $(COMPILED)
+
+$(COMPILED): $(STAMP) $(PARSER_SOURCES) tools/compile_parser.py
+	$(BIN)/python tools/compile_parser.py
+
 ## run: install, migrate and start the embedded platform (SQLite, in-process queue) with demo data
-run: $(STAMP)
+run: $(STAMP) $(COMPILED)
 	$(BIN)/signalbridge migrate
 	$(BIN)/signalbridge serve --demo
 
@@ -21,17 +30,17 @@ run: $(STAMP)
 test: lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(COMPILED)
 	$(BIN)/pytest -q -p no:cacheprovider
 
 ## bench: every benchmark in bench/ (prints figures beside their in-run baselines)
-bench: $(STAMP)
+bench: $(STAMP) $(COMPILED)
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 ## lock: re-pin every dependency after changing pyproject.toml
@@ -39,4 +48,5 @@ lock: $(STAMP)
 	$(BIN)/pip freeze --exclude-editable | grep -v '^signalbridge' > requirements.lock
 
 clean:
-	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache
+	-$(BIN)/python tools/compile_parser.py --clean
+	rm -rf $(VENV) build data .mypy_cache .ruff_cache .pytest_cache

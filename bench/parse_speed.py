@@ -1,24 +1,27 @@
 """Throughput of ``signalbridge parse`` over 100,000 messages, beside a same-run baseline.
 
-Usage: .venv/bin/python bench/parse_speed.py [--messages N] [--adversarial]
+Usage: .venv/bin/python bench/parse_speed.py [--messages N] [--rounds R] [--adversarial]
 
 The messages are the dev corpus texts with every digit replaced at random (same shapes,
 unique content, so no cache can help), cycled to N lines. The baseline is a process that
-reads and echoes the same JSONL with orjson, i.e. the floor any JSONL tool pays.
+reads and echoes the same JSONL with orjson, i.e. the floor any JSONL tool pays. When the
+parser is compiled (``make compile``), the same parser also runs from its source
+(``SIGNALBRIDGE_PARSER=source``), and the two outputs must be identical byte for byte.
 ``--adversarial`` also times 100 KB hostile inputs one by one (each must stay < 50 ms).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
+import os
 import random
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "dev"
@@ -30,11 +33,7 @@ ECHO = (
 )
 
 
-def parse_command() -> list[str]:
-    """The CLI once ``signalbridge.cli`` exists, else the module entry point."""
-    if importlib.util.find_spec("signalbridge.cli") is not None:
-        return [sys.executable, "-m", "signalbridge.cli", "parse"]
-    return [sys.executable, "-m", "signalbridge.parsing.jsonl"]
+PARSE = [sys.executable, "-m", "signalbridge.cli", "parse"]
 
 
 def make_messages(n: int, seed: int = 7) -> list[str]:
@@ -51,16 +50,35 @@ def make_messages(n: int, seed: int = 7) -> list[str]:
     return out
 
 
-def run(cmd: list[str], payload: Path) -> tuple[float, float, int]:
-    """Wall seconds, CPU seconds of the child (immune to a busy shared machine), lines."""
+def run(cmd: list[str], payload: Path, env: dict[str, str] | None = None) -> Run:
+    """Wall seconds, CPU seconds of the child (immune to a busy shared machine), output."""
     with payload.open("rb") as stdin:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        done = subprocess.run(cmd, stdin=stdin, capture_output=True, check=True)
+        done = subprocess.run(
+            cmd, stdin=stdin, capture_output=True, check=True, env={**os.environ, **(env or {})}
+        )
         elapsed = time.perf_counter() - start
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return elapsed, cpu, done.stdout.count(b"\n")
+    return Run(elapsed, cpu, done.stdout)
+
+
+@dataclass
+class Run:
+    wall: float
+    cpu: float
+    out: bytes
+
+    @property
+    def lines(self) -> int:
+        return self.out.count(b"\n")
+
+
+def parser_is_compiled() -> bool:
+    probe = "import signalbridge.parsing as p; print(p.compiled())"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, check=True)
+    return done.stdout.strip() == b"True"
 
 
 def adversarial_inputs() -> dict[str, str]:
@@ -93,24 +111,45 @@ def time_adversarial() -> None:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--messages", type=int, default=100_000)
+    ap.add_argument("--rounds", type=int, default=1, help="alternate the runs this often")
     ap.add_argument("--adversarial", action="store_true")
     args = ap.parse_args()
     messages = make_messages(args.messages)
+    compiled = parser_is_compiled()
+    runs: dict[str, list[Run]] = {"baseline (read + echo JSONL)": []}
+    if compiled:
+        runs["parse, source (SIGNALBRIDGE_PARSER=source)"] = []
+    runs["signalbridge parse" + (" (compiled)" if compiled else " (source: not compiled)")] = []
+    envs = [None, {"SIGNALBRIDGE_PARSER": "source"}, None] if compiled else [None, None]
+    cmds = (
+        [[sys.executable, "-c", ECHO], PARSE, PARSE]
+        if compiled
+        else [[sys.executable, "-c", ECHO], PARSE]
+    )
     with tempfile.TemporaryDirectory() as tmp:
         payload = Path(tmp) / "messages.jsonl"
         with payload.open("w", encoding="utf-8") as fh:
             for i, text in enumerate(messages):
                 fh.write(json.dumps({"id": i, "text": text}, ensure_ascii=False) + "\n")
-        cmd = parse_command()
-        base_s, base_cpu, base_n = run([sys.executable, "-c", ECHO], payload)
-        parse_s, parse_cpu, parse_n = run(cmd, payload)
-    assert base_n == parse_n == len(messages), (base_n, parse_n)
-    print(f"command: {' '.join(cmd[1:])}")
-    print(f"messages: {len(messages)}")
-    print(f"{'':30}{'wall msg/s':>12}{'CPU msg/s':>12}")
-    print(f"{'baseline (read + echo JSONL)':30}{base_n / base_s:12,.0f}{base_n / base_cpu:12,.0f}")
-    print(f"{'signalbridge parse':30}{parse_n / parse_s:12,.0f}{parse_n / parse_cpu:12,.0f}")
-    print(f"parse cost relative to echo: {parse_cpu / base_cpu:.1f}x (CPU time)")
+        for _ in range(args.rounds):
+            for results, cmd, env in zip(runs.values(), cmds, envs, strict=True):
+                results.append(run(cmd, payload, env))
+    outputs = {r.out for results in list(runs.values())[1:] for r in results}
+    assert len(outputs) == 1, "the compiled and the source parser wrote different results"
+    assert all(r.lines == len(messages) for results in runs.values() for r in results)
+    print(f"command: {' '.join(PARSE[1:])}")
+    print(f"messages: {len(messages)}, rounds: {args.rounds} (best round shown)")
+    print(f"{'':46}{'wall msg/s':>12}{'CPU msg/s':>12}")
+    for name, results in runs.items():
+        wall = min(r.wall for r in results)
+        cpu = min(r.cpu for r in results)
+        print(f"{name:46}{len(messages) / wall:12,.0f}{len(messages) / cpu:12,.0f}")
+    base = min(r.cpu for r in runs["baseline (read + echo JSONL)"])
+    final = min(r.cpu for r in list(runs.values())[-1])
+    print(f"parse cost relative to echo: {final / base:.1f}x (CPU time)")
+    if compiled:
+        source = min(r.cpu for r in list(runs.values())[1])
+        print(f"compiled speed-up over the source: {source / final:.2f}x; outputs identical")
     if args.adversarial:
         time_adversarial()
     return 0

@@ -169,18 +169,3 @@ def _fmt(value: Decimal) -> str:
 
 def _error(message: str) -> bytes:
     return orjson.dumps({"kind": "error", "error": message})
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    template_path: Path | None = None
-    if args[:1] == ["--template"] and len(args) == 2:
-        template_path = Path(args[1])
-    elif args:
-        sys.stderr.write("usage: python -m signalbridge.parsing.jsonl [--template FILE]\n")
-        return 2
-    return run(sys.stdin, sys.stdout, template_path)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

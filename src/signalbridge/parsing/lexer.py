@@ -29,7 +29,7 @@ from signalbridge.parsing.symbols import (
     resolve_tag,
     resolve_word,
 )
-from signalbridge.parsing.text import CAMEL_RE, SPLIT_RE, TOKEN_RE
+from signalbridge.parsing.text import CAMEL_RE, SPLIT_RE, tokenize
 
 
 class Lx(IntEnum):
@@ -174,7 +174,7 @@ def _plain_word(tok: str, lexicon: Lexicon) -> Lexeme | None:
     return Lexeme(_WORD, low, upper=tok.isupper() and len(tok) > 1)
 
 
-_findall = TOKEN_RE.findall
+_tokenize = tokenize
 _SENTINELS = ("", "")
 
 
@@ -218,7 +218,7 @@ def _resplit(lows: list[str], toks: list[str], i: int, grown: int) -> None:
 
 def lex(text: str, lexicon: Lexicon) -> list[Lexeme]:
     """Lexemes of one normalised message, in order."""
-    toks: list[str] = _findall(text)  # text.tokens(), without a call frame
+    toks: list[str] = _tokenize(text)  # text.tokens(), without a call frame
     out: list[Lexeme] = []
     words = lexicon.words
     phrases = lexicon.phrases

@@ -77,18 +77,17 @@ class Template:
     patterns: tuple[TemplatePattern, ...] = ()
     keywords: dict[Cat, tuple[str, ...]] = field(default_factory=dict)
     symbols: dict[str, str] = field(default_factory=dict)
+    _lexicon: Lexicon = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # built once per template, so the lexer's word cache lives as long as it does
+        # (a frozen dataclass: its own __setattr__ refuses, as it should for anyone else)
+        built = default_lexicon().extended(self.keywords) if self.keywords else default_lexicon()
+        object.__setattr__(self, "_lexicon", built)
 
     def lexicon(self) -> Lexicon:
-        """The default tables extended with this channel's words, built once per template
-        (so the lexer's word cache lives as long as the template does)."""
-        if not self.keywords:
-            return default_lexicon()
-        built = self.__dict__.get("_lexicon")
-        if built is None:
-            built = default_lexicon().extended(self.keywords)
-            self.__dict__["_lexicon"] = built  # a frozen dataclass: bypass its __setattr__
-        assert isinstance(built, Lexicon)
-        return built
+        """The default tables extended with this channel's words."""
+        return self._lexicon
 
     def apply(self, text: str) -> ParseResult | None:
         """The result of the first pattern that matches ``text``, else ``None``."""

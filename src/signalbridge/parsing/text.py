@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import cache
 
 # Telegram's longest message is 4,096 characters (captions 1,024); anything far beyond
@@ -91,10 +92,10 @@ def normalise(text: str) -> str:
 # The ".405" alternative tests its look-behind only after it has matched the dot: the
 # same condition, but it is no longer evaluated at every position of the text.
 # Only punctuation the rules use is kept; other symbols (most emoji) are dropped here.
-_PUNCT = (
-    r"[:;()\[\]{}.,=@#$%&*+\-/\\|<>~!?'\"•·°➝→➡⬇⬆—–^\u2190-\u21ff"
-    r"🔻✖❌🚫🔹💰✅🎯🛑⛔]"
-)
+_PUNCT_LISTED = ":;()[]{}.,=@#$%&*+-/\\|<>~!?'\"•·°➝→➡⬇⬆—–^🔻✖❌🚫🔹💰✅🎯🛑⛔"
+_ARROWS = range(0x2190, 0x2200)
+PUNCT = _PUNCT_LISTED + "".join(map(chr, _ARROWS))
+_PUNCT_CLASS = "[" + re.escape(_PUNCT_LISTED) + "\u2190-\u21ff]"
 # No token starts with a space: the leading look-ahead lets the scan skip spaces without
 # trying every alternative there; "\n" is tested first (no other alternative matches it).
 # The runs are possessive (``++``) and the optional digits an empty branch: giving back
@@ -103,8 +104,23 @@ _PUNCT = (
 # over every shorter run and without its repeat bookkeeping for ``(...)?``.
 TOKEN_RE = re.compile(
     r"(?=[^ ])(?:\n|\d++[.,]\d++(?:[.,]\d++)*+|\.(?<![\w.]\.)\d+|[^\W\d_]++(?:\d++(?![\d.,])|)"
-    r"|[^\W_]+|_+|" + _PUNCT + ")"
+    r"|[^\W_]+|_+|" + _PUNCT_CLASS + ")"
 )
+
+
+def _native_tokens() -> Callable[[str], list[str]] | None:
+    """The C tokeniser (``_tokens.c``, built by ``make compile``), set up with
+    :data:`PUNCT`; ``None`` when it is not built or must not be used."""
+    try:
+        from signalbridge.parsing import _tokens
+    except ImportError:
+        return None
+    _tokens.configure(PUNCT)
+    return _tokens.tokens
+
+
+# The tokeniser: the C one when built, else the expression (the same tokens, slower).
+tokenize: Callable[[str], list[str]] = _native_tokens() or TOKEN_RE.findall
 SPLIT_RE = re.compile(r"\d+|[^\W\d]+")
 CAMEL_RE = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z]{2})")
 
@@ -140,4 +156,4 @@ def _prefix_tree(words: list[str]) -> str:
 
 def tokens(text: str) -> list[str]:
     """Tokenise normalised text (case kept: the lexer splits glued words by case)."""
-    return TOKEN_RE.findall(text)
+    return tokenize(text)

@@ -22,11 +22,11 @@ from signalbridge.parsing.lexer import NEWLINE, Lexeme, Lx, lex
 from signalbridge.parsing.lexicon import Cat, default_lexicon
 from signalbridge.parsing.numbers import parse_number
 from signalbridge.parsing.symbols import KNOWN_COINS, RU_COINS, STRONG, TAGGED, WEAK, resolve_bare
-from signalbridge.parsing.text import _PUNCT, TOKEN_RE, any_of, normalise
+from signalbridge.parsing.text import _PUNCT_CLASS, TOKEN_RE, any_of, normalise
 
 # The tokeniser before the space-skipping look-ahead: the reference it must agree with.
 REFERENCE_TOKEN_RE = re.compile(
-    r"\d+(?:[.,]\d+)+|\.(?<![\w.]\.)\d+|[^\W\d_]+(?:\d+(?![\d.,]))?|[^\W_]+|\n|_+|" + _PUNCT
+    r"\d+(?:[.,]\d+)+|\.(?<![\w.]\.)\d+|[^\W\d_]+(?:\d+(?![\d.,]))?|[^\W_]+|\n|_+|" + _PUNCT_CLASS
 )
 
 SEPARATORS = [" ", "  ", "\n", "\t", "\r", "\u3000", ".", ",", "-", "_", "__", "#", "$", "%", "'"]
