@@ -188,9 +188,69 @@ tokens(PyObject *module, PyObject *text)
     return out;
 }
 
+static PyObject *lower_name = NULL; /* "lower", interned */
+
+/* token.lower(): ASCII in C, anything else through str.lower. */
+static PyObject *
+lowered(PyObject *token)
+{
+    if (!PyUnicode_IS_ASCII(token)) {
+        return PyObject_CallMethodNoArgs(token, lower_name);
+    }
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(token);
+    const Py_UCS1 *chars = PyUnicode_1BYTE_DATA(token);
+    Py_ssize_t first = 0;
+    while (first < n && !(chars[first] >= 'A' && chars[first] <= 'Z')) {
+        first++;
+    }
+    if (first == n) {
+        Py_INCREF(token); /* nothing to lower: the token itself, as str.lower shares */
+        return token;
+    }
+    PyObject *low = PyUnicode_New(n, 127);
+    if (low == NULL) {
+        return NULL;
+    }
+    Py_UCS1 *out = PyUnicode_1BYTE_DATA(low);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const Py_UCS1 c = chars[i];
+        out[i] = (c >= 'A' && c <= 'Z') ? (Py_UCS1)(c + ('a' - 'A')) : c;
+    }
+    return low;
+}
+
+static PyObject *
+tokens_lowered(PyObject *module, PyObject *text)
+{
+    PyObject *toks = tokens(module, text);
+    if (toks == NULL) {
+        return NULL;
+    }
+    const Py_ssize_t n = PyList_GET_SIZE(toks);
+    PyObject *lows = PyList_New(n);
+    if (lows == NULL) {
+        Py_DECREF(toks);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *low = lowered(PyList_GET_ITEM(toks, i));
+        if (low == NULL) {
+            Py_DECREF(toks);
+            Py_DECREF(lows);
+            return NULL;
+        }
+        PyList_SET_ITEM(lows, i, low);
+    }
+    PyObject *pair = PyTuple_Pack(2, toks, lows);
+    Py_DECREF(toks);
+    Py_DECREF(lows);
+    return pair;
+}
+
 static PyMethodDef methods[] = {
     {"configure", configure, METH_O, "Set the single-character punctuation tokens."},
     {"tokens", tokens, METH_O, "The tokens of text.TOKEN_RE.findall(text)."},
+    {"tokens_lowered", tokens_lowered, METH_O, "The tokens, and each one lower-cased."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -201,6 +261,10 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__tokens(void)
 {
+    lower_name = PyUnicode_InternFromString("lower");
+    if (lower_name == NULL) {
+        return NULL;
+    }
     for (Py_UCS4 c = 0; c < 128; c++) {
         ascii_class[c] = (Py_UNICODE_ISDECIMAL(c) ? ASCII_DIGIT : 0) |
                          (Py_UNICODE_ISALNUM(c) ? ASCII_ALNUM : 0);

@@ -9,7 +9,7 @@ import json
 import re
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from signalbridge.domain.errors import InvalidSignal
 from signalbridge.domain.signals import (
@@ -24,21 +24,22 @@ from signalbridge.domain.signals import (
 from signalbridge.parsing.lexer import split_symbol_word
 from signalbridge.parsing.numbers import parse_number
 from signalbridge.parsing.result import ParseResult, noise
+from signalbridge.parsing.text import lower
 
-_PINE = re.compile(
+_PINE: Final = re.compile(
     r"(?P<lic>[A-Za-z0-9]{6,40})\s*,\s*(?P<cmd>[A-Za-z]{3,20})\s*,\s*(?P<sym>[A-Za-z0-9._/!+-]{2,30})"
     r"(?P<params>(?:\s*,\s*[A-Za-z_]{1,20}\s*=\s*[^,\n]{0,40}){0,20})\s*"
 )
-_PINE_PARAM = re.compile(r"([A-Za-z_]{1,20})\s*=\s*([^,\n]{0,40})")
-_OCTO_PAIR = re.compile(r"^\s*([A-Za-z_]{2,30})\s*=\s*([^;\n]{0,80}?)\s*$", re.MULTILINE)
+_PINE_PARAM: Final = re.compile(r"([A-Za-z_]{1,20})\s*=\s*([^,\n]{0,40})")
+_OCTO_PAIR: Final = re.compile(r"^\s*([A-Za-z_]{2,30})\s*=\s*([^;\n]{0,80}?)\s*$", re.MULTILINE)
 
-_LONG = frozenset({"buy", "long", "enter_long", "open_long", "bull", "bullish"})
-_SHORT = frozenset({"sell", "short", "enter_short", "open_short", "bear", "bearish"})
-_CLOSE = frozenset(
+_LONG: Final = frozenset({"buy", "long", "enter_long", "open_long", "bull", "bullish"})
+_SHORT: Final = frozenset({"sell", "short", "enter_short", "open_short", "bear", "bearish"})
+_CLOSE: Final = frozenset(
     {"close", "exit", "flat", "exit_long", "exit_short", "close_long", "close_short"}
     | {"close_at_market_price", "closeall", "close_all", "closelong", "closeshort"}
 )
-_CANCEL = frozenset({"cancel", "cancel_all", "cancellong", "cancelshort", "cancelall"})
+_CANCEL: Final = frozenset({"cancel", "cancel_all", "cancellong", "cancelshort", "cancelall"})
 
 
 def parse_dialect(text: str) -> ParseResult | None:
@@ -117,11 +118,11 @@ def _symbol_3c(raw: str) -> str | None:
     return None if resolved is None else resolved[0]
 
 
-_TV_SYMBOL = ("ticker", "symbol", "pair", "instrument", "market")
-_TV_SIDE = ("action", "side", "order_action", "signal", "direction", "type")
-_TV_ENTRY = ("price", "entry", "entry_price", "limit_price", "open_price")
-_TV_SL = ("sl", "stop_loss", "stoploss", "stop", "sl_price", "stop_price")
-_TV_TP = ("tp", "take_profit", "take_profits", "takeprofit", "tp_price", "target", "targets")
+_TV_SYMBOL: Final = ("ticker", "symbol", "pair", "instrument", "market")
+_TV_SIDE: Final = ("action", "side", "order_action", "signal", "direction", "type")
+_TV_ENTRY: Final = ("price", "entry", "entry_price", "limit_price", "open_price")
+_TV_SL: Final = ("sl", "stop_loss", "stoploss", "stop", "sl_price", "stop_price")
+_TV_TP: Final = ("tp", "take_profit", "take_profits", "takeprofit", "tp_price", "target", "targets")
 
 
 def _tradingview(data: dict[str, Any]) -> ParseResult | None:
@@ -129,8 +130,8 @@ def _tradingview(data: dict[str, Any]) -> ParseResult | None:
     for key, value in data.items():
         if isinstance(value, dict):
             for k2, v2 in value.items():
-                flat.setdefault(str(k2).lower(), v2)
-        flat[str(key).lower()] = value
+                flat.setdefault(lower(str(k2)), v2)
+        flat[lower(str(key))] = value
     raw_symbol = next((flat[k] for k in _TV_SYMBOL if isinstance(flat.get(k), str)), None)
     raw_side = next((_lower(flat[k]) for k in _TV_SIDE if isinstance(flat.get(k), str)), "")
     if raw_symbol is None or not raw_side:
@@ -177,10 +178,10 @@ def _pinecommand(text: str) -> ParseResult | None:
     m = _PINE.fullmatch(text)
     if m is None:
         return None
-    cmd = m.group("cmd").lower()
+    cmd = lower(m.group("cmd"))
     resolved = split_symbol_word(m.group("sym"))
     symbol = None if resolved is None else resolved[0]
-    params = {k.lower(): v.strip() for k, v in _PINE_PARAM.findall(m.group("params"))}
+    params = {lower(k): v.strip() for k, v in _PINE_PARAM.findall(m.group("params"))}
     reason = "PineConnector command"
     if cmd.startswith("close") or cmd == "exit":
         pct = parse_number(params.get("pct", ""))
@@ -262,7 +263,7 @@ def _signal(signal: Signal, confidence: float, reason: str) -> ParseResult:
 
 
 def _lower(value: object) -> str:
-    return value.strip().lower() if isinstance(value, str) else ""
+    return lower(value.strip()) if isinstance(value, str) else ""
 
 
 def _price(value: object) -> Decimal | None:

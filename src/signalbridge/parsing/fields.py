@@ -8,6 +8,7 @@ a careful reader treats both multi-line posts and flattened one-line ones.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Final
 
 from signalbridge.domain.signals import MAX_TAKE_PROFITS
 from signalbridge.parsing.lexer import NEWLINE, Lexeme, Lx
@@ -22,37 +23,37 @@ from signalbridge.parsing.symbols import (
     resolve_bare,
 )
 
-_AT = int(Cat.AT)
-_ENTRY = int(Cat.ENTRY)
-_JOIN = int(Cat.JOIN)
-_LEV = int(Cat.LEV)
-_LONG = int(Cat.LONG)
-_MARKET = int(Cat.MARKET)
-_OPEN = int(Cat.OPEN)
-_PENDING = int(Cat.PENDING)
-_SHORT = int(Cat.SHORT)
-_SL = int(Cat.SL)
-_SPOT = int(Cat.SPOT)
-_STOPWORD = int(Cat.STOPWORD)
-_TP = int(Cat.TP)
-_WLONG = int(Cat.WLONG)
-_WSHORT = int(Cat.WSHORT)
-_IDX = int(Lx.IDX)
-_LEVNUM = int(Lx.LEVNUM)
-_NL = int(Lx.NL)
-_NUM = int(Lx.NUM)
-_PUNCT = int(Lx.PUNCT)
-_SYM = int(Lx.SYM)
-_WORD = int(Lx.WORD)
+_AT: Final = int(Cat.AT)
+_ENTRY: Final = int(Cat.ENTRY)
+_JOIN: Final = int(Cat.JOIN)
+_LEV: Final = int(Cat.LEV)
+_LONG: Final = int(Cat.LONG)
+_MARKET: Final = int(Cat.MARKET)
+_OPEN: Final = int(Cat.OPEN)
+_PENDING: Final = int(Cat.PENDING)
+_SHORT: Final = int(Cat.SHORT)
+_SL: Final = int(Cat.SL)
+_SPOT: Final = int(Cat.SPOT)
+_STOPWORD: Final = int(Cat.STOPWORD)
+_TP: Final = int(Cat.TP)
+_WLONG: Final = int(Cat.WLONG)
+_WSHORT: Final = int(Cat.WSHORT)
+_IDX: Final = int(Lx.IDX)
+_LEVNUM: Final = int(Lx.LEVNUM)
+_NL: Final = int(Lx.NL)
+_NUM: Final = int(Lx.NUM)
+_PUNCT: Final = int(Lx.PUNCT)
+_SYM: Final = int(Lx.SYM)
+_WORD: Final = int(Lx.WORD)
 
-_SEPARATORS = frozenset({":", ")", ".", "=", "➝", "→", ">", "-", "|", "➡", "—", "/", "]"})
-_LABELS = frozenset({_ENTRY, _SL, _TP, _LEV})
-_MARKERS = frozenset({"🔻", "✖", "❌", "🚫", "🔹", "💰", "✅", "🎯", "🛑", "⛔"})
-_NO_MARK_AFTER = frozenset({_ENTRY, _SL, _TP, _LONG, _SHORT, _MARKET, _AT, _IDX})
-_INFO_MARKET = frozenset({"market", "current"})
+_SEPARATORS: Final = frozenset({":", ")", ".", "=", "➝", "→", ">", "-", "|", "➡", "—", "/", "]"})
+_LABELS: Final = frozenset({_ENTRY, _SL, _TP, _LEV})
+_MARKERS: Final = frozenset({"🔻", "✖", "❌", "🚫", "🔹", "💰", "✅", "🎯", "🛑", "⛔"})
+_NO_MARK_AFTER: Final = frozenset({_ENTRY, _SL, _TP, _LONG, _SHORT, _MARKET, _AT, _IDX})
+_INFO_MARKET: Final = frozenset({"market", "current"})
 # Lower-case words the field reader acts on: "limit", "close"/"exit", and known coins
-_WORDS_READ = frozenset({"limit", "close", "exit", *KNOWN_COINS, *RU_COINS})
-_CURRENCY = frozenset({"$", "€", "£", "%"})
+_WORDS_READ: Final = frozenset({"limit", "close", "exit", *KNOWN_COINS, *RU_COINS})
+_CURRENCY: Final = frozenset({"$", "€", "£", "%"})
 
 
 class Reading:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import Any, BinaryIO, Final, TextIO
 
 import orjson
 
@@ -19,12 +19,12 @@ from signalbridge.parsing.engine import parse
 from signalbridge.parsing.result import ParseResult, json_number
 from signalbridge.parsing.templates import Template, load_template
 
-_RESULT_KEYS = frozenset(
+_RESULT_KEYS: Final = frozenset(
     {"kind", "symbol", "side", "order_type", "entry", "stop_loss", "take_profits"}
     | {"leverage", "action", "value", "confidence", "error"}
 )
-_VALUE_NULL = b'"value":null'
-MAX_LINE = 1_000_000
+_VALUE_NULL: Final = b'"value":null'
+MAX_LINE: Final = 1_000_000
 
 
 def run(stdin: TextIO, stdout: TextIO, template_path: Path | None) -> int:

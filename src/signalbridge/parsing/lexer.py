@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from enum import IntEnum
+from typing import Final
 
 from signalbridge.parsing.lexicon import Cat, Lexicon
 from signalbridge.parsing.numbers import MAX_DIGITS, parse_number
@@ -29,7 +29,7 @@ from signalbridge.parsing.symbols import (
     resolve_tag,
     resolve_word,
 )
-from signalbridge.parsing.text import CAMEL_RE, SPLIT_RE, tokenize
+from signalbridge.parsing.text import CAMEL_RE, SPLIT_RE, lower, tokenize_lowered
 
 
 class Lx(IntEnum):
@@ -42,49 +42,80 @@ class Lx(IntEnum):
     IDX = 106
 
 
-_AT = int(Cat.AT)
-_ENTRY = int(Cat.ENTRY)
-_JOIN = int(Cat.JOIN)
-_LONG = int(Cat.LONG)
-_SHORT = int(Cat.SHORT)
-_SKIP = int(Cat.SKIP)
-_SL = int(Cat.SL)
-_SPOT = int(Cat.SPOT)
-_TP = int(Cat.TP)
-_IDX = int(Lx.IDX)
-_LEVNUM = int(Lx.LEVNUM)
-_NL = int(Lx.NL)
-_NUM = int(Lx.NUM)
-_PUNCT = int(Lx.PUNCT)
-_SYM = int(Lx.SYM)
-_WORD = int(Lx.WORD)
+_AT: Final = int(Cat.AT)
+_ENTRY: Final = int(Cat.ENTRY)
+_JOIN: Final = int(Cat.JOIN)
+_LONG: Final = int(Cat.LONG)
+_SHORT: Final = int(Cat.SHORT)
+_SKIP: Final = int(Cat.SKIP)
+_SL: Final = int(Cat.SL)
+_SPOT: Final = int(Cat.SPOT)
+_TP: Final = int(Cat.TP)
+_IDX: Final = int(Lx.IDX)
+_LEVNUM: Final = int(Lx.LEVNUM)
+_NL: Final = int(Lx.NL)
+_NUM: Final = int(Lx.NUM)
+_PUNCT: Final = int(Lx.PUNCT)
+_SYM: Final = int(Lx.SYM)
+_WORD: Final = int(Lx.WORD)
 
 
-@dataclass(slots=True)
 class Lexeme:
-    kind: int  # a Cat or an Lx value
-    text: str = ""
-    value: Decimal | None = None
-    symbol: str = ""
-    strength: int = 0
-    upper: bool = False
+    """One token as the rules see it: a keyword, a price, a symbol, a word, a break.
+
+    A plain class rather than a dataclass: mypyc compiles its ``__init__`` to C, where a
+    dataclass's generated ``__init__`` would stay interpreted (lexemes are the parser's
+    most frequent allocation).
+    """
+
+    __slots__ = ("kind", "strength", "symbol", "text", "upper", "value")
+
+    def __init__(
+        self,
+        kind: int,  # a Cat or an Lx value
+        text: str = "",
+        value: Decimal | None = None,
+        symbol: str = "",
+        strength: int = 0,
+        upper: bool = False,
+    ) -> None:
+        self.kind = kind
+        self.text = text
+        self.value = value
+        self.symbol = symbol
+        self.strength = strength
+        self.upper = upper
+
+    def _fields(self) -> tuple[object, ...]:
+        return (self.kind, self.text, self.value, self.symbol, self.strength, self.upper)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Lexeme):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value, so not hashable
+
+    def __repr__(self) -> str:
+        kind, text, value, symbol, strength, upper = self._fields()
+        return f"Lexeme({kind=}, {text=}, {value=}, {symbol=}, {strength=}, {upper=})"
 
 
-_SKIP_AFTER_NUMBER = frozenset(
+_SKIP_AFTER_NUMBER: Final = frozenset(
     {"pips", "pip", "points", "pts", "pip's", "pipettes", "пунктов", "пипсов"}
     | {"days", "day", "hours", "hour", "hrs", "minutes", "mins", "min", "weeks", "week"}
     | {"дней", "дня", "часов", "часа", "минут", "gün", "saat", "días", "dias", "horas"}
     | {"usd", "dollar", "dollars", "times", "trades", "signals"}
 )
-_TIMEFRAME_UNITS = frozenset(
+_TIMEFRAME_UNITS: Final = frozenset(
     {"m", "h", "d", "w", "min", "mins", "minute", "minutes", "hr", "hrs", "hour", "hours"}
     | {"м", "ч", "мин", "час", "д", "s", "sec", "dk", "saat"}
 )
-_TIMEFRAME_PREFIX = frozenset({"m", "h", "d", "w", "mn", "м", "ч"})
-_LEV_SUFFIX = frozenset({"x", "х"})  # Latin and Cyrillic
-_EMOJI: dict[str, int] = {"🛑": _SL, "⛔": _SL, "🎯": _TP}
+_TIMEFRAME_PREFIX: Final = frozenset({"m", "h", "d", "w", "mn", "м", "ч"})
+_LEV_SUFFIX: Final = frozenset({"x", "х"})  # Latin and Cyrillic
+_EMOJI: Final[dict[str, int]] = {"🛑": _SL, "⛔": _SL, "🎯": _TP}
 # Markers some channels put in front of a bare price instead of a keyword.
-_EMOJI_BEFORE_PRICE: dict[str, int] = {
+_EMOJI_BEFORE_PRICE: Final[dict[str, int]] = {
     "🔻": _SL,
     "✖": _SL,
     "❌": _SL,
@@ -93,25 +124,25 @@ _EMOJI_BEFORE_PRICE: dict[str, int] = {
     "💰": _TP,
     "✅": _TP,
 }
-_DOTTED: dict[tuple[str, str], int] = {("s", "l"): _SL, ("t", "p"): _TP}
-_SATOSHI = frozenset({"sat", "sats", "satoshi", "satoshis"})
+_DOTTED: Final[dict[tuple[str, str], int]] = {("s", "l"): _SL, ("t", "p"): _TP}
+_SATOSHI: Final = frozenset({"sat", "sats", "satoshi", "satoshis"})
 # Tokens after a number that change how it reads (see _number); any other next token
 # leaves a plain price.
-_NUM_SPECIAL = (
+_NUM_SPECIAL: Final = (
     frozenset({"%", ":", "-", "/", "~", "k", ")"}) | _LEV_SUFFIX | _SKIP_AFTER_NUMBER | _SATOSHI
 )
-_RANGE_SEPS = frozenset({"-", "/", "~"})
-_LEV_TOKEN = re.compile(r"\d{1,3}[xXх]")
-_INDEX_NUMBER = re.compile(r"(\d{1,2})\.(\d+\.\d+)")
-_QUOTES = frozenset(CRYPTO_QUOTES)
-_PAIR_SEPS = frozenset({"/", "-", "_"})
-_SYMBOL_LABELS = frozenset(
+_RANGE_SEPS: Final = frozenset({"-", "/", "~"})
+_LEV_TOKEN: Final = re.compile(r"\d{1,3}[xXх]")
+_INDEX_NUMBER: Final = re.compile(r"(\d{1,2})\.(\d+\.\d+)")
+_QUOTES: Final = frozenset(CRYPTO_QUOTES)
+_PAIR_SEPS: Final = frozenset({"/", "-", "_"})
+_SYMBOL_LABELS: Final = frozenset(
     {"coin", "pair", "symbol", "instrument", "ticker", "asset", "монета", "пара", "тикер"}
     | {"par", "moneda", "ativo", "activo", "parite", "sembol", "العملة", "الزوج", "name"}
 )
-_HASH = frozenset({"#", "$"})
-NEWLINE = Lexeme(_NL, "\n")  # the one newline lexeme: found by identity
-_FAST: dict[str, Lexeme] = {
+_HASH: Final = frozenset({"#", "$"})
+NEWLINE: Final = Lexeme(_NL, "\n")  # the one newline lexeme: found by identity
+_FAST: Final[dict[str, Lexeme]] = {
     "\n": NEWLINE,
     **{c: Lexeme(_PUNCT, c) for c in ":;()[]{}.,=!?*|%'\"•·°"},
     **{c: Lexeme(_JOIN, c) for c in ("-", "/", "~", "&", "–", "_", "__", "—")},
@@ -119,7 +150,7 @@ _FAST: dict[str, Lexeme] = {
 }
 # Keyword lexemes are shared between messages (never mutated: only WORD lexemes are
 # rewritten, by template aliases), which saves an allocation per keyword.
-_KEYWORDS: dict[tuple[int, str], Lexeme] = {}
+_KEYWORDS: Final[dict[tuple[int, str], Lexeme]] = {}
 
 
 def _keyword(cat: int, low: str) -> Lexeme:
@@ -131,21 +162,23 @@ def _keyword(cat: int, low: str) -> Lexeme:
     return lexeme
 
 
-_STABLE = frozenset({"usdt", "usdc", "busd", "fdusd", "tusd"})
-_PAIRABLE = FIAT | METALS | frozenset(CRYPTO_QUOTES)
-_PAIR_NEXT = FIAT | _STABLE  # a word these follow (without a separator) may form a pair
-_NEGATIONS = frozenset({"dont", "never", "not", "avoid", "nunca", "не", "asla", "não", "nao"})
+_STABLE: Final = frozenset({"usdt", "usdc", "busd", "fdusd", "tusd"})
+_PAIRABLE: Final = FIAT | METALS | frozenset(CRYPTO_QUOTES)
+_PAIR_NEXT: Final = FIAT | _STABLE  # a word these follow (without a separator) may form a pair
+_NEGATIONS: Final = frozenset(
+    {"dont", "never", "not", "avoid", "nunca", "не", "asla", "não", "nao"}
+)
 
 
 # A plain word's lexeme depends only on the word, unless the next token may make it half
 # of a pair or of a phrase: then the full rules run. A cached word is never a currency or
 # a quote itself, so without a separator only a stable coin can pair with it ("ROSE
 # USDT"); after a separator only a quote can ("ROSE / USDT", "ROSE-BTC").
-_PAIR_GUARD = _PAIR_SEPS | _STABLE
-_QUOTE_WORDS = frozenset(CRYPTO_QUOTES)
-_MAX_WORD_CACHE = 50_000
-_MISS = Lexeme(0)  # "not in the cache" marker
-_GUARD_KEY = "\x00guard"  # no token holds a NUL, so this key never clashes with a word
+_PAIR_GUARD: Final = _PAIR_SEPS | _STABLE
+_QUOTE_WORDS: Final = frozenset(CRYPTO_QUOTES)
+_MAX_WORD_CACHE: Final = 50_000
+_MISS: Final = Lexeme(0)  # "not in the cache" marker
+_GUARD_KEY: Final = "\x00guard"  # no token holds a NUL, so this key never clashes with a word
 
 
 def _plain_word(tok: str, lexicon: Lexicon) -> Lexeme | None:
@@ -156,7 +189,7 @@ def _plain_word(tok: str, lexicon: Lexicon) -> Lexeme | None:
     """
     if not tok.isalpha():
         return None
-    low = tok.lower()
+    low = lower(tok)
     if not low.isalpha() or low in ("s", "t", "don"):
         return None
     if low in _NEGATIONS or low in _PAIRABLE or low in _SYMBOL_LABELS:
@@ -174,8 +207,8 @@ def _plain_word(tok: str, lexicon: Lexicon) -> Lexeme | None:
     return Lexeme(_WORD, low, upper=tok.isupper() and len(tok) > 1)
 
 
-_tokenize = tokenize
-_SENTINELS = ("", "")
+_tokenize_lowered: Final = tokenize_lowered
+_SENTINELS: Final = ("", "")
 
 
 def _guards(lexicon: Lexicon) -> tuple[frozenset[str], frozenset[str]]:
@@ -190,8 +223,8 @@ def _guards(lexicon: Lexicon) -> tuple[frozenset[str], frozenset[str]]:
     return _PAIR_GUARD | lexicon.follow, sep_phrase
 
 
-_GLUED_LONG = ("buy", "long")
-_GLUED_SIDES = ("buy", "sell", "long", "short")
+_GLUED_LONG: Final = ("buy", "long")
+_GLUED_SIDES: Final = ("buy", "sell", "long", "short")
 
 
 def _glued_side(low: str) -> tuple[str, str] | None:
@@ -213,12 +246,12 @@ def _glued_side(low: str) -> tuple[str, str] | None:
 
 def _resplit(lows: list[str], toks: list[str], i: int, grown: int) -> None:
     """Mirror in ``lows`` a token at ``i`` split in place into ``grown + 1`` tokens."""
-    lows[i : i + 1] = [t.lower() for t in toks[i : i + grown + 1]]
+    lows[i : i + 1] = [lower(t) for t in toks[i : i + grown + 1]]
 
 
 def lex(text: str, lexicon: Lexicon) -> list[Lexeme]:
     """Lexemes of one normalised message, in order."""
-    toks: list[str] = _tokenize(text)  # text.tokens(), without a call frame
+    toks, lows = _tokenize_lowered(text)
     out: list[Lexeme] = []
     words = lexicon.words
     phrases = lexicon.phrases
@@ -234,9 +267,7 @@ def lex(text: str, lexicon: Lexicon) -> list[Lexeme]:
         guards = cache[_GUARD_KEY] = _guards(lexicon)
     guard, sep_phrase = guards
     append = out.append
-    # Every token lower-cased in one C-level pass (no token holds a NUL), plus two empty
-    # sentinels so that the next two tokens can be looked at without a bounds check.
-    lows = "\x00".join(toks).lower().split("\x00")
+    # two empty sentinels, so that the next two tokens can be read without a bounds check
     lows += _SENTINELS
     while i < n:
         tok = toks[i]
@@ -305,7 +336,7 @@ def lex(text: str, lexicon: Lexicon) -> list[Lexeme]:
             if tok.isdigit() or not tok.isalnum():
                 i = _number(toks, i, n, out)
                 continue
-            low = tok.lower()
+            low = lower(tok)
             resolved = resolve_word(low)
             if resolved is not None:
                 out.append(Lexeme(_SYM, low, symbol=resolved[0], strength=resolved[1]))
@@ -326,7 +357,7 @@ def lex(text: str, lexicon: Lexicon) -> list[Lexeme]:
                 n = len(toks)
             continue
         if tok.isalnum():
-            low = tok.lower()
+            low = lower(tok)
             if not low.isalpha():
                 resolved = resolve_word(low)
                 if resolved is None:
@@ -336,7 +367,7 @@ def lex(text: str, lexicon: Lexicon) -> list[Lexeme]:
                         n = len(toks)
                     continue
             if (low == "s" or low == "t") and i + 2 < n and toks[i + 1] in ".-/":
-                nxt = toks[i + 2].lower()
+                nxt = lower(toks[i + 2])
                 cat_dot = _DOTTED.get((low, nxt[:1]))
                 if cat_dot is not None and (len(nxt) == 1 or nxt[1:].isdigit()):
                     out.append(Lexeme(cat_dot, low))
@@ -358,7 +389,7 @@ def lex(text: str, lexicon: Lexicon) -> list[Lexeme]:
                 and low not in _PAIRABLE
                 and (
                     i + 1 == n
-                    or (toks[i + 1] not in _PAIR_SEPS and toks[i + 1].lower() not in _STABLE)
+                    or (toks[i + 1] not in _PAIR_SEPS and lower(toks[i + 1]) not in _STABLE)
                 )
             ):
                 if negate == i and (cat == _LONG or cat == _SHORT):
@@ -367,7 +398,7 @@ def lex(text: str, lexicon: Lexicon) -> list[Lexeme]:
                 i += 1
                 continue
             nxt_tok = toks[i + 1] if i + 1 < n else ""
-            if nxt_tok in _PAIR_SEPS or nxt_tok.lower() in _PAIR_NEXT:
+            if nxt_tok in _PAIR_SEPS or lower(nxt_tok) in _PAIR_NEXT:
                 pair = _pair_at(toks, i, n, low)
                 if pair is not None:
                     out.append(Lexeme(_SYM, low, symbol=pair[0], strength=STRONG))
@@ -384,7 +415,7 @@ def lex(text: str, lexicon: Lexicon) -> list[Lexeme]:
                 negate = i + 1
                 i += 1
                 continue
-            if low == "don" and i + 2 < n and toks[i + 1] == "'" and toks[i + 2].lower() == "t":
+            if low == "don" and i + 2 < n and toks[i + 1] == "'" and lower(toks[i + 2]) == "t":
                 negate = i + 3
                 i += 3
                 continue
@@ -423,7 +454,7 @@ def lex(text: str, lexicon: Lexicon) -> list[Lexeme]:
             continue
         # punctuation, emoji and other single characters
         if first in _HASH and i + 1 < n and toks[i + 1].isalnum():
-            nxt = toks[i + 1].lower()
+            nxt = lower(toks[i + 1])
             pair = _pair_at(toks, i + 1, n, nxt)
             if pair is not None:
                 out.append(Lexeme(_SYM, nxt, symbol=pair[0], strength=STRONG))
@@ -486,7 +517,7 @@ def _number(toks: list[str], i: int, n: int, out: list[Lexeme]) -> int:
                         out.append(Lexeme(_JOIN, ","))
                     out.append(Lexeme(_NUM, part, value=number))
         return i + 1
-    low_next = nxt.lower()
+    low_next = lower(nxt)
     if nxt in ("-", "/", "~") and i + 2 < n and _LEV_TOKEN.fullmatch(toks[i + 2]) is not None:
         out.append(Lexeme(_LEVNUM, tok, value=value))  # "3-5x": a leverage range
         return i + 1
@@ -571,7 +602,7 @@ def _pair_at(toks: list[str], i: int, n: int, low: str) -> tuple[str, int] | Non
         sep = True
     else:
         sep = False
-    other = toks[j].lower()
+    other = lower(toks[j])
     if not other.isalpha():
         return None
     if low in FIAT or low in METALS:
@@ -597,7 +628,7 @@ def _pair_at(toks: list[str], i: int, n: int, low: str) -> tuple[str, int] | Non
 
 def split_symbol_word(word: str) -> tuple[str, int] | None:
     """Resolve a single word as a symbol (used by templates and dialects)."""
-    low = word.strip().lower().lstrip("#$")
+    low = lower(word.strip()).lstrip("#$")
     for sep in _PAIR_SEPS:
         if sep in low:
             a, _, b = low.partition(sep)

@@ -11,7 +11,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from functools import cache
-from typing import Any
+from typing import Any, Final
+
+from signalbridge.parsing.text import lower
 
 
 class Cat(IntEnum):
@@ -34,7 +36,7 @@ class Cat(IntEnum):
     SKIP = 17  # words that look like side words but are not: "short term"
 
 
-_WORDS: dict[Cat, str] = {
+_WORDS: Final[dict[Cat, str]] = {
     Cat.LONG: """buy long longs buying bought longing compra comprar compramos compre comprando
         купить покупка покупаем покупай лонг лонга лонгуем лонги long'a alış alis alım alim
         شراء اشتر خرید لانگ beli""",
@@ -65,7 +67,7 @@ _WORDS: dict[Cat, str] = {
     Cat.OPEN: "open abierto aberto открыт açık",
 }
 
-_PHRASES: dict[Cat, list[str]] = {
+_PHRASES: Final[dict[Cat, list[str]]] = {
     Cat.SL: [
         "stop loss",
         "stop - loss",
@@ -217,7 +219,7 @@ def _add(
     item: str,
     cat: Cat,
 ) -> None:
-    parts = item.lower().replace("-", " - ").split()
+    parts = lower(item).replace("-", " - ").split()
     if not parts:
         return
     if len(parts) == 1:
@@ -244,7 +246,7 @@ def default_lexicon() -> Lexicon:
             words.setdefault(word, cat)
     for cat, items in _PHRASES.items():
         for item in items:
-            parts = item.lower().replace("-", " - ").split()
+            parts = lower(item).replace("-", " - ").split()
             entries = phrases.setdefault(parts[0], [])
             entries.append((tuple(parts[1:]), cat))
     for entries in phrases.values():

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+from typing import Final
 
-_THOUSANDS_COMMA = re.compile(r"[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?")
-_THOUSANDS_DOT = re.compile(r"[1-9]\d{0,2}(?:\.\d{3}){2,}")
-_DECIMAL_COMMA = re.compile(r"\d+,\d+")
-PLAIN_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?").fullmatch
+_THOUSANDS_COMMA: Final = re.compile(r"[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?")
+_THOUSANDS_DOT: Final = re.compile(r"[1-9]\d{0,2}(?:\.\d{3}){2,}")
+_DECIMAL_COMMA: Final = re.compile(r"\d+,\d+")
+PLAIN_NUMBER: Final = re.compile(r"[0-9]+(?:\.[0-9]+)?").fullmatch
 
-MAX_DIGITS = 24
+MAX_DIGITS: Final = 24
 
 
 def parse_number(raw: str) -> Decimal | None:

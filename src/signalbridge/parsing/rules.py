@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from decimal import Decimal
+from typing import Final
 
 from signalbridge.domain.signals import (
     EntryZone,
@@ -25,7 +26,7 @@ from signalbridge.parsing.lexer import Lexeme, Lx, lex
 from signalbridge.parsing.lexicon import Cat, Lexicon
 from signalbridge.parsing.result import ParseResult, noise
 from signalbridge.parsing.symbols import STRONG, TAGGED
-from signalbridge.parsing.text import any_of
+from signalbridge.parsing.text import any_of, lower
 from signalbridge.parsing.updates import UpdateHit, find_update
 
 
@@ -56,7 +57,7 @@ def parse_rules(
         side, side_reasons, side_score = _infer_side(r, entry_nums)
     if side is None and symbol is not None and symbol.endswith(("/BTC", "/ETH")):
         side, side_reasons, side_score = Side.LONG, ["a spot pair quoted in BTC/ETH: a long"], -0.1
-    low = text.lower()
+    low = lower(text)
     if _ANY_REPORT_HINT(low) is not None and _REPORT.search(low) is not None:
         return noise(0.8, "a results report, not a call")
     full = bool(entry_nums) and has_levels and side is not None
@@ -82,10 +83,10 @@ def parse_rules(
 
 # Scripts and letters of languages the keyword tables do not cover (Vietnamese, Thai,
 # Chinese, Hindi ...): a message in them may be a call we cannot read.
-_UNREAD = re.compile(
+_UNREAD: Final = re.compile(
     "[ơưăđạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ\u0e00-\u0e7f\u4e00-\u9fff\u0900-\u097f]"
 )
-_REPORT = re.compile(
+_REPORT: Final = re.compile(
     r"closed trades?|trades? closed|trade results|\bresults?\b|recap|summary|statistics|"
     r"performance|(?:this|last|past) (?:week|month|year)|"
     r"today'?s (?:profit|result)|pips (?:this|today)|"
@@ -93,13 +94,13 @@ _REPORT = re.compile(
 )
 
 
-_HEDGE_WORDS = (
+_HEDGE_WORDS: Final = (
     *("could", "might", "possib", "potential", "outlook", "expect", "wait", "watch", "look"),
     *("if ", "возможно", "может быть", "ждём", "ждем", "если", "podría", "podria", "posible"),
     *("esperamos", "si rompe", "poderia", "possível", "possivel", "aguardando", "se romper"),
     *("olabilir", "bekliyoruz", "eğer", "ربما", "ننتظر", "إذا"),
 )  # a cheap gate: every _HEDGE match contains one of these
-_HEDGE = re.compile(
+_HEDGE: Final = re.compile(
     r"\b(?:could|might|possible|possibly|potential|outlook|expect(?:ing)?|waiting|wait for|"
     r"watch(?:ing)?|look(?:ing)? (?:to|for)|if (?:it|price|the price|we see)|"
     r"возможно|может быть|ждём|ждем|если|podría|podria|posible|esperamos|si rompe|"
@@ -107,7 +108,7 @@ _HEDGE = re.compile(
 )
 
 
-_REPORT_HINTS = (
+_REPORT_HINTS: Final = (
     "result",
     "recap",
     "summar",
@@ -126,11 +127,21 @@ _REPORT_HINTS = (
 )
 
 
-_ANY_REPORT_HINT = any_of(_REPORT_HINTS).search
-_ANY_HEDGE_WORD = any_of(_HEDGE_WORDS).search
+_ANY_REPORT_HINT: Final = any_of(_REPORT_HINTS).search
+_ANY_HEDGE_WORD: Final = any_of(_HEDGE_WORDS).search
 
-_ACTION_WORDS = ("close", "move", "change", "cancel", "modify", "adjust", "secure", "exit", "hit")
-_ANY_ACTION_WORD = any_of(_ACTION_WORDS).search
+_ACTION_WORDS: Final = (
+    "close",
+    "move",
+    "change",
+    "cancel",
+    "modify",
+    "adjust",
+    "secure",
+    "exit",
+    "hit",
+)
+_ANY_ACTION_WORD: Final = any_of(_ACTION_WORDS).search
 
 
 def _side(r: Reading) -> tuple[Side | None, list[str], float]:
@@ -185,7 +196,9 @@ def _update(hit: UpdateHit, symbol: str | None, r: Reading) -> ParseResult:
 
 
 # Enum members compared by identity: reading ``.value`` runs a Python-level descriptor.
-_NEED_VALUE = frozenset({UpdateAction.MOVE_SL, UpdateAction.MODIFY_TP, UpdateAction.CLOSE_PARTIAL})
+_NEED_VALUE: Final = frozenset(
+    {UpdateAction.MOVE_SL, UpdateAction.MODIFY_TP, UpdateAction.CLOSE_PARTIAL}
+)
 
 
 def _noise(r: Reading, symbol: str | None, side: Side | None, text: str) -> ParseResult:
@@ -324,14 +337,14 @@ def _signal(
     return ParseResult(signal, max(0.05, min(score, 0.98)), tuple(reasons))
 
 
-_PIP_LEVEL = re.compile(
+_PIP_LEVEL: Final = re.compile(
     r"\b(?:sl|s/l|stop|stop\s?loss|tp\s?\d?|take\s?profit\s?\d?|target\s?\d?)"
     r"\s?[:=\-]?\s?\d+(?:[.,]\d+)?\s?(?:pips?|points?|pts|пунктов|пипсов)\b"
 )
-_PIP_UNITS = ("pip", "point", "pts", "пункт", "пипс")  # one is in every _PIP_LEVEL match
-_ANY_PIP_UNIT = any_of(_PIP_UNITS).search
-_MAJOR_QUOTES = frozenset({"USD", "EUR", "GBP", "CHF", "AUD", "NZD", "CAD"})
-_RANGES: dict[str, tuple[Decimal, Decimal]] = {
+_PIP_UNITS: Final = ("pip", "point", "pts", "пункт", "пипс")  # one is in every _PIP_LEVEL match
+_ANY_PIP_UNIT: Final = any_of(_PIP_UNITS).search
+_MAJOR_QUOTES: Final = frozenset({"USD", "EUR", "GBP", "CHF", "AUD", "NZD", "CAD"})
+_RANGES: Final[dict[str, tuple[Decimal, Decimal]]] = {
     "XAUUSD": (Decimal(250), Decimal(20000)),
     "XAGUSD": (Decimal(3), Decimal(300)),
     "US30": (Decimal(5000), Decimal(150000)),
@@ -341,8 +354,8 @@ _RANGES: dict[str, tuple[Decimal, Decimal]] = {
     "USOIL": (Decimal(5), Decimal(300)),
     "UKOIL": (Decimal(5), Decimal(300)),
 }
-_JPY_RANGE = (Decimal(20), Decimal(400))  # any xxxJPY pair
-_MAJOR_RANGE = (Decimal("0.2"), Decimal(5))  # a pair of two other major currencies
+_JPY_RANGE: Final = (Decimal(20), Decimal(400))  # any xxxJPY pair
+_MAJOR_RANGE: Final = (Decimal("0.2"), Decimal(5))  # a pair of two other major currencies
 
 
 def _implausible(symbol: str, entry: EntryZone | None, sl: Decimal | None) -> str | None:
@@ -361,7 +374,9 @@ def _implausible(symbol: str, entry: EntryZone | None, sl: Decimal | None) -> st
     return None
 
 
-_BIG_COINS = frozenset({"BTC", "ETH", "BNB", "SOL", "LTC", "BCH", "MKR", "YFI", "AAVE", "TAO"})
+_BIG_COINS: Final = frozenset(
+    {"BTC", "ETH", "BNB", "SOL", "LTC", "BCH", "MKR", "YFI", "AAVE", "TAO"}
+)
 
 
 def _looks_like_sats(entry: EntryZone | None, r: Reading) -> bool:
@@ -373,8 +388,8 @@ def _looks_like_sats(entry: EntryZone | None, r: Reading) -> bool:
     return all(level == level.to_integral_value() for level in levels)
 
 
-_FIFTH = Decimal("0.2")
-_ONE_AND_HALF = Decimal("1.5")
+_FIFTH: Final = Decimal("0.2")
+_ONE_AND_HALF: Final = Decimal("1.5")
 
 
 def _far(entry: EntryZone | None, sl: Decimal | None, tps: list[Decimal]) -> bool:

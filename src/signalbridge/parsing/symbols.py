@@ -7,14 +7,17 @@ lists as a CFD becomes a plain ticker (``EURUSD``, ``XAUUSD``, ``US30``).
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Final
 
-FIAT = frozenset(
+from signalbridge.parsing.text import lower
+
+FIAT: Final = frozenset(
     "usd eur gbp jpy chf aud nzd cad sgd hkd nok sek dkk zar mxn try pln huf czk cnh".split()
 )
-METALS = frozenset({"xau", "xag", "xpt", "xpd"})
+METALS: Final = frozenset({"xau", "xag", "xpt", "xpd"})
 
 # Aliases (lower case, already tokenised: letters and digits only) -> canonical ticker.
-FIXED: dict[str, str] = {
+FIXED: Final[dict[str, str]] = {
     # gold in the languages channels use
     "gold": "XAUUSD",
     "xau": "XAUUSD",
@@ -95,7 +98,7 @@ FIXED: dict[str, str] = {
 }
 
 # Words that look like tickers in hashtags but are instruments.
-NOT_SYMBOLS = frozenset(
+NOT_SYMBOLS: Final = frozenset(
     """
     signal signals vip free binance bybit bingx mexc okx kucoin futures future spot scalp
     scalping swing idea update live trade trades new long short buy sell entry target
@@ -109,7 +112,7 @@ NOT_SYMBOLS = frozenset(
 
 # Bare coin names recognised without a # or $ (kept short on purpose: a bare word is a
 # weak symbol, and a false one costs confidence).
-KNOWN_COINS = frozenset(
+KNOWN_COINS: Final = frozenset(
     """
     btc eth bnb sol xrp ada doge dot avax matic link ltc bch trx xlm atom uni fil apt arb
     algo icp vet hbar egld sand mana axs ape gala enj chz ftm rune inj sui sei tia
@@ -122,7 +125,7 @@ KNOWN_COINS = frozenset(
     """.split()
 )
 
-RU_COINS = {
+RU_COINS: Final = {
     "биткоин": "BTC",
     "биткоина": "BTC",
     "биткоину": "BTC",
@@ -143,12 +146,12 @@ RU_COINS = {
 }
 
 # Longest first so BTCUSDT splits as BTC + USDT, not BTCUSD + T.
-CRYPTO_QUOTES = ("fdusd", "usdt", "usdc", "busd", "tusd", "usd", "btc", "eth")
-STABLE_QUOTES = frozenset({"usdt", "usdc", "busd", "fdusd", "tusd"})
+CRYPTO_QUOTES: Final = ("fdusd", "usdt", "usdc", "busd", "tusd", "usd", "btc", "eth")
+STABLE_QUOTES: Final = frozenset({"usdt", "usdc", "busd", "fdusd", "tusd"})
 
-STRONG = 3  # an explicit pair (BTC/USDT, BTCUSDT, EURUSD) or a table instrument
-TAGGED = 2  # a #hashtag or $cashtag
-WEAK = 1  # a bare word next to a side word or a known coin name
+STRONG: Final = 3  # an explicit pair (BTC/USDT, BTCUSDT, EURUSD) or a table instrument
+TAGGED: Final = 2  # a #hashtag or $cashtag
+WEAK: Final = 1  # a bare word next to a side word or a known coin name
 
 
 def _is_base(word: str) -> bool:
@@ -159,7 +162,7 @@ def forex_pair(a: str, b: str) -> str | None:
     """``eur`` + ``usd`` -> ``EURUSD``; also metals against a currency (``xau usd``)."""
     if (a in FIAT or a in METALS) and b in FIAT and a != b:
         ticker = (a + b).upper()
-        return FIXED.get(ticker.lower(), ticker) if a in METALS else ticker
+        return FIXED.get(lower(ticker), ticker) if a in METALS else ticker
     return None
 
 
@@ -208,7 +211,7 @@ def resolve_tag(word: str) -> tuple[str, int] | None:
 def resolve_bare(word: str, upper: bool) -> tuple[str, int] | None:
     """A bare word: a known coin, or an upper-case ticker-looking word (weak)."""
     if word in RU_COINS:
-        return crypto_pair(RU_COINS[word].lower(), "usdt"), WEAK
+        return crypto_pair(lower(RU_COINS[word]), "usdt"), WEAK
     if word in NOT_SYMBOLS or not _is_base(word):
         return None
     if word in KNOWN_COINS or (upper and 2 <= len(word) <= 10 and word.isalpha()):

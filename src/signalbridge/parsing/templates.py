@@ -34,6 +34,7 @@ from signalbridge.parsing.lexer import split_symbol_word
 from signalbridge.parsing.lexicon import Cat, Lexicon, default_lexicon
 from signalbridge.parsing.numbers import parse_number
 from signalbridge.parsing.result import ParseResult, noise
+from signalbridge.parsing.text import lower
 
 _GROUPS = frozenset(
     {"symbol", "side", "entry", "entry_low", "entry_high", "stop_loss", "take_profits"}
@@ -113,7 +114,7 @@ class Template:
             return noise(0.3, reason, "signal pattern matched without a side or symbol")
         entry = _entry(groups)
         tps = _tps(groups)
-        order_raw = (groups.get("order_type") or "").strip().lower()
+        order_raw = lower((groups.get("order_type") or "").strip())
         market = entry is None or order_raw in ("market", "now", "cmp")
         signal = Signal(
             symbol=symbol,
@@ -132,7 +133,7 @@ class Template:
     def _symbol(self, raw: str | None) -> str | None:
         if not raw:
             return None
-        alias = self.symbols.get(raw.strip().lower())
+        alias = self.symbols.get(lower(raw.strip()))
         if alias is not None:
             return alias
         resolved = split_symbol_word(raw)
@@ -143,13 +144,13 @@ def _action(raw: str | None) -> UpdateAction | None:
     if not raw:
         return None
     try:
-        return UpdateAction(raw.strip().lower())
+        return UpdateAction(lower(raw.strip()))
     except ValueError:
         return None
 
 
 def _side(raw: str | None, keywords: dict[Cat, tuple[str, ...]]) -> Side | None:
-    word = (raw or "").strip().lower()
+    word = lower((raw or "").strip())
     if word in _LONG_WORDS or word in keywords.get(Cat.LONG, ()):
         return Side.LONG
     if word in _SHORT_WORDS or word in keywords.get(Cat.SHORT, ()):
@@ -204,7 +205,7 @@ def load_template(path: Path) -> Template:
     except OSError as exc:
         raise ValueError(f"cannot read template {path}: {exc.strerror}") from None
     try:
-        if path.suffix.lower() == ".toml":
+        if lower(path.suffix) == ".toml":
             data: Any = tomllib.loads(raw.decode("utf-8"))
         else:
             data = json.loads(raw)
@@ -270,7 +271,7 @@ def _pattern(spec: Any, index: int) -> TemplatePattern:
     side = None
     if spec.get("side") is not None:
         try:
-            side = Side(str(spec["side"]).lower())
+            side = Side(lower(str(spec["side"])))
         except ValueError:
             raise ValueError(f"{where} side must be long or short") from None
     if kind == "signal" and side is None and "side" not in regex.groupindex:
@@ -283,7 +284,7 @@ def _keywords(spec: Any) -> dict[Cat, tuple[str, ...]]:
         raise ValueError("template keywords must map a meaning to a list of words")
     out: dict[Cat, tuple[str, ...]] = {}
     for key, words in spec.items():
-        cat = _KEYWORD_CATS.get(str(key).lower())
+        cat = _KEYWORD_CATS.get(lower(str(key)))
         if cat is None:
             raise ValueError(
                 f"unknown keyword meaning {key!r}; use one of {', '.join(sorted(_KEYWORD_CATS))}"
@@ -292,7 +293,7 @@ def _keywords(spec: Any) -> dict[Cat, tuple[str, ...]]:
             words = [words]
         if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
             raise ValueError(f"keywords for {key!r} must be a list of non-empty strings")
-        out[cat] = tuple(w.strip().lower() for w in words)
+        out[cat] = tuple(lower(w.strip()) for w in words)
     return out
 
 
@@ -302,7 +303,7 @@ def _symbols(spec: Any) -> dict[str, str]:
     out: dict[str, str] = {}
     for alias, symbol in spec.items():
         try:
-            out[str(alias).strip().lower()] = validate_symbol(symbol)
+            out[lower(str(alias).strip())] = validate_symbol(symbol)
         except Exception as exc:  # InvalidSignal: say which alias is wrong
             raise ValueError(f"symbol alias {alias!r}: {exc}") from None
     return out

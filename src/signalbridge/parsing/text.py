@@ -11,12 +11,13 @@ import re
 import unicodedata
 from collections.abc import Callable
 from functools import cache
+from typing import Final
 
 # Telegram's longest message is 4,096 characters (captions 1,024); anything far beyond
 # that is not a hand-written signal, so the rules only read this much of a message.
-MAX_CHARS = 8_000
+MAX_CHARS: Final = 8_000
 
-_DIGIT_MAP: dict[int, str] = {}
+_DIGIT_MAP: Final[dict[int, str]] = {}
 for _base in (0x0660, 0x06F0, 0x0966, 0xFF10):  # Arabic-Indic, Persian, Devanagari, full-width
     for _i in range(10):
         _DIGIT_MAP[_base + _i] = str(_i)
@@ -27,7 +28,7 @@ for _i, _cp in enumerate(range(0x2776, 0x2780)):  # ❶..❿
 for _i, _cp in enumerate(range(0x2780, 0x278A)):  # ➀..➉
     _DIGIT_MAP[_cp] = f" {_i + 1} "
 
-_CHAR_MAP: dict[int, str | None] = {
+_CHAR_MAP: Final[dict[int, str | None]] = {
     **_DIGIT_MAP,
     0x2013: "-",  # en dash
     0x2014: "-",  # em dash
@@ -57,7 +58,7 @@ _CHAR_MAP: dict[int, str | None] = {
 
 
 # _CHAR_MAP as text: the replacement of each mapped character ("" for a deleted one)
-_REPLACEMENT: dict[str, str] = {chr(cp): to or "" for cp, to in _CHAR_MAP.items()}
+_REPLACEMENT: Final[dict[str, str]] = {chr(cp): to or "" for cp, to in _CHAR_MAP.items()}
 
 
 @cache
@@ -92,23 +93,49 @@ def normalise(text: str) -> str:
 # The ".405" alternative tests its look-behind only after it has matched the dot: the
 # same condition, but it is no longer evaluated at every position of the text.
 # Only punctuation the rules use is kept; other symbols (most emoji) are dropped here.
-_PUNCT_LISTED = ":;()[]{}.,=@#$%&*+-/\\|<>~!?'\"•·°➝→➡⬇⬆—–^🔻✖❌🚫🔹💰✅🎯🛑⛔"
-_ARROWS = range(0x2190, 0x2200)
-PUNCT = _PUNCT_LISTED + "".join(map(chr, _ARROWS))
-_PUNCT_CLASS = "[" + re.escape(_PUNCT_LISTED) + "\u2190-\u21ff]"
+_PUNCT_LISTED: Final = ":;()[]{}.,=@#$%&*+-/\\|<>~!?'\"•·°➝→➡⬇⬆—–^🔻✖❌🚫🔹💰✅🎯🛑⛔"
+_ARROWS: Final = range(0x2190, 0x2200)
+PUNCT: Final = _PUNCT_LISTED + "".join(map(chr, _ARROWS))
+_PUNCT_CLASS: Final = "[" + re.escape(_PUNCT_LISTED) + "\u2190-\u21ff]"
 # No token starts with a space: the leading look-ahead lets the scan skip spaces without
 # trying every alternative there; "\n" is tested first (no other alternative matches it).
 # The runs are possessive (``++``) and the optional digits an empty branch: giving back
 # a digit or a letter could never let these alternatives match (a shorter run is followed
 # by a digit or a letter), so the tokens are the same, without the engine's backtracking
 # over every shorter run and without its repeat bookkeeping for ``(...)?``.
-TOKEN_RE = re.compile(
+TOKEN_RE: Final = re.compile(
     r"(?=[^ ])(?:\n|\d++[.,]\d++(?:[.,]\d++)*+|\.(?<![\w.]\.)\d+|[^\W\d_]++(?:\d++(?![\d.,])|)"
     r"|[^\W_]+|_+|" + _PUNCT_CLASS + ")"
 )
 
 
-def _native_tokens() -> Callable[[str], list[str]] | None:
+def lower(text: str) -> str:
+    """``text.lower()`` exactly as the interpreter computes it, compiled or not.
+
+    mypyc's own ``str.lower`` (Python 3.11, 3.12) lowers a final capital sigma to "σ"
+    where ``str.lower`` gives "ς"; only a text holding "Σ" is handed to ``str.lower``.
+    """
+    return text.lower() if "Σ" not in text else _STR_LOWER(text)
+
+
+_STR_LOWER: Final = str.lower
+
+
+def _tokens_lowered(text: str) -> tuple[list[str], list[str]]:
+    """The tokens, and each one lower-cased."""
+    toks: list[str] = TOKEN_RE.findall(text)
+    if not toks:
+        return toks, []
+    # all tokens lowered in one C-level pass: no token holds a NUL, which is neither cased
+    # nor case-ignorable, so each token lowers exactly as it would alone (final sigma)
+    return toks, lower("\x00".join(toks)).split("\x00")
+
+
+Tokeniser = Callable[[str], list[str]]
+LoweringTokeniser = Callable[[str], tuple[list[str], list[str]]]
+
+
+def _native() -> tuple[Tokeniser, LoweringTokeniser] | None:
     """The C tokeniser (``_tokens.c``, built by ``make compile``), set up with
     :data:`PUNCT`; ``None`` when it is not built or must not be used."""
     try:
@@ -116,13 +143,15 @@ def _native_tokens() -> Callable[[str], list[str]] | None:
     except ImportError:
         return None
     _tokens.configure(PUNCT)
-    return _tokens.tokens
+    return _tokens.tokens, _tokens.tokens_lowered
 
 
 # The tokeniser: the C one when built, else the expression (the same tokens, slower).
-tokenize: Callable[[str], list[str]] = _native_tokens() or TOKEN_RE.findall
-SPLIT_RE = re.compile(r"\d+|[^\W\d]+")
-CAMEL_RE = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z]{2})")
+_TOKENISERS: Final = _native() or (TOKEN_RE.findall, _tokens_lowered)
+tokenize: Final[Tokeniser] = _TOKENISERS[0]
+tokenize_lowered: Final[LoweringTokeniser] = _TOKENISERS[1]
+SPLIT_RE: Final = re.compile(r"\d+|[^\W\d]+")
+CAMEL_RE: Final = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z]{2})")
 
 
 def any_of(needles: tuple[str, ...]) -> re.Pattern[str]:

@@ -10,29 +10,30 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Final
 
 from signalbridge.domain.signals import UpdateAction
 from signalbridge.parsing.numbers import parse_number
 from signalbridge.parsing.text import any_of
 
-_NUM = r"(?<![+\-\d.,])(\d+(?:[.,]\d+)*)(?!\s?(?:pips?|%))"
-_W = r"(?:[^\W\d]+\W{1,3}){0,3}?"  # up to three filler words ("the", "your", "#btc")
+_NUM: Final = r"(?<![+\-\d.,])(\d+(?:[.,]\d+)*)(?!\s?(?:pips?|%))"
+_W: Final = r"(?:[^\W\d]+\W{1,3}){0,3}?"  # up to three filler words ("the", "your", "#btc")
 
-_SL = (
+_SL: Final = (
     r"(?:sl|s/l|stop\s?-?\s?loss|stoploss|stop|стоп(?:-?лосс)?|stopu|وقف(?:\s*الخسارة)?|استاپ"
     r"|(?:ال)?ستوب)"
 )
-_TP = r"(?:tp|take\s?-?\s?profit|target|тейк|цель|hedef|objetivo|alvo|هدف|الهدف)"
-_BE = (
+_TP: Final = r"(?:tp|take\s?-?\s?profit|target|тейк|цель|hedef|objetivo|alvo|هدف|الهدف)"
+_BE: Final = (
     r"(?:entry(?:\s*price)?|break\s?-?\s?even|breakeven|be\b|b/e|б/у|бу\b|безубыт\w*|"
     r"(?:ponto|punto|precio|preço|preco)\s+de\s+entrada|entrada|giriş|girise|başabaş|الدخول|نقطة\s*الدخول|open\s*price|نقطه\s*ورود|ورود)"
 )
-_HIT = (
+_HIT: Final = (
     r"(?:hit|hits|done|reached|achieved|smashed|secured|touched|filled|✅|🎯|💰|взят\w*|"
     r"достигнут\w*|alcanzad\w*|atingid\w*|batido|ulaşıldı|geldi|tamam|تحقق|تحقيق|تم)"
 )
 
-_TP_HIT = (
+_TP_HIT: Final = (
     re.compile(rf"{_TP}\s?#?\s?(\d{{1,2}})(?!\d|[.,]\d)\W{{0,4}}(?:[^\W\d]+\W+){{0,2}}?{_HIT}"),
     re.compile(rf"(?:hit|reached|achieved|smashed)\s+(?:the\s+)?{_TP}\s?(\d{{1,2}})(?!\d|[.,]\d)"),
     # "2nd target": the look-behind runs after the first digit, not at every position
@@ -43,7 +44,7 @@ _TP_HIT = (
     re.compile(rf"{_TP}\s+{_HIT}"),
 )
 # "first target achieved", "الهدف الأول تحقق": a target named by an ordinal word
-_ORDINALS = {
+_ORDINALS: Final = {
     **dict.fromkeys(("first", "primer", "primero", "primera", "primeiro", "ilk"), 1),
     **dict.fromkeys(("первая", "первый", "первую", "birinci", "الأول", "الاول", "i\u0307lk"), 1),
     **dict.fromkeys(("second", "segundo", "segunda", "вторая", "второй", "ikinci"), 2),
@@ -53,18 +54,18 @@ _ORDINALS = {
     **dict.fromkeys(("fourth", "cuarto", "quarto", "четвертая", "четвёртая", "dördüncü"), 4),
     **dict.fromkeys(("fifth", "quinto", "пятая", "beşinci", "الرابع"), 5),
 }
-_ORD = "(" + "|".join(sorted(_ORDINALS, key=len, reverse=True)) + ")"
-_TP_ORDINAL = re.compile(rf"(?<!\w){_ORD}\s+(?:[^\W\d]+\s+)?{_TP}|{_TP}\s+{_ORD}(?!\w)")
-_HIT_ANY = re.compile(_HIT + r"|تحقيق")
+_ORD: Final = "(" + "|".join(sorted(_ORDINALS, key=len, reverse=True)) + ")"
+_TP_ORDINAL: Final = re.compile(rf"(?<!\w){_ORD}\s+(?:[^\W\d]+\s+)?{_TP}|{_TP}\s+{_ORD}(?!\w)")
+_HIT_ANY: Final = re.compile(_HIT + r"|تحقيق")
 # "SL -40 pips ❌", "Стоп 🚫": a stop reported with its loss, or crossed out
-_SL_LOSS = re.compile(
+_SL_LOSS: Final = re.compile(
     # the minus sits on the number: "SL - 30 pips" is a stop distance, not a loss
     rf"{_SL}[ \t:]*-\d+(?:[.,]\d+)?\s?(?:pips?|points?|pts|%|пунктов|пипсов)"
     rf"|{_SL}[ \t]*[❌🚫⛔]+[ \t]*(?:\n|$)"
 )
 # the _TP_HIT expressions that need no hit word: "2nd target", and "TP1: 1.2 ✅" lines
-_TP_HIT_NO_HIT_WORD = (_TP_HIT[2], _TP_HIT[4])
-_SL_HIT = re.compile(
+_TP_HIT_NO_HIT_WORD: Final = (_TP_HIT[2], _TP_HIT[4])
+_SL_HIT: Final = re.compile(
     rf"{_SL}\s?(?:was\s+|got\s+|has\s+been\s+)?(?:hit|triggered|reached|taken|touched)"
     r"|stopped\s?out|hit\s+(?:the\s+|our\s+)?(?:sl|stop)|стоп\s+(?:выбит|сработал|словили)"
     r"|выбило|по\s+стопу|сработал\w*\s+стоп|"
@@ -72,17 +73,17 @@ _SL_HIT = re.compile(
     r"|ضرب\s+(?:ال)?(?:وقف|ستوب)"
 )
 # Stop to entry, one expression per wording so that each runs only behind its own words
-_MOVE_BE_SL = re.compile(
+_MOVE_BE_SL: Final = re.compile(
     rf"{_SL}\W{{0,3}}{_W}(?:to|at|on|in|в|на|a|al|para|en|до|ile)?\W{{0,3}}{_BE}"
 )
-_MOVE_BE_VERB = re.compile(rf"(?:move|moving|set|put|place|shift)\s+{_W}(?:to\s+)?{_BE}")
-_MOVE_BE_WORD = re.compile(r"\bbreak\s?-?\s?even\b|\bbreakeven\b|безубыт\w*|\bб/у\b")
-_MOVE_BE_SECURE = re.compile(r"(?:secure|protect)\s+(?:the\s+|your\s+)?entry")
-_MOVE_VERB = (
+_MOVE_BE_VERB: Final = re.compile(rf"(?:move|moving|set|put|place|shift)\s+{_W}(?:to\s+)?{_BE}")
+_MOVE_BE_WORD: Final = re.compile(r"\bbreak\s?-?\s?even\b|\bbreakeven\b|безубыт\w*|\bб/у\b")
+_MOVE_BE_SECURE: Final = re.compile(r"(?:secure|protect)\s+(?:the\s+|your\s+)?entry")
+_MOVE_VERB: Final = (
     r"(?:переносим|перенести|переставляем|двигаем|передвигаем|mover|movemos|mueve|muevan|"
     r"mova|movam|mude|ajuste|ajustar|subir|subimos|bajar|taşı\w*|çek\w*|انقل|حرك|نقل)"
 )
-_MOVE_SL = re.compile(
+_MOVE_SL: Final = re.compile(
     rf"(?:move|moving|moved|set|place|change|shift|put|trail|adjust|new|update|raise|lower)"
     rf"\s+{_W}{_SL}\W{{0,3}}(?:[^\W\d]+\W{{1,3}}){{0,3}}?(?:to|at|around|@|:|=|a|para|на)?\s?{_NUM}"
     rf"|(?:new|nuevo|novo|новый)\s+{_SL}\s?[:=@]?\s?{_NUM}"
@@ -93,16 +94,18 @@ _MOVE_SL = re.compile(
 )
 # "SL moved to 1.2", "SL now 1.2": kept apart from _MOVE_SL (whose words it does not
 # need); of the two, the leftmost match wins, as in one expression
-_SL_NOW = re.compile(rf"{_SL}\s?(?:moved|changed|updated|adjusted|now)\s+(?:to\s+|at\s+)?{_NUM}")
+_SL_NOW: Final = re.compile(
+    rf"{_SL}\s?(?:moved|changed|updated|adjusted|now)\s+(?:to\s+|at\s+)?{_NUM}"
+)
 # "Trailing stop activated / tightened ... SL: 64940.04": the bot moved the stop there
-_TRAILED = re.compile(
+_TRAILED: Final = re.compile(
     r"trailing\s?stop\W{0,4}(?:activated|tightened|moved|updated|adjusted|raised|lowered)"
 )
-_SL_VALUE = re.compile(rf"(?<![a-z])(?:sl|stop\s?loss|new\s+stop)\W{{0,4}}{_NUM}")
+_SL_VALUE: Final = re.compile(rf"(?<![a-z])(?:sl|stop\s?loss|new\s+stop)\W{{0,4}}{_NUM}")
 # "move SL to TP1": the new stop is a level named, not a price given
-_MOVE_TO_TP = re.compile(rf"{_SL}\W{{0,3}}(?:to|at|on|в|на|a|para)\s+{_TP}\s?\d{{1,2}}\b")
-_BOOK = re.compile(r"\bbook\w*\s+(?:all\s+|the\s+|your\s+)?(?:profits?|gains?)\b")
-_PARTIAL_PCT = re.compile(
+_MOVE_TO_TP: Final = re.compile(rf"{_SL}\W{{0,3}}(?:to|at|on|в|на|a|para)\s+{_TP}\s?\d{{1,2}}\b")
+_BOOK: Final = re.compile(r"\bbook\w*\s+(?:all\s+|the\s+|your\s+)?(?:profits?|gains?)\b")
+_PARTIAL_PCT: Final = re.compile(
     rf"(?:close|closing|book|booking|take|secure|cerrar|cierre|cierren|fechar|fechem|kapat|"
     rf"realiz\w*|tomar|asegur\w*|garant\w*|"
     rf"закр\w*|зафикс\w*|إغلاق|اغلاق|أغلق|اغلق)\s+{_W}(\d{{1,3}}(?:[.,]\d+)?)\s?%"
@@ -110,34 +113,38 @@ _PARTIAL_PCT = re.compile(
     rf"(?:close|closed|booked|secured|cerrad|fechad|закры)"
     rf"|%\s?(\d{{1,3}})\S*\s+(?:\w+\s+)?kapat"
 )
-_HALF = re.compile(
+_HALF: Final = re.compile(
     r"(?:close|closing|book|take|secure)\s+(?:the\s+)?half|half\s+(?:close|position|profit)"
     r"|cerrar\s+(?:la\s+)?mitad|fechar\s+(?:a\s+)?metade|yarısını\s+kapat|половин\w*"
     r"|(?:إغلاق|اغلاق|أغلق|اغلق)\s+(?:ال)?نصف"
 )
-_PARTIAL = re.compile(
+_PARTIAL: Final = re.compile(
     r"partial\w*|close\s+(?:some|part)|part\s+of|часть|частичн\w*|parcial\w*|kısmi"
 )
-_PARTIAL_ALONE = re.compile(
+_PARTIAL_ALONE: Final = re.compile(
     r"^\W*partial\w*\b|partial\w*\s+(?:profit|loss|close|book|exit|tp|in)"
     r"|(?:book|take|secure)\s+(?:some\s+)?partial|частично\s+закр|часть\s+зафикс"
     r"|(?:book|take|secure)\s+some\s+(?:profits?|gains?)"
 )
-_CLOSE = re.compile(
+_CLOSE: Final = re.compile(
     r"\b(?:close|closing|closed|exit|exiting)\b(?!\s+(?:above|below|under|over|of\s+the\s+candle"
     r"|candle|weekly|daily|to\s+\d|near|h\d|\d+h))"
     r"|закр(?:ыва|ой|ыть|ыв|ыт|ыл|оем)\w*|вышел|выходим|cerr(?:ar|amos|ad[oa]s?|en)\b"
     r"|cierr(?:a|en|o)\b|fech(?:ar|amos|ad[oa]s?|em|e)\b"
     r"|kapat\w*|(?:إغلاق|اغلاق|أغلق|اغلق)"
 )
-_CLOSE_BEFORE = re.compile(r"(?:candle|weekly|daily|h\d|\d+h|price|a|the|is|are|was|were)\s+$")
-_CLOSE_AFTER = re.compile(r"\s+(?:for\b|on\s+(?:monday|tuesday|wednesday|thursday|friday|weekend))")
-_CANCEL = re.compile(
+_CLOSE_BEFORE: Final = re.compile(
+    r"(?:candle|weekly|daily|h\d|\d+h|price|a|the|is|are|was|were)\s+$"
+)
+_CLOSE_AFTER: Final = re.compile(
+    r"\s+(?:for\b|on\s+(?:monday|tuesday|wednesday|thursday|friday|weekend))"
+)
+_CANCEL: Final = re.compile(
     r"cancel\w*|not\s+(?:been\s+)?(?:triggered|activated|filled)|didn'?t\s+(?:trigger|activate|fill)"
     r"|(?:delete|remove)\s+(?:the\s+|this\s+|all\s+)?(?:pending\s+)?(?:order|limit|entry)"
     r"|\bvoid\b|отмен\w*|cancelar|cancelad\w*|iptal|(?:إلغاء|الغاء)|invalidated"
 )
-_MODIFY_TP = re.compile(
+_MODIFY_TP: Final = re.compile(
     rf"(?:change|move|set|new|modify|update|adjust|raise|lower)\s+{_W}{_TP}\s?\d?\W{{0,3}}"
     rf"(?:to|at|:|@|=)?\s?{_NUM}"
     rf"|{_TP}\s?\d?\s+(?:changed|moved|updated|modified)\s+(?:to\s+)?{_NUM}"
@@ -153,7 +160,7 @@ class UpdateHit:
     others: int  # how many other actions the text also names
 
 
-_PRIORITY = (
+_PRIORITY: Final = (
     UpdateAction.CLOSE_PARTIAL,
     UpdateAction.CLOSE_ALL,
     UpdateAction.CANCEL,
@@ -165,16 +172,16 @@ _PRIORITY = (
 )
 
 
-_DIGIT = re.compile(r"\d")
+_DIGIT: Final = re.compile(r"\d")
 
 
 # Substrings each family of expressions needs: a scan for them (any_of, below) is far
 # cheaper than running every expression on every message.
-_NEED_CLOSE = (
+_NEED_CLOSE: Final = (
     *("clos", "exit", "закр", "вышел", "выход", "cerr", "cierr", "fech", "kapat"),
     *("إغلاق", "اغلاق", "أغلق", "اغلق"),
 )
-_NEED_PARTIAL = (
+_NEED_PARTIAL: Final = (
     "partial",
     "part",
     "half",
@@ -189,7 +196,7 @@ _NEED_PARTIAL = (
     "some profit",
     "some gain",
 )
-_NEED_CANCEL = (
+_NEED_CANCEL: Final = (
     "cancel",
     "trigger",
     "activat",
@@ -203,9 +210,9 @@ _NEED_CANCEL = (
     "الغاء",
     "invalid",
 )
-_NEED_SL = ("sl", "s/l", "stop", "стоп", "وقف", "استاپ", "ستوب")
-_NEED_TP = ("tp", "take", "target", "тейк", "цель", "hedef", "objetivo", "alvo", "هدف")
-_NEED_HIT = (
+_NEED_SL: Final = ("sl", "s/l", "stop", "стоп", "وقف", "استاپ", "ستوب")
+_NEED_TP: Final = ("tp", "take", "target", "тейк", "цель", "hedef", "objetivo", "alvo", "هدف")
+_NEED_HIT: Final = (
     "hit",
     "trigger",
     "reach",
@@ -231,67 +238,67 @@ _NEED_HIT = (
 
 # Literal gates: every match of the expression after each contains one of these, so a
 # message without any of them skips the (far costlier) expression.
-_GATE_BE = (
+_GATE_BE: Final = (
     *("entr", "break", "b/e", "б/у", "бу", "безубыт", "giriş", "girise", "başabaş"),
     *("الدخول", "open", "ورود"),
 )
-_GATE_MOVE = (
+_GATE_MOVE: Final = (
     *("mov", "set", "place", "chang", "shift", "put", "trail", "adjust", "new", "updat"),
     *("raise", "lower", "nuev", "novo", "нов", "перенос", "перенест", "переставл"),
     *("двига", "muev", "mude", "ajust", "subi", "bajar", "taşı", "çek", "انقل", "حرك", "نقل"),
 )
-_GATE_MODIFY = (
+_GATE_MODIFY: Final = (
     *("change", "move", "set", "new", "modif", "updat", "adjust", "raise", "lower", "nuev"),
     *("novo", "nova", "нов", "yeni", "الجديد"),
 )
-_GATE_HIT = (
+_GATE_HIT: Final = (
     *("hit", "done", "reached", "achieved", "smashed", "secured", "touched", "filled"),
     *("✅", "🎯", "💰", "взят", "достигнут", "alcanzad", "atingid", "batido", "ulaşıldı"),
     *("geldi", "tamam", "تحقق", "تم"),
 )
-_GATE_CHECK = ("✅", "☑", "✔")
-_GATE_NOW = ("moved", "changed", "updated", "adjusted", "now")
-_GATE_BE_VERB = ("mov", "set", "put", "place", "shift")
-_GATE_BE_WORD = ("break", "безубыт", "б/у")
-_GATE_SECURE = ("secure", "protect")
-_GATE_REACHED = ("hit", "reached", "achieved", "smashed")
-_GATE_ALL = ("all", "final", "last", "every")
+_GATE_CHECK: Final = ("✅", "☑", "✔")
+_GATE_NOW: Final = ("moved", "changed", "updated", "adjusted", "now")
+_GATE_BE_VERB: Final = ("mov", "set", "put", "place", "shift")
+_GATE_BE_WORD: Final = ("break", "безубыт", "б/у")
+_GATE_SECURE: Final = ("secure", "protect")
+_GATE_REACHED: Final = ("hit", "reached", "achieved", "smashed")
+_GATE_ALL: Final = ("all", "final", "last", "every")
 # The tail of each _SL_LOSS wording (a negative distance, a cross at the line end): these
 # start with a literal or a class, so the scan skips to candidates in C, while _SL_LOSS
 # (which starts with the stop words) tries every position.
-_LOSS_NUMBER = re.compile(r"-\d+(?:[.,]\d+)?\s?(?:pips?|points?|pts|%|пунктов|пипсов)")
-_LOSS_CROSS = re.compile(r"[❌🚫⛔]+[ \t]*(?:\n|$)")
+_LOSS_NUMBER: Final = re.compile(r"-\d+(?:[.,]\d+)?\s?(?:pips?|points?|pts|%|пунктов|пипсов)")
+_LOSS_CROSS: Final = re.compile(r"[❌🚫⛔]+[ \t]*(?:\n|$)")
 # Likewise the words each _PARTIAL_PCT wording needs, and _MOVE_TO_TP's "to TP 2" part.
-_GATE_PCT = (
+_GATE_PCT: Final = (
     *("clos", "book", "take", "secur", "cerr", "cierr", "fech", "kapat", "realiz"),
     *("tomar", "asegur", "garant", "закр", "зафикс", "إغلاق", "اغلاق", "أغلق", "اغلق"),
 )
-_TO_TP = re.compile(rf"(?:to|at|on|в|на|a|para)\s+{_TP}\s?\d")
-_GATE_ORDINAL = tuple(_ORDINALS)
+_TO_TP: Final = re.compile(rf"(?:to|at|on|в|на|a|para)\s+{_TP}\s?\d")
+_GATE_ORDINAL: Final = tuple(_ORDINALS)
 # Each gate as one expression (any_of: one scan in C instead of a search per needle);
 # "be" as a word is the one BE word too short for a substring, so its gate looks for it.
-_ANY_CLOSE = any_of(_NEED_CLOSE).search
-_ANY_PARTIAL = any_of(_NEED_PARTIAL).search
-_ANY_CANCEL = any_of(_NEED_CANCEL).search
-_ANY_HIT = any_of(_NEED_HIT).search
-_ANY_MODIFY = any_of(_GATE_MODIFY).search
-_ANY_MOVE = any_of(_GATE_MOVE).search
-_ANY_HIT_WORD = any_of(_GATE_HIT).search
-_ANY_ORDINAL = any_of(_GATE_ORDINAL).search
-_ANY_ALL = any_of(_GATE_ALL).search
-_ANY_BE_VERB = any_of(_GATE_BE_VERB).search
-_ANY_BE_WORD = any_of(_GATE_BE_WORD).search
-_ANY_CHECK = any_of(_GATE_CHECK).search
-_ANY_NOW = any_of(_GATE_NOW).search
-_ANY_REACHED = any_of(_GATE_REACHED).search
-_ANY_SECURE = any_of(_GATE_SECURE).search
-_ANY_PCT = any_of(_GATE_PCT).search
-_ANY_SL = any_of(_NEED_SL).search
-_ANY_TP = any_of(_NEED_TP).search
-_ANY_BE = re.compile(any_of(_GATE_BE).pattern + r"|be\b").search
+_ANY_CLOSE: Final = any_of(_NEED_CLOSE).search
+_ANY_PARTIAL: Final = any_of(_NEED_PARTIAL).search
+_ANY_CANCEL: Final = any_of(_NEED_CANCEL).search
+_ANY_HIT: Final = any_of(_NEED_HIT).search
+_ANY_MODIFY: Final = any_of(_GATE_MODIFY).search
+_ANY_MOVE: Final = any_of(_GATE_MOVE).search
+_ANY_HIT_WORD: Final = any_of(_GATE_HIT).search
+_ANY_ORDINAL: Final = any_of(_GATE_ORDINAL).search
+_ANY_ALL: Final = any_of(_GATE_ALL).search
+_ANY_BE_VERB: Final = any_of(_GATE_BE_VERB).search
+_ANY_BE_WORD: Final = any_of(_GATE_BE_WORD).search
+_ANY_CHECK: Final = any_of(_GATE_CHECK).search
+_ANY_NOW: Final = any_of(_GATE_NOW).search
+_ANY_REACHED: Final = any_of(_GATE_REACHED).search
+_ANY_SECURE: Final = any_of(_GATE_SECURE).search
+_ANY_PCT: Final = any_of(_GATE_PCT).search
+_ANY_SL: Final = any_of(_NEED_SL).search
+_ANY_TP: Final = any_of(_NEED_TP).search
+_ANY_BE: Final = re.compile(any_of(_GATE_BE).pattern + r"|be\b").search
 # Every action below needs one of these (each branch's first gate, and the few literals
 # tested with ``in``): a message with none of them names no action.
-_ANY_UPDATE_WORD = re.compile(
+_ANY_UPDATE_WORD: Final = re.compile(
     any_of(
         (
             *(*_NEED_CLOSE, *_NEED_PARTIAL, *_NEED_CANCEL, *_NEED_SL, *_NEED_TP, *_NEED_HIT),

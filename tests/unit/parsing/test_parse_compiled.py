@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from signalbridge.parsing import compiled
+from signalbridge.parsing import text as text_module
 from signalbridge.parsing.text import PUNCT, TOKEN_RE
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -60,6 +61,17 @@ def _native() -> Callable[[str], list[str]]:
     return _tokens.tokens
 
 
+def _lowered(text: str) -> tuple[list[str], list[str]]:
+    from signalbridge.parsing import _tokens
+
+    return _tokens.tokens_lowered(text)
+
+
+def _expected_lowered(text: str) -> tuple[list[str], list[str]]:
+    toks = TOKEN_RE.findall(text)
+    return toks, [t.lower() for t in toks]
+
+
 @needs_tokens
 def test_make_built_parser_runs_compiled() -> None:
     assert compiled()
@@ -85,6 +97,7 @@ def test_c_tokeniser_matches_the_expression_on_every_code_point() -> None:
             kinds.setdefault(_signature(c), []).append(c)
         chunk = " ".join(f.format(c=c) for c in points for f in CONTEXTS)
         assert tokens(chunk) == TOKEN_RE.findall(chunk), hex(start)
+        assert _lowered(chunk) == _expected_lowered(chunk), hex(start)
     # every kind of character in every context, with a few of each kind
     sample = [c for chars in kinds.values() for c in chars[:: max(1, len(chars) // 50)]]
     chunk = " ".join(f.format(c=c) for c in sample for f in CONTEXTS + MORE_CONTEXTS)
@@ -95,7 +108,26 @@ def test_c_tokeniser_matches_the_expression_on_every_code_point() -> None:
 PIECES = st.sampled_from(
     [
         *(" ", "\n", "\t", ".", ",", "-", "_", "#", "'", "1", "20", "0.5", "1,5", "a"),
-        *("Tp1", "SL", "x", "🚀", "🎯", "✅", "→", "é", "٣", "𝐁", "½", "²", "Ⅻ", "〇", "٫"),
+        *(
+            "Tp1",
+            "SL",
+            "x",
+            "🚀",
+            "🎯",
+            "✅",
+            "→",
+            "é",
+            "٣",
+            "𝐁",
+            "½",
+            "²",
+            "Ⅻ",
+            "〇",
+            "٫",
+            "ΑΣ",
+            "İ",
+            "Σ.",
+        ),
     ]
 )
 
@@ -105,6 +137,8 @@ PIECES = st.sampled_from(
 @given(st.one_of(st.lists(PIECES, max_size=40).map("".join), st.text(max_size=80)))
 def test_c_tokeniser_matches_the_expression_on_arbitrary_text(text: str) -> None:
     assert _native()(text) == TOKEN_RE.findall(text)
+    assert _lowered(text) == _expected_lowered(text)
+    assert text_module._tokens_lowered(text) == _expected_lowered(text)  # the fallback
 
 
 def _cli(payload: bytes, **env: str) -> bytes:
@@ -139,3 +173,14 @@ def test_a_build_older_than_its_source_is_not_used(tmp_path: Path) -> None:
     )
     assert done.stdout.split() == ["False", "True"]
     assert "older than its source" in done.stderr
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.lists(PIECES, max_size=20).map("".join), st.text(max_size=40)))
+def test_lower_is_the_interpreters_str_lower(text: str) -> None:
+    assert text_module.lower(text) == text.lower()
+
+
+def test_lower_keeps_the_final_sigma() -> None:
+    for text in ["ΑΣ", "ΑΣ.Β", "ΟΔΟΣ 1", "Σ", "ΑΣΑ"]:
+        assert text_module.lower(text) == text.lower()

@@ -85,3 +85,13 @@ def test_invalid_template_is_a_clear_value_error(
 def test_missing_template_file(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="cannot read template"):
         load_template(tmp_path / "nope.json")
+
+
+def test_keywords_lower_like_the_message_in_any_script(tmp_path: Path) -> None:
+    # "ΑΓΟΡΑΣ" ends in a capital sigma, which lowers to the final form "ς": the keyword
+    # and the message's word must lower alike, compiled (mypyc's own lower gave "σ") or not
+    toml = 'name = "gr"\n[keywords]\nlong = ["ΑΓΟΡΑΣ"]\nstop_loss = ["ΣΤΟΠ"]\n'
+    template = load_template(write(tmp_path, "t.toml", toml))
+    result = parse("EURUSD ΑΓΟΡΑΣ 1.0850 ΣΤΟΠ 1.0800 TP 1.0950", template)
+    assert isinstance(result.parsed, Signal)
+    assert (result.parsed.side, result.parsed.stop_loss) == (Side.LONG, Decimal("1.0800"))
