@@ -50,6 +50,7 @@ def compile_parser() -> None:
 
     clean()
     sources = {name: digest(PACKAGE / name) for name in [*MODULES, *C_MODULES]}
+    os.environ["MYPY_CACHE_DIR"] = str(BUILD / "mypy-cache")  # not in src/, see chdir
     os.chdir(SRC)  # module names follow from the paths, relative to the source root
     extensions = mypycify(
         [f"signalbridge/parsing/{name}" for name in MODULES],
@@ -68,7 +69,10 @@ def compile_parser() -> None:
     setup(
         name="signalbridge-parser",
         ext_modules=extensions,
-        script_args=["--quiet", "build_ext", "--inplace", "--build-temp", str(BUILD / "o")],
+        script_args=[
+            *("--quiet", "build_ext", "--inplace"),
+            *("--build-temp", str(BUILD / "o"), "--build-lib", str(BUILD / "lib")),
+        ],
     )
     MANIFEST.write_text(json.dumps({"group": GROUP, "sources": sources}, indent=1) + "\n")
 

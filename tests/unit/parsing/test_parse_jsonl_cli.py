@@ -5,6 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from signalbridge.cli import plain_parse
+
 CLI = [sys.executable, "-m", "signalbridge.cli", "parse"]
 
 LINES = [
@@ -82,3 +86,37 @@ def test_unusable_template_is_a_clean_error(tmp_path: Path) -> None:
     assert code == 2
     assert out == []
     assert "not valid" in err and "Traceback" not in err
+
+
+def test_template_option_with_equals_sign(tmp_path: Path) -> None:
+    template = tmp_path / "t.json"
+    template.write_text(json.dumps({"symbols": {"yellow": "XAUUSD"}}))
+    code, out, _ = run(CLI, [{"text": "yellow buy 2300 sl 2290 tp 2320"}], f"--template={template}")
+    assert code == 0
+    assert out[0]["symbol"] == "XAUUSD"
+
+
+def test_parse_help_and_bad_options_go_to_the_full_cli() -> None:
+    help_run = subprocess.run([*CLI, "--help"], capture_output=True, timeout=60, check=False)
+    assert help_run.returncode == 0 and b"--template" in help_run.stdout
+    bad = subprocess.run([*CLI, "--nope"], capture_output=True, timeout=60, check=False)
+    assert bad.returncode == 2 and b"No such option" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["parse"], (True, None)),
+        (["parse", "--template", "t.toml"], (True, Path("t.toml"))),
+        (["parse", "--template=t.toml"], (True, Path("t.toml"))),
+        (["parse", "--template", "--help"], (False, None)),
+        (["parse", "--help"], (False, None)),
+        (["parse", "x"], (False, None)),
+        (["serve"], (False, None)),
+        ([], (False, None)),
+    ],
+)
+def test_only_a_plain_parse_skips_the_command_framework(
+    args: list[str], expected: tuple[bool, Path | None]
+) -> None:
+    assert plain_parse(args) == expected
