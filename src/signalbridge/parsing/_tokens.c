@@ -247,7 +247,188 @@ tokens_lowered(PyObject *module, PyObject *text)
     return pair;
 }
 
+/* Substring gates: does a text hold any of a set of needles? (text.contains_any)
+ *
+ * The needles are sorted by their first code point; a scan looks each position's code
+ * point up in a table of first characters (ASCII) or the sorted list (anything else) and
+ * compares only the needles that start with it. */
+typedef struct {
+    Py_ssize_t count;
+    Py_UCS4 **chars; /* each needle's code points */
+    Py_ssize_t *lens;
+    Py_ssize_t ascii_start[128], ascii_end[128]; /* needles starting with an ASCII char */
+    Py_ssize_t wide_from; /* needles [wide_from, count) start beyond ASCII */
+    int has_empty; /* an empty needle is in every text */
+} needle_set;
+
+static const char *NEEDLES = "signalbridge.parsing._tokens.needles";
+
+static void
+free_needles(needle_set *set)
+{
+    if (set == NULL) {
+        return;
+    }
+    for (Py_ssize_t k = 0; k < set->count; k++) {
+        PyMem_Free(set->chars[k]);
+    }
+    PyMem_Free(set->chars);
+    PyMem_Free(set->lens);
+    PyMem_Free(set);
+}
+
+static void
+needles_destructor(PyObject *capsule)
+{
+    free_needles(PyCapsule_GetPointer(capsule, NEEDLES));
+}
+
+typedef struct {
+    Py_UCS4 *chars;
+    Py_ssize_t len;
+} needle;
+
+static int
+compare_needles(const void *a, const void *b)
+{
+    return compare_ucs4(((const needle *)a)->chars, ((const needle *)b)->chars);
+}
+
+static PyObject *
+needles(PyObject *module, PyObject *words)
+{
+    if (!PyTuple_Check(words)) {
+        PyErr_SetString(PyExc_TypeError, "needles() takes a tuple of str");
+        return NULL;
+    }
+    const Py_ssize_t count = PyTuple_GET_SIZE(words);
+    needle_set *set = PyMem_Calloc(1, sizeof(needle_set));
+    needle *sorted = PyMem_Calloc(count ? count : 1, sizeof(needle));
+    if (set == NULL || sorted == NULL) {
+        PyMem_Free(set);
+        PyMem_Free(sorted);
+        return PyErr_NoMemory();
+    }
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        PyObject *word = PyTuple_GET_ITEM(words, k);
+        if (!PyUnicode_Check(word)) {
+            PyErr_SetString(PyExc_TypeError, "needles() takes a tuple of str");
+            goto fail;
+        }
+        if (PyUnicode_GET_LENGTH(word) == 0) {
+            set->has_empty = 1;
+            continue;
+        }
+        Py_UCS4 *chars = PyUnicode_AsUCS4Copy(word);
+        if (chars == NULL) {
+            goto fail;
+        }
+        sorted[kept].chars = chars;
+        sorted[kept].len = PyUnicode_GET_LENGTH(word);
+        kept++;
+    }
+    qsort(sorted, kept, sizeof(needle), compare_needles);
+    set->count = kept;
+    set->chars = PyMem_Calloc(kept ? kept : 1, sizeof(Py_UCS4 *));
+    set->lens = PyMem_Calloc(kept ? kept : 1, sizeof(Py_ssize_t));
+    if (set->chars == NULL || set->lens == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    set->wide_from = kept;
+    for (Py_ssize_t k = kept - 1; k >= 0; k--) {
+        const Py_UCS4 first = sorted[k].chars[0];
+        set->chars[k] = sorted[k].chars;
+        set->lens[k] = sorted[k].len;
+        sorted[k].chars = NULL;
+        if (first < 128) {
+            if (set->ascii_end[first] == 0) {
+                set->ascii_end[first] = k + 1;
+            }
+            set->ascii_start[first] = k;
+        }
+        else {
+            set->wide_from = k;
+        }
+    }
+    PyMem_Free(sorted);
+    PyObject *capsule = PyCapsule_New(set, NEEDLES, needles_destructor);
+    if (capsule == NULL) {
+        free_needles(set);
+    }
+    return capsule;
+fail:
+    for (Py_ssize_t k = 0; k < count; k++) {
+        PyMem_Free(sorted[k].chars);
+    }
+    PyMem_Free(sorted);
+    free_needles(set);
+    return NULL;
+}
+
+static int
+needle_at(const needle_set *set, Py_ssize_t k, int kind, const void *data, Py_ssize_t i,
+          Py_ssize_t n)
+{
+    const Py_ssize_t len = set->lens[k];
+    if (i + len > n) {
+        return 0;
+    }
+    const Py_UCS4 *chars = set->chars[k];
+    for (Py_ssize_t j = 1; j < len; j++) {
+        if (PyUnicode_READ(kind, data, i + j) != chars[j]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static PyObject *
+contains_any(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyUnicode_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "contains_any(needles, text: str)");
+        return NULL;
+    }
+    const needle_set *set = PyCapsule_GetPointer(args[0], NEEDLES);
+    if (set == NULL) {
+        return NULL;
+    }
+    if (set->has_empty) {
+        Py_RETURN_TRUE;
+    }
+    PyObject *text = args[1];
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    const int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        Py_ssize_t k, end;
+        if (c < 128) {
+            k = set->ascii_start[c];
+            end = set->ascii_end[c];
+        }
+        else {
+            k = set->wide_from;
+            end = set->count;
+            while (k < end && set->chars[k][0] < c) {
+                k++; /* few needles start beyond ASCII: a linear walk is enough */
+            }
+        }
+        for (; k < end && set->chars[k][0] == c; k++) {
+            if (needle_at(set, k, kind, data, i, n)) {
+                Py_RETURN_TRUE;
+            }
+        }
+    }
+    Py_RETURN_FALSE;
+}
+
 static PyMethodDef methods[] = {
+    {"needles", needles, METH_O, "A needle set for contains_any, from a tuple of str."},
+    {"contains_any", (PyCFunction)(void (*)(void))contains_any, METH_FASTCALL,
+     "Whether text holds any of the needles as a substring."},
     {"configure", configure, METH_O, "Set the single-character punctuation tokens."},
     {"tokens", tokens, METH_O, "The tokens of text.TOKEN_RE.findall(text)."},
     {"tokens_lowered", tokens_lowered, METH_O, "The tokens, and each one lower-cased."},

@@ -26,7 +26,7 @@ from signalbridge.parsing.lexer import Lexeme, Lx, lex
 from signalbridge.parsing.lexicon import Cat, Lexicon
 from signalbridge.parsing.result import ParseResult, noise
 from signalbridge.parsing.symbols import STRONG, TAGGED
-from signalbridge.parsing.text import any_of, lower
+from signalbridge.parsing.text import contains_any, lower
 from signalbridge.parsing.updates import UpdateHit, find_update
 
 
@@ -58,7 +58,7 @@ def parse_rules(
     if side is None and symbol is not None and symbol.endswith(("/BTC", "/ETH")):
         side, side_reasons, side_score = Side.LONG, ["a spot pair quoted in BTC/ETH: a long"], -0.1
     low = lower(text)
-    if _ANY_REPORT_HINT(low) is not None and _REPORT.search(low) is not None:
+    if _ANY_REPORT_HINT(low) and _REPORT.search(low) is not None:
         return noise(0.8, "a results report, not a call")
     full = bool(entry_nums) and has_levels and side is not None
     # a complete call is not an update, except a bot's "trailing stop moved" report, which
@@ -73,7 +73,7 @@ def parse_rules(
         r.stop_loss is None
         and not r.market
         and not r.entry_explicit
-        and _ANY_HEDGE_WORD(low) is not None
+        and _ANY_HEDGE_WORD(low)
         and _HEDGE.search(low) is not None
     ):
         # "could look to buy", "possible long if it holds": analysis, not a call
@@ -127,8 +127,8 @@ _REPORT_HINTS: Final = (
 )
 
 
-_ANY_REPORT_HINT: Final = any_of(_REPORT_HINTS).search
-_ANY_HEDGE_WORD: Final = any_of(_HEDGE_WORDS).search
+_ANY_REPORT_HINT: Final = contains_any(_REPORT_HINTS)
+_ANY_HEDGE_WORD: Final = contains_any(_HEDGE_WORDS)
 
 _ACTION_WORDS: Final = (
     "close",
@@ -141,7 +141,7 @@ _ACTION_WORDS: Final = (
     "exit",
     "hit",
 )
-_ANY_ACTION_WORD: Final = any_of(_ACTION_WORDS).search
+_ANY_ACTION_WORD: Final = contains_any(_ACTION_WORDS)
 
 
 def _side(r: Reading) -> tuple[Side | None, list[str], float]:
@@ -228,7 +228,7 @@ def _noise(r: Reading, symbol: str | None, side: Side | None, text: str) -> Pars
         doubts.append("written in a language the rules do not read")
     elif r.numbers:
         conf -= 0.08
-    if _ANY_ACTION_WORD(text) is not None:
+    if _ANY_ACTION_WORD(text):
         conf -= 0.1
         doubts.append("uses trade-management words")
     reason = "no call to trade" + (f" ({', '.join(doubts)})" if doubts else "")
@@ -329,7 +329,7 @@ def _signal(
         reasons.append("levels are implausibly far from the entry")
     if (
         (r.stop_loss is None or not r.take_profits)
-        and _ANY_PIP_UNIT(text_low) is not None
+        and _ANY_PIP_UNIT(text_low)
         and _PIP_LEVEL.search(text_low) is not None
     ):
         score = min(score, 0.45)  # "SL 30 pips": a level the contract cannot carry
@@ -342,7 +342,7 @@ _PIP_LEVEL: Final = re.compile(
     r"\s?[:=\-]?\s?\d+(?:[.,]\d+)?\s?(?:pips?|points?|pts|пунктов|пипсов)\b"
 )
 _PIP_UNITS: Final = ("pip", "point", "pts", "пункт", "пипс")  # one is in every _PIP_LEVEL match
-_ANY_PIP_UNIT: Final = any_of(_PIP_UNITS).search
+_ANY_PIP_UNIT: Final = contains_any(_PIP_UNITS)
 _MAJOR_QUOTES: Final = frozenset({"USD", "EUR", "GBP", "CHF", "AUD", "NZD", "CAD"})
 _RANGES: Final[dict[str, tuple[Decimal, Decimal]]] = {
     "XAUUSD": (Decimal(250), Decimal(20000)),

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
-from functools import cache
+from functools import cache, partial
+from types import ModuleType
 from typing import Final
 
 # Telegram's longest message is 4,096 characters (captions 1,024); anything far beyond
@@ -135,23 +136,36 @@ Tokeniser = Callable[[str], list[str]]
 LoweringTokeniser = Callable[[str], tuple[list[str], list[str]]]
 
 
-def _native() -> tuple[Tokeniser, LoweringTokeniser] | None:
-    """The C tokeniser (``_tokens.c``, built by ``make compile``), set up with
-    :data:`PUNCT`; ``None`` when it is not built or must not be used."""
+def _native() -> ModuleType | None:
+    """The C scanners (``_tokens.c``, built by ``make compile``), set up with
+    :data:`PUNCT`; ``None`` when they are not built or must not be used."""
     try:
         from signalbridge.parsing import _tokens
     except ImportError:
         return None
     _tokens.configure(PUNCT)
-    return _tokens.tokens, _tokens.tokens_lowered
+    return _tokens
 
 
+_NATIVE: Final = _native()
 # The tokeniser: the C one when built, else the expression (the same tokens, slower).
-_TOKENISERS: Final = _native() or (TOKEN_RE.findall, _tokens_lowered)
-tokenize: Final[Tokeniser] = _TOKENISERS[0]
-tokenize_lowered: Final[LoweringTokeniser] = _TOKENISERS[1]
+tokenize: Final[Tokeniser] = _NATIVE.tokens if _NATIVE else TOKEN_RE.findall
+tokenize_lowered: Final[LoweringTokeniser] = _NATIVE.tokens_lowered if _NATIVE else _tokens_lowered
 SPLIT_RE: Final = re.compile(r"\d+|[^\W\d]+")
 CAMEL_RE: Final = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z]{2})")
+
+
+def contains_any(needles: tuple[str, ...]) -> Callable[[str], bool]:
+    """A test whether a text holds any of ``needles``: ``any(n in text for n in needles)``.
+
+    One scan in C (``_tokens.contains_any``) when built, else one :func:`any_of`
+    expression; the update and noise rules put these gates in front of costly
+    expressions.
+    """
+    if _NATIVE is not None:
+        return partial(_NATIVE.contains_any, _NATIVE.needles(tuple(needles)))
+    search = any_of(needles).search
+    return lambda text: search(text) is not None
 
 
 def any_of(needles: tuple[str, ...]) -> re.Pattern[str]:

@@ -14,7 +14,7 @@ from typing import Final
 
 from signalbridge.domain.signals import UpdateAction
 from signalbridge.parsing.numbers import parse_number
-from signalbridge.parsing.text import any_of
+from signalbridge.parsing.text import contains_any
 
 _NUM: Final = r"(?<![+\-\d.,])(\d+(?:[.,]\d+)*)(?!\s?(?:pips?|%))"
 _W: Final = r"(?:[^\W\d]+\W{1,3}){0,3}?"  # up to three filler words ("the", "your", "#btc")
@@ -175,7 +175,7 @@ _PRIORITY: Final = (
 _DIGIT: Final = re.compile(r"\d")
 
 
-# Substrings each family of expressions needs: a scan for them (any_of, below) is far
+# Substrings each family of expressions needs: a scan for them (contains_any, below) is far
 # cheaper than running every expression on every message.
 _NEED_CLOSE: Final = (
     *("clos", "exit", "закр", "вышел", "выход", "cerr", "cierr", "fech", "kapat"),
@@ -275,43 +275,49 @@ _GATE_PCT: Final = (
 )
 _TO_TP: Final = re.compile(rf"(?:to|at|on|в|на|a|para)\s+{_TP}\s?\d")
 _GATE_ORDINAL: Final = tuple(_ORDINALS)
-# Each gate as one expression (any_of: one scan in C instead of a search per needle);
-# "be" as a word is the one BE word too short for a substring, so its gate looks for it.
-_ANY_CLOSE: Final = any_of(_NEED_CLOSE).search
-_ANY_PARTIAL: Final = any_of(_NEED_PARTIAL).search
-_ANY_CANCEL: Final = any_of(_NEED_CANCEL).search
-_ANY_HIT: Final = any_of(_NEED_HIT).search
-_ANY_MODIFY: Final = any_of(_GATE_MODIFY).search
-_ANY_MOVE: Final = any_of(_GATE_MOVE).search
-_ANY_HIT_WORD: Final = any_of(_GATE_HIT).search
-_ANY_ORDINAL: Final = any_of(_GATE_ORDINAL).search
-_ANY_ALL: Final = any_of(_GATE_ALL).search
-_ANY_BE_VERB: Final = any_of(_GATE_BE_VERB).search
-_ANY_BE_WORD: Final = any_of(_GATE_BE_WORD).search
-_ANY_CHECK: Final = any_of(_GATE_CHECK).search
-_ANY_NOW: Final = any_of(_GATE_NOW).search
-_ANY_REACHED: Final = any_of(_GATE_REACHED).search
-_ANY_SECURE: Final = any_of(_GATE_SECURE).search
-_ANY_PCT: Final = any_of(_GATE_PCT).search
-_ANY_SL: Final = any_of(_NEED_SL).search
-_ANY_TP: Final = any_of(_NEED_TP).search
-_ANY_BE: Final = re.compile(any_of(_GATE_BE).pattern + r"|be\b").search
+# Each gate one scan for any of its substrings (contains_any: in C when built); "be" as
+# the end of a word is the one BE word too short for a substring, so it is looked for.
+_ANY_CLOSE: Final = contains_any(_NEED_CLOSE)
+_ANY_PARTIAL: Final = contains_any(_NEED_PARTIAL)
+_ANY_CANCEL: Final = contains_any(_NEED_CANCEL)
+_ANY_HIT: Final = contains_any(_NEED_HIT)
+_ANY_MODIFY: Final = contains_any(_GATE_MODIFY)
+_ANY_MOVE: Final = contains_any(_GATE_MOVE)
+_ANY_HIT_WORD: Final = contains_any(_GATE_HIT)
+_ANY_ORDINAL: Final = contains_any(_GATE_ORDINAL)
+_ANY_ALL: Final = contains_any(_GATE_ALL)
+_ANY_BE_VERB: Final = contains_any(_GATE_BE_VERB)
+_ANY_BE_WORD: Final = contains_any(_GATE_BE_WORD)
+_ANY_CHECK: Final = contains_any(_GATE_CHECK)
+_ANY_NOW: Final = contains_any(_GATE_NOW)
+_ANY_REACHED: Final = contains_any(_GATE_REACHED)
+_ANY_SECURE: Final = contains_any(_GATE_SECURE)
+_ANY_PCT: Final = contains_any(_GATE_PCT)
+_ANY_SL: Final = contains_any(_NEED_SL)
+_ANY_TP: Final = contains_any(_NEED_TP)
+_BE_END: Final = re.compile(r"be\b").search
+_ANY_BE_SUBSTRING: Final = contains_any(_GATE_BE)
 # Every action below needs one of these (each branch's first gate, and the few literals
 # tested with ``in``): a message with none of them names no action.
-_ANY_UPDATE_WORD: Final = re.compile(
-    any_of(
-        (
-            *(*_NEED_CLOSE, *_NEED_PARTIAL, *_NEED_CANCEL, *_NEED_SL, *_NEED_TP, *_NEED_HIT),
-            *(*_GATE_BE, *_GATE_BE_WORD, "%", "book", "trailing", "تحقق"),
-        )
-    ).pattern
-    + r"|be\b"
-).search
+_ANY_UPDATE_SUBSTRING: Final = contains_any(
+    (
+        *(*_NEED_CLOSE, *_NEED_PARTIAL, *_NEED_CANCEL, *_NEED_SL, *_NEED_TP, *_NEED_HIT),
+        *(*_GATE_BE, *_GATE_BE_WORD, "%", "book", "trailing", "تحقق"),
+    )
+)
+
+
+def _any_be(low: str) -> bool:
+    return _ANY_BE_SUBSTRING(low) or _BE_END(low) is not None
+
+
+def _any_update_word(low: str) -> bool:
+    return _ANY_UPDATE_SUBSTRING(low) or _BE_END(low) is not None
 
 
 def find_update(low: str) -> UpdateHit | None:
     """The management action a lower-case message asks for, or ``None``."""
-    if _ANY_UPDATE_WORD(low) is None:
+    if not _any_update_word(low):
         return None  # no gate in _read_update can open: one scan instead of a dozen
     return _read_update(low)
 
@@ -320,12 +326,12 @@ def _read_update(low: str) -> UpdateHit | None:
     """:func:`find_update` for a message that has at least one update word."""
     found: dict[UpdateAction, Decimal | None] = {}
     digits = _DIGIT.search(low) is not None
-    closing = _ANY_CLOSE(low) is not None
-    if "%" in low and _ANY_PCT(low) is not None and (m := _PARTIAL_PCT.search(low)) is not None:
+    closing = _ANY_CLOSE(low)
+    if "%" in low and _ANY_PCT(low) and (m := _PARTIAL_PCT.search(low)) is not None:
         found[UpdateAction.CLOSE_PARTIAL] = parse_number(
             m.group(1) or m.group(2) or m.group(3) or ""
         )
-    elif _ANY_PARTIAL(low) is not None:
+    elif _ANY_PARTIAL(low):
         if _HALF.search(low):
             found[UpdateAction.CLOSE_PARTIAL] = Decimal(50)
         elif (closing and _PARTIAL.search(low) and _CLOSE.search(low)) or _PARTIAL_ALONE.search(
@@ -336,10 +342,10 @@ def _read_update(low: str) -> UpdateHit | None:
         (closing and _asks_to_close(low)) or ("book" in low and _BOOK.search(low))
     ):
         found[UpdateAction.CLOSE_ALL] = None
-    if _ANY_CANCEL(low) is not None and _CANCEL.search(low):
+    if _ANY_CANCEL(low) and _CANCEL.search(low):
         found[UpdateAction.CANCEL] = None
-    sl_word = _ANY_SL(low) is not None
-    tp_word = _ANY_TP(low) is not None
+    sl_word = _ANY_SL(low)
+    tp_word = _ANY_TP(low)
     if _moves_to_entry(low, sl_word):
         found[UpdateAction.MOVE_SL_TO_ENTRY] = None
     moved_to_tp = (
@@ -361,13 +367,13 @@ def _read_update(low: str) -> UpdateHit | None:
         digits
         and tp_word
         and not moved_to_tp
-        and _ANY_MODIFY(low) is not None
+        and _ANY_MODIFY(low)
         and (m := _MODIFY_TP.search(low)) is not None
     ):
         value = _first_number(m)
         if value is not None:
             found[UpdateAction.MODIFY_TP] = value
-    if (_ANY_HIT(low) is not None and _SL_HIT.search(low)) or (
+    if (_ANY_HIT(low) and _SL_HIT.search(low)) or (
         sl_word
         and (_LOSS_NUMBER.search(low) is not None or _LOSS_CROSS.search(low) is not None)
         and _SL_LOSS.search(low)
@@ -375,7 +381,7 @@ def _read_update(low: str) -> UpdateHit | None:
         found[UpdateAction.SL_HIT] = None
     if tp_word or "تحقق" in low:
         tp_index = _tp_hit(low)
-        if (tp_index is None or tp_index[0] is None) and _ANY_ORDINAL(low) is not None:
+        if (tp_index is None or tp_index[0] is None) and _ANY_ORDINAL(low):
             m = _TP_ORDINAL.search(low)
             if m is not None and (tp_index is not None or _HIT_ANY.search(low) is not None):
                 tp_index = (Decimal(_ORDINALS[m.group(1) or m.group(2)]),)
@@ -391,23 +397,19 @@ def _read_update(low: str) -> UpdateHit | None:
 
 def _moves_to_entry(low: str, sl_word: bool) -> bool:
     """Any wording of "stop to entry / break-even", each behind the words it needs."""
-    be_word = _ANY_BE(low) is not None
+    be_word = _any_be(low)
     return (
         (sl_word and be_word and _MOVE_BE_SL.search(low) is not None)
-        or (be_word and _ANY_BE_VERB(low) is not None and _MOVE_BE_VERB.search(low) is not None)
-        or (_ANY_BE_WORD(low) is not None and _MOVE_BE_WORD.search(low) is not None)
-        or (
-            "entry" in low
-            and _ANY_SECURE(low) is not None
-            and _MOVE_BE_SECURE.search(low) is not None
-        )
+        or (be_word and _ANY_BE_VERB(low) and _MOVE_BE_VERB.search(low) is not None)
+        or (_ANY_BE_WORD(low) and _MOVE_BE_WORD.search(low) is not None)
+        or ("entry" in low and _ANY_SECURE(low) and _MOVE_BE_SECURE.search(low) is not None)
     )
 
 
 def _move_sl(low: str) -> re.Match[str] | None:
     """The leftmost "move the stop to a price" match (``low`` has a digit and a stop word)."""
-    main = _MOVE_SL.search(low) if _ANY_MOVE(low) is not None else None
-    now = _SL_NOW.search(low) if _ANY_NOW(low) is not None else None
+    main = _MOVE_SL.search(low) if _ANY_MOVE(low) else None
+    now = _SL_NOW.search(low) if _ANY_NOW(low) else None
     if now is not None and (main is None or now.start() <= main.start()):
         return now
     return main
@@ -434,16 +436,16 @@ def _tp_hit(low: str) -> tuple[Decimal | None] | None:
     best: int | None = None
     matched = False
     patterns: tuple[re.Pattern[str], ...]
-    if _ANY_HIT_WORD(low) is not None:
+    if _ANY_HIT_WORD(low):
         patterns = (
             _TP_HIT[0],
-            *((_TP_HIT[1],) if _ANY_REACHED(low) is not None else ()),
+            *((_TP_HIT[1],) if _ANY_REACHED(low) else ()),
             _TP_HIT[2],
-            *((_TP_HIT[3],) if _ANY_ALL(low) is not None else ()),
+            *((_TP_HIT[3],) if _ANY_ALL(low) else ()),
             _TP_HIT[4],
             _TP_HIT[5],
         )
-    elif _ANY_CHECK(low) is not None:
+    elif _ANY_CHECK(low):
         patterns = _TP_HIT_NO_HIT_WORD
     else:
         patterns = _TP_HIT_NO_HIT_WORD[:1]
