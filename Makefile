@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The parser compiled by mypyc (tools/compile_parser.py); rebuilt when a source changes
 COMPILED := src/signalbridge/parsing/compiled.json
-PARSER_SOURCES := $(wildcard src/signalbridge/parsing/*.py)
+PARSER_SOURCES := $(wildcard src/signalbridge/parsing/*.py src/signalbridge/parsing/*.c)
 
 .PHONY: run test lint typecheck pytest bench lock clean compile
 

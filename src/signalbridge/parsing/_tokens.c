@@ -258,6 +258,7 @@ typedef struct {
     Py_ssize_t *lens;
     Py_ssize_t ascii_start[128], ascii_end[128]; /* needles starting with an ASCII char */
     Py_ssize_t wide_from; /* needles [wide_from, count) start beyond ASCII */
+    unsigned char wide_hint[256]; /* set at (c & 255) for each such needle's first c */
     int has_empty; /* an empty needle is in every text */
 } needle_set;
 
@@ -350,6 +351,7 @@ needles(PyObject *module, PyObject *words)
         }
         else {
             set->wide_from = k;
+            set->wide_hint[first & 255] = 1;
         }
     }
     PyMem_Free(sorted);
@@ -402,26 +404,47 @@ contains_any(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     const int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        const Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        Py_ssize_t k, end;
-        if (c < 128) {
-            k = set->ascii_start[c];
-            end = set->ascii_end[c];
-        }
-        else {
-            k = set->wide_from;
-            end = set->count;
-            while (k < end && set->chars[k][0] < c) {
-                k++; /* few needles start beyond ASCII: a linear walk is enough */
-            }
-        }
-        for (; k < end && set->chars[k][0] == c; k++) {
-            if (needle_at(set, k, kind, data, i, n)) {
-                Py_RETURN_TRUE;
-            }
-        }
+    /* One loop per string width, so the compiler reads each character directly; a
+     * character beyond ASCII that no needle can start with costs one table look-up. */
+#define SCAN(TYPE)                                                                    \
+    {                                                                                 \
+        const TYPE *chars = (const TYPE *)data;                                       \
+        for (Py_ssize_t i = 0; i < n; i++) {                                          \
+            const Py_UCS4 c = chars[i];                                               \
+            Py_ssize_t k, end;                                                        \
+            if (c < 128) {                                                            \
+                k = set->ascii_start[c];                                              \
+                end = set->ascii_end[c];                                              \
+            }                                                                         \
+            else if (!set->wide_hint[c & 255]) {                                      \
+                continue;                                                             \
+            }                                                                         \
+            else {                                                                    \
+                k = set->wide_from;                                                   \
+                end = set->count;                                                     \
+                while (k < end && set->chars[k][0] < c) {                             \
+                    k++; /* few needles start beyond ASCII: a linear walk will do */  \
+                }                                                                     \
+            }                                                                         \
+            for (; k < end && set->chars[k][0] == c; k++) {                           \
+                if (needle_at(set, k, kind, data, i, n)) {                            \
+                    Py_RETURN_TRUE;                                                   \
+                }                                                                     \
+            }                                                                         \
+        }                                                                             \
     }
+    switch (kind) {
+    case PyUnicode_1BYTE_KIND:
+        SCAN(Py_UCS1)
+        break;
+    case PyUnicode_2BYTE_KIND:
+        SCAN(Py_UCS2)
+        break;
+    default:
+        SCAN(Py_UCS4)
+        break;
+    }
+#undef SCAN
     Py_RETURN_FALSE;
 }
 

@@ -271,14 +271,14 @@ def lex(text: str, lexicon: Lexicon) -> list[Lexeme]:
     lows += _SENTINELS
     while i < n:
         tok = toks[i]
-        # "in" then "[]" are specialised opcodes; a .get() call costs more than both
-        if tok in fast:  # newline and plain punctuation: the most common tokens
-            append(fast[tok])
+        # one look-up per table (compiled, dict.get is a primitive, not a method call)
+        punct = fast.get(tok)
+        if punct is not None:  # newline and plain punctuation: the most common tokens
+            append(punct)
             i += 1
             continue
-        if tok in cache:
-            shared = cache[tok]
-        else:
+        shared = cache.get(tok, _MISS)
+        if shared is _MISS:
             first = tok[0]
             if first.isdigit():
                 nx = lows[i + 1]
