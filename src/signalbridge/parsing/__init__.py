@@ -11,31 +11,35 @@ parser never executes stale machine code.
 from __future__ import annotations
 
 import hashlib
-import importlib.abc
-import importlib.machinery
-import importlib.util
 import json
 import os
 import sys
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
 
 _HERE = Path(__file__).resolve().parent
 
 
-class _SourcesFirst(importlib.abc.MetaPathFinder):
-    """Finds this package's modules as their ``.py`` sources, passing over the builds."""
+class _SourcesFirst:
+    """A meta path finder: this package's modules as their ``.py`` sources, passing over
+    the builds (importlib is only loaded when a build must be passed over)."""
 
     def __init__(self, names: frozenset[str]) -> None:
         self.names = names
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
-    ) -> importlib.machinery.ModuleSpec | None:
+    ) -> ModuleSpec | None:
         if fullname not in self.names:
             return None
+        import importlib.util
+
         source = _HERE / (fullname.rpartition(".")[2] + ".py")
         if not source.exists():  # a C module has no Python source: its caller falls back
             raise ImportError(f"{fullname} is not used (stale build or sources asked for)")
