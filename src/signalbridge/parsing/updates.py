@@ -19,9 +19,11 @@ from signalbridge.parsing.text import contains_any
 _NUM: Final = r"(?<![+\-\d.,])(\d+(?:[.,]\d+)*)(?!\s?(?:pips?|%))"
 _W: Final = r"(?:[^\W\d]+\W{1,3}){0,3}?"  # up to three filler words ("the", "your", "#btc")
 
+# Every alternative starts with a letter (not "(?:ال)?ستوب", the same as "الستوب|ستوب"):
+# an expression that starts with _SL then skips to a possible first letter in C.
 _SL: Final = (
     r"(?:sl|s/l|stop\s?-?\s?loss|stoploss|stop|стоп(?:-?лосс)?|stopu|وقف(?:\s*الخسارة)?|استاپ"
-    r"|(?:ال)?ستوب)"
+    r"|الستوب|ستوب)"
 )
 _TP: Final = r"(?:tp|take\s?-?\s?profit|target|тейк|цель|hedef|objetivo|alvo|هدف|الهدف)"
 _BE: Final = (
@@ -56,7 +58,7 @@ _ORDINALS: Final = {
 }
 _ORD: Final = "(" + "|".join(sorted(_ORDINALS, key=len, reverse=True)) + ")"
 _TP_ORDINAL: Final = re.compile(rf"(?<!\w){_ORD}\s+(?:[^\W\d]+\s+)?{_TP}|{_TP}\s+{_ORD}(?!\w)")
-_HIT_ANY: Final = re.compile(_HIT + r"|تحقيق")
+_HIT_ANY: Final = re.compile(_HIT)  # a group of words: the scan skips to a first letter
 # "SL -40 pips ❌", "Стоп 🚫": a stop reported with its loss, or crossed out
 _SL_LOSS: Final = re.compile(
     # the minus sits on the number: "SL - 30 pips" is a stop distance, not a loss
@@ -77,7 +79,11 @@ _MOVE_BE_SL: Final = re.compile(
     rf"{_SL}\W{{0,3}}{_W}(?:to|at|on|in|в|на|a|al|para|en|до|ile)?\W{{0,3}}{_BE}"
 )
 _MOVE_BE_VERB: Final = re.compile(rf"(?:move|moving|set|put|place|shift)\s+{_W}(?:to\s+)?{_BE}")
-_MOVE_BE_WORD: Final = re.compile(r"\bbreak\s?-?\s?even\b|\bbreakeven\b|безубыт\w*|\bб/у\b")
+# "\bbreak" as "b(?<!\wb)reak": the same test, made after the first letter, so the scan
+# skips to a "b" or a "б" in C instead of trying every position
+_MOVE_BE_WORD: Final = re.compile(
+    r"b(?<!\wb)reak\s?-?\s?even\b|b(?<!\wb)reakeven\b|безубыт\w*|б(?<!\wб)/у\b"
+)
 _MOVE_BE_SECURE: Final = re.compile(r"(?:secure|protect)\s+(?:the\s+|your\s+)?entry")
 _MOVE_VERB: Final = (
     r"(?:переносим|перенести|переставляем|двигаем|передвигаем|mover|movemos|mueve|muevan|"

@@ -231,3 +231,38 @@ def test_postfix_hoist_reads_like_the_first_form(lexemes: list[Lexeme]) -> None:
     before = list(lexemes)
     assert _hoist_postfix_labels(lexemes) == reference_hoist(lexemes)
     assert lexemes == before  # the input is never reordered in place
+
+
+# Expressions rewritten so that the engine can skip to a possible first character: each
+# finds exactly what its former spelling found (spans and groups), on any text.
+_OLD_SL = (
+    r"(?:sl|s/l|stop\s?-?\s?loss|stoploss|stop|стоп(?:-?лосс)?|stopu|وقف(?:\s*الخسارة)?|استاپ"
+    r"|(?:ال)?ستوب)"
+)
+_REWRITTEN = [
+    (p, re.compile(p.pattern.replace(updates._SL, _OLD_SL)))
+    for p in (v for v in vars(updates).values() if isinstance(v, re.Pattern))
+    if updates._SL in p.pattern
+] + [
+    (
+        updates._MOVE_BE_WORD,
+        re.compile(r"\bbreak\s?-?\s?even\b|\bbreakeven\b|безубыт\w*|\bб/у\b"),
+    ),
+    (updates._HIT_ANY, re.compile(updates._HIT + r"|تحقيق")),
+]
+REWRITE_PIECES = st.sampled_from(
+    [
+        *(" ", "\n", "-", ":", "x", "1.25", "30", "sl", "stop", "loss", "moved", "to", "entry"),
+        *("ال", "الستوب", "ستوب", "وقف", "ضرب", "break", "even", "breakeven", "б/у", "б", "в"),
+        *("hit", "❌", "-30 pips", "be", "new", "at", "تحقيق", "تحقق", "تم", "✅", "done"),
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(REWRITE_PIECES, max_size=12).map("".join) | UPDATE_TEXTS)
+def test_rewritten_expressions_find_what_they_found(text: str) -> None:
+    assert len(_REWRITTEN) >= 6
+    for new, old in _REWRITTEN:
+        found = [(m.span(), m.groups()) for m in new.finditer(text)]
+        assert found == [(m.span(), m.groups()) for m in old.finditer(text)], new.pattern
