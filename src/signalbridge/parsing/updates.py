@@ -145,10 +145,13 @@ _CLOSE_BEFORE: Final = re.compile(
 _CLOSE_AFTER: Final = re.compile(
     r"\s+(?:for\b|on\s+(?:monday|tuesday|wednesday|thursday|friday|weekend))"
 )
+# Every alternative starts with a letter ("delete|remove" spelled out, "\bvoid" tested
+# after its "v"), so the scan skips to a possible first letter in C.
 _CANCEL: Final = re.compile(
     r"cancel\w*|not\s+(?:been\s+)?(?:triggered|activated|filled)|didn'?t\s+(?:trigger|activate|fill)"
-    r"|(?:delete|remove)\s+(?:the\s+|this\s+|all\s+)?(?:pending\s+)?(?:order|limit|entry)"
-    r"|\bvoid\b|отмен\w*|cancelar|cancelad\w*|iptal|(?:إلغاء|الغاء)|invalidated"
+    r"|delete\s+(?:the\s+|this\s+|all\s+)?(?:pending\s+)?(?:order|limit|entry)"
+    r"|remove\s+(?:the\s+|this\s+|all\s+)?(?:pending\s+)?(?:order|limit|entry)"
+    r"|v(?<!\wv)oid\b|отмен\w*|cancelar|cancelad\w*|iptal|إلغاء|الغاء|invalidated"
 )
 _MODIFY_TP: Final = re.compile(
     rf"(?:change|move|set|new|modify|update|adjust|raise|lower)\s+{_W}{_TP}\s?\d?\W{{0,3}}"

@@ -249,12 +249,22 @@ _REWRITTEN = [
         re.compile(r"\bbreak\s?-?\s?even\b|\bbreakeven\b|безубыт\w*|\bб/у\b"),
     ),
     (updates._HIT_ANY, re.compile(updates._HIT + r"|تحقيق")),
+    (
+        updates._CANCEL,
+        re.compile(
+            r"cancel\w*|not\s+(?:been\s+)?(?:triggered|activated|filled)"
+            r"|didn'?t\s+(?:trigger|activate|fill)"
+            r"|(?:delete|remove)\s+(?:the\s+|this\s+|all\s+)?(?:pending\s+)?(?:order|limit|entry)"
+            r"|\bvoid\b|отмен\w*|cancelar|cancelad\w*|iptal|(?:إلغاء|الغاء)|invalidated"
+        ),
+    ),
 ]
 REWRITE_PIECES = st.sampled_from(
     [
         *(" ", "\n", "-", ":", "x", "1.25", "30", "sl", "stop", "loss", "moved", "to", "entry"),
         *("ال", "الستوب", "ستوب", "وقف", "ضرب", "break", "even", "breakeven", "б/у", "б", "в"),
         *("hit", "❌", "-30 pips", "be", "new", "at", "تحقيق", "تحقق", "تم", "✅", "done"),
+        *("void", "avoid", "delete", "remove", "the", "pending", "order", "إلغاء", "not", "x1"),
     ]
 )
 
