@@ -139,7 +139,7 @@ def _output(result: ParseResult) -> tuple[dict[str, Any], Decimal | None]:
             "order_type": parsed.order_type,
             "entry": zone,
             "stop_loss": None if stop is None else _fmt(stop),
-            "take_profits": list(map(_fmt, parsed.take_profits)),
+            "take_profits": [_fmt(tp) for tp in parsed.take_profits],
             "leverage": parsed.leverage,
             "confidence": conf,
         }, None

@@ -169,18 +169,15 @@ def _entry(groups: dict[str, str | None]) -> EntryZone | None:
     if low is not None and high is not None:
         return EntryZone.of(low, high)
     raw = groups.get("entry") or ""
-    numbers = [n for n in (parse_number(x) for x in _NUMBERS.findall(raw)) if n is not None]
+    numbers = [n for n in map(parse_number, _NUMBERS.findall(raw)) if n is not None]
     if numbers:
         return EntryZone.of(min(numbers), max(numbers))
     return None
 
 
 def _tps(groups: dict[str, str | None]) -> list[Decimal]:
-    out = [
-        n
-        for n in (parse_number(x) for x in _NUMBERS.findall(groups.get("take_profits") or ""))
-        if n is not None
-    ]
+    raw = groups.get("take_profits") or ""
+    out = [n for n in map(parse_number, _NUMBERS.findall(raw)) if n is not None]
     for i in range(1, 11):
         value = parse_number(groups.get(f"tp{i}") or "")
         if value is not None:
