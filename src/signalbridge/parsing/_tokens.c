@@ -1,12 +1,15 @@
-/* The parser's tokeniser in C: the tokens of text.TOKEN_RE.findall, without the regular
- * expression engine, which spends most of its time here trying alternatives that the
- * first character already rules out.
+/* The parser's hottest scans in C, where the regular expression engine spent most of its
+ * time trying alternatives that the first character already rules out:
  *
- * text.py keeps the expression: it is the reference, and what runs when this module is
- * not built. A test holds the two equal on every code point and on arbitrary text. Each
- * branch below names the alternative of TOKEN_RE it mirrors; the character classes are
- * the ones sre uses for str patterns (\d: Py_UNICODE_ISDECIMAL, \w: Py_UNICODE_ISALNUM
- * or "_").
+ * - tokens / tokens_lowered: the tokens of text.TOKEN_RE.findall (and each lower-cased);
+ * - contains_any: whether a text holds any of a set of substrings (text.contains_any,
+ *   the gates in front of the update and noise expressions).
+ *
+ * text.py keeps the expressions: they are the reference, and what runs when this module
+ * is not built. Tests hold the two equal on every code point and on arbitrary text. Each
+ * tokeniser branch below names the alternative of TOKEN_RE it mirrors; the character
+ * classes are the ones sre uses for str patterns (\d: Py_UNICODE_ISDECIMAL, \w:
+ * Py_UNICODE_ISALNUM or "_").
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
