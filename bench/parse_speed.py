@@ -116,40 +116,37 @@ def main() -> int:
     args = ap.parse_args()
     messages = make_messages(args.messages)
     compiled = parser_is_compiled()
-    runs: dict[str, list[Run]] = {"baseline (read + echo JSONL)": []}
+    # (name, command, environment): the baseline first, the parser as it ships last
+    plans: list[tuple[str, list[str], dict[str, str] | None]] = [
+        ("baseline (read + echo JSONL)", [sys.executable, "-c", ECHO], None)
+    ]
     if compiled:
-        runs["parse, source (SIGNALBRIDGE_PARSER=source)"] = []
-    runs["signalbridge parse" + (" (compiled)" if compiled else " (source: not compiled)")] = []
-    envs = [None, {"SIGNALBRIDGE_PARSER": "source"}, None] if compiled else [None, None]
-    cmds = (
-        [[sys.executable, "-c", ECHO], PARSE, PARSE]
-        if compiled
-        else [[sys.executable, "-c", ECHO], PARSE]
-    )
+        source = {"SIGNALBRIDGE_PARSER": "source"}
+        plans.append(("parse, source (SIGNALBRIDGE_PARSER=source)", PARSE, source))
+    plans.append(("signalbridge parse" + (" (compiled)" if compiled else ""), PARSE, None))
+    runs: dict[str, list[Run]] = {name: [] for name, _, _ in plans}
     with tempfile.TemporaryDirectory() as tmp:
         payload = Path(tmp) / "messages.jsonl"
         with payload.open("w", encoding="utf-8") as fh:
             for i, text in enumerate(messages):
                 fh.write(json.dumps({"id": i, "text": text}, ensure_ascii=False) + "\n")
         for _ in range(args.rounds):
-            for results, cmd, env in zip(runs.values(), cmds, envs, strict=True):
-                results.append(run(cmd, payload, env))
-    outputs = {r.out for results in list(runs.values())[1:] for r in results}
-    assert len(outputs) == 1, "the compiled and the source parser wrote different results"
+            for name, cmd, env in plans:
+                runs[name].append(run(cmd, payload, env))
+    base, *parsers = (runs[name] for name, _, _ in plans)
+    assert len({r.out for results in parsers for r in results}) == 1, "outputs differ"
     assert all(r.lines == len(messages) for results in runs.values() for r in results)
     print(f"command: {' '.join(PARSE[1:])}")
     print(f"messages: {len(messages)}, rounds: {args.rounds} (best round shown)")
     print(f"{'':46}{'wall msg/s':>12}{'CPU msg/s':>12}")
     for name, results in runs.items():
-        wall = min(r.wall for r in results)
-        cpu = min(r.cpu for r in results)
+        wall, cpu = min(r.wall for r in results), min(r.cpu for r in results)
         print(f"{name:46}{len(messages) / wall:12,.0f}{len(messages) / cpu:12,.0f}")
-    base = min(r.cpu for r in runs["baseline (read + echo JSONL)"])
-    final = min(r.cpu for r in list(runs.values())[-1])
-    print(f"parse cost relative to echo: {final / base:.1f}x (CPU time)")
+    final = min(r.cpu for r in parsers[-1])
+    print(f"parse cost relative to echo: {final / min(r.cpu for r in base):.1f}x (CPU time)")
     if compiled:
-        source = min(r.cpu for r in list(runs.values())[1])
-        print(f"compiled speed-up over the source: {source / final:.2f}x; outputs identical")
+        from_source = min(r.cpu for r in parsers[0])
+        print(f"compiled speed-up over the source: {from_source / final:.2f}x; outputs identical")
     if args.adversarial:
         time_adversarial()
     return 0

@@ -29,7 +29,7 @@ from signalbridge.parsing.symbols import (
     resolve_tag,
     resolve_word,
 )
-from signalbridge.parsing.text import CAMEL_RE, SPLIT_RE, lower, tokenize_lowered
+from signalbridge.parsing.text import CAMEL_RE, SPLIT_RE, lower, tokens_lowered
 
 
 class Lx(IntEnum):
@@ -207,7 +207,6 @@ def _plain_word(tok: str, lexicon: Lexicon) -> Lexeme | None:
     return Lexeme(_WORD, low, upper=tok.isupper() and len(tok) > 1)
 
 
-_tokenize_lowered: Final = tokenize_lowered
 _SENTINELS: Final = ("", "")
 
 
@@ -251,7 +250,7 @@ def _resplit(lows: list[str], toks: list[str], i: int, grown: int) -> None:
 
 def lex(text: str, lexicon: Lexicon) -> list[Lexeme]:
     """Lexemes of one normalised message, in order."""
-    toks, lows = _tokenize_lowered(text)
+    toks, lows = tokens_lowered(text)
     out: list[Lexeme] = []
     words = lexicon.words
     phrases = lexicon.phrases

@@ -110,6 +110,9 @@ TOKEN_RE: Final = re.compile(
 )
 
 
+_STR_LOWER: Final = str.lower  # the interpreter's own, called as a function
+
+
 def lower(text: str) -> str:
     """``text.lower()`` exactly as the interpreter computes it, compiled or not.
 
@@ -117,9 +120,6 @@ def lower(text: str) -> str:
     where ``str.lower`` gives "ς"; only a text holding "Σ" is handed to ``str.lower``.
     """
     return text.lower() if "Σ" not in text else _STR_LOWER(text)
-
-
-_STR_LOWER: Final = str.lower
 
 
 def _tokens_lowered(text: str) -> tuple[list[str], list[str]]:
@@ -148,9 +148,10 @@ def _native() -> ModuleType | None:
 
 
 _NATIVE: Final = _native()
-# The tokeniser: the C one when built, else the expression (the same tokens, slower).
-tokenize: Final[Tokeniser] = _NATIVE.tokens if _NATIVE else TOKEN_RE.findall
-tokenize_lowered: Final[LoweringTokeniser] = _NATIVE.tokens_lowered if _NATIVE else _tokens_lowered
+# The tokeniser (normalised text to tokens, case kept: the lexer splits glued words by
+# case): the C one when built, else the expression (the same tokens, slower).
+tokens: Final[Tokeniser] = _NATIVE.tokens if _NATIVE else TOKEN_RE.findall
+tokens_lowered: Final[LoweringTokeniser] = _NATIVE.tokens_lowered if _NATIVE else _tokens_lowered
 SPLIT_RE: Final = re.compile(r"\d+|[^\W\d]+")
 CAMEL_RE: Final = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z]{2})")
 
@@ -195,8 +196,3 @@ def _prefix_tree(words: list[str]) -> str:
         else:
             branches.append(re.escape(first) + "(?:" + _prefix_tree(rests) + ")")
     return "|".join(branches)
-
-
-def tokens(text: str) -> list[str]:
-    """Tokenise normalised text (case kept: the lexer splits glued words by case)."""
-    return tokenize(text)

@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -54,17 +53,10 @@ needs_tokens = pytest.mark.skipif(
 )
 
 
-def _native() -> Callable[[str], list[str]]:
-    from signalbridge.parsing import _tokens
-
-    _tokens.configure(PUNCT)
-    return _tokens.tokens
-
-
-def _lowered(text: str) -> tuple[list[str], list[str]]:
-    from signalbridge.parsing import _tokens
-
-    return _tokens.tokens_lowered(text)
+# The tokenisers the parser uses: the C ones wherever needs_tokens lets a test run
+# (test_make_built_parser_runs_compiled holds that they are not the expression)
+_native = text_module.tokens
+_lowered = text_module.tokens_lowered
 
 
 def _expected_lowered(text: str) -> tuple[list[str], list[str]]:
@@ -75,6 +67,7 @@ def _expected_lowered(text: str) -> tuple[list[str], list[str]]:
 @needs_tokens
 def test_make_built_parser_runs_compiled() -> None:
     assert compiled()
+    assert _native != TOKEN_RE.findall and _lowered != text_module._tokens_lowered
 
 
 CONTEXTS = ["{c}", "a{c}1", "1{c}2", ".{c}5"]  # the character alone, in words, numbers
@@ -88,7 +81,7 @@ def _signature(c: str) -> tuple[bool, ...]:
 
 @needs_tokens
 def test_c_tokeniser_matches_the_expression_on_every_code_point() -> None:
-    tokens = _native()
+    tokens = _native
     kinds: dict[tuple[bool, ...], list[str]] = {}
     for start in range(0, 0x110000, 4096):
         points = [chr(p) for p in range(start, min(start + 4096, 0x110000))]
@@ -136,7 +129,7 @@ PIECES = st.sampled_from(
 @settings(max_examples=500, deadline=None)
 @given(st.one_of(st.lists(PIECES, max_size=40).map("".join), st.text(max_size=80)))
 def test_c_tokeniser_matches_the_expression_on_arbitrary_text(text: str) -> None:
-    assert _native()(text) == TOKEN_RE.findall(text)
+    assert _native(text) == TOKEN_RE.findall(text)
     assert _lowered(text) == _expected_lowered(text)
     assert text_module._tokens_lowered(text) == _expected_lowered(text)  # the fallback
 
@@ -166,7 +159,7 @@ def test_a_build_older_than_its_source_is_not_used(tmp_path: Path) -> None:
     lexer = src / "signalbridge" / "parsing" / "lexer.py"
     lexer.write_text(lexer.read_text() + "\n# edited after the build\n")
     probe = "import signalbridge.parsing as p, signalbridge.parsing.text as t; "
-    probe += "print(p.compiled(), t.tokenize == t.TOKEN_RE.findall)"
+    probe += "print(p.compiled(), t.tokens == t.TOKEN_RE.findall)"
     env = {**os.environ, "PYTHONPATH": str(src)}
     done = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, check=True, text=True, env=env
