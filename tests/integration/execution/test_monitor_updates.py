@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
+from taskiq import InMemoryBroker
 from tests.integration.execution.test_monitor_exits import Rig, market_signal
 from tests.platform_fixtures import Harness, eventually
 
@@ -29,9 +30,16 @@ async def post_update(rig: Rig, action: str, value: str | None = None, **extra: 
 
 async def apply(rig: Rig, update_id: int) -> UpdateOutcome:
     c = rig.h.container
-    return await apply_update(
+    outcome = await apply_update(
         c.sessions, c.extras["engine"], update_id, pool=c.extras["adapter_pool"]
     )
+    # The webhook also queued this update for the harness's worker, which may be applying
+    # it at the same time (its orders are the same rows): let that delivery finish too,
+    # so that what the test reads next is settled rather than mid-way.
+    broker = c.queue.broker
+    assert isinstance(broker, InMemoryBroker)
+    await broker.wait_all()
+    return outcome
 
 
 async def update_row(rig: Rig, update_id: int) -> m.SignalUpdate:
