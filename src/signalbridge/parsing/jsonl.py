@@ -123,7 +123,7 @@ def _output(result: ParseResult) -> tuple[dict[str, Any], Decimal | None]:
     value is returned apart, with ``None`` in its place, to be spliced in as exact text.
     """
     parsed = result.parsed
-    conf = round(result.confidence, 3)
+    conf = _rounded(result.confidence)
     if type(parsed) is Signal:
         entry = parsed.entry
         stop = parsed.stop_loss
@@ -155,6 +155,21 @@ def _output(result: ParseResult) -> tuple[dict[str, Any], Decimal | None]:
         return data, number if isinstance(number, Decimal) else None
     data = result.to_dict()
     return data, None
+
+
+# The parser's confidences are a few hundred distinct sums of its weights, and round() of
+# a float to three places goes through a decimal conversion: each is rounded once.
+_ROUNDED: Final[dict[float, float]] = {}
+
+
+def _rounded(confidence: float) -> float:
+    """``round(confidence, 3)``, remembered (a positive float only: -0.0 == 0.0)."""
+    done = _ROUNDED.get(confidence)
+    if done is None:
+        done = round(confidence, 3)
+        if confidence > 0 and len(_ROUNDED) < 10_000:
+            _ROUNDED[confidence] = done
+    return done
 
 
 def _fmt(value: Decimal) -> str:

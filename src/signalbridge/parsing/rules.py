@@ -26,7 +26,7 @@ from signalbridge.parsing.lexer import Lexeme, Lx, lex
 from signalbridge.parsing.lexicon import Cat, Lexicon
 from signalbridge.parsing.result import ParseResult, noise
 from signalbridge.parsing.symbols import STRONG, TAGGED
-from signalbridge.parsing.text import contains_any, lower
+from signalbridge.parsing.text import contains_any, literal_first, lower, word_start
 from signalbridge.parsing.updates import UpdateHit, find_update
 
 
@@ -86,11 +86,15 @@ def parse_rules(
 _UNREAD: Final = re.compile(
     "[ơưăđạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ\u0e00-\u0e7f\u4e00-\u9fff\u0900-\u097f]"
 )
+# Spelled with literal_first and word_start: the scan skips to a possible first letter.
 _REPORT: Final = re.compile(
-    r"closed trades?|trades? closed|trade results|\bresults?\b|recap|summary|statistics|"
-    r"performance|(?:this|last|past) (?:week|month|year)|"
-    r"today'?s (?:profit|result)|pips (?:this|today)|"
-    r"результат|итоги|resultados|sonuçlar|نتائج"
+    literal_first(
+        *(r"closed trades?", r"trades? closed", "trade results", word_start(r"results?\b")),
+        *("recap", "summary", "statistics", "performance"),
+        (("this", "last", "past"), " (?:week|month|year)"),
+        *(r"today'?s (?:profit|result)", "pips (?:this|today)"),
+        *("результат", "итоги", "resultados", "sonuçlar", "نتائج"),
+    )
 )
 
 
@@ -331,9 +335,16 @@ def _signal(
     return ParseResult(signal, max(0.05, min(score, 0.98)), tuple(reasons))
 
 
+_PIP_LABELS: Final = (
+    *("sl", "s/l", "stop", r"stop\s?loss", r"tp\s?\d?", r"take\s?profit\s?\d?", r"target\s?\d?"),
+)
 _PIP_LEVEL: Final = re.compile(
-    r"\b(?:sl|s/l|stop|stop\s?loss|tp\s?\d?|take\s?profit\s?\d?|target\s?\d?)"
-    r"\s?[:=\-]?\s?\d+(?:[.,]\d+)?\s?(?:pips?|points?|pts|пунктов|пипсов)\b"
+    literal_first(
+        (
+            map(word_start, _PIP_LABELS),
+            r"\s?[:=\-]?\s?\d+(?:[.,]\d+)?\s?(?:pips?|points?|pts|пунктов|пипсов)\b",
+        )
+    )
 )
 _PIP_UNITS: Final = ("pip", "point", "pts", "пункт", "пипс")  # one is in every _PIP_LEVEL match
 _ANY_PIP_UNIT: Final = contains_any(_PIP_UNITS)

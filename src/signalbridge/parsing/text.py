@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache, partial
 from types import ModuleType
 from typing import Final
@@ -167,6 +167,45 @@ def contains_any(needles: tuple[str, ...]) -> Callable[[str], bool]:
         return partial(_NATIVE.contains_any, _NATIVE.needles(tuple(needles)))
     search = any_of(needles).search
     return lambda text: search(text) is not None
+
+
+def literal_first(*alternatives: tuple[Iterable[str], str] | str) -> str:
+    """``(?:w1|w2|...)rest1|v1rest2|...`` spelled so that every alternative starts with a
+    literal: ``m(?:ove|oved)rest1|s(?:et)rest1|v1rest2|...``.
+
+    Each alternative is ``(words, rest)`` (any of the words, then ``rest``) or a plain
+    expression that starts with a literal character. sre skips ahead in C to a position
+    where a match can start only when every top-level alternative begins with a literal;
+    behind a group or an assertion it tries every position. The matches are the same: the
+    alternatives keep their order, the words theirs within each first character, and at
+    any position only the words that start with its character can match. The groups'
+    text is the same too, but a ``rest`` appears once per first character, so read the
+    first group that took part, never a group by its number.
+    """
+    branches: list[str] = []
+    for alternative in alternatives:
+        words, rest = ((alternative,), "") if isinstance(alternative, str) else alternative
+        tails: dict[str, list[str]] = {}
+        for word in words:
+            if not word or word[0] in "\\()[].^$|" or word[1:2] in ("?", "*", "+", "{"):
+                raise ValueError(f"not a word with a literal first character: {word!r}")
+            tails.setdefault(word[0], []).append(word[1:])
+        branches.extend(
+            first + (group[0] if len(group) == 1 else either(group)) + rest
+            for first, group in tails.items()
+        )
+    return "|".join(branches)
+
+
+def either(words: Iterable[str]) -> str:
+    """``(?:w1|w2|...)``."""
+    return "(?:" + "|".join(words) + ")"
+
+
+def word_start(word: str) -> str:
+    """``\\bword`` for a word that starts with a letter, with the boundary tested after
+    that letter (the same test), so that the expression starts with a literal."""
+    return rf"{word[0]}(?<!\w{word[0]}){word[1:]}"
 
 
 def any_of(needles: tuple[str, ...]) -> re.Pattern[str]:

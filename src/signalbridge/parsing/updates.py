@@ -14,18 +14,23 @@ from typing import Final
 
 from signalbridge.domain.signals import UpdateAction
 from signalbridge.parsing.numbers import parse_number
-from signalbridge.parsing.text import contains_any
+from signalbridge.parsing.text import contains_any, either, literal_first, word_start
 
 _NUM: Final = r"(?<![+\-\d.,])(\d+(?:[.,]\d+)*)(?!\s?(?:pips?|%))"
 _W: Final = r"(?:[^\W\d]+\W{1,3}){0,3}?"  # up to three filler words ("the", "your", "#btc")
 
 # Every alternative starts with a letter (not "(?:ال)?ستوب", the same as "الستوب|ستوب"):
 # an expression that starts with _SL then skips to a possible first letter in C.
-_SL: Final = (
-    r"(?:sl|s/l|stop\s?-?\s?loss|stoploss|stop|стоп(?:-?лосс)?|stopu|وقف(?:\s*الخسارة)?|استاپ"
-    r"|الستوب|ستوب)"
+_SL_WORDS: Final = (
+    *("sl", "s/l", r"stop\s?-?\s?loss", "stoploss", "stop", "стоп(?:-?лосс)?", "stopu"),
+    *(r"وقف(?:\s*الخسارة)?", "استاپ", "الستوب", "ستوب"),
 )
-_TP: Final = r"(?:tp|take\s?-?\s?profit|target|тейк|цель|hedef|objetivo|alvo|هدف|الهدف)"
+_SL: Final = either(_SL_WORDS)
+_TP_WORDS: Final = (
+    *("tp", r"take\s?-?\s?profit", "target", "тейк", "цель", "hedef", "objetivo", "alvo"),
+    *("هدف", "الهدف"),
+)
+_TP: Final = either(_TP_WORDS)
 _BE: Final = (
     r"(?:entry(?:\s*price)?|break\s?-?\s?even|breakeven|be\b|b/e|б/у|бу\b|безубыт\w*|"
     r"(?:ponto|punto|precio|preço|preco)\s+de\s+entrada|entrada|giriş|girise|başabaş|الدخول|نقطة\s*الدخول|open\s*price|نقطه\s*ورود|ورود)"
@@ -36,14 +41,36 @@ _HIT: Final = (
 )
 
 _TP_HIT: Final = (
-    re.compile(rf"{_TP}\s?#?\s?(\d{{1,2}})(?!\d|[.,]\d)\W{{0,4}}(?:[^\W\d]+\W+){{0,2}}?{_HIT}"),
-    re.compile(rf"(?:hit|reached|achieved|smashed)\s+(?:the\s+)?{_TP}\s?(\d{{1,2}})(?!\d|[.,]\d)"),
+    re.compile(
+        literal_first(
+            (_TP_WORDS, rf"\s?#?\s?(\d{{1,2}})(?!\d|[.,]\d)\W{{0,4}}(?:[^\W\d]+\W+){{0,2}}?{_HIT}")
+        )
+    ),
+    re.compile(
+        literal_first(
+            (
+                ("hit", "reached", "achieved", "smashed"),
+                rf"\s+(?:the\s+)?{_TP}\s?(\d{{1,2}})(?!\d|[.,]\d)",
+            )
+        )
+    ),
     # "2nd target": the look-behind runs after the first digit, not at every position
     re.compile(rf"(\d(?<![\d.,]\d)\d?)\s?(?:st|nd|rd|th|й|ый)?\s?(?:{_TP})(?:s)?\b"),
-    re.compile(rf"(?:all|final|last|every)\s+{_TP}s?\s+(?:\w+\s+){{0,1}}?{_HIT}"),
+    re.compile(
+        literal_first(
+            (("all", "final", "last", "every"), rf"\s+{_TP}s?\s+(?:\w+\s+){{0,1}}?{_HIT}")
+        )
+    ),
     # "Target 3: 6.07✅" at the end of a line: a hit report listing the levels reached
-    re.compile(rf"{_TP}\s?(\d{{1,2}})\s?[:\-]?\s?\d+(?:[.,]\d+)*\s?[$]?\s?[✅☑✔]+[ \t]*(?:\n|$)"),
-    re.compile(rf"{_TP}\s+{_HIT}"),
+    re.compile(
+        literal_first(
+            (
+                _TP_WORDS,
+                r"\s?(\d{1,2})\s?[:\-]?\s?\d+(?:[.,]\d+)*\s?[$]?\s?[✅☑✔]+[ \t]*(?:\n|$)",
+            )
+        )
+    ),
+    re.compile(literal_first((_TP_WORDS, rf"\s+{_HIT}"))),
 )
 # "first target achieved", "الهدف الأول تحقق": a target named by an ordinal word
 _ORDINALS: Final = {
@@ -61,47 +88,72 @@ _TP_ORDINAL: Final = re.compile(rf"(?<!\w){_ORD}\s+(?:[^\W\d]+\s+)?{_TP}|{_TP}\s
 _HIT_ANY: Final = re.compile(_HIT)  # a group of words: the scan skips to a first letter
 # "SL -40 pips ❌", "Стоп 🚫": a stop reported with its loss, or crossed out
 _SL_LOSS: Final = re.compile(
-    # the minus sits on the number: "SL - 30 pips" is a stop distance, not a loss
-    rf"{_SL}[ \t:]*-\d+(?:[.,]\d+)?\s?(?:pips?|points?|pts|%|пунктов|пипсов)"
-    rf"|{_SL}[ \t]*[❌🚫⛔]+[ \t]*(?:\n|$)"
+    literal_first(
+        # the minus sits on the number: "SL - 30 pips" is a stop distance, not a loss
+        (_SL_WORDS, r"[ \t:]*-\d+(?:[.,]\d+)?\s?(?:pips?|points?|pts|%|пунктов|пипсов)"),
+        (_SL_WORDS, r"[ \t]*[❌🚫⛔]+[ \t]*(?:\n|$)"),
+    )
 )
 # the _TP_HIT expressions that need no hit word: "2nd target", and "TP1: 1.2 ✅" lines
 _TP_HIT_NO_HIT_WORD: Final = (_TP_HIT[2], _TP_HIT[4])
 _SL_HIT: Final = re.compile(
-    rf"{_SL}\s?(?:was\s+|got\s+|has\s+been\s+)?(?:hit|triggered|reached|taken|touched)"
-    r"|stopped\s?out|hit\s+(?:the\s+|our\s+)?(?:sl|stop)|стоп\s+(?:выбит|сработал|словили)"
-    r"|выбило|по\s+стопу|сработал\w*\s+стоп|"
-    rf"{_SL}\s+(?:tocado|alcanzado|atingido|ativado|acionado|oldu|patladı)"
-    r"|ضرب\s+(?:ال)?(?:وقف|ستوب)"
+    literal_first(
+        (_SL_WORDS, r"\s?(?:was\s+|got\s+|has\s+been\s+)?(?:hit|triggered|reached|taken|touched)"),
+        r"stopped\s?out",
+        r"hit\s+(?:the\s+|our\s+)?(?:sl|stop)",
+        r"стоп\s+(?:выбит|сработал|словили)",
+        "выбило",
+        r"по\s+стопу",
+        r"сработал\w*\s+стоп",
+        (_SL_WORDS, r"\s+(?:tocado|alcanzado|atingido|ativado|acionado|oldu|patladı)"),
+        r"ضرب\s+(?:ال)?(?:وقف|ستوب)",
+    )
 )
 # Stop to entry, one expression per wording so that each runs only behind its own words
 _MOVE_BE_SL: Final = re.compile(
-    rf"{_SL}\W{{0,3}}{_W}(?:to|at|on|in|в|на|a|al|para|en|до|ile)?\W{{0,3}}{_BE}"
+    literal_first(
+        (_SL_WORDS, rf"\W{{0,3}}{_W}(?:to|at|on|in|в|на|a|al|para|en|до|ile)?\W{{0,3}}{_BE}")
+    )
 )
-_MOVE_BE_VERB: Final = re.compile(rf"(?:move|moving|set|put|place|shift)\s+{_W}(?:to\s+)?{_BE}")
+_MOVE_BE_VERB: Final = re.compile(
+    literal_first((("move", "moving", "set", "put", "place", "shift"), rf"\s+{_W}(?:to\s+)?{_BE}"))
+)
 # "\bbreak" as "b(?<!\wb)reak": the same test, made after the first letter, so the scan
 # skips to a "b" or a "б" in C instead of trying every position
 _MOVE_BE_WORD: Final = re.compile(
     r"b(?<!\wb)reak\s?-?\s?even\b|b(?<!\wb)reakeven\b|безубыт\w*|б(?<!\wб)/у\b"
 )
 _MOVE_BE_SECURE: Final = re.compile(r"(?:secure|protect)\s+(?:the\s+|your\s+)?entry")
-_MOVE_VERB: Final = (
-    r"(?:переносим|перенести|переставляем|двигаем|передвигаем|mover|movemos|mueve|muevan|"
-    r"mova|movam|mude|ajuste|ajustar|subir|subimos|bajar|taşı\w*|çek\w*|انقل|حرك|نقل)"
+_MOVE_VERBS: Final = (
+    *("переносим", "перенести", "переставляем", "двигаем", "передвигаем", "mover", "movemos"),
+    *("mueve", "muevan", "mova", "movam", "mude", "ajuste", "ajustar", "subir", "subimos"),
+    *("bajar", r"taşı\w*", r"çek\w*", "انقل", "حرك", "نقل"),
 )
 _MOVE_SL: Final = re.compile(
-    rf"(?:move|moving|moved|set|place|change|shift|put|trail|adjust|new|update|raise|lower)"
-    rf"\s+{_W}{_SL}\W{{0,3}}(?:[^\W\d]+\W{{1,3}}){{0,3}}?(?:to|at|around|@|:|=|a|para|на)?\s?{_NUM}"
-    rf"|(?:new|nuevo|novo|новый)\s+{_SL}\s?[:=@]?\s?{_NUM}"
-    rf"|(?:стоп|sl)\s+(?:переносим|переставляем|двигаем)\s+(?:на\s+)?{_NUM}"
-    rf"|{_MOVE_VERB}\s+{_W}{_SL}\w*\W{{0,3}}(?:[^\W\d]+\W{{1,3}}){{0,2}}?"
-    rf"(?:на|a|al|para|en|em|إلى|الى|ile)?\s?{_NUM}"
-    rf"|{_SL}\w*'?\w*\s+{_NUM}\S*\s+(?:seviyesine\s+)?(?:çek|taşı)"
+    literal_first(
+        (
+            (
+                *("move", "moving", "moved", "set", "place", "change", "shift", "put", "trail"),
+                *("adjust", "new", "update", "raise", "lower"),
+            ),
+            rf"\s+{_W}{_SL}\W{{0,3}}(?:[^\W\d]+\W{{1,3}}){{0,3}}?(?:to|at|around|@|:|=|a|para|на)?\s?{_NUM}",
+        ),
+        (("new", "nuevo", "novo", "новый"), rf"\s+{_SL}\s?[:=@]?\s?{_NUM}"),
+        (("стоп", "sl"), rf"\s+(?:переносим|переставляем|двигаем)\s+(?:на\s+)?{_NUM}"),
+        (
+            _MOVE_VERBS,
+            rf"\s+{_W}{_SL}\w*\W{{0,3}}(?:[^\W\d]+\W{{1,3}}){{0,2}}?"
+            rf"(?:на|a|al|para|en|em|إلى|الى|ile)?\s?{_NUM}",
+        ),
+        (_SL_WORDS, rf"\w*'?\w*\s+{_NUM}\S*\s+(?:seviyesine\s+)?(?:çek|taşı)"),
+    )
 )
 # "SL moved to 1.2", "SL now 1.2": kept apart from _MOVE_SL (whose words it does not
 # need); of the two, the leftmost match wins, as in one expression
 _SL_NOW: Final = re.compile(
-    rf"{_SL}\s?(?:moved|changed|updated|adjusted|now)\s+(?:to\s+|at\s+)?{_NUM}"
+    literal_first(
+        (_SL_WORDS, rf"\s?(?:moved|changed|updated|adjusted|now)\s+(?:to\s+|at\s+)?{_NUM}")
+    )
 )
 # "Trailing stop activated / tightened ... SL: 64940.04": the bot moved the stop there
 _TRAILED: Final = re.compile(
@@ -109,20 +161,42 @@ _TRAILED: Final = re.compile(
 )
 _SL_VALUE: Final = re.compile(rf"(?<![a-z])(?:sl|stop\s?loss|new\s+stop)\W{{0,4}}{_NUM}")
 # "move SL to TP1": the new stop is a level named, not a price given
-_MOVE_TO_TP: Final = re.compile(rf"{_SL}\W{{0,3}}(?:to|at|on|в|на|a|para)\s+{_TP}\s?\d{{1,2}}\b")
-_BOOK: Final = re.compile(r"\bbook\w*\s+(?:all\s+|the\s+|your\s+)?(?:profits?|gains?)\b")
-_PARTIAL_PCT: Final = re.compile(
-    rf"(?:close|closing|book|booking|take|secure|cerrar|cierre|cierren|fechar|fechem|kapat|"
-    rf"realiz\w*|tomar|asegur\w*|garant\w*|"
-    rf"закр\w*|зафикс\w*|إغلاق|اغلاق|أغلق|اغلق)\s+{_W}(\d{{1,3}}(?:[.,]\d+)?)\s?%"
-    rf"|(\d{{1,3}}(?:[.,]\d+)?)\s?%\s+(?:of\s+)?(?:the\s+)?(?:position|profit|volume|lot)?\s*"
-    rf"(?:close|closed|booked|secured|cerrad|fechad|закры)"
-    rf"|%\s?(\d{{1,3}})\S*\s+(?:\w+\s+)?kapat"
+_MOVE_TO_TP: Final = re.compile(
+    literal_first((_SL_WORDS, rf"\W{{0,3}}(?:to|at|on|в|на|a|para)\s+{_TP}\s?\d{{1,2}}\b"))
 )
+_BOOK: Final = re.compile(r"\bbook\w*\s+(?:all\s+|the\s+|your\s+)?(?:profits?|gains?)\b")
+# "close 50%", "%50'sini kapat" / "50% closed": a percentage after a word or a "%", and
+# one that starts with its number. No match of one can start where a match of the other
+# does (a letter or "%" against a digit), so the leftmost of the two is what one
+# expression of both would find; apart, each has a first character to skip to.
+_PARTIAL_PCT_WORD: Final = re.compile(
+    literal_first(
+        (
+            (
+                *("close", "closing", "book", "booking", "take", "secure", "cerrar", "cierre"),
+                *("cierren", "fechar", "fechem", "kapat", r"realiz\w*", "tomar", r"asegur\w*"),
+                *(r"garant\w*", r"закр\w*", r"зафикс\w*", "إغلاق", "اغلاق", "أغلق", "اغلق"),
+            ),
+            rf"\s+{_W}(\d{{1,3}}(?:[.,]\d+)?)\s?%",
+        ),
+        r"%\s?(\d{1,3})\S*\s+(?:\w+\s+)?kapat",
+    )
+)
+_PARTIAL_PCT_NUMBER: Final = re.compile(
+    r"(\d{1,3}(?:[.,]\d+)?)\s?%\s+(?:of\s+)?(?:the\s+)?(?:position|profit|volume|lot)?\s*"
+    r"(?:close|closed|booked|secured|cerrad|fechad|закры)"
+)
+_CLOSE_AR: Final = ("إغلاق", "اغلاق", "أغلق", "اغلق")
 _HALF: Final = re.compile(
-    r"(?:close|closing|book|take|secure)\s+(?:the\s+)?half|half\s+(?:close|position|profit)"
-    r"|cerrar\s+(?:la\s+)?mitad|fechar\s+(?:a\s+)?metade|yarısını\s+kapat|половин\w*"
-    r"|(?:إغلاق|اغلاق|أغلق|اغلق)\s+(?:ال)?نصف"
+    literal_first(
+        (("close", "closing", "book", "take", "secure"), r"\s+(?:the\s+)?half"),
+        r"half\s+(?:close|position|profit)",
+        r"cerrar\s+(?:la\s+)?mitad",
+        r"fechar\s+(?:a\s+)?metade",
+        r"yarısını\s+kapat",
+        r"половин\w*",
+        (_CLOSE_AR, r"\s+(?:ال)?نصف"),
+    )
 )
 _PARTIAL: Final = re.compile(
     r"partial\w*|close\s+(?:some|part)|part\s+of|часть|частичн\w*|parcial\w*|kısmi"
@@ -133,11 +207,21 @@ _PARTIAL_ALONE: Final = re.compile(
     r"|(?:book|take|secure)\s+some\s+(?:profits?|gains?)"
 )
 _CLOSE: Final = re.compile(
-    r"\b(?:close|closing|closed|exit|exiting)\b(?!\s+(?:above|below|under|over|of\s+the\s+candle"
-    r"|candle|weekly|daily|to\s+\d|near|h\d|\d+h))"
-    r"|закр(?:ыва|ой|ыть|ыв|ыт|ыл|оем)\w*|вышел|выходим|cerr(?:ar|amos|ad[oa]s?|en)\b"
-    r"|cierr(?:a|en|o)\b|fech(?:ar|amos|ad[oa]s?|em|e)\b"
-    r"|kapat\w*|(?:إغلاق|اغلاق|أغلق|اغلق)"
+    literal_first(
+        (
+            map(word_start, ("close", "closing", "closed", "exit", "exiting")),
+            r"\b(?!\s+(?:above|below|under|over|of\s+the\s+candle"
+            r"|candle|weekly|daily|to\s+\d|near|h\d|\d+h))",
+        ),
+        r"закр(?:ыва|ой|ыть|ыв|ыт|ыл|оем)\w*",
+        "вышел",
+        "выходим",
+        r"cerr(?:ar|amos|ad[oa]s?|en)\b",
+        r"cierr(?:a|en|o)\b",
+        r"fech(?:ar|amos|ad[oa]s?|em|e)\b",
+        r"kapat\w*",
+        (_CLOSE_AR, ""),
+    )
 )
 _CLOSE_BEFORE: Final = re.compile(
     r"(?:candle|weekly|daily|h\d|\d+h|price|a|the|is|are|was|were)\s+$"
@@ -154,11 +238,22 @@ _CANCEL: Final = re.compile(
     r"|v(?<!\wv)oid\b|отмен\w*|cancelar|cancelad\w*|iptal|إلغاء|الغاء|invalidated"
 )
 _MODIFY_TP: Final = re.compile(
-    rf"(?:change|move|set|new|modify|update|adjust|raise|lower)\s+{_W}{_TP}\s?\d?\W{{0,3}}"
-    rf"(?:to|at|:|@|=)?\s?{_NUM}"
-    rf"|{_TP}\s?\d?\s+(?:changed|moved|updated|modified)\s+(?:to\s+)?{_NUM}"
-    rf"|(?:nuevo|nueva|novo|nova|новый|новая|новую|yeni)\s+{_TP}\w*\s?\d?\W{{0,3}}{_NUM}"
-    rf"|(?:ال)?{_TP}\s?\d?\s+الجديد\W{{0,3}}{_NUM}"
+    literal_first(
+        (
+            ("change", "move", "set", "new", "modify", "update", "adjust", "raise", "lower"),
+            rf"\s+{_W}{_TP}\s?\d?\W{{0,3}}(?:to|at|:|@|=)?\s?{_NUM}",
+        ),
+        (_TP_WORDS, rf"\s?\d?\s+(?:changed|moved|updated|modified)\s+(?:to\s+)?{_NUM}"),
+        (
+            ("nuevo", "nueva", "novo", "nova", "новый", "новая", "новую", "yeni"),
+            rf"\s+{_TP}\w*\s?\d?\W{{0,3}}{_NUM}",
+        ),
+        # "(?:ال)?" spelled out: the article first, as the greedy "?" tries it
+        (
+            (*("ال" + word for word in _TP_WORDS), *_TP_WORDS),
+            rf"\s?\d?\s+الجديد\W{{0,3}}{_NUM}",
+        ),
+    )
 )
 
 
@@ -277,12 +372,15 @@ _GATE_ALL: Final = ("all", "final", "last", "every")
 # (which starts with the stop words) tries every position.
 _LOSS_NUMBER: Final = re.compile(r"-\d+(?:[.,]\d+)?\s?(?:pips?|points?|pts|%|пунктов|пипсов)")
 _LOSS_CROSS: Final = re.compile(r"[❌🚫⛔]+[ \t]*(?:\n|$)")
-# Likewise the words each _PARTIAL_PCT wording needs, and _MOVE_TO_TP's "to TP 2" part.
+_ANY_CROSS: Final = contains_any(("❌", "🚫", "⛔"))  # one of which every _LOSS_CROSS holds
+# Likewise the words every _partial_pct match holds, and _MOVE_TO_TP's "to TP 2" part.
 _GATE_PCT: Final = (
     *("clos", "book", "take", "secur", "cerr", "cierr", "fech", "kapat", "realiz"),
     *("tomar", "asegur", "garant", "закр", "зафикс", "إغلاق", "اغلاق", "أغلق", "اغلق"),
 )
-_TO_TP: Final = re.compile(rf"(?:to|at|on|в|на|a|para)\s+{_TP}\s?\d")
+_TO_TP: Final = re.compile(
+    literal_first((("to", "at", "on", "в", "на", "a", "para"), rf"\s+{_TP}\s?\d"))
+)
 _GATE_ORDINAL: Final = tuple(_ORDINALS)
 # Each gate one scan for any of its substrings (contains_any: in C when built); "be" as
 # the end of a word is the one BE word too short for a substring, so it is looked for.
@@ -336,10 +434,8 @@ def _read_update(low: str) -> UpdateHit | None:
     found: dict[UpdateAction, Decimal | None] = {}
     digits = _DIGIT.search(low) is not None
     closing = _ANY_CLOSE(low)
-    if "%" in low and _ANY_PCT(low) and (m := _PARTIAL_PCT.search(low)) is not None:
-        found[UpdateAction.CLOSE_PARTIAL] = parse_number(
-            m.group(1) or m.group(2) or m.group(3) or ""
-        )
+    if "%" in low and _ANY_PCT(low) and (m := _partial_pct(low)) is not None:
+        found[UpdateAction.CLOSE_PARTIAL] = parse_number(_first_group(m) or "")
     elif _ANY_PARTIAL(low):
         if _HALF.search(low):
             found[UpdateAction.CLOSE_PARTIAL] = Decimal(50)
@@ -384,7 +480,10 @@ def _read_update(low: str) -> UpdateHit | None:
             found[UpdateAction.MODIFY_TP] = value
     if (_ANY_HIT(low) and _SL_HIT.search(low)) or (
         sl_word
-        and (_LOSS_NUMBER.search(low) is not None or _LOSS_CROSS.search(low) is not None)
+        and (
+            _LOSS_NUMBER.search(low) is not None
+            or (_ANY_CROSS(low) and _LOSS_CROSS.search(low) is not None)
+        )
         and _SL_LOSS.search(low)
     ):
         found[UpdateAction.SL_HIT] = None
@@ -424,6 +523,15 @@ def _move_sl(low: str) -> re.Match[str] | None:
     return main
 
 
+def _partial_pct(low: str) -> re.Match[str] | None:
+    """The leftmost match of the two percentage expressions (see _PARTIAL_PCT_WORD)."""
+    word = _PARTIAL_PCT_WORD.search(low)
+    number = _PARTIAL_PCT_NUMBER.search(low)
+    if word is None or (number is not None and number.start() < word.start()):
+        return number
+    return word
+
+
 def _asks_to_close(low: str) -> bool:
     """A "close" that is an instruction, not "a candle close above 1.2345"."""
     for m in _CLOSE.finditer(low):
@@ -434,11 +542,17 @@ def _asks_to_close(low: str) -> bool:
     return False
 
 
-def _first_number(m: re.Match[str]) -> Decimal | None:
+def _first_group(m: re.Match[str]) -> str | None:
+    """The text of the first group that took part in the match, if any (not empty)."""
     for group in m.groups():
         if group:
-            return parse_number(group)
+            return group
     return None
+
+
+def _first_number(m: re.Match[str]) -> Decimal | None:
+    group = _first_group(m)
+    return None if group is None else parse_number(group)
 
 
 def _tp_hit(low: str) -> tuple[Decimal | None] | None:
@@ -461,8 +575,9 @@ def _tp_hit(low: str) -> tuple[Decimal | None] | None:
     for pattern in patterns:
         for m in pattern.finditer(low):
             matched = True
-            if m.groups() and m.group(1):
-                index = int(m.group(1))
+            number = _first_group(m)  # the target's number, where the wording gives one
+            if number is not None:
+                index = int(number)
                 if 1 <= index <= 10 and (best is None or index > best):
                     best = index
     if not matched:

@@ -12,17 +12,27 @@ from decimal import Decimal
 from itertools import compress, count, repeat
 from operator import is_
 
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from signalbridge.parsing import rules, updates
 from signalbridge.parsing import text as text_module
-from signalbridge.parsing import updates
 from signalbridge.parsing.fields import _hoist_postfix_labels, best_symbol
 from signalbridge.parsing.lexer import NEWLINE, Lexeme, Lx, lex
 from signalbridge.parsing.lexicon import Cat, default_lexicon
 from signalbridge.parsing.numbers import parse_number
 from signalbridge.parsing.symbols import KNOWN_COINS, RU_COINS, STRONG, TAGGED, WEAK, resolve_bare
-from signalbridge.parsing.text import _PUNCT_CLASS, TOKEN_RE, any_of, contains_any, normalise
+from signalbridge.parsing.text import (
+    _PUNCT_CLASS,
+    TOKEN_RE,
+    any_of,
+    contains_any,
+    either,
+    literal_first,
+    normalise,
+    word_start,
+)
 
 # The tokeniser before the space-skipping look-ahead: the reference it must agree with.
 REFERENCE_TOKEN_RE = re.compile(
@@ -124,8 +134,10 @@ def test_any_of_finds_what_substring_tests_find(needles: tuple[str, ...], text: 
 @settings(max_examples=600, deadline=None)
 @given(UPDATE_TEXTS)
 def test_update_gates_never_hide_a_match(text: str) -> None:
-    if updates._PARTIAL_PCT.search(text) is not None:
+    if updates._partial_pct(text) is not None:
         assert updates._ANY_PCT(text)
+    if updates._LOSS_CROSS.search(text) is not None:
+        assert updates._ANY_CROSS(text)
     if updates._MOVE_TO_TP.search(text) is not None:
         assert updates._TO_TP.search(text) is not None
     if updates._SL_LOSS.search(text) is not None:
@@ -240,10 +252,7 @@ _OLD_SL = (
     r"|(?:ال)?ستوب)"
 )
 _REWRITTEN = [
-    (p, re.compile(p.pattern.replace(updates._SL, _OLD_SL)))
-    for p in (v for v in vars(updates).values() if isinstance(v, re.Pattern))
-    if updates._SL in p.pattern
-] + [
+    (re.compile(updates._SL), re.compile(_OLD_SL)),
     (
         updates._MOVE_BE_WORD,
         re.compile(r"\bbreak\s?-?\s?even\b|\bbreakeven\b|безубыт\w*|\bб/у\b"),
@@ -272,7 +281,130 @@ REWRITE_PIECES = st.sampled_from(
 @settings(max_examples=400, deadline=None)
 @given(st.lists(REWRITE_PIECES, max_size=12).map("".join) | UPDATE_TEXTS)
 def test_rewritten_expressions_find_what_they_found(text: str) -> None:
-    assert len(_REWRITTEN) >= 6
+    assert len(_REWRITTEN) == 4
     for new, old in _REWRITTEN:
         found = [(m.span(), m.groups()) for m in new.finditer(text)]
         assert found == [(m.span(), m.groups()) for m in old.finditer(text)], new.pattern
+
+
+# Expressions spelled with literal_first, and _PARTIAL_PCT split in two: their former
+# spellings, kept here, must find the same spans and the same groups' text.
+_SL, _TP, _W, _NUM = updates._SL, updates._TP, updates._W, updates._NUM
+_HIT, _BE = updates._HIT, updates._BE
+_FORMER: dict[str, str] = {
+    "_TP_HIT0": rf"{_TP}\s?#?\s?(\d{{1,2}})(?!\d|[.,]\d)\W{{0,4}}(?:[^\W\d]+\W+){{0,2}}?{_HIT}",
+    "_TP_HIT1": rf"(?:hit|reached|achieved|smashed)\s+(?:the\s+)?{_TP}\s?(\d{{1,2}})(?!\d|[.,]\d)",
+    "_TP_HIT3": rf"(?:all|final|last|every)\s+{_TP}s?\s+(?:\w+\s+){{0,1}}?{_HIT}",
+    "_TP_HIT4": rf"{_TP}\s?(\d{{1,2}})\s?[:\-]?\s?\d+(?:[.,]\d+)*\s?[$]?\s?[✅☑✔]+[ \t]*(?:\n|$)",
+    "_TP_HIT5": rf"{_TP}\s+{_HIT}",
+    "_SL_LOSS": rf"{_SL}[ \t:]*-\d+(?:[.,]\d+)?\s?(?:pips?|points?|pts|%|пунктов|пипсов)"
+    rf"|{_SL}[ \t]*[❌🚫⛔]+[ \t]*(?:\n|$)",
+    "_SL_HIT": rf"{_SL}\s?(?:was\s+|got\s+|has\s+been\s+)?(?:hit|triggered|reached|taken|touched)"
+    r"|stopped\s?out|hit\s+(?:the\s+|our\s+)?(?:sl|stop)|стоп\s+(?:выбит|сработал|словили)"
+    r"|выбило|по\s+стопу|сработал\w*\s+стоп|"
+    rf"{_SL}\s+(?:tocado|alcanzado|atingido|ativado|acionado|oldu|patladı)"
+    r"|ضرب\s+(?:ال)?(?:وقف|ستوب)",
+    "_MOVE_BE_SL": rf"{_SL}\W{{0,3}}{_W}(?:to|at|on|in|в|на|a|al|para|en|до|ile)?\W{{0,3}}{_BE}",
+    "_MOVE_BE_VERB": rf"(?:move|moving|set|put|place|shift)\s+{_W}(?:to\s+)?{_BE}",
+    "_MOVE_SL": rf"(?:move|moving|moved|set|place|change|shift|put|trail|adjust|new|update|raise|"
+    rf"lower)\s+{_W}{_SL}\W{{0,3}}(?:[^\W\d]+\W{{1,3}}){{0,3}}?(?:to|at|around|@|:|=|a|para|на)?"
+    rf"\s?{_NUM}|(?:new|nuevo|novo|новый)\s+{_SL}\s?[:=@]?\s?{_NUM}"
+    rf"|(?:стоп|sl)\s+(?:переносим|переставляем|двигаем)\s+(?:на\s+)?{_NUM}"
+    rf"|{either(updates._MOVE_VERBS)}\s+{_W}{_SL}\w*\W{{0,3}}(?:[^\W\d]+\W{{1,3}}){{0,2}}?"
+    rf"(?:на|a|al|para|en|em|إلى|الى|ile)?\s?{_NUM}"
+    rf"|{_SL}\w*'?\w*\s+{_NUM}\S*\s+(?:seviyesine\s+)?(?:çek|taşı)",
+    "_SL_NOW": rf"{_SL}\s?(?:moved|changed|updated|adjusted|now)\s+(?:to\s+|at\s+)?{_NUM}",
+    "_MOVE_TO_TP": rf"{_SL}\W{{0,3}}(?:to|at|on|в|на|a|para)\s+{_TP}\s?\d{{1,2}}\b",
+    "_HALF": r"(?:close|closing|book|take|secure)\s+(?:the\s+)?half"
+    r"|half\s+(?:close|position|profit)"
+    r"|cerrar\s+(?:la\s+)?mitad|fechar\s+(?:a\s+)?metade|yarısını\s+kapat|половин\w*"
+    r"|(?:إغلاق|اغلاق|أغلق|اغلق)\s+(?:ال)?نصف",
+    "_CLOSE": r"\b(?:close|closing|closed|exit|exiting)\b(?!\s+(?:above|below|under|over"
+    r"|of\s+the\s+candle|candle|weekly|daily|to\s+\d|near|h\d|\d+h))"
+    r"|закр(?:ыва|ой|ыть|ыв|ыт|ыл|оем)\w*|вышел|выходим|cerr(?:ar|amos|ad[oa]s?|en)\b"
+    r"|cierr(?:a|en|o)\b|fech(?:ar|amos|ad[oa]s?|em|e)\b|kapat\w*|(?:إغلاق|اغلاق|أغلق|اغلق)",
+    "_MODIFY_TP": rf"(?:change|move|set|new|modify|update|adjust|raise|lower)\s+{_W}{_TP}\s?\d?"
+    rf"\W{{0,3}}(?:to|at|:|@|=)?\s?{_NUM}"
+    rf"|{_TP}\s?\d?\s+(?:changed|moved|updated|modified)\s+(?:to\s+)?{_NUM}"
+    rf"|(?:nuevo|nueva|novo|nova|новый|новая|новую|yeni)\s+{_TP}\w*\s?\d?\W{{0,3}}{_NUM}"
+    rf"|(?:ال)?{_TP}\s?\d?\s+الجديد\W{{0,3}}{_NUM}",
+    "_TO_TP": rf"(?:to|at|on|в|на|a|para)\s+{_TP}\s?\d",
+    "_REPORT": r"closed trades?|trades? closed|trade results|\bresults?\b|recap|summary|statistics|"
+    r"performance|(?:this|last|past) (?:week|month|year)|today'?s (?:profit|result)"
+    r"|pips (?:this|today)|результат|итоги|resultados|sonuçlar|نتائج",
+    "_PIP_LEVEL": r"\b(?:sl|s/l|stop|stop\s?loss|tp\s?\d?|take\s?profit\s?\d?|target\s?\d?)"
+    r"\s?[:=\-]?\s?\d+(?:[.,]\d+)?\s?(?:pips?|points?|pts|пунктов|пипсов)\b",
+}
+_FORMER_PARTIAL_PCT = re.compile(
+    rf"(?:close|closing|book|booking|take|secure|cerrar|cierre|cierren|fechar|fechem|kapat|"
+    rf"realiz\w*|tomar|asegur\w*|garant\w*|"
+    rf"закр\w*|зафикс\w*|إغلاق|اغلاق|أغلق|اغلق)\s+{_W}(\d{{1,3}}(?:[.,]\d+)?)\s?%"
+    rf"|(\d{{1,3}}(?:[.,]\d+)?)\s?%\s+(?:of\s+)?(?:the\s+)?(?:position|profit|volume|lot)?\s*"
+    rf"(?:close|closed|booked|secured|cerrad|fechad|закры)"
+    rf"|%\s?(\d{{1,3}})\S*\s+(?:\w+\s+)?kapat"
+)
+
+
+def _now_spelled(name: str) -> re.Pattern[str]:
+    if name.startswith("_TP_HIT"):
+        return updates._TP_HIT[int(name[-1])]
+    module = rules if name in ("_REPORT", "_PIP_LEVEL") else updates
+    pattern = getattr(module, name)
+    assert isinstance(pattern, re.Pattern)
+    return pattern
+
+
+def _found(m: re.Match[str] | None) -> tuple[tuple[int, int], list[str]] | None:
+    """A match's span and the text of every group that took part, in order."""
+    return None if m is None else (m.span(), [g for g in m.groups() if g is not None])
+
+
+SPELLED_PIECES = st.sampled_from(
+    [
+        *(" ", "\n", "-", ":", "%", "'", "@", "1.25", "30", "50", "2", "-30 pips", "❌", "✅"),
+        *("sl", "stop", "loss", "stoploss", "стоп", "stopu", "وقف", "الستوب", "tp", "target"),
+        *("take", "profit", "tp2", "الهدف", "hedef", "move", "moved", "new", "nuevo", "set"),
+        *("change", "переносим", "на", "taşı", "çekin", "seviyesine", "to", "at", "a", "para"),
+        *("entry", "be", "break even", "hit", "done", "reached", "all", "last", "the", "our"),
+        *("close", "closing", "closed", "exit", "exited", "candle", "above", "half", "cerrar"),
+        *("kapat", "%50'sini", "اغلاق", "نصف", "ال", "الجديد", "results", "this week", "x"),
+        *("changed", "now", "закрыть", "book", "position", "pts", "points", "weekly", "a1"),
+    ]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(SPELLED_PIECES, max_size=14).map(" ".join) | UPDATE_TEXTS)
+def test_expressions_spelled_literal_first_find_what_they_found(text: str) -> None:
+    for name, former in _FORMER.items():
+        now = _now_spelled(name)
+        assert [_found(m) for m in now.finditer(text)] == [
+            _found(m) for m in re.finditer(former, text)
+        ], name
+    assert _found(updates._partial_pct(text)) == _found(_FORMER_PARTIAL_PCT.search(text))
+
+
+def test_expressions_spelled_literal_first_examples() -> None:
+    cases = {
+        "_MOVE_SL": "pls move the sl to 1.2050 now",
+        "_SL_NOW": "sl moved to 1.25",
+        "_MOVE_TO_TP": "move sl to tp 2",
+        "_MODIFY_TP": "الهدف الجديد 2650",
+        "_CLOSE": "closed at market, not a close above 1.2",
+        "_REPORT": "our results this week",
+        "_PIP_LEVEL": "sl 30 pips",
+        "_TP_HIT4": "target 3: 6.07 ✅\n",
+    }
+    for name, text in cases.items():
+        found = [_found(m) for m in _now_spelled(name).finditer(text)]
+        assert found, name
+        assert found == [_found(m) for m in re.finditer(_FORMER[name], text)], name
+    assert _found(updates._partial_pct("50% closed, close 25% more")) == ((0, 9), ["50"])
+
+
+def test_literal_first_refuses_a_word_without_a_literal_first_character() -> None:
+    for word in (r"\bword", "(?:a)b", "[ab]c", "a?b", ""):
+        with pytest.raises(ValueError, match="literal first character"):
+            literal_first(((word,), "x"))
+    assert literal_first((("move", "set", "moved"), "!"), "abc") == "m(?:ove|oved)!|set!|abc"
+    assert word_start("close") == r"c(?<!\wc)lose"
