@@ -77,7 +77,7 @@ def normalise(text: str) -> str:
     # str.translate looks every character up in a dict; most emoji-laden messages need
     # nothing but their variation selectors dropped, which replace() does in C
     text = text.replace("\ufe0f", "")
-    found = _mapped().findall(text)
+    found = _mapped().findall(text) if _ANY_MAPPED(text) else None  # most hold none
     if found:
         # the same as text.translate(_CHAR_MAP): each distinct character replaced once,
         # in C (no replacement holds a mapped character, so the order does not matter)
@@ -235,3 +235,8 @@ def _prefix_tree(words: list[str]) -> str:
         else:
             branches.append(re.escape(first) + "(?:" + _prefix_tree(rests) + ")")
     return "|".join(branches)
+
+
+# A scan for any character _CHAR_MAP changes (the variation selector is gone by then):
+# cheaper than the expression's findall, which only the texts that hold one then run.
+_ANY_MAPPED: Final = contains_any(tuple(_REPLACEMENT))
