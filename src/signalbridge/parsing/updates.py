@@ -250,7 +250,7 @@ _MODIFY_TP: Final = re.compile(
         ),
         # "(?:ال)?" spelled out: the article first, as the greedy "?" tries it
         (
-            (*("ال" + word for word in _TP_WORDS), *_TP_WORDS),
+            (*["ال" + word for word in _TP_WORDS], *_TP_WORDS),
             rf"\s?\d?\s+الجديد\W{{0,3}}{_NUM}",
         ),
     )
