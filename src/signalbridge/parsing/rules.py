@@ -336,7 +336,8 @@ def _signal(
 
 
 _PIP_LABELS: Final = (
-    *("sl", "s/l", "stop", r"stop\s?loss", r"tp\s?\d?", r"take\s?profit\s?\d?", r"target\s?\d?"),
+    *("sl", "s/l", "stop", r"stop\s?loss", r"tp\s?\d?", r"take\s?profit\s?\d?"),
+    r"target\s?\d?",
 )
 _PIP_LEVEL: Final = re.compile(
     literal_first(

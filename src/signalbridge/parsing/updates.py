@@ -19,8 +19,8 @@ from signalbridge.parsing.text import contains_any, either, literal_first, word_
 _NUM: Final = r"(?<![+\-\d.,])(\d+(?:[.,]\d+)*)(?!\s?(?:pips?|%))"
 _W: Final = r"(?:[^\W\d]+\W{1,3}){0,3}?"  # up to three filler words ("the", "your", "#btc")
 
-# Every alternative starts with a letter (not "(?:ال)?ستوب", the same as "الستوب|ستوب"):
-# an expression that starts with _SL then skips to a possible first letter in C.
+# Each word starts with a literal letter, as literal_first needs ("الستوب|ستوب", not
+# "(?:ال)?ستوب").
 _SL_WORDS: Final = (
     *("sl", "s/l", r"stop\s?-?\s?loss", "stoploss", "stop", "стоп(?:-?лосс)?", "stopu"),
     *(r"وقف(?:\s*الخسارة)?", "استاپ", "الستوب", "ستوب"),
@@ -118,10 +118,16 @@ _MOVE_BE_SL: Final = re.compile(
 _MOVE_BE_VERB: Final = re.compile(
     literal_first((("move", "moving", "set", "put", "place", "shift"), rf"\s+{_W}(?:to\s+)?{_BE}"))
 )
-# "\bbreak" as "b(?<!\wb)reak": the same test, made after the first letter, so the scan
-# skips to a "b" or a "б" in C instead of trying every position
+# "\bbreak" tested after its first letter (word_start), so the scan skips to a "b" or a
+# "б" in C instead of trying every position
 _MOVE_BE_WORD: Final = re.compile(
-    r"b(?<!\wb)reak\s?-?\s?even\b|b(?<!\wb)reakeven\b|безубыт\w*|б(?<!\wб)/у\b"
+    "|".join(
+        (
+            *map(word_start, (r"break\s?-?\s?even\b", r"breakeven\b")),
+            r"безубыт\w*",
+            word_start(r"б/у\b"),
+        )
+    )
 )
 _MOVE_BE_SECURE: Final = re.compile(r"(?:secure|protect)\s+(?:the\s+|your\s+)?entry")
 _MOVE_VERBS: Final = (
@@ -164,6 +170,7 @@ _SL_VALUE: Final = re.compile(rf"(?<![a-z])(?:sl|stop\s?loss|new\s+stop)\W{{0,4}
 _MOVE_TO_TP: Final = re.compile(
     literal_first((_SL_WORDS, rf"\W{{0,3}}(?:to|at|on|в|на|a|para)\s+{_TP}\s?\d{{1,2}}\b"))
 )
+_CLOSE_AR: Final = ("إغلاق", "اغلاق", "أغلق", "اغلق")  # "close", in Arabic spellings
 _BOOK: Final = re.compile(r"\bbook\w*\s+(?:all\s+|the\s+|your\s+)?(?:profits?|gains?)\b")
 # "close 50%", "%50'sini kapat" / "50% closed": a percentage after a word or a "%", and
 # one that starts with its number. No match of one can start where a match of the other
@@ -175,7 +182,7 @@ _PARTIAL_PCT_WORD: Final = re.compile(
             (
                 *("close", "closing", "book", "booking", "take", "secure", "cerrar", "cierre"),
                 *("cierren", "fechar", "fechem", "kapat", r"realiz\w*", "tomar", r"asegur\w*"),
-                *(r"garant\w*", r"закр\w*", r"зафикс\w*", "إغلاق", "اغلاق", "أغلق", "اغلق"),
+                *(r"garant\w*", r"закр\w*", r"зафикс\w*", *_CLOSE_AR),
             ),
             rf"\s+{_W}(\d{{1,3}}(?:[.,]\d+)?)\s?%",
         ),
@@ -186,7 +193,6 @@ _PARTIAL_PCT_NUMBER: Final = re.compile(
     r"(\d{1,3}(?:[.,]\d+)?)\s?%\s+(?:of\s+)?(?:the\s+)?(?:position|profit|volume|lot)?\s*"
     r"(?:close|closed|booked|secured|cerrad|fechad|закры)"
 )
-_CLOSE_AR: Final = ("إغلاق", "اغلاق", "أغلق", "اغلق")
 _HALF: Final = re.compile(
     literal_first(
         (("close", "closing", "book", "take", "secure"), r"\s+(?:the\s+)?half"),
@@ -235,7 +241,7 @@ _CANCEL: Final = re.compile(
     r"cancel\w*|not\s+(?:been\s+)?(?:triggered|activated|filled)|didn'?t\s+(?:trigger|activate|fill)"
     r"|delete\s+(?:the\s+|this\s+|all\s+)?(?:pending\s+)?(?:order|limit|entry)"
     r"|remove\s+(?:the\s+|this\s+|all\s+)?(?:pending\s+)?(?:order|limit|entry)"
-    r"|v(?<!\wv)oid\b|отмен\w*|cancelar|cancelad\w*|iptal|إلغاء|الغاء|invalidated"
+    r"|" + word_start(r"void\b") + r"|отмен\w*|cancelar|cancelad\w*|iptal|إلغاء|الغاء|invalidated"
 )
 _MODIFY_TP: Final = re.compile(
     literal_first(
@@ -283,7 +289,7 @@ _DIGIT: Final = re.compile(r"\d")
 # cheaper than running every expression on every message.
 _NEED_CLOSE: Final = (
     *("clos", "exit", "закр", "вышел", "выход", "cerr", "cierr", "fech", "kapat"),
-    *("إغلاق", "اغلاق", "أغلق", "اغلق"),
+    *_CLOSE_AR,
 )
 _NEED_PARTIAL: Final = (
     "partial",
@@ -376,7 +382,7 @@ _ANY_CROSS: Final = contains_any(("❌", "🚫", "⛔"))  # one of which every _
 # Likewise the words every _partial_pct match holds, and _MOVE_TO_TP's "to TP 2" part.
 _GATE_PCT: Final = (
     *("clos", "book", "take", "secur", "cerr", "cierr", "fech", "kapat", "realiz"),
-    *("tomar", "asegur", "garant", "закр", "зафикс", "إغلاق", "اغلاق", "أغلق", "اغلق"),
+    *("tomar", "asegur", "garant", "закр", "зафикс", *_CLOSE_AR),
 )
 _TO_TP: Final = re.compile(
     literal_first((("to", "at", "on", "в", "на", "a", "para"), rf"\s+{_TP}\s?\d"))
