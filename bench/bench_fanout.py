@@ -72,11 +72,16 @@ async def setup(
     )
     engine = ExecutionEngine(c.sessions, pool, settle_seconds=30, hooks=LastAnswer())
     async with c.sessions() as s, s.begin():
-        channel = m.ChannelSource(name="bench", type="webhook", config={})
+        owner = m.User(email="bench@example.com", password_hash="-", role=m.Role.ADMIN)
+        s.add(owner)
+        await s.flush()
+        channel = m.ChannelSource(name="bench", type="webhook", config={}, owner_id=owner.id)
         s.add(channel)
         await s.flush()
         for i in range(n):
-            conn = m.ExecutionConnection(name=f"{type_}-{i}", type=type_, config=config(i))
+            conn = m.ExecutionConnection(
+                name=f"{type_}-{i}", type=type_, config=config(i), owner_id=owner.id
+            )
             s.add(conn)
             await s.flush()
             conn.secrets_enc = seal(c.vault, "execution_connections", conn.id, secrets)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import httpx
 
-from signalbridge.channels.webhook import sign
+from signalbridge.channels.webhook import signed_headers
 
 BARE_APP = """
 from fastapi import FastAPI
@@ -129,8 +129,11 @@ class Server:
 
     def start(self) -> None:
         wait_for(f"http://127.0.0.1:{self.port}/healthz", self.proc)
+        # the first admin's token: in the banner on a terminal, else in its 0600 file
+        admin_file = self.log.with_name("first-admin.txt")
         for _ in range(100):
-            found = re.search(r"(sbt_[A-Za-z0-9_-]+)", self.log.read_text())
+            text = self.log.read_text() + (admin_file.read_text() if admin_file.exists() else "")
+            found = re.search(r"(sbt_[A-Za-z0-9_-]+)", text)
             if found:
                 break
             time.sleep(0.1)
@@ -186,7 +189,7 @@ class Server:
                 f"/webhooks/channels/{self.channel_id}",
                 content=body,
                 headers={
-                    "X-SignalBridge-Signature": sign(self.secret, body),
+                    **signed_headers(self.secret, body),
                     "Content-Type": "application/json",
                 },
             )

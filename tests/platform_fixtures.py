@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from signalbridge.bootstrap import Container, build_container
-from signalbridge.channels.webhook import sign
+from signalbridge.channels.webhook import signed_headers
 from signalbridge.integrations.vault import generate_key
 from signalbridge.jobs.runtime import Platform
 from signalbridge.services.users import ensure_admin
@@ -132,11 +132,19 @@ class Harness:
         return int((await self.ok("POST", "/follows", json=payload))["id"])
 
     async def post_signal(
-        self, channel_id: int, secret: str, payload: dict[str, Any] | bytes, **headers: str
+        self,
+        channel_id: int,
+        secret: str,
+        payload: dict[str, Any] | bytes,
+        *,
+        timestamp: int | None = None,
+        delivery: str | None = None,
+        **headers: str,
     ) -> httpx.Response:
+        """POST as a signing sender: now (or ``timestamp``), a fresh (or given) delivery id."""
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         all_headers = {
-            "X-SignalBridge-Signature": sign(secret, body),
+            **signed_headers(secret, body, timestamp=timestamp, delivery=delivery),
             "Content-Type": "application/json",
             **headers,
         }

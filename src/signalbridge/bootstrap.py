@@ -62,7 +62,7 @@ class Container:
 
 def build_container(settings: Settings, *, broker_url: str | None = None) -> Container:
     """Wire the object graph; cheap and synchronous (no I/O beyond the key file)."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # private when we create it
     engine = make_engine(settings.resolved_database_url)
     vault = Vault.from_settings(settings.secret_keys.get_secret_value(), settings.resolved_key_file)
     queue = TaskQueue(make_broker(broker_url or settings.broker_url, settings.broker_queue))

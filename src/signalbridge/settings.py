@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     # First admin created on first start of `serve` when no user exists.
     admin_email: str = "admin@localhost"
     admin_password: SecretStr | None = None
+    # API tokens expire this many days after creation unless told otherwise.
+    token_days: int = Field(default=90, ge=1, le=3650)
+    # Failed logins allowed per account (email) and per client address ("N/minute").
+    login_limit_per_account: str = "5/minute"
+    login_limit_per_address: str = "20/minute"
+    # When set, GET /metrics requires "Authorization: Bearer <metrics_token>".
+    metrics_token: SecretStr | None = None
     # The sweeper re-queues rows stuck in a non-final state for longer than this.
     sweep_interval_seconds: float = 5.0
     stuck_after_seconds: float = 10.0
@@ -49,9 +56,18 @@ class Settings(BaseSettings):
     # reached its level; then the monitor cancels it and closes at market.
     resting_grace_seconds: float = 10.0
     webhook_max_body_bytes: int = 64 * 1024
+    # A signed webhook delivery whose X-SignalBridge-Timestamp is further than this from
+    # the server's clock is refused, and a body seen again on a channel within this time
+    # is a duplicate. A channel's `tolerance_seconds` overrides it.
+    webhook_tolerance_seconds: int = Field(default=300, ge=1, le=86_400)
     log_level: str = "INFO"
     log_json: bool = True
-    # Hosts that the SSRF guard lets through (tests, intranet deployments).
+    # The operator's SSRF allow-list, and the only way to open one: host names (exact),
+    # IP addresses or CIDR networks that user-configured URLs (broker and exchange
+    # endpoints, ccxt `urls` overrides, feeds, AI endpoints) may reach although they are
+    # loopback or private. Empty by default; for local fakes and development, e.g.
+    # SIGNALBRIDGE_ALLOWED_HOSTS='["127.0.0.1", "::1"]'. Nothing in a connection's config
+    # extends it.
     allowed_hosts: list[str] = Field(default_factory=list)
     redis_url: str = Field(default="", description="shared state for breakers and rate limits")
     redis_prefix: str = Field(default="signalbridge", description="key prefix in Redis")

@@ -104,7 +104,10 @@ def test_keys_rotate_then_old_key_removed(tmp_path: Path) -> None:
     async def plant() -> int:
         c = build_container(Settings(data_dir=tmp_path))
         async with c.sessions() as s, s.begin():
-            row = m.ExecutionConnection(name="x", type="paper", config={})
+            owner = m.User(email="owner@example.com", password_hash="-", role=m.Role.ADMIN)
+            s.add(owner)
+            await s.flush()
+            row = m.ExecutionConnection(name="x", type="paper", config={}, owner_id=owner.id)
             s.add(row)
             await s.flush()
             row.secrets_enc = seal(c.vault, "execution_connections", row.id, {"api_key": secret})

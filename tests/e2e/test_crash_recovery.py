@@ -20,9 +20,10 @@ import pytest
 from sqlalchemy import func, select
 
 from signalbridge.bootstrap import build_container
-from signalbridge.channels.webhook import sign
+from signalbridge.channels.webhook import signed_headers
 from signalbridge.execution.paper.models import PaperOrderRow
 from signalbridge.integrations.vault import generate_key
+from signalbridge.services.users import FIRST_ADMIN_FILE
 from signalbridge.settings import Settings
 from signalbridge.store import models as m
 
@@ -113,8 +114,7 @@ async def _deliver(client: httpx.AsyncClient, channel_id: int, secret: str, i: i
             f"/webhooks/channels/{channel_id}",
             content=body,
             headers={
-                "X-SignalBridge-Signature": sign(secret, body),
-                "X-SignalBridge-Delivery": f"burst-{i}",
+                **signed_headers(secret, body, delivery=f"burst-{i}"),
                 "Content-Type": "application/json",
             },
         )
@@ -128,8 +128,9 @@ async def test_sigkill_mid_burst_then_restart_executes_each_signal_once(tmp_path
     server = Server(tmp_path, port, generate_key())
     server.start()
     try:
-        banner = server.wait_ready("Admin API token")
-        token = re.search(r"(sbt_[A-Za-z0-9_-]+)", banner)
+        banner = server.wait_ready("First admin created")
+        # the token is printed only to a terminal; it is always in the 0600 file
+        token = re.search(r"(sbt_[A-Za-z0-9_-]+)", (tmp_path / FIRST_ADMIN_FILE).read_text())
         assert token, banner
         auth = {"Authorization": f"Bearer {token.group(1)}"}
         base = f"http://127.0.0.1:{port}"

@@ -46,19 +46,27 @@ class KillAt:
 
 
 async def _child(db: str, key: str, execution_id: int, point: str) -> None:
+    from tests.fakes.loopback import LOOPBACK_HOSTS
+
     from signalbridge.bootstrap import build_container
     from signalbridge.execution.base import AdapterDeps
     from signalbridge.execution.engine import ExecutionEngine
     from signalbridge.execution.pool import AdapterPool
+    from signalbridge.integrations.http import HttpClientFactory
     from signalbridge.integrations.kernel import Kernel
     from signalbridge.settings import Settings
 
-    settings = Settings(data_dir=Path(db).parent, database_url=db, secret_keys=key)
+    settings = Settings(
+        data_dir=Path(db).parent,
+        database_url=db,
+        secret_keys=key,
+        allowed_hosts=LOOPBACK_HOSTS,  # the fake Binance listens on loopback
+    )
     c = build_container(settings)
     kernel = Kernel.from_settings(settings, CollectorRegistry())
-    pool = AdapterPool(
-        c.sessions, c.vault, c.registry, AdapterDeps(session_factory=c.sessions), kernel.guard
-    )
+    http = HttpClientFactory(registry=CollectorRegistry(), allowed_hosts=settings.allowed_hosts)
+    deps = AdapterDeps(session_factory=c.sessions, http_factory=http)
+    pool = AdapterPool(c.sessions, c.vault, c.registry, deps, kernel.guard)
     engine = ExecutionEngine(c.sessions, pool, settle_seconds=30, hooks=KillAt(point))
     print("child ready", flush=True)
     await engine.run(execution_id)

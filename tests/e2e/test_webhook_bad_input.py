@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 from sqlalchemy import func, select
-from tests.platform_fixtures import SIGNAL, Harness
+from tests.platform_fixtures import SIGNAL, Harness, eventually
 
-from signalbridge.channels.webhook import sign
+from signalbridge.channels.webhook import signature, signed_headers
 from signalbridge.store import models as m
 
 
@@ -26,23 +26,53 @@ async def test_signature_problems_are_401_and_store_nothing(harness: Harness) ->
     body = json.dumps(SIGNAL).encode()
     url = f"/webhooks/channels/{channel_id}"
     tampered = body.replace(b"58000", b"58001")
+    good = signed_headers(secret, body)
     cases = [
-        {},  # no header
-        {"X-SignalBridge-Signature": "sha256=" + "0" * 64},
-        {"X-SignalBridge-Signature": sign("another-secret-entirely", body)},
-        {"X-SignalBridge-Signature": sign(secret, body)[7:]},  # no scheme
-        {"X-SignalBridge-Signature": sign(secret, tampered)},  # signature of other bytes
+        {},  # no headers
+        {**good, "X-SignalBridge-Signature": "sha256=" + "0" * 64},
+        signed_headers("another-secret-entirely", body),
+        {**good, "X-SignalBridge-Signature": good["X-SignalBridge-Signature"][7:]},  # no scheme
+        signed_headers(secret, tampered),  # the signature of other bytes
+        {k: v for k, v in good.items() if k != "X-SignalBridge-Timestamp"},
+        {k: v for k, v in good.items() if k != "X-SignalBridge-Delivery"},
+        {**good, "X-SignalBridge-Delivery": "another-id"},  # not what was signed
+        {**good, "X-SignalBridge-Signature": signature(secret, "", "", body)},  # body only
     ]
     for headers in cases:
         response = await h.client.post(url, content=body, headers=headers)
         assert response.status_code == 401, (headers, response.text)
         assert response.json()["error"]["code"] == "unauthorized"
     assert await _counts(h) == (0, 0, 0)
+
+    async def failure_recorded() -> bool:
+        health = (await h.ok("GET", f"/channels/{channel_id}"))["health"]
+        return bool(health) and health["consecutive_failures"] >= 1
+
+    await eventually(failure_recorded)
     health = (await h.ok("GET", f"/channels/{channel_id}"))["health"]
-    assert health["consecutive_failures"] >= 1 and "signature" in health["last_error"]
+    assert "signature" in health["last_error"]
     assert (await h.post_signal(channel_id, secret, {"kind": "noise"})).status_code == 202
     health = (await h.ok("GET", f"/channels/{channel_id}"))["health"]
     assert health["consecutive_failures"] == 0 and health["last_success_at"] is not None
+
+
+async def test_malformed_signed_headers_are_422(harness: Harness) -> None:
+    """An authentic sender's mistakes get a clear message (the signature proves the sender)."""
+    h = harness
+    channel_id, secret = await h.webhook_channel()
+    body = json.dumps(SIGNAL).encode()
+    for delivery, stamp in (("", "1767225600"), ("with.dot", "1767225600"), ("ok", "-5")):
+        headers = {
+            "X-SignalBridge-Timestamp": stamp,
+            "X-SignalBridge-Delivery": delivery,
+            "X-SignalBridge-Signature": signature(secret, stamp, delivery, body),
+        }
+        response = await h.client.post(
+            f"/webhooks/channels/{channel_id}", content=body, headers=headers
+        )
+        assert response.status_code == 422, response.text
+        assert "X-SignalBridge-" in response.json()["error"]["message"]
+    assert await _counts(h) == (0, 0, 0)
 
 
 async def test_oversize_body_is_413(harness: Harness) -> None:
@@ -52,7 +82,7 @@ async def test_oversize_body_is_413(harness: Harness) -> None:
     response = await h.client.post(
         f"/webhooks/channels/{channel_id}",
         content=body,
-        headers={"X-SignalBridge-Signature": sign(secret, body)},
+        headers=signed_headers(secret, body),
     )
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "payload_too_large"
@@ -100,10 +130,12 @@ async def test_missing_fields_are_all_reported(harness: Harness) -> None:
 
 async def test_unknown_or_inactive_channel(harness: Harness) -> None:
     h = harness
+    # without the secret, a missing channel looks like any other failed signature
     response = await h.post_signal(999, "whatever-secret", SIGNAL)
-    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+    assert response.status_code == 401 and response.json()["error"]["code"] == "unauthorized"
     channel_id, secret = await h.webhook_channel()
     await h.ok("POST", f"/channels/{channel_id}/deactivate")
+    # with it, the sender learns that the channel is deactivated
     response = await h.post_signal(channel_id, secret, SIGNAL)
     assert response.status_code == 403
     assert await _counts(h) == (0, 0, 0)

@@ -5,7 +5,10 @@ in-memory :class:`~tests.fakes.binance_book.BinanceBook`. It answers what ccxt's
 class calls (exchangeInfo, tickers, orders, accounts, positions, leverage, API restrictions),
 verifies HMAC-SHA256 signatures exactly as Binance does (``totalParams`` = query string +
 body, ``signature`` removed, ``X-MBX-APIKEY``, ``timestamp``/``recvWindow``) and answers
-errors with Binance's codes and HTTP statuses.
+errors with Binance's codes and HTTP statuses. Only known keys get in: a missing or malformed
+``X-MBX-APIKEY`` is -2014, an unknown key -2015, and a signature made with any other secret
+than the key's own -1022. The known keys are the constructor's pair, replaced with
+:meth:`FakeBinance.set_credentials` or extended with :meth:`FakeBinance.add_credentials`.
 
 Tests drive it with thread-safe methods: :meth:`FakeBinance.set_price` fills resting limit
 orders; :meth:`fail_next`, :meth:`accept_then_drop`, :meth:`hide_new_orders`,
@@ -30,6 +33,7 @@ import copy
 import hashlib
 import hmac
 import json
+import re
 import socket
 import struct
 import threading
@@ -108,6 +112,13 @@ WEIGHTS = {
 BAD_SIGNATURE = (-1022, "Signature for this request is not valid.")
 BAD_KEY_FORMAT = (-2014, "API-key format invalid.")
 BAD_KEY = (-2015, "Invalid API-key, IP, or permissions for action.")
+#: What an API key can look like on the wire (Binance's are 64 letters and digits).
+_KEY_SHAPE = re.compile(r"[A-Za-z0-9_-]{8,128}")
+
+
+def _check_key_pair(api_key: str, secret: str) -> None:
+    if not _KEY_SHAPE.fullmatch(api_key) or not secret:
+        raise ValueError("a fake Binance key is 8-128 of [A-Za-z0-9_-], with a non-empty secret")
 
 
 @dataclass
@@ -128,6 +139,10 @@ class _Fault:
 class FakeBinance:
     """The fake exchange plus its server thread. Use as a context manager or start/stop."""
 
+    #: The key pair ccxt should be given (the first known key).
+    api_key: str
+    secret: str
+
     def __init__(
         self,
         *,
@@ -136,9 +151,11 @@ class FakeBinance:
         clock: Callable[[], float] = time.monotonic,
         weight_limit: int = 6000,
     ) -> None:
-        self.api_key = api_key
-        self.secret = secret
         self.clock = clock
+        self._keys_lock = threading.Lock()
+        self._keys: dict[str, str] = {}
+        self._initial_keys = (api_key, secret)
+        self.set_credentials(api_key, secret)
         self.weight_limit = weight_limit
         self._lock = threading.RLock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -238,10 +255,30 @@ class FakeBinance:
     def adapter_secrets(self) -> dict[str, str]:
         return {"api_key": self.api_key, "secret": self.secret}
 
+    # -- credentials -----------------------------------------------------------------------
+
+    def set_credentials(self, api_key: str, secret: str) -> None:
+        """From now on only this key (signing with this secret) is accepted."""
+        _check_key_pair(api_key, secret)
+        with self._keys_lock:
+            self.api_key, self.secret = api_key, secret
+            self._keys = {api_key: secret}
+
+    def add_credentials(self, api_key: str, secret: str) -> None:
+        """Accept one more key pair (another account's key), keeping the others."""
+        _check_key_pair(api_key, secret)
+        with self._keys_lock:
+            self._keys[api_key] = secret
+
+    def _secret_for(self, api_key: str) -> str | None:
+        with self._keys_lock:
+            return self._keys.get(api_key)
+
     # -- state for tests -------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Fresh book, no faults, counters zeroed (call between tests)."""
+        """Fresh book, no faults, counters zeroed, the constructor's key pair (between tests)."""
+        self.set_credentials(*self._initial_keys)
         with self._lock:
             self.book = BinanceBook()
             self.algo = AlgoDesk(self.book)
@@ -488,9 +525,10 @@ class FakeBinance:
         self, request: web.Request, raw_query: str, body: str, params: dict[str, str]
     ) -> None:
         key = request.headers.get("X-MBX-APIKEY")
-        if not key:
+        if not key or not _KEY_SHAPE.fullmatch(key):
             raise BinanceError(*BAD_KEY_FORMAT, status=401)
-        if not hmac.compare_digest(key.encode(), self.api_key.encode()):
+        secret = self._secret_for(key)
+        if secret is None:
             raise BinanceError(*BAD_KEY, status=401)
         payload_q, sig_q = _split_signature(raw_query)
         payload_b, sig_b = _split_signature(body)
@@ -500,7 +538,7 @@ class FakeBinance:
                 -1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed."
             )
         expected = hmac.new(
-            self.secret.encode(), (payload_q + payload_b).encode(), hashlib.sha256
+            secret.encode(), (payload_q + payload_b).encode(), hashlib.sha256
         ).hexdigest()
         if not hmac.compare_digest(expected, signature.lower()):
             raise BinanceError(*BAD_SIGNATURE)

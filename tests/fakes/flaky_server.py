@@ -3,12 +3,17 @@
 Runs its own asyncio loop in a thread, so sync tests, async tests and subprocesses all
 talk to it over real sockets. Each path has a queue of :class:`Reply` scripts consumed in
 order; when it is empty the path's default (or the server default) answers.
+
+Like the services it stands in for, it can insist on a credential:
+:meth:`FlakyServer.require_credential` makes every request whose header does not carry
+exactly the expected value answer 401 (the hit is still recorded, the script not consumed).
 """
 
 from __future__ import annotations
 
 import asyncio
 import gzip
+import hmac
 import socket
 import struct
 import threading
@@ -62,6 +67,9 @@ class FlakyServer:
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
         self._error: BaseException | None = None
+        self._credential: tuple[str, bytes, Reply] | None = None
+        #: Requests answered 401 because their credential was missing or wrong.
+        self.refused = 0
 
     # --- scripting -----------------------------------------------------------------------
     def script(self, path: str, *replies: Reply) -> None:
@@ -71,6 +79,31 @@ class FlakyServer:
     def set_default(self, path: str, reply: Reply) -> None:
         with self._lock:
             self._defaults[path] = reply
+
+    def require_credential(self, header: str, value: str, *, refusal: Reply | None = None) -> None:
+        """Only requests with ``header: value`` (exactly) are served; others get ``refusal``."""
+        if not value:
+            raise ValueError("an expected credential must not be empty")
+        expected = value.encode("latin-1")  # what an HTTP/1.1 header can carry
+        answer = refusal or Reply(
+            status=401,
+            body=b'{"error":"unauthorized"}',
+            headers={"Content-Type": "application/json"},
+        )
+        with self._lock:
+            self._credential = (header.lower(), expected, answer)
+
+    def _refusal(self, headers: dict[str, str]) -> Reply | None:
+        with self._lock:
+            credential = self._credential
+        if credential is None:
+            return None
+        header, expected, answer = credential
+        if hmac.compare_digest(headers.get(header, "").encode("latin-1"), expected):
+            return None
+        with self._lock:
+            self.refused += 1
+        return answer
 
     def url(self, path: str = "/", host: str | None = None) -> str:
         h = host or self.hosts[0]
@@ -171,7 +204,7 @@ class FlakyServer:
                 body = await reader.readexactly(length) if length else b""
                 with self._lock:
                     self.hits.append(Hit(method, target, headers, body, time.time()))
-                reply = self._next_reply(target.split("?", 1)[0])
+                reply = self._refusal(headers) or self._next_reply(target.split("?", 1)[0])
                 keep_open = await self._respond(writer, reply)
                 if not keep_open:
                     return

@@ -7,6 +7,10 @@ positions, history orders and deals. Faults are injected per request: 5xx bursts
 ``Retry-After``, a slow response, and accept-then-drop (the trade executes, then the
 connection is cut before any response byte).
 
+Every endpoint checks the ``auth-token`` header against the token the fake was given (the
+constructor, or :meth:`FakeMetaApi.set_token`) and answers a wrong or missing one the way
+MetaApi does: HTTP 401 with ``{"id", "error": "UnauthorizedError", "message"}``.
+
 Usage::
 
     fake = FakeMetaApi(token="t0k3n")
@@ -18,6 +22,7 @@ Usage::
 from __future__ import annotations
 
 import asyncio
+import hmac
 import itertools
 import json
 import socket
@@ -606,6 +611,8 @@ class FakeMetaApi:
     def __init__(
         self, token: str = "fake-metaapi-token", *, clock: Callable[[], datetime] | None = None
     ) -> None:
+        if not token:
+            raise ValueError("the fake needs a non-empty token to check against")
         self.token = token
         self.broker = FakeBroker(clock)
         self.requests: Counter[str] = Counter()
@@ -679,6 +686,13 @@ class FakeMetaApi:
     @property
     def clock(self) -> Callable[[], datetime]:
         return self.broker.clock
+
+    def set_token(self, token: str) -> None:
+        """The auth token requests must carry from now on; any other answers 401."""
+        if not token:
+            raise ValueError("the fake needs a non-empty token to check against")
+        with self._lock:
+            self.token = token
 
     def add_account(self, account_id: str, **kwargs: Any) -> FakeAccount:
         """See :meth:`FakeBroker.add_account`."""
@@ -847,8 +861,15 @@ class FakeMetaApi:
         token = request.headers.get("auth-token")
         with self._lock:
             self.seen_tokens.append(token)
-        if token != self.token:
-            return _json(401, _error_body("UnauthorizedError", "Authorization failed"))
+            expected = self.token
+        if token is None or not hmac.compare_digest(token.encode(), expected.encode()):
+            return _json(
+                401,
+                _error_body(
+                    "UnauthorizedError",
+                    "Authorization failed. Please check your auth-token header value",
+                ),
+            )
         account = self.accounts.get(request.path_params["account_id"])
         if account is None:
             return _json(

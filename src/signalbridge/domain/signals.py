@@ -7,11 +7,18 @@ end to end; the JSON form carries them as decimal strings so no float ever touch
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from signalbridge.domain.bounds import (
+    MAX_INTEGER_DIGITS,
+    NumberOutOfBounds,
+    check_storable,
+    parse_decimal_text,
+)
 from signalbridge.domain.errors import InvalidSignal
 
 
@@ -163,26 +170,30 @@ def fmt_decimal(value: Decimal) -> str:
 
 
 def to_decimal(value: object, what: str) -> Decimal:
-    """Read a price or amount given as a decimal string or an int (never a float).
+    """Read a price or amount given as a plain decimal string, an int or a ``Decimal``.
 
-    Floats are refused because they have already lost the exact value the sender meant.
+    Strings are strict (ASCII digits, at most one point, an optional leading minus):
+    ``"0,5"``, ``"6_00"``, ``"1,000.5"``, ``" 5"`` and full-width digits are refused rather
+    than guessed. Floats are refused because they have already lost the exact value the
+    sender meant. Every value must fit the store (:func:`check_storable`).
     """
     if isinstance(value, bool) or value is None:
         raise InvalidSignal([f"{what} must be a decimal string, got {value!r}"])
     if isinstance(value, float):
         raise InvalidSignal([f"{what} must be a decimal string, not a float ({value!r})"])
-    if isinstance(value, Decimal | int | str):
-        try:
-            number = (
-                Decimal(str(value).strip().replace(",", ""))
-                if isinstance(value, str)
-                else Decimal(value)
-            )
-        except InvalidOperation:
-            raise InvalidSignal([f"{what} is not a number: {str(value)[:40]!r}"]) from None
-        if not number.is_finite():
-            raise InvalidSignal([f"{what} must be finite"])
-        return number
+    try:
+        if isinstance(value, str):
+            return parse_decimal_text(value, what)
+        if isinstance(value, int):
+            if abs(value) >= 10**MAX_INTEGER_DIGITS:
+                raise NumberOutOfBounds(
+                    f"{what} is too large: at most {MAX_INTEGER_DIGITS} digits before the point"
+                )
+            return Decimal(value)
+        if isinstance(value, Decimal):
+            return check_storable(value, what)
+    except NumberOutOfBounds as exc:
+        raise InvalidSignal([str(exc)]) from None
     raise InvalidSignal([f"{what} must be a decimal string, got {type(value).__name__}"])
 
 
@@ -193,17 +204,59 @@ def _positive(value: object, what: str) -> Decimal:
     return number
 
 
-_SYMBOL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/:._-")
+MAX_SYMBOL_LENGTH = 40
+_SYMBOL = re.compile(rf"[A-Za-z0-9/:._-]{{1,{MAX_SYMBOL_LENGTH}}}", re.ASCII)
 
 
 def validate_symbol(value: object) -> str:
-    """A canonical symbol: upper case letters, digits and ``/:._-``, 1 to 40 characters."""
+    """A canonical symbol: ASCII letters, digits and ``/:._-``, 1 to 40 characters.
+
+    The check runs on the text as sent, before upper-casing: ``"ſol/usdt"`` would
+    otherwise fold to ``SOL/USDT`` and trade a market the sender never named.
+    """
     if not isinstance(value, str) or not value.strip():
         raise InvalidSignal(["symbol is required"])
-    symbol = value.strip().upper()
-    if len(symbol) > 40 or not set(symbol) <= _SYMBOL_CHARS:
-        raise InvalidSignal([f"symbol {symbol[:40]!r} is not a valid symbol"])
-    return symbol
+    text = value.strip(" \t\r\n")
+    if _SYMBOL.fullmatch(text) is None:
+        raise InvalidSignal(
+            [
+                f"symbol {text[:MAX_SYMBOL_LENGTH]!r} is not a valid symbol "
+                f"(ASCII letters, digits and / : . _ -, at most {MAX_SYMBOL_LENGTH})"
+            ]
+        )
+    return text.upper()
+
+
+def bounds_problems(parsed: Parsed | None) -> list[str]:
+    """Every number or symbol of ``parsed`` that the store cannot hold; empty when it fits.
+
+    Canonical JSON is checked as it is read; this checks what other readers (the rule
+    parser, an LLM) produced, before it is written.
+    """
+    problems: list[str] = []
+    if isinstance(parsed, Signal):
+        symbol: str | None = parsed.symbol
+        numbers: list[tuple[str, Decimal | None]] = [
+            ("entry.low", parsed.entry.low if parsed.entry else None),
+            ("entry.high", parsed.entry.high if parsed.entry else None),
+            ("stop_loss", parsed.stop_loss),
+        ]
+        numbers += [(f"take_profits[{i}]", tp) for i, tp in enumerate(parsed.take_profits, 1)]
+    elif isinstance(parsed, SignalUpdate):
+        symbol = parsed.symbol
+        numbers = [("value", parsed.value)]
+    else:
+        return problems
+    if symbol is not None and _SYMBOL.fullmatch(symbol) is None:
+        problems.append(f"symbol {symbol[:MAX_SYMBOL_LENGTH]!r} is not a valid symbol")
+    for what, number in numbers:
+        if number is None:
+            continue
+        try:
+            check_storable(number, what)
+        except NumberOutOfBounds as exc:
+            problems.append(str(exc))
+    return problems
 
 
 def parsed_from_dict(data: object, *, check_geometry: bool = True) -> Parsed:
@@ -220,7 +273,7 @@ def parsed_from_dict(data: object, *, check_geometry: bool = True) -> Parsed:
     if kind == "update":
         return _update_from_dict(data)
     if kind != "signal":
-        raise InvalidSignal([f"kind must be 'signal', 'update' or 'noise', got {kind!r}"])
+        raise InvalidSignal([f"kind must be 'signal', 'update' or 'noise', got {repr(kind)[:40]}"])
     return _signal_from_dict(data, check_geometry)
 
 
@@ -307,9 +360,9 @@ def _update_from_dict(data: dict[str, Any]) -> SignalUpdate:
 
 def _enum(enum: type[StrEnum], value: object, what: str) -> Any:
     try:
-        if value is None:
+        if not isinstance(value, str) or not value.isascii():  # no folding of look-alikes
             raise ValueError(what)
-        return enum(str(value).lower())
+        return enum(value.lower())
     except ValueError:
         allowed = ", ".join(repr(m.value) for m in enum)
-        raise InvalidSignal([f"{what} must be one of {allowed}, got {value!r}"]) from None
+        raise InvalidSignal([f"{what} must be one of {allowed}, got {repr(value)[:40]}"]) from None

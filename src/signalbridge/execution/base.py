@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, runtime_checkable
 
 from signalbridge.domain.market import Market, MarketKind
@@ -247,6 +248,9 @@ class AdapterDeps:
     http_factory: HttpClientFactory | None = None
     clock: Callable[[], datetime] = utcnow
     shared: MutableMapping[str, Any] = field(default_factory=dict)
+    #: The only directory a connection's config may name local files in (the paper
+    #: venue's replay feed); ``None``: no local file may be read.
+    data_dir: Path | None = None
 
 
 @runtime_checkable

@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, Literal, Self, TypeVar
-from urllib.parse import urlsplit
 
 import ccxt.async_support as ccxt_async
 from ccxt.base.decimal_to_precision import DECIMAL_PLACES, TICK_SIZE
@@ -44,15 +43,21 @@ from signalbridge.execution.base import (
 )
 from signalbridge.execution.ccxt_algo import RESTING_TYPES
 from signalbridge.execution.ccxt_errors import translate
+from signalbridge.execution.ccxt_urls import (
+    guarded_session,
+    options_problem,
+    override_problem,
+    policy_of,
+)
 from signalbridge.execution.symbols import SymbolMap, SymbolStyle
 from signalbridge.integrations import errors as sb
 from signalbridge.integrations.redaction import register_secret
 from signalbridge.integrations.registry import adapters
+from signalbridge.integrations.ssrf import url_syntax_problem
 
 T = TypeVar("T")
 
 WITHDRAW_REFUSAL = "this API key can withdraw funds; create a trade-only key"
-_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _STATUS = {
     "open": OrderStatus.OPEN,
     "closed": OrderStatus.FILLED,
@@ -78,7 +83,8 @@ _BALANCE_META = frozenset({"info", "free", "used", "total", "debt", "timestamp",
 
 
 class CcxtConfig(BaseModel):
-    """A ccxt connection. ``urls`` (loopback only) exists for tests against fake venues."""
+    """A ccxt connection. ``urls`` replaces ccxt's ``urls['api']`` entries; it may only
+    point at hosts in the operator's allow-list (local fakes, an intranet gateway)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -105,12 +111,21 @@ class CcxtConfig(BaseModel):
 
     @field_validator("urls")
     @classmethod
-    def _loopback_only(cls, value: dict[str, str]) -> dict[str, str]:
-        """Signed requests carry the API key: never let a config send them elsewhere."""
+    def _plain_urls(cls, value: dict[str, str]) -> dict[str, str]:
+        """Signed requests carry the API key: refuse at save what no operator setting can
+        make safe; the host itself is held to the allow-list when the adapter is built."""
         for name, url in value.items():
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or parts.hostname not in _LOOPBACK:
-                raise ValueError(f"url override {name!r} must point at a loopback address")
+            problem = url_syntax_problem(url)
+            if problem is not None:
+                raise ValueError(f"url override {name!r}: {problem}")
+        return value
+
+    @field_validator("options")
+    @classmethod
+    def _no_urls_in_options(cls, value: dict[str, Any]) -> dict[str, Any]:
+        problem = options_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
 
@@ -166,6 +181,11 @@ class CcxtAdapter:
         )
         self.exchange: Any = _build_exchange(config, secrets)
         self._markets: dict[str, Market] | None = None
+        # An override is held to the operator's allow-list now, and refused on every call
+        # (before any request) rather than here, so one connection whose host the operator
+        # no longer allows cannot stop the adapter pool from building the others.
+        self._policy = policy_of(deps)
+        self._refusal = override_problem(config.urls, self._policy) if config.urls else None
 
     @classmethod
     def from_config(
@@ -190,6 +210,11 @@ class CcxtAdapter:
     # -- calls through the error boundary ----------------------------------------------------
 
     async def _call(self, fn: Callable[[], Awaitable[T]], *, write: bool = False) -> T:
+        if self._refusal is not None:
+            raise sb.InvalidRequest(self._refusal, connection_id=self.connection_id)
+        if self.config.urls and self.exchange.session is None and not self.exchange.closed_by_user:
+            # ccxt closes it with its own (own_session stays true) and never replaces it.
+            self.exchange.session = guarded_session(self._policy)
         try:
             return await fn()
         except Exception as exc:  # every ccxt/aiohttp failure is translated here

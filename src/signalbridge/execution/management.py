@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from signalbridge.domain.bounds import StoreDecimal
 from signalbridge.domain.market import tidy
 from signalbridge.domain.signals import MAX_TAKE_PROFITS, Side
 
@@ -29,8 +30,8 @@ class TrailingSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    distance: Decimal | None = Field(default=None, gt=0)
-    percent: Decimal | None = Field(default=None, gt=0, lt=100)
+    distance: StoreDecimal | None = Field(default=None, gt=0)
+    percent: StoreDecimal | None = Field(default=None, gt=0, lt=100)
     #: Start trailing once this many take-profits were hit (0: from the start).
     after_tp: int = Field(default=0, ge=0, le=MAX_TAKE_PROFITS)
 
@@ -48,7 +49,7 @@ class ManagementSettings(BaseModel):
 
     #: Percent of the opened amount closed at each TP; ``None`` splits evenly. The last TP
     #: always closes what is left.
-    tp_split: tuple[Decimal, ...] | None = Field(default=None, max_length=MAX_TAKE_PROFITS)
+    tp_split: tuple[StoreDecimal, ...] | None = Field(default=None, max_length=MAX_TAKE_PROFITS)
     break_even_after_tp: int | None = Field(default=None, ge=1, le=MAX_TAKE_PROFITS)
     trailing: TrailingSettings | None = None
     close_on_opposite: bool = False

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from signalbridge.domain.bounds import StoreDecimal, check_decimal_inputs
 from signalbridge.domain.market import Market, MarketKind
 from signalbridge.domain.signals import OrderType, Side, Signal
 from signalbridge.domain.sizing import Sized, SizingConfig, SizingMode, SizingSkip, size_order
@@ -21,13 +22,17 @@ from signalbridge.execution.base import OrderSide, Ticker, VenueOrderType
 HUNDRED = Decimal(100)
 
 
+MAX_SIGNAL_AGE_SECONDS = 366 * 86_400
+"""A year: longer ages are meaningless and overflow date arithmetic."""
+
+
 class RiskSettings(BaseModel):
     """A follow's guards against stale or run-away signals."""
 
     model_config = ConfigDict(extra="forbid")
 
-    max_signal_age_seconds: int = Field(default=300, ge=1)
-    max_deviation_percent: Decimal = Field(default=Decimal(2), gt=0, le=100)
+    max_signal_age_seconds: int = Field(default=300, ge=1, le=MAX_SIGNAL_AGE_SECONDS)
+    max_deviation_percent: StoreDecimal = Field(default=Decimal(2), gt=0, le=100)
     entry_orders: int = Field(default=1, ge=1, le=10)
 
 
@@ -84,7 +89,11 @@ def netting_guard(
 
 
 def sizing_config(raw: dict[str, Any]) -> SizingConfig:
-    return SizingConfig.model_validate(raw) if raw else DEFAULT_SIZING
+    """Validate a follow's ``sizing`` dict; every amount must fit the store's NUMERIC(38, 18)."""
+    if not raw:
+        return DEFAULT_SIZING
+    check_decimal_inputs(SizingConfig, raw)
+    return SizingConfig.model_validate(raw)
 
 
 def risk_settings(raw: dict[str, Any]) -> RiskSettings:

@@ -23,11 +23,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from signalbridge.domain.market import tidy
 from signalbridge.domain.signals import Side
 from signalbridge.execution.base import OrderSide, VenueOrderType, client_order_id
 from signalbridge.execution.cancel import Canceller
@@ -63,23 +64,36 @@ class Guard:
     amount: Decimal
 
 
+def trigger_on_tick(view: PositionView, level: Decimal) -> Decimal:
+    """``level`` on the venue's tick, rounded in the position's favour.
+
+    A level we rest may not be on the tick (a break-even stop at an averaged entry, a
+    provider's stop update), and a venue refuses such a trigger. Up for a long, down for a
+    short: the stop then risks less than the level (it fires a little earlier), and a
+    target never closes on the wrong side of its level.
+    """
+    tick = view.precision.price_tick
+    rounding = ROUND_CEILING if view.long else ROUND_FLOOR
+    return max(tidy((level / tick).to_integral_value(rounding=rounding) * tick), tick)
+
+
 def wanted(view: PositionView) -> dict[int, Guard]:
-    """The protective orders this position should have resting now, by role."""
+    """The protective orders this position should have resting now, by role (triggers
+    on the venue's tick: :func:`trigger_on_tick`)."""
     if not (view.precision.resting_exits and view.settings.native_exits):
         return {}
     if view.closing or view.amount <= 0:
         return {}
     guards: dict[int, Guard] = {}
     if view.stop_loss is not None and view.precision.resting_stops:
-        guards[STOP_ROLE] = Guard(
-            STOP_ROLE, VenueOrderType.STOP_MARKET, view.stop_loss, view.amount
-        )
+        trigger = trigger_on_tick(view, view.stop_loss)
+        guards[STOP_ROLE] = Guard(STOP_ROLE, VenueOrderType.STOP_MARKET, trigger, view.amount)
     count = len(view.take_profits)
     if view.tp_done < count and view.precision.resting_targets:
         k = view.tp_done + 1
         part = view.amount if k == count else min(view.amount, tp_share(view, k))
         if part > 0:
-            level = view.take_profits[k - 1]
+            level = trigger_on_tick(view, view.take_profits[k - 1])
             guards[k] = Guard(k, VenueOrderType.TAKE_PROFIT_MARKET, level, part)
     return guards
 

@@ -168,7 +168,10 @@ class HttpClientFactory:
 
     ``transport`` replaces the network (tests pass fakes); it is shared and not closed by
     the clients. ``allowed_hosts`` and ``resolver`` configure the SSRF guard used for
-    clients created with ``user_url=True``.
+    clients created with ``user_url=True``: every client whose URL a user configures (a
+    broker or exchange endpoint, a feed, an AI endpoint) must be created that way.
+    ``allowed_hosts`` is the operator's allow-list (``Settings.allowed_hosts``, passed at
+    the composition root); nothing a member configures may extend it.
     """
 
     def __init__(

@@ -2,16 +2,25 @@
 
 An adapter module calls :meth:`AdapterRegistry.register` (or uses the decorator) at import;
 the composition root imports the adapter modules. Importing this module registers nothing.
+
+A connection's config is stored in two parts: the public config (shown, diffed, audited) and
+the secrets (sealed by the vault). :meth:`AdapterRegistry.split_config` is the one place that
+splits them, and it unwraps pydantic's ``SecretStr``/``SecretBytes`` so the vault holds the
+secret itself, never its ``**********`` display form.
 """
 
 from __future__ import annotations
 
 import builtins
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar, get_args
+from typing import Any, Literal, TypeVar, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Secret, SecretBytes, SecretStr, ValidationError
+
+from signalbridge.domain.bounds import unstorable_decimals
+from signalbridge.integrations.redaction import REDACTED
 
 Kind = Literal["exchange", "channel", "payment", "ai"]
 KINDS: tuple[str, ...] = get_args(Kind)
@@ -69,6 +78,12 @@ class AdapterRegistry:
         missing = [f for f in secret_fields if f not in config_schema.model_fields]
         if missing:
             raise ValueError(f"secret fields not in {config_schema.__name__}: {missing}")
+        undeclared = _undeclared_secrets(config_schema, set(secret_fields))
+        if undeclared:
+            # Their values would be stored in the public config as ``**********``.
+            raise ValueError(
+                f"{config_schema.__name__} holds secret types outside secret_fields: {undeclared}"
+            )
         key = (kind, type_)
         existing = self._specs.get(key)
         if existing is not None and not replace and existing.factory is not factory:
@@ -111,12 +126,99 @@ class AdapterRegistry:
     def validate_config(self, kind: str, type_: str, config: dict[str, Any]) -> BaseModel:
         spec = self.get(kind, type_)
         try:
-            return spec.config_schema.model_validate(config)
+            model = spec.config_schema.model_validate(config)
         except ValidationError as exc:
             raise AdapterConfigError(kind, type_, _clear_errors(exc)) from None
+        unstorable = unstorable_decimals(model)  # balances, fees: they must fit NUMERIC(38, 18)
+        if unstorable:
+            errors = [{"field": where, "message": why} for where, why in unstorable]
+            raise AdapterConfigError(kind, type_, errors)
+        return model
+
+    def split_config(
+        self, kind: str, type_: str, config: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """Validate ``config``; return (public config as JSON, secrets as plain text).
+
+        Secret values are unwrapped (``SecretStr``, ``SecretBytes``, ``Secret[...]``), so
+        what the vault seals is exactly what the caller sent. A secret that is a mask
+        (``****``, ``****abcd``, ``**********``) is refused: it is a displayed value sent
+        back, and storing it would lock the connection out without anyone noticing. A
+        required secret left empty is refused too; an optional one left empty is not set.
+        """
+        spec = self.get(kind, type_)
+        model = self.validate_config(kind, type_, config)
+        public = model.model_dump(mode="json", exclude=set(spec.secret_fields))
+        secrets: dict[str, str] = {}
+        refused: list[dict[str, str]] = []
+        for name in spec.secret_fields:
+            value = _plain(getattr(model, name))
+            if value is None or (not value and not _required(spec, name)):
+                continue  # an optional secret left empty (a blank form field) is unset
+            if not value:
+                refused.append({"field": name, "message": "must not be empty"})
+            elif _MASK_RE.fullmatch(value):
+                refused.append({"field": name, "message": _MASKED_MESSAGE})
+            secrets[name] = value
+        if refused:
+            raise AdapterConfigError(kind, type_, refused)
+        return public, secrets
 
     def __contains__(self, key: object) -> bool:
         return key in self._specs
+
+
+_MASK_RE = re.compile(re.escape(REDACTED) + r"\**.{0,4}", re.DOTALL)
+_MASKED_MESSAGE = "is a masked placeholder, not the secret; send the real value"
+_SECRET_TYPES: tuple[type[Any], ...] = (SecretStr, SecretBytes, Secret)
+
+
+def _required(spec: AdapterSpec, name: str) -> bool:
+    return spec.config_schema.model_fields[name].is_required()
+
+
+def _plain(value: Any) -> str | None:
+    """A secret field's value as the text the adapter needs (``None`` when not set)."""
+    if isinstance(value, _SECRET_TYPES):
+        value = value.get_secret_value()
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    return value if isinstance(value, str) else str(value)
+
+
+def _undeclared_secrets(
+    schema: type[BaseModel], declared: set[str], prefix: str = "", seen: set[type] | None = None
+) -> list[str]:
+    """Fields (dotted through nested models) typed as a secret but not in ``declared``."""
+    seen = set() if seen is None else seen
+    if schema in seen:
+        return []
+    seen.add(schema)
+    found: list[str] = []
+    for name, info in schema.model_fields.items():
+        if not prefix and name in declared:
+            continue
+        path = prefix + name
+        if _holds_secret(info.annotation):
+            found.append(path)
+        for model in _models_in(info.annotation):
+            found += _undeclared_secrets(model, declared, path + ".", seen)
+    return found
+
+
+def _holds_secret(annotation: Any) -> bool:
+    origin = get_origin(annotation) or annotation
+    if isinstance(origin, type) and issubclass(origin, _SECRET_TYPES):
+        return True
+    return any(_holds_secret(arg) for arg in get_args(annotation))
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
 
 
 def _clear_errors(exc: ValidationError) -> list[dict[str, str]]:

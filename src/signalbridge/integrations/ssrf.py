@@ -6,6 +6,12 @@ against loopback, private, link-local, CGNAT, multicast, reserved, metadata and 
 embedded in IPv6 forms; then the connection is made to the checked address itself (the
 URL is rewritten to the IP, the ``Host`` header and TLS SNI/verification keep the name), so
 a DNS answer that changes between check and connect (rebinding) cannot redirect it.
+
+Only the operator opens internal addresses: ``allowed_hosts`` comes from the settings
+(``SIGNALBRIDGE_ALLOWED_HOSTS``), never from a connection's configuration. A configured URL
+is first checked by :func:`url_syntax_problem` when it is saved, so forms no allow-list can
+make safe (other schemes, ``user:password@``, odd IPv4 spellings, ``%`` in the host) are
+refused before anything is stored.
 """
 
 from __future__ import annotations
@@ -47,6 +53,13 @@ _EXTRA_BLOCKED: tuple[IPNetwork, ...] = (
 )
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _NUMERIC_PART = re.compile(r"^(0[xX][0-9a-fA-F]*|[0-9]+)$")
+#: scheme://authority then path, query or fragment; the authority is judged separately.
+_URL = re.compile(
+    r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<authority>[^/?#]*)(?P<rest>[/?#].*)?$"
+)
+_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+_HOST_NAME = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*\.?$")
+_MAX_URL_LENGTH = 2048
 
 
 def parse_host_ip(host: str) -> IPAddress | None:
@@ -80,6 +93,58 @@ def parse_host_ip(host: str) -> IPAddress | None:
         value = value * 256 + n
     value = value * 256 ** (5 - len(parts)) + last
     return ipaddress.IPv4Address(value)
+
+
+def url_syntax_problem(url: str) -> str | None:
+    """Why a configured URL is refused whatever the operator allows, or None.
+
+    Deliberately narrower than RFC 3986, so that httpx, yarl (aiohttp, ccxt) and this
+    check all read the same host: http/https only, a plain host name, a dotted-quad IPv4 or
+    a bracketed IPv6 address, an optional port, and no ``user:password@``, backslash,
+    ``%``, space or control character in it. The addresses themselves are judged when the
+    URL is dialled (:meth:`SSRFPolicy.check`), where the operator's allow-list applies.
+    """
+    if len(url) > _MAX_URL_LENGTH:
+        return f"the URL is longer than {_MAX_URL_LENGTH} characters"
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url) or "\\" in url:
+        return "the URL contains a space, a control character or a backslash"
+    match = _URL.match(url)
+    if match is None:
+        return "not an absolute http(s) URL"
+    scheme = match["scheme"].lower()
+    if scheme not in ALLOWED_SCHEMES:
+        return f"URL scheme {scheme!r} is not allowed; use http/https"
+    authority = match["authority"]
+    if "@" in authority:
+        return "the URL must not carry a user name or password (user:password@host)"
+    if "%" in authority:
+        return "the URL host must not contain '%' (encoded or scoped addresses)"
+    if authority.startswith("["):
+        host, sep, port = authority[1:].partition("]")
+        if not sep:
+            return "the URL has an unclosed '[' in its host"
+        if port and not port.startswith(":"):
+            return "the URL has text after its IPv6 address"
+        port = port[1:] if port else ""
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return f"URL host [{host}] is not an IPv6 address"
+    else:
+        host, _, port = authority.partition(":")
+        if not host:
+            return "the URL has no host"
+        if not _HOST_NAME.match(host):
+            return f"URL host {host!r} is not a plain host name or IP address"
+        try:
+            literal = parse_host_ip(host)
+        except InvalidRequest as exc:
+            return exc.message
+        if literal is not None and host.rstrip(".") != str(literal):
+            return f"URL host {host!r} is an unusual spelling of {literal}; write {literal}"
+    if port and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+        return f"URL port {port!r} is not a number from 1 to 65535"
+    return None
 
 
 def _parse_number(part: str) -> int:
@@ -190,6 +255,18 @@ class SSRFPolicy:
     def _ip_allowed(self, ip: IPAddress) -> bool:
         return any(ip.version == net.version and ip in net for net in self._networks)
 
+    def lists(self, host: str) -> bool:
+        """Whether the operator named ``host`` itself: the exact name, or an IP literal
+        inside a listed network. A name that merely resolves into one does not count."""
+        text = host.strip().lower().rstrip(".")
+        if text in self._names:
+            return True
+        try:
+            literal = parse_host_ip(text)
+        except InvalidRequest:
+            return False
+        return literal is not None and self._ip_allowed(literal)
+
     async def check(self, url: httpx.URL | str) -> Target:
         """The pinned target for ``url``, or :class:`InvalidRequest` saying why not."""
         url = httpx.URL(url) if isinstance(url, str) else url
@@ -198,6 +275,8 @@ class SSRFPolicy:
             raise InvalidRequest(
                 f"URL scheme {scheme or '(none)'!r} is not allowed; use http/https"
             )
+        if url.userinfo:
+            raise InvalidRequest("URL must not carry a user name or password; request refused")
         host = url.host.lower().rstrip(".")
         if not host:
             raise InvalidRequest("URL has no host")
@@ -210,7 +289,9 @@ class SSRFPolicy:
             if not name_allowed and (
                 host in METADATA_HOSTS or host == "localhost" or host.endswith(".localhost")
             ):
-                raise InvalidRequest(f"URL host {host!r} is an internal name and is not allowed")
+                raise InvalidRequest(
+                    f"URL host {host!r} is an internal name and is not allowed; request refused"
+                )
             answers = await self.resolver(host, port)
             if not answers:
                 raise TransientError(f"host {host!r} did not resolve to any address")

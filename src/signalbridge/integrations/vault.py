@@ -173,7 +173,7 @@ class Vault:
 def load_or_create_key_file(path: Path) -> list[str]:
     """Read keys (one per line, newest first) from ``path``, creating it (0600) if missing."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         key = generate_key()
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -206,6 +206,7 @@ def write_key_file(path: Path, keys: list[str]) -> None:
     """Replace the key file atomically (0600), e.g. after ``keys rotate`` added a key."""
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a leftover .tmp keeps its old mode through O_CREAT
     with os.fdopen(fd, "w", encoding="ascii") as fh:
         fh.write("\n".join(keys) + "\n")
     os.replace(tmp, path)

@@ -39,7 +39,11 @@ def wire(container: Container) -> ExecutionEngine:
     http = HttpClientFactory(
         registry=container.metrics, allowed_hosts=tuple(container.settings.allowed_hosts)
     )
-    deps = AdapterDeps(session_factory=container.sessions, http_factory=http)
+    deps = AdapterDeps(
+        session_factory=container.sessions,
+        http_factory=http,
+        data_dir=container.settings.data_dir,
+    )
     pool = AdapterPool(container.sessions, container.vault, container.registry, deps, kernel.guard)
     engine = ExecutionEngine(
         container.sessions, pool, settle_seconds=container.settings.order_settle_seconds

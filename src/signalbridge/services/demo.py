@@ -1,12 +1,14 @@
 """Demo data: a webhook channel, a paper account following it, and sample signals.
 
 Prices of the sample signals are taken from the paper venue's own feed, so they fill and
-a newcomer sees a signal become a position within seconds.
+a newcomer sees a signal become a position within seconds. Everything the demo makes
+belongs to the first admin (the lowest-id admin), like every row the CLI makes.
 """
 
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -15,11 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from signalbridge.bootstrap import Container
-from signalbridge.channels.webhook import sign
 from signalbridge.jobs.queue import DISPATCH_SIGNAL
-from signalbridge.services import audit
+from signalbridge.services import access, audit
 from signalbridge.services.ingest import ingest, interpret_canonical
 from signalbridge.services.secrets import seal, unseal
+from signalbridge.services.webhook_send import SenderCredentials, curl_command, prepare
 from signalbridge.store import models as m
 from signalbridge.store.types import utcnow
 
@@ -37,9 +39,19 @@ class DemoInfo:
     price: Decimal
 
 
+class NoAdminYet(ValueError):
+    """The demo's rows need an owner, the first admin, and there is no admin yet."""
+
+
 async def _get_or_create(
     session: AsyncSession, container: Container
 ) -> tuple[m.ChannelSource, m.ExecutionConnection, m.Follow, str]:
+    owner = await access.first_admin_id(session)
+    if owner is None:
+        raise NoAdminYet(
+            "the demo needs an admin to own its channel and account: start `signalbridge "
+            "serve` once, or run `signalbridge users create EMAIL --role admin`"
+        )
     channel = await session.scalar(
         select(m.ChannelSource).where(m.ChannelSource.name == DEMO_CHANNEL)
     )
@@ -52,6 +64,8 @@ async def _get_or_create(
             type="webhook",
             config={"parse_text": True},
             min_confidence=Decimal("0.9"),
+            owner_id=owner,
+            visibility=m.ChannelVisibility.PRIVATE,
         )
         session.add(channel)
         await session.flush()
@@ -61,7 +75,7 @@ async def _get_or_create(
         await audit.record(
             session,
             actor="demo",
-            actor_id=None,
+            actor_id=owner,
             action="create",
             entity="channel",
             entity_id=channel.id,
@@ -74,6 +88,7 @@ async def _get_or_create(
     if connection is None:
         connection = m.ExecutionConnection(
             name=DEMO_CONNECTION,
+            owner_id=owner,
             type="paper",
             config={
                 "account_id": "demo",
@@ -87,7 +102,7 @@ async def _get_or_create(
         await audit.record(
             session,
             actor="demo",
-            actor_id=None,
+            actor_id=owner,
             action="create",
             entity="connection",
             entity_id=connection.id,
@@ -110,7 +125,7 @@ async def _get_or_create(
         await audit.record(
             session,
             actor="demo",
-            actor_id=None,
+            actor_id=owner,
             action="create",
             entity="follow",
             entity_id=follow.id,
@@ -159,7 +174,11 @@ def sample_signals(btc: Decimal, eth: Decimal) -> list[dict[str, object]]:
 
 
 async def seed_demo(container: Container) -> DemoInfo:
-    """Create the demo objects (once) and ingest fresh sample signals; queue their dispatch."""
+    """Create the demo objects (once) and ingest fresh sample signals; queue their dispatch.
+
+    Raises :class:`NoAdminYet` when no admin exists to own them (see
+    ``services.users.ensure_admin``).
+    """
     async with container.sessions() as session, session.begin():
         channel, connection, follow, secret = await _get_or_create(session, container)
     pool = container.extras["adapter_pool"]
@@ -187,10 +206,15 @@ async def seed_demo(container: Container) -> DemoInfo:
 
 
 def curl_example(base_url: str, channel_id: int, secret: str, price: Decimal) -> str:
-    """A ready-to-paste signed delivery of a market long priced around ``price``."""
+    """A ready-to-paste delivery of a market long priced around ``price``, signed now (it
+    is refused once older than the webhook tolerance)."""
+    body = json.dumps(sample_long(price), separators=(",", ":")).encode()
+    sender = SenderCredentials(secret)
+    return curl_command(prepare(base_url, channel_id, body, sender))
+
+
+def send_example(channel_id: int, price: Decimal, url: str | None = None) -> str:
+    """The ``signalbridge send`` command that signs the same long afresh each time it runs."""
     body = json.dumps(sample_long(price), separators=(",", ":"))
-    return (
-        f"curl -X POST {base_url}/webhooks/channels/{channel_id} "
-        f"-H 'Content-Type: application/json' "
-        f"-H 'X-SignalBridge-Signature: {sign(secret, body.encode())}' -d '{body}'"
-    )
+    where = f" --url {shlex.quote(url)}" if url else ""
+    return f"signalbridge send {channel_id} {shlex.quote(body)}{where}"

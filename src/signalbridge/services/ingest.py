@@ -7,7 +7,6 @@ Every channel adapter ends here. The message row is written once per
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -16,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from signalbridge.domain.bounds import JsonOutOfBounds, load_json, storable_text
 from signalbridge.domain.errors import InvalidSignal
 from signalbridge.domain.signals import Noise, Parsed, Signal, SignalUpdate, parsed_from_dict
 from signalbridge.services.dispatch import create_executions
@@ -53,21 +53,22 @@ class IngestResult:
         }
 
 
-def delivery_id(body: bytes, explicit: str | None) -> str:
-    """The idempotency key of a delivery: the sender's id when given, else the body's hash."""
+def delivery_id(body: bytes, explicit: str | None, first_seen: datetime | None = None) -> str:
+    """The idempotency key of a delivery: the sender's (signed) id when given, else the body's
+    hash, with the second the body was first seen when the body-hash window decides
+    duplicates (so the same body is a new message once its window has passed)."""
     if explicit:
         return explicit[:200]
-    return "sha256:" + hashlib.sha256(body).hexdigest()
+    key = "sha256:" + hashlib.sha256(body).hexdigest()
+    return key if first_seen is None else f"{key}:{int(first_seen.timestamp())}"
 
 
 def interpret_canonical(text: str) -> Interpretation:
     """Read SignalBridge's canonical JSON; anything wrong is a clear list of problems."""
-    try:
-        data = json.loads(text, parse_float=Decimal)
-    except json.JSONDecodeError as exc:
-        return Interpretation(None, Decimal(0), (f"body is not valid JSON: {exc.msg}",))
-    except ValueError as exc:  # e.g. a number too long to convert
-        return Interpretation(None, Decimal(0), (f"body is not valid JSON: {exc}",))
+    try:  # bounded: no deep nesting, no NaN/Infinity, no endless integers
+        data = load_json(text)
+    except JsonOutOfBounds as exc:
+        return Interpretation(None, Decimal(0), (str(exc),))
     try:
         return Interpretation(parsed_from_dict(data), Decimal(1))
     except InvalidSignal as exc:
@@ -109,7 +110,7 @@ async def ingest(
         {
             "channel_id": channel.id,
             "external_id": external_id,
-            "text": text,
+            "text": storable_text(text),
             "content_type": content_type,
             "status": status,
             "error": error,
@@ -181,6 +182,15 @@ async def _stored_outcome(session: AsyncSession, channel_id: int, external_id: s
         )
     )
     assert message is not None  # the conflict proves it exists
+    return await _outcome_of(session, message)
+
+
+async def stored_outcome(session: AsyncSession, message_id: int) -> IngestResult:
+    """What an earlier delivery became, answered again to its duplicate."""
+    return await _outcome_of(session, await session.get_one(m.Message, message_id))
+
+
+async def _outcome_of(session: AsyncSession, message: m.Message) -> IngestResult:
     signal_id = await session.scalar(select(m.Signal.id).where(m.Signal.message_id == message.id))
     update_id = await session.scalar(
         select(m.SignalUpdate.id).where(m.SignalUpdate.message_id == message.id)

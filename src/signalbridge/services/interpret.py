@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from typing import Any
 
-from signalbridge.domain.signals import Signal
+from signalbridge.domain.bounds import JsonOutOfBounds, load_json
+from signalbridge.domain.signals import Signal, bounds_problems
 from signalbridge.services.ingest import Interpretation, interpret_canonical
 
 
@@ -19,11 +19,13 @@ def interpret(body_text: str, *, parse_text: bool, template: Any = None) -> Inte
 
     A JSON object with only a ``text`` field (``{"text": "..."}``) is parsed as that text.
     """
+    if "\x00" in body_text:
+        return Interpretation(None, Decimal(0), ("the body holds NUL characters",))
     stripped = body_text.lstrip()
     if stripped.startswith("{"):
         try:
-            data = json.loads(stripped, parse_float=Decimal)
-        except ValueError:
+            data = load_json(stripped)
+        except JsonOutOfBounds:
             return interpret_canonical(stripped)  # reports the JSON error precisely
         if looks_canonical(data) or not parse_text:
             return interpret_canonical(stripped)
@@ -41,6 +43,9 @@ def parse_with_rules(text: str, template: Any = None) -> Interpretation:
     confidence = Decimal(str(round(result.confidence, 4)))
     parsed = result.parsed
     problems = tuple(result.reasons)
+    out_of_bounds = bounds_problems(parsed)
+    if out_of_bounds:  # the parser read a number or symbol the store cannot hold
+        return Interpretation(None, confidence, tuple(out_of_bounds))
     if isinstance(parsed, Signal):
         geometry = parsed.geometry_problems()
         if geometry:  # never "fixed": the message is kept as rejected, with the reasons

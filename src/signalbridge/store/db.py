@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,8 +27,8 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """Build the async engine; SQLite gets WAL, a busy timeout and foreign keys on."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.database and parsed.database != ":memory:" and "mode=memory" not in url:
+            private_sqlite_file(Path(parsed.database))
         # One connection: SQLite has one writer anyway, and queueing in the pool (FIFO,
         # asyncio-aware) is far faster under load than SQLite's sleep-and-retry busy handler.
         engine = create_async_engine(
@@ -41,6 +43,27 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
         return engine
     return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def private_sqlite_file(path: Path) -> None:
+    """Make the database file (and its -wal/-shm) readable by this user only.
+
+    The file is created empty with mode 0600 before SQLite opens it: SQLite then gives its
+    -wal and -shm files the database file's mode. Files an older version left readable by
+    others are tightened. A directory we create is 0700.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = stat.S_IMODE(file.stat().st_mode)
+            if mode & 0o077:
+                file.chmod(mode & 0o700)
+        except FileNotFoundError:
+            continue
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

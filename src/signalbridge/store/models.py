@@ -78,9 +78,20 @@ class ConnectionMixin(Timestamps):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
+class ChannelVisibility:
+    """Who may follow a channel besides its owner and the staff (admins, operators)."""
+
+    PUBLIC = "public"  # every member
+    PRIVATE = "private"  # nobody else
+    ALL = (PUBLIC, PRIVATE)
+
+
 class ChannelSource(ConnectionMixin, Base):
     __tablename__ = "channel_sources"
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    visibility: Mapped[str] = mapped_column(
+        String(16), default=ChannelVisibility.PRIVATE, server_default=ChannelVisibility.PRIVATE
+    )
     parse_template: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # Parses below this confidence go to review, never to execution.
     min_confidence: Mapped[Decimal] = mapped_column(default=Decimal("0.9"))
@@ -107,6 +118,21 @@ class Message(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class DeliveryBody(Base):
+    """A webhook body's claim on its channel for the replay window (services/replay.py):
+    the same body again inside the window is a duplicate of ``message_id``."""
+
+    __tablename__ = "delivery_bodies"
+    __table_args__ = (UniqueConstraint("channel_id", "body_hash"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channel_sources.id", ondelete="CASCADE"))
+    body_hash: Mapped[str] = mapped_column(String(64))
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), nullable=True
+    )
 
 
 class MessageEdit(Base):
@@ -173,8 +199,11 @@ class AIConfig(ConnectionMixin, Base):
 
 
 class ExecutionConnection(ConnectionMixin, Base):
+    """A trading account. Its owner owns everything done on it: the follows, executions,
+    orders, positions and execution logs reach their owner through ``connection_id``."""
+
     __tablename__ = "execution_connections"
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
 
 
 class Follow(Timestamps, Base):

@@ -10,7 +10,17 @@ from fastapi import APIRouter, FastAPI
 import signalbridge
 from signalbridge.bootstrap import Container
 from signalbridge.web import errors
-from signalbridge.web.routes import admin, connections, follows, health, trading, webhooks
+from signalbridge.web.input_guard import InputGuard
+from signalbridge.web.routes import (
+    admin,
+    auth,
+    connections,
+    follows,
+    health,
+    tokens,
+    trading,
+    webhooks,
+)
 
 Hook = Callable[[], Awaitable[None]]
 
@@ -36,10 +46,13 @@ def create_app(
     )
     app.state.container = container
     errors.install(app)
+    app.add_middleware(InputGuard)  # /api/: JSON bodies bounded in size and depth, no NUL
     app.include_router(health.router)
-    app.include_router(webhooks.router)
-    api = APIRouter(prefix="/api/v1")
+    app.include_router(webhooks.router, responses=errors.ERROR_RESPONSES)
+    api = APIRouter(prefix="/api/v1", responses=errors.ERROR_RESPONSES)
     for router in (*connections.routers, follows.router, trading.router, admin.router):
         api.include_router(router)
+    api.include_router(auth.router)
+    api.include_router(tokens.router)
     app.include_router(api)
     return app

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import BackgroundTasks, Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from signalbridge.bootstrap import Container
-from signalbridge.services.auth import AuthError, Principal, authenticate
+from signalbridge.services import access
+from signalbridge.services.auth import (
+    TOKEN_USAGE_KEY,
+    AuthError,
+    Principal,
+    TokenUsage,
+    authenticate,
+)
 from signalbridge.web.errors import ApiError
 
 
@@ -30,7 +37,15 @@ async def session(c: ContainerDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(session)]
 
 
-async def principal(request: Request, c: ContainerDep) -> Principal:
+def token_usage(c: Container) -> TokenUsage:
+    """The process's :class:`TokenUsage` (tests may put one with their own clock first)."""
+    usage = c.extras.get(TOKEN_USAGE_KEY)
+    if not isinstance(usage, TokenUsage):
+        usage = c.extras[TOKEN_USAGE_KEY] = TokenUsage(c.sessions)
+    return usage
+
+
+async def principal(request: Request, c: ContainerDep, background: BackgroundTasks) -> Principal:
     """The caller, from a short session of its own that is closed before the handler runs.
 
     (The handler's session connects lazily, on first use, so the two never overlap; with
@@ -40,19 +55,49 @@ async def principal(request: Request, c: ContainerDep) -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise ApiError(401, "a bearer token is required")
+    usage = token_usage(c)
     async with c.sessions() as s:
         try:
-            return await authenticate(s, token.strip())
+            who = await authenticate(s, token.strip(), usage=usage)
         except AuthError:
             raise ApiError(401, "the bearer token is not valid") from None
+    if usage.pending:  # last_used_at, written after the response (at most once a minute)
+        background.add_task(usage.flush_later)
+    return who
 
 
-def require(scope: str) -> Callable[..., Awaitable[Principal]]:
-    """Dependency that admits callers whose token holds ``scope`` (or ``admin``)."""
+def require(
+    scope: str, entity: access.Entity | None = None, action: access.Action = "read"
+) -> Callable[..., Awaitable[Principal]]:
+    """Dependency that admits callers whose token holds ``scope`` (or ``admin``) and, with
+    ``entity``, whose role may ``action`` that kind of row at all (see services/access.py).
+
+    Both refusals are 403 and come before any row is read, so they say nothing of rows.
+    """
 
     async def check(p: Annotated[Principal, Depends(principal)]) -> Principal:
         if not p.allows(scope):
             raise ApiError(403, f"this token lacks the scope {scope!r}")
+        if entity is not None and not access.permits(entity, action, p):
+            raise ApiError(403, f"this route is not open to the {p.role} role")
         return p
 
     return check
+
+
+async def fetch(
+    session: AsyncSession,
+    entity: access.Entity,
+    row_id: int,
+    who: Principal,
+    *,
+    write: bool = False,
+) -> Any:
+    """The row the caller may see (with ``write``: change), else 404 (another user's row
+    answers exactly like a missing one) or 403 (seen read-only)."""
+    try:
+        return await access.find(session, entity, row_id, who, write=write)
+    except access.NotFound as exc:
+        raise ApiError(404, exc.message) from None
+    except access.ReadOnly as exc:
+        raise ApiError(403, exc.message) from None

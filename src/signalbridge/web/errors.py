@@ -12,6 +12,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger("signalbridge.web")
@@ -30,6 +31,41 @@ _CODES = {
     500: "internal_error",
     503: "unavailable",
 }
+
+
+class ErrorDetail(BaseModel):
+    """The inside of every error answer."""
+
+    code: str = Field(description="stable machine-readable code, e.g. ``not_found``")
+    message: str = Field(description="what went wrong, for a person")
+    details: Any = Field(default=None, description="per-field problems or the stored outcome")
+
+
+class ErrorBody(BaseModel):
+    """``{"error": {...}}``: the one shape of every 4xx and 5xx answer."""
+
+    error: ErrorDetail
+
+
+_DESCRIPTIONS = {
+    401: "no valid credentials",
+    403: "the credentials do not allow this",
+    404: "no such row, or one the caller may not see (both answer the same)",
+    409: "conflicts with the current state of the row",
+    413: "the body is too large",
+    415: "the body is not JSON",
+    422: "the request is not valid (fields, numbers, JSON shape or depth)",
+    429: "too many requests; retry later",
+}
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": text} for status, text in _DESCRIPTIONS.items()
+}
+"""The error answers every route may give, for ``include_router(..., responses=...)``.
+
+Declared once so the OpenAPI document names every status a route can answer (schemathesis
+checks that no undocumented status comes back).
+"""
 
 
 class ApiError(Exception):

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 from tests.fakes.binance import FakeBinance, binance_server, fake_binance  # noqa: F401
+from tests.fakes.loopback import loopback_deps
 
 from signalbridge.execution.base import (
-    AdapterDeps,
     ExchangeAdapter,
     MarketKind,
     OrderRequest,
@@ -47,7 +47,7 @@ def make(
     if urls is not None:
         config["urls"] = urls
     keys = {**fake.adapter_secrets(), **secrets}
-    adapter = CcxtAdapter.from_config("conn-7", config, keys, deps=AdapterDeps())
+    adapter = CcxtAdapter.from_config("conn-7", config, keys, deps=loopback_deps())
     adapter.exchange.timeout_on_exit = 0  # ccxt sleeps 250 ms on close by default
     return adapter
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
+from tests.fakes.loopback import LOOPBACK_HOSTS
 from tests.platform_fixtures import make_settings
 
 from signalbridge.bootstrap import Container, build_container
@@ -21,6 +22,7 @@ from signalbridge.execution.base import AdapterDeps
 from signalbridge.execution.engine import EngineHooks, ExecutionEngine
 from signalbridge.execution.pool import AdapterPool
 from signalbridge.integrations.breaker import CircuitBreaker
+from signalbridge.integrations.http import HttpClientFactory
 from signalbridge.integrations.kernel import Kernel
 from signalbridge.integrations.retry import RetryPolicy
 from signalbridge.services.secrets import seal
@@ -83,6 +85,7 @@ class Rig:
     engine: ExecutionEngine
     clock: Clock
     channel_id: int = 0
+    owner_id: int = 0  # the user owning every connection the rig makes
     _n: int = field(default=0)
 
     @property
@@ -98,7 +101,9 @@ class Rig:
         self, type_: str, config: dict[str, Any], secrets: dict[str, str] | None = None
     ) -> int:
         async with self.sessions() as s, s.begin():
-            row = m.ExecutionConnection(name=f"{type_}-{self._n}", type=type_, config=config)
+            row = m.ExecutionConnection(
+                name=f"{type_}-{self._n}", type=type_, config=config, owner_id=self.owner_id
+            )
             self._n += 1
             s.add(row)
             await s.flush()
@@ -187,7 +192,8 @@ async def build_rig(
     clock: Callable[[], datetime] | None = None,
 ) -> Rig:
     url = database_url or f"sqlite+aiosqlite:///{tmp_path / 'engine.db'}"
-    settings = make_settings(tmp_path, url, redis_url=redis_url)
+    # The fakes listen on loopback: the operator's allow-list says so, as in development.
+    settings = make_settings(tmp_path, url, redis_url=redis_url, allowed_hosts=LOOPBACK_HOSTS)
     container = build_container(settings)
     await upgrade(container.engine)
     kernel = ClockedKernel.from_settings(settings, CollectorRegistry())
@@ -201,17 +207,27 @@ async def build_rig(
         container.sessions,
         container.vault,
         container.registry,
-        deps or AdapterDeps(session_factory=container.sessions),
+        deps
+        or AdapterDeps(
+            session_factory=container.sessions,
+            http_factory=HttpClientFactory(
+                registry=CollectorRegistry(), allowed_hosts=settings.allowed_hosts
+            ),
+        ),
         kernel.guard,
     )
     the_clock = Clock()
     engine = ExecutionEngine(container.sessions, pool, settle_seconds=30.0, now=the_clock)
     rig = Rig(container, kernel, pool, engine, the_clock)
     async with container.sessions() as s, s.begin():
-        channel = m.ChannelSource(name="hook", type="webhook", config={})
+        owner = m.User(email="owner@example.com", password_hash="-", role=m.Role.ADMIN)
+        s.add(owner)
+        await s.flush()
+        channel = m.ChannelSource(name="hook", type="webhook", config={}, owner_id=owner.id)
         s.add(channel)
         await s.flush()
         rig.channel_id = channel.id
+        rig.owner_id = owner.id
     return rig
 
 

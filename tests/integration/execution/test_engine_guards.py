@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from tests.fakes.binance import FakeBinance
+from tests.fakes.loopback import LOOPBACK_HOSTS
 from tests.integration.execution.test_engine_fixtures import Rig
 from tests.platform_fixtures import make_settings, running_harness
 
@@ -82,7 +83,8 @@ async def test_row29_withdraw_key_refused_at_connection_test(
     tmp_path: Path, fake_binance: FakeBinance
 ) -> None:
     fake = fake_binance
-    settings = make_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'h.db'}")
+    db = f"sqlite+aiosqlite:///{tmp_path / 'h.db'}"
+    settings = make_settings(tmp_path, db, allowed_hosts=LOOPBACK_HOSTS)  # the fake's loopback
     async with running_harness(settings) as h:
         body = await h.ok(
             "POST",

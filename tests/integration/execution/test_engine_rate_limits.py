@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 from tests.fakes.binance import FakeBinance
+from tests.fakes.loopback import loopback_deps
 from tests.integration.execution.test_engine_fixtures import build_rig
 from tests.platform_fixtures import make_settings
 
-from signalbridge.execution.base import AdapterDeps
 from signalbridge.execution.engine import ExecutionEngine
 from signalbridge.execution.pool import AdapterPool
 from signalbridge.integrations.kernel import Kernel
@@ -39,7 +39,7 @@ def _worker(rig_settings: object, rig: object, prefix: str) -> ExecutionEngine:
         sessions,
         rig.container.vault,  # type: ignore[attr-defined]
         rig.container.registry,  # type: ignore[attr-defined]
-        AdapterDeps(session_factory=sessions),
+        loopback_deps(session_factory=sessions),
         kernel.guard,
     )
     return ExecutionEngine(sessions, pool, settle_seconds=30.0)

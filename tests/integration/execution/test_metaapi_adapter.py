@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 
 import pytest
+from tests.fakes.loopback import LOOPBACK_HOSTS, loopback_deps
 from tests.fakes.metaapi import FakeMetaApi, FakeSymbol
 
 from signalbridge.domain.signals import Side
@@ -68,7 +69,7 @@ def _config(fake: FakeMetaApi, account: str = MAIN, **extra: object) -> dict[str
 
 async def _make(fake: FakeMetaApi, token: str = TOKEN, **config: object) -> MetaApiAdapter:
     return MetaApiAdapter.from_config(
-        "conn-7", _config(fake, **config), {"token": token}, deps=AdapterDeps()
+        "conn-7", _config(fake, **config), {"token": token}, deps=loopback_deps()
     )
 
 
@@ -90,7 +91,7 @@ def _market(coid: str, side: OrderSide, amount: str, symbol: str = "EURUSD") -> 
 def test_registered_and_implements_protocol(fake: FakeMetaApi) -> None:
     spec = adapters.get("exchange", "metaapi")
     assert spec.factory is MetaApiAdapter and spec.secret_fields == ("token",)
-    made = MetaApiAdapter.from_config("c", _config(fake), {"token": TOKEN}, deps=AdapterDeps())
+    made = MetaApiAdapter.from_config("c", _config(fake), {"token": TOKEN}, deps=loopback_deps())
     assert isinstance(made, ExchangeAdapter)
     assert made.capabilities.native_stop_loss and not made.capabilities.leverage
     assert made.capabilities.max_client_order_id_len == 26
@@ -112,7 +113,7 @@ async def test_works_through_the_kernel_http_factory(fake: FakeMetaApi) -> None:
     from signalbridge.integrations.http import HttpClientFactory
 
     fake.reset()
-    factory = HttpClientFactory(registry=CollectorRegistry())
+    factory = HttpClientFactory(registry=CollectorRegistry(), allowed_hosts=LOOPBACK_HOSTS)
     deps = AdapterDeps(shared={"http_factory": factory})
     made = MetaApiAdapter.from_config("conn-f", _config(fake), {"token": TOKEN}, deps=deps)
     try:

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from tests.fakes.loopback import loopback_deps
 from tests.fakes.metaapi import FakeMetaApi
 from tests.integration.execution.test_engine_fixtures import build_rig
 from tests.integration.execution.test_metaapi_adapter import MAIN, TOKEN, _config, _market
 
 from signalbridge.execution.base import (
-    AdapterDeps,
     OrderRequest,
     OrderSide,
     OrderStatus,
@@ -41,7 +41,9 @@ def fake() -> Iterator[FakeMetaApi]:
 @pytest.fixture
 async def adapter(fake: FakeMetaApi) -> AsyncIterator[MetaApiAdapter]:
     fake.reset()
-    made = MetaApiAdapter.from_config("conn-9", _config(fake), {"token": TOKEN}, deps=AdapterDeps())
+    made = MetaApiAdapter.from_config(
+        "conn-9", _config(fake), {"token": TOKEN}, deps=loopback_deps()
+    )
     yield made
     await made.close()
 

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import time
+import tracemalloc
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 from tests.fakes.canary import CanaryServer
-from tests.fakes.flaky_server import FlakyServer, Reply
+from tests.fakes.flaky_server import FlakyServer, Reply, gzip_bomb_bytes
 
 from signalbridge.integrations.errors import InvalidRequest
-from signalbridge.integrations.http import HttpClientFactory, HttpConfig
+from signalbridge.integrations.http import (
+    HttpClientFactory,
+    HttpConfig,
+    ResponseDeadlineExceeded,
+    ResponseTooLarge,
+)
 
 
 @pytest.fixture
@@ -142,3 +149,36 @@ async def test_control_an_unguarded_client_does_reach_the_canary(canary: CanaryS
         response = await client.get(f"http://0x7f000001:{canary.port}/")
     assert response.status_code == 200
     assert canary.touched >= 1
+
+
+async def test_hostile_responses_on_a_user_url_are_cut_at_the_caps() -> None:
+    """Row 24 on the guarded path: a user-configured URL the operator allowed still gets
+    the size cap (gzip bomb, memory bounded) and the total time cap (endless slow body)."""
+    size = 100 * 1024 * 1024
+    assert len(gzip_bomb_bytes(size)) < 200 * 1024  # built (and cached) before measuring
+    with FlakyServer() as hostile:
+        hostile.set_default("/bomb", Reply(gzip_bomb=size))
+        hostile.set_default("/drip", Reply(drip=0.02))
+        factory = HttpClientFactory(
+            config=HttpConfig(max_response_bytes=1024 * 1024, total_timeout=10.0),
+            registry=CollectorRegistry(),
+            allowed_hosts=("127.0.0.1",),
+        )
+        async with factory.create("feed", base_url=hostile.url(""), user_url=True) as client:
+            tracemalloc.start()
+            try:
+                with pytest.raises(ResponseTooLarge):
+                    await client.get("/bomb")
+                _, peak = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+        slow = factory.config.with_(read_timeout=5.0, total_timeout=0.3)
+        async with factory.create(
+            "feed", base_url=hostile.url(""), user_url=True, config=slow
+        ) as client:
+            start = time.monotonic()
+            with pytest.raises(ResponseDeadlineExceeded):
+                await client.get("/drip")
+            assert time.monotonic() - start < 1.5
+        assert {hit.path for hit in hostile.hits} == {"/bomb", "/drip"}
+    assert peak < 16 * 1024 * 1024  # inflating the bomb whole would take 100 MB

@@ -62,6 +62,7 @@ class Fanout:
     pool: AdapterPool
     channel_id: int
     clock: list[float]
+    owner_id: int
 
 
 @pytest.fixture
@@ -80,12 +81,15 @@ async def fanout(tmp_path: Path, database_url: str) -> AsyncIterator[Fanout]:
         clock=lambda: clock[0],
     )
     async with c.sessions() as s, s.begin():
-        channel = m.ChannelSource(name="fan", type="webhook", config={})
+        owner = m.User(email="owner@example.com", password_hash="-", role=m.Role.ADMIN)
+        s.add(owner)
+        await s.flush()
+        channel = m.ChannelSource(name="fan", type="webhook", config={}, owner_id=owner.id)
         s.add(channel)
         await s.flush()
-        channel_id = channel.id
+        channel_id, owner_id = channel.id, owner.id
     try:
-        yield Fanout(c, ExecutionEngine(c.sessions, pool), pool, channel_id, clock)
+        yield Fanout(c, ExecutionEngine(c.sessions, pool), pool, channel_id, clock, owner_id)
     finally:
         await pool.close()
         await c.engine.dispose()
@@ -97,6 +101,7 @@ async def add_follows(f: Fanout, count: int, start: int = 0) -> list[int]:
         for i in range(start, start + count):
             conn = m.ExecutionConnection(
                 name=f"paper-{i}",
+                owner_id=f.owner_id,
                 type="paper",
                 config={
                     "account_id": f"acct-{i}",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
-from tests.platform_fixtures import Harness, make_settings, running_harness
+from tests.platform_fixtures import Harness, eventually, make_settings, running_harness
 
 from signalbridge.integrations.vault import VaultError
 from signalbridge.services.secrets import unseal
@@ -99,6 +99,13 @@ async def test_ciphertext_copied_to_another_row_does_not_decrypt(harness: Harnes
     # and across tables it fails too
     with pytest.raises(VaultError):
         unseal(h.container.vault, "execution_connections", first, stolen)
+    # a sender learns nothing (the same 401 as a wrong secret); the operator sees why
     response = await h.post_signal(second, HOOK_SECRET, {"kind": "noise"})
-    assert response.status_code == 500 and HOOK_SECRET not in response.text
-    assert response.json()["error"]["code"] == "credential_unreadable"
+    assert response.status_code == 401 and HOOK_SECRET not in response.text
+    assert response.json()["error"]["code"] == "unauthorized"
+
+    async def reason_recorded() -> bool:
+        health = (await h.ok("GET", f"/channels/{second}"))["health"]
+        return bool(health) and "cannot be decrypted" in (health["last_error"] or "")
+
+    await eventually(reason_recorded)

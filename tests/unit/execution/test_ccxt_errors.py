@@ -15,8 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from signalbridge.execution.base import MarketKind
-from signalbridge.execution.ccxt_adapter import CcxtConfig, _dec, _market, _step
+from signalbridge.execution.base import AdapterDeps, MarketKind
+from signalbridge.execution.ccxt_adapter import CcxtAdapter, CcxtConfig, _dec, _market, _step
 from signalbridge.execution.ccxt_errors import clean_message, http_status, translate
 from signalbridge.integrations import errors as sb
 from signalbridge.integrations.registry import adapters
@@ -199,15 +199,51 @@ def test_market_from_a_ccxt_market() -> None:
 @pytest.mark.parametrize(
     "urls",
     [
-        {"public": "https://api.binance.com/api/v3"},
-        {"private": "http://10.0.0.1/api"},
         {"public": "file:///etc/passwd"},
-        {"public": "http://127.0.0.1.evil.com/api"},
+        {"public": "gopher://127.0.0.1:9/_GET"},
+        {"private": "http://x:y@127.0.0.1:9/api"},
+        {"public": "http://0x7f000001:9/api"},
+        {"public": "http://2130706433:9/api"},
+        {"public": "http://127.1:9/api"},
+        {"public": "http://127.0.0.1\\@evil.test/api"},
+        {"public": "http://{hostname}/api"},
     ],
 )
-def test_url_overrides_must_be_loopback(urls: dict[str, str]) -> None:
-    with pytest.raises(ValidationError):
+def test_url_overrides_no_allow_list_could_open_are_refused_at_save(urls: dict[str, str]) -> None:
+    with pytest.raises(ValidationError, match="url override"):
         CcxtConfig.model_validate({"urls": urls})
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.binance.com/api/v3",
+        "http://10.0.0.1/api",
+        "http://127.0.0.1.evil.com/api",
+        "http://127.0.0.1:9/api/v3",
+        "http://localhost:9/api/v3",
+    ],
+)
+async def test_url_overrides_off_the_operator_allow_list_are_refused_before_any_request(
+    url: str,
+) -> None:
+    # No allow-list at all (no factory in the deps): an override may point nowhere. The
+    # refusal names the allow-list, so nothing was dialled (127.0.0.1:9 would be refused
+    # as a connection, 10.0.0.1 by the test run's network guard).
+    adapter = CcxtAdapter.from_config("c", {"urls": {"public": url}}, {}, deps=AdapterDeps())
+    adapter.exchange.timeout_on_exit = 0
+    try:
+        with pytest.raises(sb.InvalidRequest, match="allow-list") as info:
+            await adapter.load_markets()
+        assert info.value.connection_id == "c"
+    finally:
+        await adapter.close()
+
+
+def test_ccxt_options_cannot_carry_a_url() -> None:
+    with pytest.raises(ValidationError, match="must not contain a URL"):
+        CcxtConfig.model_validate({"options": {"x": {"y": ["http://169.254.169.254/"]}}})
+    assert CcxtConfig.model_validate({"options": {"defaultType": "spot", "recvWindow": 5000}})
 
 
 def test_config_validation() -> None:

@@ -82,11 +82,11 @@ def test_market_config_overrides_and_additions() -> None:
 async def test_adapter_trades_and_follows_the_feed(tmp_path: Path) -> None:
     prices = tmp_path / "p.csv"
     prices.write_text("ts,symbol,price\n1,BTC/USDT,60000\n2,BTC/USDT,59500\n3,BTC/USDT,58900\n")
-    deps = AdapterDeps()
+    deps = AdapterDeps(data_dir=tmp_path)
     config = {
         "futures": True,
         "balances": {"USDT": "1000"},
-        "feed": {"type": "replay", "path": str(prices)},
+        "feed": {"type": "replay", "path": prices.name},  # relative to the data directory
     }
     adapter = PaperAdapter.from_config("c1", config, {}, deps=deps)
     other = PaperAdapter.from_config("c2", {"balances": {"USDT": "50"}}, {}, deps=deps)

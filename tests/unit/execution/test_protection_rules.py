@@ -30,7 +30,7 @@ from signalbridge.execution.management import (
     evaluate,
     triggers,
 )
-from signalbridge.execution.protection import wanted
+from signalbridge.execution.protection import trigger_on_tick, wanted
 
 D = Decimal
 RESTING = replace(BTC, resting_stops=True, resting_targets=True)
@@ -102,12 +102,13 @@ def test_what_rests_never_exceeds_the_position(v: PositionView, path: list[Decim
         guards = wanted(v)
         assert len(guards) <= 2
         if STOP in guards:
-            assert guards[STOP].amount == v.amount and guards[STOP].trigger == v.stop_loss
+            assert v.stop_loss is not None and guards[STOP].amount == v.amount
+            assert guards[STOP].trigger == trigger_on_tick(v, v.stop_loss)
         targets = [g for role, g in guards.items() if role != STOP]
         for target in targets:
             assert target.role == v.tp_done + 1
             assert 0 < target.amount <= v.amount
-            assert target.trigger == v.take_profits[v.tp_done]
+            assert target.trigger == trigger_on_tick(v, v.take_profits[v.tp_done])
         v = after(v, evaluate(v, price))
         if v.closing or v.amount <= 0:
             assert wanted(v) == {}

@@ -13,6 +13,7 @@ from signalbridge.integrations.ssrf import (
     SSRFPolicy,
     forbidden_reason,
     parse_host_ip,
+    url_syntax_problem,
 )
 
 PUBLIC = "93.184.216.34"
@@ -229,3 +230,66 @@ async def test_one_pool_per_host_name_so_tls_is_never_shared_across_names() -> N
     assert len(made) == 2
     assert [r.extensions["sni_hostname"] for r in made[0].requests] == ["a.example"] * 2
     assert [r.extensions["sni_hostname"] for r in made[1].requests] == ["b.example"]
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("file:///etc/passwd", "scheme"),
+        ("gopher://127.0.0.1:70/_x", "scheme"),
+        ("http://x:y@127.0.0.1/", "user name or password"),
+        ("http://127.0.0.1:80@evil.example/", "user name or password"),
+        ("http://0x7f000001/", "unusual spelling of 127.0.0.1"),
+        ("http://2130706433/", "unusual spelling of 127.0.0.1"),
+        ("http://127.1/", "unusual spelling of 127.0.0.1"),
+        ("http://0177.0.0.1/", "unusual spelling of 127.0.0.1"),
+        ("http://1.2.3.4.5/", "malformed IP"),
+        ("http://%31%32%37.0.0.1/", "'%'"),
+        ("http://[::1%25eth0]/", "'%'"),
+        ("http://127.0.0.1\\@evil.example/", "backslash"),
+        ("http://evil example/", "space"),
+        ("http:///path", "no host"),
+        ("http://{hostname}/api", "plain host name"),
+        ("http://[::1/", "unclosed"),
+        ("http://example.com:0/", "port"),
+        ("//example.com/", "absolute"),
+    ],
+)
+def test_url_forms_no_allow_list_can_open_are_refused_at_save(url: str, why: str) -> None:
+    problem = url_syntax_problem(url)
+    assert problem is not None and why in problem
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://mt-client-api-v1.new-york.agiliumtrade.ai",
+        "http://127.0.0.1:8080/api/v3",
+        "http://[::1]:9/x?y=1#z",
+        "http://[::ffff:127.0.0.1]:9/",  # a plain form: its address is judged at dial time
+        "HTTPS://Feeds.Example.ORG./rss",
+        "http://10.0.0.1/",
+    ],
+)
+def test_plain_url_forms_pass_the_syntax_check(url: str) -> None:
+    assert url_syntax_problem(url) is None
+
+
+def test_lists_is_only_what_the_operator_named() -> None:
+    policy = SSRFPolicy(allowed_hosts=["127.0.0.1", "::1", "Feeds.Example.", "10.0.0.0/8"])
+    for host in ("127.0.0.1", "::1", "[::1]", "feeds.example", "FEEDS.example.", "10.2.3.4"):
+        assert policy.lists(host), host
+    for host in ("localhost", "127.0.0.2", "evil.feeds.example", "8.8.8.8", "1.2.3.4.5"):
+        assert not policy.lists(host), host
+    assert not SSRFPolicy().lists("127.0.0.1")  # nothing is listed by default
+
+
+async def test_userinfo_is_refused_when_dialling_even_on_an_allowed_host() -> None:
+    recorder = Recorder()
+    policy = SSRFPolicy(allowed_hosts=["127.0.0.1"], resolver=Resolver({}))
+    transport = SSRFGuardTransport(recorder, policy)
+    async with httpx.AsyncClient(transport=transport) as client:
+        with pytest.raises(InvalidRequest, match="user name or password"):
+            await client.get("http://x:y@127.0.0.1:9/")
+        assert (await client.get("http://127.0.0.1:9/")).status_code == 200
+    assert len(recorder.requests) == 1

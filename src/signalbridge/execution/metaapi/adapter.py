@@ -18,6 +18,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any, ClassVar, Self, TypeVar
 
+import httpx
 from pydantic import ValidationError
 
 from signalbridge.domain.market import Market
@@ -55,6 +56,7 @@ from signalbridge.integrations.errors import (
     SymbolNotListed,
     TransientError,
 )
+from signalbridge.integrations.http import HttpClientFactory
 from signalbridge.integrations.redaction import register_secret
 from signalbridge.integrations.registry import adapters
 from signalbridge.store.types import utcnow
@@ -143,15 +145,13 @@ class MetaApiAdapter:
             ) from None
         token = cfg.token.get_secret_value()
         register_secret(token)
-        http = _factory_client(deps, connection_id)
         client = MetaApiClient(
             account_id=cfg.account_id,
             token=token,
             base_url=cfg.resolved_base_url(),
             provisioning_url=cfg.provisioning_url,
-            http=http,
-            owns_http=True,  # built for this connection alone (or by the client itself)
-            transport=deps.http_transport,
+            http=_guarded_client(deps, connection_id),
+            owns_http=True,  # built for this connection alone
             timeout=cfg.timeout,
             trade_timeout=cfg.trade_timeout,
             connection_id=connection_id,
@@ -635,14 +635,19 @@ class MetaApiAdapter:
         return [r for r in results if not isinstance(r, BaseException)]
 
 
-def _factory_client(deps: AdapterDeps, connection_id: str) -> Any:
-    """A client from the kernel's HttpClientFactory when the deps carry one (attribute
-    ``http_factory`` or ``shared["http_factory"]``); otherwise the client builds its own on
-    ``deps.http_transport``. Per-request timeouts and the auth header stay ours."""
-    factory = getattr(deps, "http_factory", None) or deps.shared.get("http_factory")
+def _guarded_client(deps: AdapterDeps, connection_id: str) -> httpx.AsyncClient:
+    """The connection's client, always behind the SSRF guard: the base and provisioning
+    URLs are the member's, so every connection and redirect hop is checked and pinned.
+
+    It comes from the kernel's HttpClientFactory (``deps.http_factory`` or
+    ``shared["http_factory"]``), which carries the operator's allow-list; without one, a
+    factory with no allow-list at all is used on ``deps.http_transport``. Per-request
+    timeouts and the auth header stay ours."""
+    factory = deps.http_factory or deps.shared.get("http_factory")
     if factory is None:
-        return None
-    return factory.create(connection_id)
+        factory = HttpClientFactory(transport=deps.http_transport)
+    client: httpx.AsyncClient = factory.create(connection_id, user_url=True)
+    return client
 
 
 def _ms(started: float) -> float:

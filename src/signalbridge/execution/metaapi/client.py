@@ -21,7 +21,13 @@ from urllib.parse import quote
 import httpx
 
 from signalbridge.execution.metaapi.errors import Resource, http_error, transport_error
-from signalbridge.integrations.errors import AmbiguousOutcome, IntegrationError, TransientError
+from signalbridge.integrations.bounded import ResponseDeadlineExceeded
+from signalbridge.integrations.errors import (
+    AmbiguousOutcome,
+    IntegrationError,
+    InvalidRequest,
+    TransientError,
+)
 
 DEFAULT_BASE_URL = "https://mt-client-api-v1.new-york.agiliumtrade.ai"
 DEFAULT_PROVISIONING_URL = "https://mt-provisioning-api-v1.agiliumtrade.agiliumtrade.ai"
@@ -169,9 +175,15 @@ class MetaApiClient:
             raise self._scrubbed(
                 transport_error(exc, resource=resource, connection_id=self.connection_id)
             ) from None
+        except InvalidRequest as exc:
+            # The SSRF guard refused the address (or a body was over the cap).
+            if exc.connection_id is None:
+                exc.connection_id = self.connection_id
+            raise self._scrubbed(exc) from None
         except TransientError as exc:
-            # Raised by the kernel's transport (total deadline): after a trade left, unknown.
-            if not trade:
+            # The kernel's total deadline: after a trade left, its outcome is unknown. A name
+            # that did not resolve (the SSRF guard's lookup) sent nothing.
+            if not trade or not isinstance(exc, ResponseDeadlineExceeded):
                 raise self._scrubbed(exc) from None
             raise self._scrubbed(
                 AmbiguousOutcome(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from signalbridge.execution.metaapi.client import DEFAULT_BASE_URL, DEFAULT_PROVISIONING_URL
+from signalbridge.integrations.ssrf import url_syntax_problem
 
 
 class MetaApiConfig(BaseModel):
@@ -39,6 +40,17 @@ class MetaApiConfig(BaseModel):
     trade_timeout: float | None = Field(default=None, gt=0, le=300)
     history_days: int = Field(default=7, ge=1, le=90, description="how far back lookups search")
     max_concurrency: int = Field(default=4, ge=1, le=16)
+
+    @field_validator("base_url", "provisioning_url")
+    @classmethod
+    def _plain_url(cls, value: str | None) -> str | None:
+        """Refused at save what no operator setting can make safe; the addresses are
+        checked by the SSRF guard on every connection (the adapter's client is guarded)."""
+        if value is not None:
+            problem = url_syntax_problem(value)
+            if problem is not None:
+                raise ValueError(problem)
+        return value
 
     def resolved_base_url(self) -> str:
         if self.base_url:

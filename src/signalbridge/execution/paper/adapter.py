@@ -2,7 +2,9 @@
 
 Connections share one :class:`PaperExchange` per process (kept in ``deps.shared["paper"]``):
 SQL-backed when the process has a session factory, in memory otherwise. The first paper
-connection's ``feed`` and ``markets`` config build it.
+connection's ``feed`` and ``markets`` config build it; the feed rounds its prices to those
+markets' ticks. A replay feed's file is confined to ``deps.data_dir`` (:mod:`.files`),
+checked for every paper connection that is built, whether or not its feed is the one used.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, ClassVar, Self
 
 from signalbridge.domain.market import Market
@@ -25,6 +28,7 @@ from signalbridge.execution.base import (
 )
 from signalbridge.execution.paper.exchange import PaperExchange
 from signalbridge.execution.paper.feeds import PriceFeed, RandomWalkFeed, ReplayFeed
+from signalbridge.execution.paper.files import UnsafePath, confine
 from signalbridge.execution.paper.markets import default_start_prices, markets_from_config
 from signalbridge.execution.paper.rules import VenueRules
 from signalbridge.execution.paper.store import MemoryPaperStore, PaperStateStore
@@ -60,26 +64,60 @@ def build_exchange(config: Mapping[str, Any], deps: AdapterDeps) -> PaperExchang
         store = SqlPaperStore(deps.session_factory)
     else:
         store = MemoryPaperStore()
+    markets = markets_from_config(config.get("markets"))
+    ticks = {symbol: market.price_tick for symbol, market in markets.items()}
     return PaperExchange(
         store,
-        markets=markets_from_config(config.get("markets")),
-        feed=_feed(config.get("feed") or {}),
+        markets=markets,
+        feed=_feed(config.get("feed") or {}, ticks, deps.data_dir),
         clock=deps.clock,
     )
 
 
-def _feed(spec: Mapping[str, Any]) -> PriceFeed:
+def replay_file(spec: Mapping[str, Any], data_dir: Path | None) -> Path | None:
+    """The replay file a feed config names, confined to ``data_dir`` (``None``: no replay).
+
+    Raises InvalidRequest, so the engine and the connection test report it as a refused
+    configuration, naming the configured path only.
+    """
+    if spec.get("type", "random_walk") != "replay":
+        return None
+    path = spec.get("path")
+    if not isinstance(path, str):
+        raise InvalidRequest("a replay feed needs a 'path' inside the data directory")
+    if data_dir is None:
+        raise InvalidRequest("replay feeds are not available here: no data directory is set")
+    try:
+        target = confine(path, data_dir)
+    except UnsafePath as exc:
+        raise InvalidRequest(f"paper replay feed: {exc}") from None
+    if not target.is_file():
+        raise InvalidRequest(f"paper replay feed: {path!r} is not a file in the data directory")
+    return target
+
+
+def _feed(
+    spec: Mapping[str, Any], ticks: Mapping[str, Decimal], data_dir: Path | None
+) -> PriceFeed:
     kind = spec.get("type", "random_walk")
-    if kind == "replay":
-        return ReplayFeed(str(spec["path"]))
+    replay = replay_file(spec, data_dir)
+    if replay is not None:
+        try:
+            return ReplayFeed(replay, ticks)
+        except OSError as exc:  # its text would name the resolved path: say what failed
+            problem = f"cannot be read ({type(exc).__name__})"
+            raise InvalidRequest(f"paper replay feed {spec['path']!r} {problem}") from None
+        except ValueError as exc:  # a bad row, a bad encoding: the line and what is wrong
+            raise InvalidRequest(f"paper replay feed {spec['path']!r}: {exc}") from None
     if kind != "random_walk":
-        raise ValueError(f"unknown paper feed type {kind!r}")
+        raise InvalidRequest(f"unknown paper feed type {kind!r}")
     starts = default_start_prices()
     starts.update({s: Decimal(str(p)) for s, p in (spec.get("start_prices") or {}).items()})
     return RandomWalkFeed(
         seed=int(spec.get("seed", 1)),
         start_prices=starts,
         volatility=Decimal(str(spec.get("volatility", "0.001"))),
+        ticks=ticks,
     )
 
 
@@ -115,6 +153,7 @@ class PaperAdapter:
         *,
         deps: AdapterDeps,
     ) -> Self:
+        replay_file(config.get("feed") or {}, deps.data_dir)  # refused for every connection
         exchange = deps.shared.get(cls.type)
         if not isinstance(exchange, PaperExchange):
             exchange = build_exchange(config, deps)

@@ -2,7 +2,8 @@
 
 Each call is one atomic store operation on one account. A price tick (``on_price``) visits only
 the accounts that have open orders on that symbol, so thousands of idle accounts cost
-nothing.
+nothing. Every price the exchange applies is put on its market's tick first, whatever fed
+it (a feed, a test, a replay file): the book a market order trades at is always on the tick.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from signalbridge.domain.market import Market
 from signalbridge.execution.base import OrderRequest, VenueOrder, VenuePosition
 from signalbridge.execution.paper import venue
-from signalbridge.execution.paper.feeds import PriceFeed
+from signalbridge.execution.paper.feeds import PriceFeed, on_tick
 from signalbridge.execution.paper.markets import (
     default_markets,
     default_start_prices,
@@ -52,9 +53,9 @@ class PaperExchange:
         self._new_id = new_id
         base = dict(markets) if markets is not None else default_markets()
         self._views = {False: for_account(base, False), True: for_account(base, True)}
-        self._prices: dict[str, Decimal] = dict(feed.current()) if feed else {}
-        if feed is None:
-            self._prices = default_start_prices()
+        # The tick is the same in the spot and the futures view of a symbol.
+        self._ticks = {symbol: market.price_tick for symbol, market in base.items()}
+        self._prices = self.on_ticks(feed.current() if feed else default_start_prices())
         self._rules: dict[str, VenueRules] = {}
 
     # --- accounts --------------------------------------------------------------------------
@@ -83,6 +84,10 @@ class PaperExchange:
 
     # --- prices ----------------------------------------------------------------------------
 
+    def on_ticks(self, prices: Mapping[str, Decimal]) -> dict[str, Decimal]:
+        """``prices`` rounded to their markets' ticks (a symbol not listed keeps its price)."""
+        return {s: on_tick(p, self._ticks.get(s)) for s, p in prices.items()}
+
     def price(self, symbol: str) -> Decimal:
         if symbol not in self._prices:
             raise TransientError(f"no price yet for {symbol} on paper")
@@ -102,8 +107,9 @@ class PaperExchange:
         tick moves every symbol at once, and most have no resting order at all); each
         (account, symbol) match is then one operation, grouped in one store transaction.
         """
-        if any(price <= 0 for price in prices.values()):
-            raise ValueError("price must be positive")
+        if any(not price.is_finite() or price <= 0 for price in prices.values()):
+            raise ValueError("price must be a positive number")
+        prices = self.on_ticks(prices)
         self._prices.update(prices)
         if not prices:
             return 0
@@ -126,10 +132,10 @@ class PaperExchange:
         return sum(len(touched) for touched in await asyncio.gather(*runs))
 
     async def advance(self) -> dict[str, Decimal]:
-        """Pull the next tick from the feed and apply it."""
+        """Pull the next tick from the feed and apply it; returns the prices applied."""
         if self.feed is None:
             return {}
-        prices = self.feed.advance()
+        prices = self.on_ticks(self.feed.advance())
         await self.on_prices(prices)
         return prices
 

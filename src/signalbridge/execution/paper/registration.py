@@ -7,15 +7,26 @@ the same keys from the stored config.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from signalbridge.execution.paper.adapter import PaperAdapter
+from signalbridge.execution.paper.files import confine, path_problem
 from signalbridge.integrations.registry import adapters
 
 
 class PaperFeedConfig(BaseModel):
+    """Where the paper venue's prices come from.
+
+    ``path`` (a replay file) is relative to the data directory and may not leave it. The
+    schema refuses absolute paths and ``..`` by their text alone, so a bad path is a 422
+    when the connection is saved; when validation is given a ``{"data_dir": ...}``
+    context it also resolves symlinks there. The adapter checks again, symlinks resolved,
+    whenever it is built (see :mod:`signalbridge.execution.paper.files` for why both).
+    """
+
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["random_walk", "replay"] = "random_walk"
@@ -23,6 +34,26 @@ class PaperFeedConfig(BaseModel):
     volatility: Decimal = Field(default=Decimal("0.001"), ge=0, lt=1)
     start_prices: dict[str, Decimal] = Field(default_factory=dict)
     path: str | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _inside_data_dir(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        problem = path_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        context = info.context if isinstance(info.context, dict) else {}
+        data_dir = context.get("data_dir")
+        if data_dir is not None:
+            confine(value, Path(data_dir))  # UnsafePath is a ValueError: a field error
+        return value
+
+    @model_validator(mode="after")
+    def _replay_has_a_file(self) -> Self:
+        if self.type == "replay" and self.path is None:
+            raise ValueError("a replay feed needs a 'path' inside the data directory")
+        return self
 
 
 class PaperConfig(BaseModel):

@@ -133,8 +133,16 @@ def liquidation_price(position: PaperPosition, market: Market) -> Decimal:
 def _validate(state: AccountState, req: OrderRequest, market: Market, quote: Quote) -> None:
     if not market.active:
         raise InvalidRequest(f"{req.symbol} is not trading")
-    reference = req.price if req.type.has_price else (req.stop_price or quote.last)
-    problem = market.precision_problem(req.amount, reference)
+    if req.type.has_price:
+        problem = market.precision_problem(req.amount, req.price)
+    else:
+        # A market-like order names no price: it trades at the book (the stop it waits
+        # for, or the last price), so only its size and its notional there are checked.
+        # The book is never "off the tick" for an order that did not choose it.
+        problem = market.precision_problem(req.amount, None)
+        notional = market.notional(req.amount, req.stop_price or quote.last)
+        if problem is None and notional < market.min_notional:
+            problem = f"notional {notional} is below the minimum {market.min_notional}"
     if problem is None and req.stop_price is not None:
         if req.stop_price % market.price_tick != 0:
             problem = f"stop price {req.stop_price} is not a multiple of the tick"

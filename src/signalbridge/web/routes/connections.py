@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
@@ -22,12 +22,13 @@ from signalbridge.integrations.errors import IntegrationError
 from signalbridge.integrations.redaction import mask, redact
 from signalbridge.integrations.registry import AdapterConfigError, AdapterSpec, UnknownAdapterType
 from signalbridge.integrations.vault import VaultError
-from signalbridge.services import audit
+from signalbridge.services import access, audit
 from signalbridge.services.auth import Principal
 from signalbridge.services.secrets import seal, unseal
 from signalbridge.store import models as m
-from signalbridge.web.deps import ContainerDep, SessionDep, require
+from signalbridge.web.deps import ContainerDep, SessionDep, fetch, require
 from signalbridge.web.errors import ApiError
+from signalbridge.web.params import Id
 from signalbridge.web.rows import delete_or_conflict
 from signalbridge.web.serialize import jsonable, row_dict
 
@@ -38,7 +39,7 @@ class ConnectionKind:
     model: type[m.ChannelSource | m.ExecutionConnection | m.AIConfig | m.PaymentGateway]
     table: str
     path: str
-    entity: str
+    entity: access.Entity
     read_scope: str
     write_scope: str
 
@@ -83,16 +84,32 @@ KINDS = (
 )
 
 
+Visibility = Literal["public", "private"]
+VISIBILITY_HELP = "Channels only: 'public' lets every member follow it; 'private' (default) not."
+
+
 class ConnectionCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     type: str = Field(min_length=1, max_length=40)
     config: dict[str, Any] = Field(default_factory=dict)
     is_active: bool = True
+    visibility: Visibility | None = Field(default=None, description=VISIBILITY_HELP)
 
 
 class ConnectionUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     config: dict[str, Any] | None = None
+    visibility: Visibility | None = Field(default=None, description=VISIBILITY_HELP)
+
+
+def _visibility(kind: ConnectionKind, value: str | None) -> None:
+    if value is not None and kind.kind != "channel":
+        raise ApiError(422, "only a channel has a visibility")
+
+
+#: What a member sees of a channel: enough to choose and follow it, nothing of how the
+#: sender is configured or authenticated (no config, no secret masks, no health).
+MEMBER_CHANNEL_FIELDS = ("id", "name", "type", "visibility", "is_active", "created_at")
 
 
 def _spec(c: Container, kind: ConnectionKind, type_: str) -> AdapterSpec:
@@ -105,17 +122,15 @@ def _spec(c: Container, kind: ConnectionKind, type_: str) -> AdapterSpec:
 def _validate(
     c: Container, kind: ConnectionKind, type_: str, config: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """Validate against the adapter's schema; split into public config and secrets."""
-    spec = _spec(c, kind, type_)
+    """Validate against the adapter's schema; split into public config and secrets.
+
+    The registry unwraps secret types, so the vault seals the secret itself (never the
+    ``**********`` a pydantic ``SecretStr`` shows when dumped)."""
+    _spec(c, kind, type_)
     try:
-        model = c.registry.validate_config(kind.kind, type_, config)
+        return c.registry.split_config(kind.kind, type_, config)
     except AdapterConfigError as exc:
         raise ApiError(422, str(exc), code="invalid_config", details=exc.errors) from None
-    data = model.model_dump(mode="json")
-    secrets = {f: str(data.pop(f)) for f in spec.secret_fields if data.get(f) is not None}
-    for f in spec.secret_fields:
-        data.pop(f, None)
-    return data, secrets
 
 
 async def _health(session: AsyncSession, kind: str, row_id: int) -> dict[str, Any] | None:
@@ -128,8 +143,14 @@ async def _health(session: AsyncSession, kind: str, row_id: int) -> dict[str, An
 
 
 async def present(
-    c: Container, session: AsyncSession, kind: ConnectionKind, row: Any
+    c: Container,
+    session: AsyncSession,
+    kind: ConnectionKind,
+    row: Any,
+    who: Principal | None = None,
 ) -> dict[str, Any]:
+    if kind.kind == "channel" and who is not None and not access.is_staff(who):
+        return {k: v for k, v in row_dict(row).items() if k in MEMBER_CHANNEL_FIELDS}
     body = row_dict(row, exclude=("secrets_enc",))
     try:
         secrets = unseal(c.vault, kind.table, row.id, row.secrets_enc)
@@ -158,36 +179,41 @@ def _changed(c: Container, kind: ConnectionKind, session: AsyncSession, row_id: 
 
 def build_router(kind: ConnectionKind) -> APIRouter:
     router = APIRouter(prefix=kind.path, tags=[kind.path.strip("/")])
-    reader = Depends(require(kind.read_scope))
-    writer = Depends(require(kind.write_scope))
+    reader = Depends(require(kind.read_scope, kind.entity, "read"))
+    writer = Depends(require(kind.write_scope, kind.entity, "write"))
+    creator = Depends(require(kind.write_scope, kind.entity, "create"))
 
-    async def load(session: AsyncSession, row_id: int) -> Any:
-        row = await session.get(kind.model, row_id)
-        if row is None:
-            raise ApiError(404, f"{kind.entity} {row_id} not found")
-        return row
+    async def load(
+        session: AsyncSession, row_id: int, who: Principal, *, write: bool = False
+    ) -> Any:
+        # Ownership rules live in services/access.py: another user's row is a 404.
+        return await fetch(session, kind.entity, row_id, who, write=write)
 
     @router.get("")
     async def list_rows(
-        c: ContainerDep, session: SessionDep, _: Principal = reader
+        c: ContainerDep, session: SessionDep, who: Principal = reader
     ) -> dict[str, Any]:
-        rows = (await session.scalars(select(kind.model).order_by(kind.model.id))).all()
-        return {"items": [await present(c, session, kind, r) for r in rows]}
+        query = access.visible(select(kind.model).order_by(kind.model.id), kind.entity, who)
+        rows = (await session.scalars(query)).all()
+        return {"items": [await present(c, session, kind, r, who) for r in rows]}
 
     @router.get("/{row_id}")
     async def detail(
-        row_id: int, c: ContainerDep, session: SessionDep, _: Principal = reader
+        row_id: Id, c: ContainerDep, session: SessionDep, who: Principal = reader
     ) -> dict[str, Any]:
-        return await present(c, session, kind, await load(session, row_id))
+        return await present(c, session, kind, await load(session, row_id, who), who)
 
     @router.post("", status_code=201)
     async def create(
-        body: ConnectionCreate, c: ContainerDep, session: SessionDep, who: Principal = writer
+        body: ConnectionCreate, c: ContainerDep, session: SessionDep, who: Principal = creator
     ) -> dict[str, Any]:
+        _visibility(kind, body.visibility)
         public, secrets = _validate(c, kind, body.type, body.config)
         row = kind.model(name=body.name, type=body.type, config=public, is_active=body.is_active)
-        if hasattr(row, "owner_id"):
-            row.owner_id = who.user_id  # type: ignore[union-attr]
+        if isinstance(row, m.ChannelSource | m.ExecutionConnection):
+            row.owner_id = who.user_id
+        if isinstance(row, m.ChannelSource):
+            row.visibility = body.visibility or m.ChannelVisibility.PRIVATE
         session.add(row)
         await session.flush()
         row.secrets_enc = seal(c.vault, kind.table, row.id, secrets)
@@ -203,6 +229,7 @@ def build_router(kind: ConnectionKind) -> APIRouter:
                 "type": body.type,
                 "config": public,
                 "is_active": body.is_active,
+                **({"visibility": row.visibility} if isinstance(row, m.ChannelSource) else {}),
                 **{f: v for f, v in secrets.items()},
             },
             secret_fields=spec.secret_fields,
@@ -217,18 +244,40 @@ def build_router(kind: ConnectionKind) -> APIRouter:
 
     @router.patch("/{row_id}")
     async def modify(
-        row_id: int,
+        row_id: Id,
         body: ConnectionUpdate,
         c: ContainerDep,
         session: SessionDep,
         who: Principal = writer,
     ) -> dict[str, Any]:
-        row = await load(session, row_id)
+        row = await load(session, row_id, who, write=True)
+        _visibility(kind, body.visibility)
+        if body.visibility is not None and body.visibility != row.visibility:
+            await audit.record_by(
+                session,
+                who,
+                action="update",
+                entity=kind.entity,
+                entity_id=row.id,
+                changes={"visibility": [row.visibility, body.visibility]},
+            )
+            row.visibility = body.visibility
         before = {"name": row.name, "config": dict(row.config)}
+        secret_changes: dict[str, list[str | None]] = {}
         if body.config is not None:
-            secrets = unseal(c.vault, kind.table, row.id, row.secrets_enc)
-            public, secrets = _validate(c, kind, row.type, {**row.config, **body.config, **secrets})
+            current = unseal(c.vault, kind.table, row.id, row.secrets_enc)
+            # The PATCH wins over what is stored, secrets included: a secret it carries is
+            # sealed (or refused with 422 by validation), never dropped for the old one.
+            merged = {**row.config, **current, **body.config}
+            public, secrets = _validate(c, kind, row.type, merged)
             row.config = public
+            if secrets != current:
+                row.secrets_enc = seal(c.vault, kind.table, row.id, secrets)
+                secret_changes = {
+                    f: [current.get(f), secrets.get(f)]
+                    for f in sorted(set(current) | set(secrets))
+                    if current.get(f) != secrets.get(f)
+                }
         if body.name is not None:
             row.name = body.name
         await audit.record_by(
@@ -237,7 +286,11 @@ def build_router(kind: ConnectionKind) -> APIRouter:
             action="update",
             entity=kind.entity,
             entity_id=row.id,
-            changes=audit.diff(before, {"name": row.name, "config": dict(row.config)}),
+            changes={
+                **audit.diff(before, {"name": row.name, "config": dict(row.config)}),
+                **secret_changes,
+            },
+            secret_fields=_spec(c, kind, row.type).secret_fields,
         )
         _changed(c, kind, session, row.id)
         await session.flush()
@@ -245,13 +298,13 @@ def build_router(kind: ConnectionKind) -> APIRouter:
 
     @router.put("/{row_id}/credentials")
     async def replace_credentials(
-        row_id: int,
+        row_id: Id,
         body: dict[str, str],
         c: ContainerDep,
         session: SessionDep,
         who: Principal = writer,
     ) -> dict[str, Any]:
-        row = await load(session, row_id)
+        row = await load(session, row_id, who, write=True)
         spec = _spec(c, kind, row.type)
         unknown = sorted(set(body) - set(spec.secret_fields))
         if unknown:
@@ -270,7 +323,7 @@ def build_router(kind: ConnectionKind) -> APIRouter:
             action="update",
             entity=kind.entity,
             entity_id=row.id,
-            changes={f: [current.get(f), v] for f, v in body.items()},
+            changes={f: [current.get(f), secrets.get(f)] for f in body},
             secret_fields=spec.secret_fields,
         )
         _changed(c, kind, session, row.id)
@@ -280,7 +333,7 @@ def build_router(kind: ConnectionKind) -> APIRouter:
     async def set_active(
         row_id: int, active: bool, c: Container, session: AsyncSession, who: Principal
     ) -> dict[str, Any]:
-        row = await load(session, row_id)
+        row = await load(session, row_id, who, write=True)
         if row.is_active != active:
             await audit.record_by(
                 session,
@@ -297,21 +350,21 @@ def build_router(kind: ConnectionKind) -> APIRouter:
 
     @router.post("/{row_id}/activate")
     async def activate(
-        row_id: int, c: ContainerDep, session: SessionDep, who: Principal = writer
+        row_id: Id, c: ContainerDep, session: SessionDep, who: Principal = writer
     ) -> dict[str, Any]:
         return await set_active(row_id, True, c, session, who)
 
     @router.post("/{row_id}/deactivate")
     async def deactivate(
-        row_id: int, c: ContainerDep, session: SessionDep, who: Principal = writer
+        row_id: Id, c: ContainerDep, session: SessionDep, who: Principal = writer
     ) -> dict[str, Any]:
         return await set_active(row_id, False, c, session, who)
 
     @router.delete("/{row_id}", status_code=204)
     async def delete(
-        row_id: int, c: ContainerDep, session: SessionDep, who: Principal = writer
+        row_id: Id, c: ContainerDep, session: SessionDep, who: Principal = writer
     ) -> None:
-        row = await load(session, row_id)
+        row = await load(session, row_id, who, write=True)
         await delete_or_conflict(
             session, row, f"{kind.entity} {row_id} is in use; deactivate it instead"
         )
@@ -326,11 +379,11 @@ def build_router(kind: ConnectionKind) -> APIRouter:
         )
 
     @router.post("/{row_id}/test")
-    async def probe(row_id: int, c: ContainerDep, who: Principal = writer) -> dict[str, Any]:
+    async def probe(row_id: Id, c: ContainerDep, who: Principal = writer) -> dict[str, Any]:
         # No request session here: the probe goes through the adapter pool and the kernel,
         # which open sessions of their own.
         async with c.sessions() as session:
-            row = await load(session, row_id)
+            row = await load(session, row_id, who, write=True)
         prober = c.extras.get("prober")
         if prober is None:
             raise ApiError(503, "connection tests are not available in this process")
@@ -349,9 +402,9 @@ def build_router(kind: ConnectionKind) -> APIRouter:
 
     @router.post("/{row_id}/breaker/reset")
     async def reset_breaker(
-        row_id: int, c: ContainerDep, session: SessionDep, who: Principal = writer
+        row_id: Id, c: ContainerDep, session: SessionDep, who: Principal = writer
     ) -> dict[str, Any]:
-        row = await load(session, row_id)
+        row = await load(session, row_id, who, write=True)
         kernel = c.extras.get("kernel")
         if kernel is None:
             raise ApiError(503, "no breaker in this process")

@@ -1,4 +1,8 @@
-"""Follows: which execution connection copies which channel, with sizing and risk limits."""
+"""Follows: which execution connection copies which channel, with sizing and risk limits.
+
+A follow belongs to the owner of its connection. Members see and change their own;
+operators see all and change their own; admins everything (services/access.py).
+"""
 
 from __future__ import annotations
 
@@ -10,22 +14,24 @@ from sqlalchemy import select
 
 from signalbridge.execution.management import management_settings
 from signalbridge.execution.planner import risk_settings, sizing_config
-from signalbridge.services import audit
+from signalbridge.services import access, audit
 from signalbridge.services.auth import Principal
 from signalbridge.store import models as m
-from signalbridge.web.deps import SessionDep, require
+from signalbridge.web.deps import SessionDep, fetch, require
 from signalbridge.web.errors import ApiError
+from signalbridge.web.params import Id
 from signalbridge.web.rows import add_or_conflict, delete_or_conflict
 from signalbridge.web.serialize import row_dict
 
 router = APIRouter(prefix="/follows", tags=["follows"])
-reader = Depends(require("follows:read"))
-writer = Depends(require("follows:write"))
+reader = Depends(require("follows:read", "follow", "read"))
+writer = Depends(require("follows:write", "follow", "write"))
+creator = Depends(require("follows:write", "follow", "create"))
 
 
 class FollowCreate(BaseModel):
-    connection_id: int
-    channel_id: int
+    connection_id: Id
+    channel_id: Id
     is_active: bool = True
     sizing: dict[str, Any] = Field(default_factory=dict)
     risk: dict[str, Any] = Field(default_factory=dict)
@@ -61,30 +67,29 @@ def _check_settings(
 
 @router.get("")
 async def list_follows(
-    session: SessionDep, channel_id: int | None = None, _: Principal = reader
+    session: SessionDep, channel_id: Id | None = None, who: Principal = reader
 ) -> dict[str, Any]:
-    query = select(m.Follow).order_by(m.Follow.id)
+    query = access.visible(select(m.Follow).order_by(m.Follow.id), "follow", who)
     if channel_id is not None:
         query = query.where(m.Follow.channel_id == channel_id)
     return {"items": [row_dict(f) for f in (await session.scalars(query)).all()]}
 
 
 @router.get("/{follow_id}")
-async def get_follow(follow_id: int, session: SessionDep, _: Principal = reader) -> dict[str, Any]:
-    follow = await session.get(m.Follow, follow_id)
-    if follow is None:
-        raise ApiError(404, f"follow {follow_id} not found")
-    return row_dict(follow)
+async def get_follow(follow_id: Id, session: SessionDep, who: Principal = reader) -> dict[str, Any]:
+    return row_dict(await fetch(session, "follow", follow_id, who))
 
 
 @router.post("", status_code=201)
 async def create_follow(
-    body: FollowCreate, session: SessionDep, who: Principal = writer
+    body: FollowCreate, session: SessionDep, who: Principal = creator
 ) -> dict[str, Any]:
     _check_settings(body.sizing, body.risk, body.management)
-    if await session.get(m.ExecutionConnection, body.connection_id) is None:
+    # Another user's connection, or a channel the caller may not follow, is refused in the
+    # very words a missing one is: an id never tells that someone else's row exists.
+    if await access.usable_connection(session, body.connection_id, who) is None:
         raise ApiError(422, f"execution connection {body.connection_id} does not exist")
-    if await session.get(m.ChannelSource, body.channel_id) is None:
+    if await access.followable_channel(session, body.channel_id, who) is None:
         raise ApiError(422, f"channel {body.channel_id} does not exist")
     follow = m.Follow(**body.model_dump())
     await add_or_conflict(session, follow, "this connection already follows this channel")
@@ -101,11 +106,9 @@ async def create_follow(
 
 @router.patch("/{follow_id}")
 async def update_follow(
-    follow_id: int, body: FollowUpdate, session: SessionDep, who: Principal = writer
+    follow_id: Id, body: FollowUpdate, session: SessionDep, who: Principal = writer
 ) -> dict[str, Any]:
-    follow = await session.get(m.Follow, follow_id)
-    if follow is None:
-        raise ApiError(404, f"follow {follow_id} not found")
+    follow = await fetch(session, "follow", follow_id, who, write=True)
     _check_settings(body.sizing, body.risk, body.management)
     changes = body.model_dump(exclude_none=True)
     before = {k: getattr(follow, k) for k in changes}
@@ -124,10 +127,8 @@ async def update_follow(
 
 
 @router.delete("/{follow_id}", status_code=204)
-async def delete_follow(follow_id: int, session: SessionDep, who: Principal = writer) -> None:
-    follow = await session.get(m.Follow, follow_id)
-    if follow is None:
-        raise ApiError(404, f"follow {follow_id} not found")
+async def delete_follow(follow_id: Id, session: SessionDep, who: Principal = writer) -> None:
+    follow = await fetch(session, "follow", follow_id, who, write=True)
     await delete_or_conflict(
         session, follow, f"follow {follow_id} has executions; deactivate it instead"
     )

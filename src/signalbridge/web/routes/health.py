@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+import hmac
+
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from signalbridge.web.deps import ContainerDep
+from signalbridge.web.errors import error_response
 
 router = APIRouter(tags=["health"])
 
@@ -37,6 +40,21 @@ async def readyz(c: ContainerDep) -> JSONResponse:
     )
 
 
-@router.get("/metrics")
-async def metrics(c: ContainerDep) -> Response:
+@router.get(
+    "/metrics",
+    responses={
+        200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"},
+        401: {"description": "metrics_token is set and the bearer token does not match it"},
+    },
+)
+async def metrics(request: Request, c: ContainerDep) -> Response:
+    """Prometheus metrics; behind ``Authorization: Bearer <metrics_token>`` when that is set."""
+    expected = c.settings.metrics_token
+    if expected is not None and expected.get_secret_value():
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        ok = scheme.lower() == "bearer" and hmac.compare_digest(
+            given.strip().encode(), expected.get_secret_value().encode()
+        )
+        if not ok:
+            return error_response(401, "a valid metrics token is required")
     return Response(generate_latest(c.metrics), media_type=CONTENT_TYPE_LATEST)

@@ -1,5 +1,10 @@
 """Read-only views of the pipeline: signals (with stage timestamps), executions, orders,
-positions, execution logs and the audit log. Lists are newest first, paged by ``before_id``."""
+positions, execution logs and the audit log. Lists are newest first, paged by ``before_id``.
+
+Every view is narrowed to the caller (services/access.py): members see the signals and
+messages of channels they may follow or follow, their own executions, orders, positions
+and logs, and the audit rows of their own actions; operators and admins see everything.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 
+from signalbridge.services import access
 from signalbridge.services.auth import Principal
 from signalbridge.store import models as m
 from signalbridge.store.base import Base
-from signalbridge.web.deps import SessionDep, require
-from signalbridge.web.errors import ApiError
+from signalbridge.web.deps import SessionDep, fetch, require
+from signalbridge.web.params import Id
 from signalbridge.web.serialize import row_dict
 
 router = APIRouter(tags=["trading"])
@@ -35,9 +41,16 @@ def signal_body(row: m.Signal) -> dict[str, Any]:
 
 
 async def _page(
-    session: Any, model: type[Base], limit: int, before_id: int | None, **filters: Any
+    session: Any,
+    entity: access.Entity,
+    who: Principal,
+    limit: int,
+    before_id: int | None,
+    **filters: Any,
 ) -> list[Any]:
+    model: type[Base] = access.MODELS[entity]
     query = select(model).order_by(model.id.desc()).limit(limit)  # type: ignore[attr-defined]
+    query = access.visible(query, entity, who)
     if before_id is not None:
         query = query.where(model.id < before_id)  # type: ignore[attr-defined]
     for key, value in filters.items():
@@ -50,37 +63,39 @@ async def _page(
 async def list_signals(
     session: SessionDep,
     limit: int = Limit,
-    before_id: int | None = None,
-    channel_id: int | None = None,
-    status: str | None = None,
-    _: Principal = Depends(require("signals:read")),
+    before_id: Id | None = None,
+    channel_id: Id | None = None,
+    status: str | None = Query(default=None, max_length=40),
+    who: Principal = Depends(require("signals:read", "signal")),
 ) -> dict[str, Any]:
-    rows = await _page(session, m.Signal, limit, before_id, channel_id=channel_id, status=status)
+    rows = await _page(
+        session, "signal", who, limit, before_id, channel_id=channel_id, status=status
+    )
     return {"items": [signal_body(r) for r in rows]}
 
 
 @router.get("/signals/{signal_id}")
 async def get_signal(
-    signal_id: int, session: SessionDep, _: Principal = Depends(require("signals:read"))
+    signal_id: Id, session: SessionDep, who: Principal = Depends(require("signals:read", "signal"))
 ) -> dict[str, Any]:
-    row = await session.get(m.Signal, signal_id)
-    if row is None:
-        raise ApiError(404, f"signal {signal_id} not found")
+    row = await fetch(session, "signal", signal_id, who)
     body = signal_body(row)
-    executions = (
-        await session.scalars(select(m.Execution).where(m.Execution.signal_id == signal_id))
-    ).all()
-    body["executions"] = [row_dict(e) for e in executions]
+    mine = access.visible(
+        select(m.Execution).where(m.Execution.signal_id == signal_id).order_by(m.Execution.id),
+        "execution",
+        who,
+    )
+    body["executions"] = [row_dict(e) for e in (await session.scalars(mine)).all()]
     return body
 
 
 @router.get("/messages/{message_id}")
 async def get_message(
-    message_id: int, session: SessionDep, _: Principal = Depends(require("signals:read"))
+    message_id: Id,
+    session: SessionDep,
+    who: Principal = Depends(require("signals:read", "message")),
 ) -> dict[str, Any]:
-    row = await session.get(m.Message, message_id)
-    if row is None:
-        raise ApiError(404, f"message {message_id} not found")
+    row = await fetch(session, "message", message_id, who)
     body = row_dict(row)
     edits = (
         await session.scalars(select(m.MessageEdit).where(m.MessageEdit.message_id == message_id))
@@ -89,18 +104,18 @@ async def get_message(
     return body
 
 
-def _reader(path: str, model: type[Base], name: str, filters: tuple[str, ...]) -> None:
-    scope = Depends(require("executions:read"))
+def _reader(path: str, name: access.Entity, filters: tuple[str, ...]) -> None:
+    scope = Depends(require("executions:read", name))
 
     async def list_rows(
         session: SessionDep,
         limit: int = Limit,
-        before_id: int | None = None,
-        signal_id: int | None = None,
-        execution_id: int | None = None,
-        connection_id: int | None = None,
-        status: str | None = None,
-        _: Principal = scope,
+        before_id: Id | None = None,
+        signal_id: Id | None = None,
+        execution_id: Id | None = None,
+        connection_id: Id | None = None,
+        status: str | None = Query(default=None, max_length=40),
+        who: Principal = scope,
     ) -> dict[str, Any]:
         given = {
             "signal_id": signal_id,
@@ -109,33 +124,28 @@ def _reader(path: str, model: type[Base], name: str, filters: tuple[str, ...]) -
             "status": status,
         }
         chosen = {k: v for k, v in given.items() if k in filters}
-        rows = await _page(session, model, limit, before_id, **chosen)
+        rows = await _page(session, name, who, limit, before_id, **chosen)
         return {"items": [row_dict(r) for r in rows]}
 
-    async def get_row(row_id: int, session: SessionDep, _: Principal = scope) -> dict[str, Any]:
-        row = await session.get(model, row_id)
-        if row is None:
-            raise ApiError(404, f"{name} {row_id} not found")
-        return row_dict(row)
+    async def get_row(row_id: Id, session: SessionDep, who: Principal = scope) -> dict[str, Any]:
+        return row_dict(await fetch(session, name, row_id, who))
 
     router.add_api_route(path, list_rows, methods=["GET"], name=f"list_{name}s")
     router.add_api_route(path + "/{row_id}", get_row, methods=["GET"], name=f"get_{name}")
 
 
-_reader("/executions", m.Execution, "execution", ("signal_id", "connection_id", "status"))
-_reader("/orders", m.Order, "order", ("execution_id", "connection_id", "status"))
-_reader(
-    "/positions", m.Position, "position", ("signal_id", "execution_id", "connection_id", "status")
-)
-_reader("/execution-logs", m.ExecutionLog, "execution_log", ("execution_id",))
+_reader("/executions", "execution", ("signal_id", "connection_id", "status"))
+_reader("/orders", "order", ("execution_id", "connection_id", "status"))
+_reader("/positions", "position", ("signal_id", "execution_id", "connection_id", "status"))
+_reader("/execution-logs", "execution_log", ("execution_id",))
 
 
 @router.get("/audit")
 async def list_audit(
     session: SessionDep,
     limit: int = Limit,
-    before_id: int | None = None,
-    _: Principal = Depends(require("audit:read")),
+    before_id: Id | None = None,
+    who: Principal = Depends(require("audit:read", "audit")),
 ) -> dict[str, Any]:
-    rows = await _page(session, m.AuditEntry, limit, before_id)
+    rows = await _page(session, "audit", who, limit, before_id)
     return {"items": [row_dict(r) for r in rows]}

@@ -1,0 +1,774 @@
+"""The authorization matrix (reliability row 31), generated from the application's route
+table: every route × {anonymous, member A, member B, operator, admin} × {own row, another
+user's row} gets the answer its rule expects.
+
+- anonymous: 401 on every API route;
+- a role the route is not for: 403 (before any row is read, so it says nothing of rows);
+- another user's row: 404 with the very body a missing id gets (code and message, the id
+  aside), or 422 worded like a missing id where a body names the row (a follow's
+  connection or channel); an operator reads every account but changes only its own (403);
+- lists: no item of another user (ownership read from the database, not from the API).
+
+``RULES`` has one line per route. A route without a line fails the test, and so does a
+line without a route, so a new route cannot skip the matrix. The world is built once per
+database through the API of a running platform: each user has a paper connection
+following a public channel, and one signal there gives every user an execution, an order,
+a position and execution logs; each member also follows a private channel of its own.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+from fastapi.routing import iter_route_contexts
+from sqlalchemy import select
+from tests.platform_fixtures import SIGNAL, Harness, eventually, make_settings, running_harness
+
+from signalbridge.services.auth import SCOPES, create_token, create_user
+from signalbridge.store import models as m
+from signalbridge.web.app import create_app
+
+ANON, A, B, OPS, ADMIN = "anonymous", "member_a", "member_b", "operator", "admin"
+CALLERS = (ANON, A, B, OPS, ADMIN)
+USERS = (A, B, OPS, ADMIN)
+EVERYONE = frozenset(USERS)
+STAFF = frozenset((OPS, ADMIN))
+ADMINS = frozenset((ADMIN,))
+NOBODY: frozenset[str] = frozenset()
+
+MISSING_ID = 2**62  # a valid id that no row has
+OUT_OF_RANGE = (0, 2**63, 2**64 + 1)
+PASSWORD = "matrix password 1"
+#: Everyone's token holds every scope but ``admin``: the role alone must do the filtering.
+MEMBER_SCOPES = [s for s in SCOPES if s != "admin"]
+
+Outcome = Literal["ok", "unauthorized", "forbidden", "hidden"]
+Which = Literal["own", "other"]
+BodyFn = Callable[["World", str, Which], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What one route expects.
+
+    ``kind``: ``row`` (a path id), ``list``, ``create`` (a POST to a collection) or
+    ``public`` (no bearer token involved: every caller gets ``ok``).
+    """
+
+    kind: Literal["row", "list", "create", "public"]
+    entity: str | None = None
+    open_to: frozenset[str] = EVERYONE
+    ok: tuple[int, ...] = (200,)
+    #: an operator on another user's row: reads all accounts, changes only its own
+    operator_other: Outcome = "ok"
+    #: False for admin-only rows nobody owns (plans, AI configs, gateways): no "other" row
+    owned: bool = True
+    #: the call consumes its row (DELETE): each allowed call gets a fresh one
+    fresh: bool = False
+    body: BodyFn | None = None
+    #: a body naming a row that does not exist (create routes with ``owned``)
+    missing_body: BodyFn | None = None
+    query: str = ""
+    #: list routes: the roles that see other users' rows too
+    sees_all: frozenset[str] = STAFF
+
+
+def read(entity: str, **kw: Any) -> Rule:
+    return Rule("row", entity, **kw)
+
+
+def change(entity: str, **kw: Any) -> Rule:
+    """A write on a row: an operator gets 403 on another user's account."""
+    kw.setdefault("operator_other", "forbidden")
+    return Rule("row", entity, **kw)
+
+
+def listing(entity: str, **kw: Any) -> Rule:
+    return Rule("list", entity, **kw)
+
+
+def create(entity: str, **kw: Any) -> Rule:
+    kw.setdefault("ok", (201,))
+    kw.setdefault("owned", False)
+    return Rule("create", entity, **kw)
+
+
+def public(ok: int, body: BodyFn | None = None) -> Rule:
+    return Rule("public", ok=(ok,), body=body)
+
+
+# --- request bodies -------------------------------------------------------------------
+
+
+def const(value: Any) -> BodyFn:
+    async def body(world: World, caller: str, which: Which) -> Any:
+        return value
+
+    return body
+
+
+async def new_connection(world: World, caller: str, which: Which) -> Any:
+    return world.paper_body()
+
+
+async def new_channel(world: World, caller: str, which: Which) -> Any:
+    return {"name": f"channel {next(world.counter)}", "type": "webhook"}
+
+
+async def new_user(world: World, caller: str, which: Which) -> Any:
+    return {"email": f"new{next(world.counter)}@example.com", "password": PASSWORD}
+
+
+async def new_plan(world: World, caller: str, which: Which) -> Any:
+    return {"name": f"plan {next(world.counter)}", "price": "5", "channel_ids": [world.pub]}
+
+
+async def plan_body(world: World, caller: str, which: Which) -> Any:
+    return {"name": "Matrix plan", "price": "12.5", "channel_ids": [world.pub]}
+
+
+async def new_follow(world: World, caller: str, which: Which) -> Any:
+    """Own: a fresh connection of the caller's; other: a fresh one of another user's."""
+    owner = world.owner(caller, "connection", which)
+    connection = await world.fresh("connection", owner)
+    return {"connection_id": connection, "channel_id": world.pub, "sizing": SIZING}
+
+
+async def follow_of_nothing(world: World, caller: str, which: Which) -> Any:
+    return {"connection_id": MISSING_ID, "channel_id": world.pub, "sizing": SIZING}
+
+
+async def not_adapter_type(world: World, caller: str, which: Which) -> Any:
+    return {"name": "x", "type": "none-registered"}
+
+
+SIZING = {"mode": "fixed_quote", "value": "100"}
+RENAME = const({"name": "renamed"})
+NOTHING = const({})
+LOGIN_WRONG = const({"email": "nobody@example.com", "password": "not the password"})
+UNSIGNED = const({"kind": "signal"})
+
+# No AI or payment adapter type is registered yet, so an admin passes every gate on these
+# routes and then meets the type check (422) where a route needs the adapter.
+ADAPTERLESS = (200, 422)
+
+
+def connection_routes(
+    path: str, entity: str, open_to: frozenset[str], **kw: Any
+) -> dict[tuple[str, str], Rule]:
+    """The one router shape of channels, connections, AI configs and payment gateways."""
+    row = f"{path}/{{row_id}}"
+    ok = kw.pop("ok", (200,))
+    probe_ok = kw.pop("probe_ok", ok)
+    create_ok = kw.pop("create_ok", (201,))
+    create_body = kw.pop("create_body")
+    rules = {
+        ("GET", path): listing(entity, open_to=open_to, **kw.get("list", {})),
+        ("POST", path): create(
+            entity, open_to=kw.get("writers", open_to), ok=create_ok, body=create_body
+        ),
+        ("GET", row): read(entity, open_to=open_to, **kw.get("read", {})),
+    }
+    writes = {
+        ("PATCH", row): (ok, RENAME),
+        ("PUT", f"{row}/credentials"): (ok, NOTHING),
+        ("POST", f"{row}/activate"): (ok, None),
+        ("POST", f"{row}/deactivate"): (ok, None),
+        ("DELETE", row): ((204,), None),
+        ("POST", f"{row}/test"): (probe_ok, None),
+        ("POST", f"{row}/breaker/reset"): (ok, None),
+    }
+    for key, (expected, body) in writes.items():
+        rules[key] = change(
+            entity,
+            open_to=kw.get("writers", open_to),
+            ok=expected,
+            body=body,
+            fresh=key[0] == "DELETE",
+            **kw.get("write", {}),
+        )
+    return rules
+
+
+RULES: dict[tuple[str, str], Rule] = {
+    # documentation and probes: open to everyone
+    ("GET", "/openapi.json"): public(200),
+    ("GET", "/docs"): public(200),
+    ("GET", "/docs/oauth2-redirect"): public(200),
+    ("GET", "/redoc"): public(200),
+    ("GET", "/healthz"): public(200),
+    ("GET", "/readyz"): public(200),
+    ("GET", "/metrics"): public(200),
+    # a delivery is authenticated by the channel's secret, never by a bearer token
+    ("POST", "/webhooks/channels/{channel_id}"): public(401, body=UNSIGNED),
+    ("POST", "/api/v1/auth/login"): public(401, body=LOGIN_WRONG),
+    # channels: staff manage every channel; members read public ones and those they follow
+    **connection_routes(
+        "/api/v1/channels",
+        "channel",
+        EVERYONE,
+        writers=STAFF,
+        create_body=new_channel,
+        write={"operator_other": "ok"},
+    ),
+    # trading accounts: everyone their own; the operator reads all, changes its own
+    **connection_routes("/api/v1/connections", "connection", EVERYONE, create_body=new_connection),
+    # AI configurations and payment gateways: admins only
+    **connection_routes(
+        "/api/v1/ai-configs",
+        "ai_config",
+        ADMINS,
+        ok=ADAPTERLESS,
+        create_ok=(422,),
+        create_body=not_adapter_type,
+        read={"owned": False},
+        write={"owned": False},
+    ),
+    **connection_routes(
+        "/api/v1/payment-gateways",
+        "payment_gateway",
+        ADMINS,
+        ok=ADAPTERLESS,
+        create_ok=(422,),
+        create_body=not_adapter_type,
+        read={"owned": False},
+        write={"owned": False},
+    ),
+    ("GET", "/api/v1/follows"): listing("follow"),
+    ("GET", "/api/v1/follows/{follow_id}"): read("follow"),
+    # a follow joins the caller's own connection only (an admin's: anyone's)
+    ("POST", "/api/v1/follows"): create(
+        "follow",
+        owned=True,
+        body=new_follow,
+        missing_body=follow_of_nothing,
+        operator_other="hidden",
+    ),
+    ("PATCH", "/api/v1/follows/{follow_id}"): change("follow", body=const({"is_active": True})),
+    ("DELETE", "/api/v1/follows/{follow_id}"): change("follow", ok=(204,), fresh=True),
+    ("GET", "/api/v1/signals"): listing("signal", query="limit=1000"),
+    ("GET", "/api/v1/signals/{signal_id}"): read("signal"),
+    ("GET", "/api/v1/messages/{message_id}"): read("message"),
+    ("GET", "/api/v1/executions"): listing("execution", query="limit=1000"),
+    ("GET", "/api/v1/executions/{row_id}"): read("execution"),
+    ("GET", "/api/v1/orders"): listing("order", query="limit=1000"),
+    ("GET", "/api/v1/orders/{row_id}"): read("order"),
+    ("GET", "/api/v1/positions"): listing("position", query="limit=1000"),
+    ("GET", "/api/v1/positions/{row_id}"): read("position"),
+    ("GET", "/api/v1/execution-logs"): listing("execution_log", query="limit=1000"),
+    ("GET", "/api/v1/execution-logs/{row_id}"): read("execution_log"),
+    ("GET", "/api/v1/audit"): listing("audit", query="limit=1000"),
+    # users: admins manage everyone; anyone else only themselves (and not their role)
+    ("GET", "/api/v1/users"): listing("user", sees_all=ADMINS),
+    ("POST", "/api/v1/users"): create("user", open_to=ADMINS, body=new_user),
+    # (an empty change: argon2 per call would make the matrix slow; see specifics)
+    ("PATCH", "/api/v1/users/{user_id}"): change("user", body=NOTHING, operator_other="hidden"),
+    ("GET", "/api/v1/plans"): listing("plan", open_to=ADMINS),
+    ("POST", "/api/v1/plans"): create("plan", open_to=ADMINS, body=new_plan),
+    ("PUT", "/api/v1/plans/{plan_id}"): change("plan", open_to=ADMINS, owned=False, body=plan_body),
+    ("DELETE", "/api/v1/plans/{plan_id}"): change(
+        "plan", open_to=ADMINS, owned=False, ok=(204,), fresh=True
+    ),
+    # tokens: everyone their own; an admin may revoke anyone's
+    ("GET", "/api/v1/tokens"): listing("token", sees_all=NOBODY),
+    ("POST", "/api/v1/tokens"): create("token", body=const({"name": "matrix"})),
+    ("DELETE", "/api/v1/tokens/{token_id}"): change(
+        "token", ok=(204,), fresh=True, operator_other="hidden"
+    ),
+}
+
+
+# --- the world ------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    h: Harness
+    tokens: dict[str, str] = field(default_factory=dict)
+    user_ids: dict[str, int] = field(default_factory=dict)
+    rows: dict[str, dict[str, int]] = field(default_factory=dict)
+    shared: dict[str, int] = field(default_factory=dict)
+    pub: int = 0
+    counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    async def call(self, caller: str, method: str, path: str, json: Any = None) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.tokens[caller]}"} if caller != ANON else {}
+        return await self.h.client.request(method, path, headers=headers, json=json)
+
+    async def ok(self, caller: str, method: str, path: str, json: Any = None) -> Any:
+        response = await self.call(caller, method, "/api/v1" + path, json)
+        assert response.status_code < 300, (caller, method, path, response.text)
+        return response.json() if response.content else None
+
+    def paper_body(self) -> dict[str, Any]:
+        n = next(self.counter)
+        config = {"futures": True, "feed": {"seed": 3, "volatility": "0"}, "account_id": f"a{n}"}
+        return {"name": f"paper {n}", "type": "paper", "config": config}
+
+    def owner(self, caller: str, entity: str, which: Which) -> str:
+        """Whose row a call is about: the caller's own, or another user's."""
+        if which == "own":
+            return caller if caller != ANON else A
+        if entity == "channel":  # channels belong to staff; members "own" what they follow
+            return {A: B, B: A, OPS: ADMIN, ADMIN: OPS, ANON: B}[caller]
+        return {A: B, B: A, OPS: A, ADMIN: A, ANON: B}[caller]
+
+    def row(self, owner: str, entity: str) -> int:
+        if entity in self.shared:
+            return self.shared[entity]
+        return self.rows[owner][entity]
+
+    async def fresh(self, entity: str, owner: str) -> int:
+        """A new row of ``entity`` owned by ``owner``, made the way a user makes one."""
+        if entity == "connection":
+            return int((await self.ok(owner, "POST", "/connections", self.paper_body()))["id"])
+        if entity == "follow":
+            connection = await self.fresh("connection", owner)
+            body = {"connection_id": connection, "channel_id": self.pub, "sizing": SIZING}
+            return int((await self.ok(owner, "POST", "/follows", body))["id"])
+        if entity == "channel":
+            body = {"name": f"spare {next(self.counter)}", "type": "webhook"}
+            return int((await self.ok(owner, "POST", "/channels", body))["id"])
+        if entity == "plan":
+            body = await new_plan(self, ADMIN, "own")
+            return int((await self.ok(ADMIN, "POST", "/plans", body))["id"])
+        if entity == "token":
+            async with self.h.container.sessions() as s, s.begin():
+                user = await s.get_one(m.User, self.user_ids[owner])
+                row, _ = await create_token(s, user, "spare", ["signals:read"])
+                return row.id
+        if entity in ("ai_config", "payment_gateway"):
+            model = m.AIConfig if entity == "ai_config" else m.PaymentGateway
+            async with self.h.container.sessions() as s, s.begin():
+                added = model(name=f"spare {next(self.counter)}", type="none", config={})
+                s.add(added)
+                await s.flush()
+                return int(added.id)
+        raise AssertionError(f"no fresh {entity}")
+
+    async def owned_by(self, entity: str, user: str) -> set[int]:
+        """Ids of ``entity`` that belong to ``user``, read from the database (ground truth).
+
+        For channels, signals and messages: those a member may see (public channels, its
+        own, and those its connections follow).
+        """
+        uid = self.user_ids[user]
+        conns = select(m.ExecutionConnection.id).where(m.ExecutionConnection.owner_id == uid)
+        execs = select(m.Execution.id).where(m.Execution.connection_id.in_(conns))
+        followed = select(m.Follow.channel_id).where(m.Follow.connection_id.in_(conns))
+        channels = select(m.ChannelSource.id).where(
+            (m.ChannelSource.visibility == "public")
+            | (m.ChannelSource.owner_id == uid)
+            | m.ChannelSource.id.in_(followed)
+        )
+        queries: dict[str, Any] = {
+            "connection": conns,
+            "follow": select(m.Follow.id).where(m.Follow.connection_id.in_(conns)),
+            "execution": execs,
+            "order": select(m.Order.id).where(m.Order.connection_id.in_(conns)),
+            "position": select(m.Position.id).where(m.Position.connection_id.in_(conns)),
+            "execution_log": select(m.ExecutionLog.id).where(
+                m.ExecutionLog.execution_id.in_(execs)
+            ),
+            "channel": channels,
+            "signal": select(m.Signal.id).where(m.Signal.channel_id.in_(channels)),
+            "audit": select(m.AuditEntry.id).where(m.AuditEntry.actor_id == uid),
+            "user": select(m.User.id).where(m.User.id == uid),
+            "token": select(m.ApiToken.id).where(m.ApiToken.user_id == uid),
+            "plan": select(m.Plan.id),
+        }
+        async with self.h.container.sessions() as s:
+            return set((await s.scalars(queries[entity])).all())
+
+
+async def build_world(h: Harness) -> World:
+    world = World(h)
+    world.tokens[ADMIN] = h.admin_token
+    async with h.container.sessions() as s, s.begin():
+        admin = await s.scalar(select(m.User).where(m.User.role == m.Role.ADMIN))
+        assert admin is not None
+        world.user_ids[ADMIN] = admin.id
+        for caller, role in ((A, m.Role.MEMBER), (B, m.Role.MEMBER), (OPS, m.Role.OPERATOR)):
+            user = await create_user(s, f"{caller}@example.com", PASSWORD, role)
+            _, world.tokens[caller] = await create_token(s, user, "matrix", MEMBER_SCOPES)
+            world.user_ids[caller] = user.id
+    world.rows = {u: {"user": world.user_ids[u]} for u in USERS}
+
+    hooks: dict[str, tuple[int, str]] = {}
+    for name, owner, visibility in (
+        ("public", ADMIN, "public"),
+        ("private a", ADMIN, "private"),
+        ("private b", ADMIN, "private"),
+        ("operator's", OPS, "private"),
+    ):
+        made = await world.ok(
+            owner, "POST", "/channels", {"name": name, "type": "webhook", "visibility": visibility}
+        )
+        hooks[name] = (made["id"], made["generated_secrets"]["secret"])
+    world.pub = hooks["public"][0]
+    for user in USERS:
+        connection = await world.fresh("connection", user)
+        world.rows[user]["connection"] = connection
+        body = {"connection_id": connection, "channel_id": world.pub, "sizing": SIZING}
+        world.rows[user]["follow"] = (await world.ok(user, "POST", "/follows", body))["id"]
+    # each member also follows a private channel, joined by the admin (paused: no trades)
+    for member, name in ((A, "private a"), (B, "private b")):
+        body = {
+            "connection_id": world.rows[member]["connection"],
+            "channel_id": hooks[name][0],
+            "is_active": False,
+            "sizing": SIZING,
+        }
+        await world.ok(ADMIN, "POST", "/follows", body)
+    world.rows[ADMIN]["channel"] = world.pub
+    world.rows[OPS]["channel"] = hooks["operator's"][0]
+    world.rows[A]["channel"] = hooks["private a"][0]
+    world.rows[B]["channel"] = hooks["private b"][0]
+
+    signals: dict[str, int] = {}
+    for name, (channel_id, secret) in hooks.items():
+        response = await h.post_signal(channel_id, secret, SIGNAL)
+        assert response.status_code == 202, response.text
+        signals[name] = response.json()["signal_id"]
+    public_signal = signals["public"]
+
+    async def all_positions() -> bool:
+        async with h.container.sessions() as s:
+            rows = await s.scalars(select(m.Position).where(m.Position.signal_id == public_signal))
+            return len(rows.all()) == len(USERS)
+
+    await eventually(all_positions, timeout=30)
+    async with h.container.sessions() as s:
+        for user in USERS:
+            mine = world.rows[user]
+            execution = await s.scalar(
+                select(m.Execution.id).where(
+                    m.Execution.signal_id == public_signal,
+                    m.Execution.connection_id == mine["connection"],
+                )
+            )
+            assert execution is not None
+            mine["execution"] = execution
+            for entity, model in (
+                ("order", m.Order),
+                ("position", m.Position),
+                ("execution_log", m.ExecutionLog),
+            ):
+                found = await s.scalar(
+                    select(model.id).where(model.execution_id == execution).order_by(model.id)
+                )
+                assert found is not None, (user, entity)
+                mine[entity] = found
+            signal = public_signal if user in STAFF else signals[f"private {user[-1]}"]
+            mine["signal"] = signal
+            mine["message"] = (await s.get_one(m.Signal, signal)).message_id
+            mine["token"] = await s.scalar(
+                select(m.ApiToken.id).where(m.ApiToken.user_id == world.user_ids[user])
+            )
+    world.shared["plan"] = await world.fresh("plan", ADMIN)
+    world.shared["ai_config"] = await world.fresh("ai_config", ADMIN)
+    world.shared["payment_gateway"] = await world.fresh("payment_gateway", ADMIN)
+    return world
+
+
+# --- the matrix -----------------------------------------------------------------------
+
+
+def expect(rule: Rule, caller: str, which: Which) -> Outcome:
+    if caller == ANON:
+        return "unauthorized"
+    if caller not in rule.open_to:
+        return "forbidden"
+    if which == "own" or caller == ADMIN:
+        return "ok"
+    if caller == OPS:
+        return rule.operator_other
+    return "hidden"
+
+
+def route_table(h: Harness) -> dict[tuple[str, str], list[str]]:
+    """Every (method, path) the application serves, in table order, with its query
+    parameters' names. Read from an app built on the harness's container: the same table
+    the served app has."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for route in iter_route_contexts(create_app(h.container).routes):
+        dependant = getattr(route, "dependant", None)
+        query = [p.name for p in dependant.query_params] if dependant is not None else []
+        for method in sorted(route.methods or ()):
+            if method != "HEAD" and route.path is not None:
+                found[(method, route.path)] = query
+    return found
+
+
+PATH_PARAM = re.compile(r"\{[^}]+\}")
+
+
+def fill(path: str, row_id: int) -> str:
+    return PATH_PARAM.sub(str(row_id), path)
+
+
+def error_of(response: httpx.Response, row_id: int) -> tuple[int, str, str]:
+    """Status, error code and message with the id taken out: what a 404 may reveal."""
+    try:
+        error = response.json()["error"]
+    except (ValueError, KeyError, TypeError):
+        return response.status_code, "?", response.text[:200]
+    return response.status_code, error["code"], error["message"].replace(str(row_id), "<id>")
+
+
+@dataclass
+class Matrix:
+    world: World
+    failures: list[str] = field(default_factory=list)
+    checked: int = 0
+
+    def fail(self, caller: str, what: str, method: str, path: str, message: str) -> None:
+        self.failures.append(f"{caller:9} {what:8} {method:6} {path}: {message}")
+
+    def verdict(
+        self,
+        rule: Rule,
+        outcome: Outcome,
+        response: httpx.Response,
+        caller: str,
+        what: str,
+        method: str,
+        path: str,
+    ) -> bool:
+        self.checked += 1
+        status = response.status_code
+        wanted = {
+            "unauthorized": (401,),
+            "forbidden": (403,),
+            "hidden": (422,) if rule.kind == "create" else (404,),
+            "ok": rule.ok,
+        }[outcome]
+        if status not in wanted:
+            self.fail(
+                caller,
+                what,
+                method,
+                path,
+                f"expected {outcome} {wanted}, got {status} {response.text[:160]}",
+            )
+            return False
+        return True
+
+    async def row_route(self, method: str, path: str, rule: Rule) -> None:
+        assert rule.entity is not None
+        for caller in CALLERS:
+            for which in ("own", "other") if rule.owned else ("own",):
+                outcome = expect(rule, caller, which)
+                owner = self.world.owner(caller, rule.entity, which)
+                if rule.fresh and outcome == "ok":
+                    row_id = await self.world.fresh(rule.entity, owner)
+                else:
+                    row_id = self.world.row(owner, rule.entity)
+                body = await rule.body(self.world, caller, which) if rule.body else None
+                response = await self.world.call(caller, method, fill(path, row_id), body)
+                if self.verdict(rule, outcome, response, caller, which, method, path) and (
+                    outcome == "hidden"
+                ):
+                    missing = await self.world.call(caller, method, fill(path, MISSING_ID), body)
+                    if error_of(response, row_id) != error_of(missing, MISSING_ID):
+                        self.fail(
+                            caller,
+                            which,
+                            method,
+                            path,
+                            f"another's row answers {error_of(response, row_id)}, "
+                            f"a missing one {error_of(missing, MISSING_ID)}",
+                        )
+            for bad in OUT_OF_RANGE:  # ids past 64 bits (or 0) never reach the database
+                body = await rule.body(self.world, caller, "own") if rule.body else None
+                response = await self.world.call(caller, method, fill(path, bad), body)
+                self.checked += 1
+                if response.status_code not in (401, 403, 404, 422):
+                    self.fail(caller, f"id {bad}"[:8], method, path, f"got {response.status_code}")
+
+    async def create_route(self, method: str, path: str, rule: Rule) -> None:
+        assert rule.body is not None
+        for caller in CALLERS:
+            for which in ("own", "other") if rule.owned else ("own",):
+                outcome = expect(rule, caller, which)
+                body = await rule.body(self.world, caller, which)
+                response = await self.world.call(caller, method, path, body)
+                if (
+                    self.verdict(rule, outcome, response, caller, which, method, path)
+                    and outcome == "hidden"
+                ):
+                    assert rule.missing_body is not None
+                    missing_body = await rule.missing_body(self.world, caller, which)
+                    missing = await self.world.call(caller, method, path, missing_body)
+                    named = body["connection_id"]  # the one create rule with an owner
+                    if error_of(response, named) != error_of(missing, MISSING_ID):
+                        self.fail(
+                            caller,
+                            which,
+                            method,
+                            path,
+                            f"another's row answers {error_of(response, named)}, "
+                            f"a missing one {error_of(missing, MISSING_ID)}",
+                        )
+
+    async def list_route(self, method: str, path: str, rule: Rule) -> None:
+        assert rule.entity is not None
+        url = path + ("?" + rule.query if rule.query else "")
+        for caller in CALLERS:
+            outcome = expect(rule, caller, "own")
+            response = await self.world.call(caller, method, url)
+            if not self.verdict(rule, outcome, response, caller, "list", method, path):
+                continue
+            if outcome != "ok":
+                continue
+            ids = {item["id"] for item in response.json()["items"]}
+            if rule.entity in self.world.shared:
+                continue  # admin-only rows nobody owns
+            mine = await self.world.owned_by(rule.entity, caller)
+            if caller in rule.sees_all:
+                if not ids - mine:
+                    self.fail(caller, "list", method, path, "sees no other user's row")
+            elif foreign := sorted(ids - mine):
+                self.fail(caller, "list", method, path, f"shows others' rows {foreign[:10]}")
+            if not ids & mine:
+                self.fail(caller, "list", method, path, "does not show the caller's own rows")
+
+    async def public_route(self, method: str, path: str, rule: Rule) -> None:
+        answers = {}
+        for caller in CALLERS:
+            body = await rule.body(self.world, caller, "own") if rule.body else None
+            ids = (self.world.pub, MISSING_ID, *OUT_OF_RANGE) if "{" in path else (0,)
+            for row_id in ids:
+                response = await self.world.call(caller, method, fill(path, row_id), body)
+                self.verdict(rule, "ok", response, caller, "public", method, path)
+                if rule.ok[0] >= 400:
+                    answers[(caller, row_id)] = error_of(response, row_id)
+        if len(set(answers.values())) > 1:  # the same refusal whoever asks, about whatever
+            self.fail("*", "public", method, path, f"answers differ: {set(answers.values())}")
+
+    async def run(self, routes: list[tuple[str, str]]) -> None:
+        """Every route, in table order (so the seeded rows live until their DELETE)."""
+        for method, path in routes:
+            rule = RULES[(method, path)]
+            if rule.kind == "row":
+                await self.row_route(method, path, rule)
+            elif rule.kind == "create":
+                await self.create_route(method, path, rule)
+            elif rule.kind == "list":
+                await self.list_route(method, path, rule)
+            else:
+                await self.public_route(method, path, rule)
+
+
+async def specifics(
+    world: World, table: dict[tuple[str, str], list[str]], failures: list[str]
+) -> None:
+    """What the generated matrix cannot say by itself."""
+
+    def check(ok: bool, message: str) -> None:
+        if not ok:
+            failures.append(f"specific: {message}")
+
+    # a member sees how to follow a channel, nothing of how its sender is configured
+    channels = (await world.call(A, "GET", "/api/v1/channels")).json()["items"]
+    check(bool(channels), "member A lists no channel")
+    for item in channels:
+        check(
+            not {"config", "secrets", "health", "breaker", "parse_template"} & set(item),
+            f"a member sees a channel's configuration: {sorted(item)}",
+        )
+    # following: only public channels (or followed/owned ones) for members; staff any
+    fresh_a = await world.fresh("connection", A)
+    private_b = world.rows[B]["channel"]
+    hidden = await world.call(
+        A, "POST", "/api/v1/follows", {"connection_id": fresh_a, "channel_id": private_b}
+    )
+    missing = await world.call(
+        A, "POST", "/api/v1/follows", {"connection_id": fresh_a, "channel_id": MISSING_ID}
+    )
+    check(
+        hidden.status_code == 422 and error_of(hidden, private_b) == error_of(missing, MISSING_ID),
+        f"a member following a private channel: {hidden.status_code} {hidden.text[:120]} "
+        f"vs missing {missing.text[:120]}",
+    )
+    fresh_ops = await world.fresh("connection", OPS)
+    staff = await world.call(
+        OPS, "POST", "/api/v1/follows", {"connection_id": fresh_ops, "channel_id": private_b}
+    )
+    check(staff.status_code == 201, f"an operator may follow any channel: {staff.text[:120]}")
+    # a member manages only itself: its password, never its own role or active flag
+    me = f"/api/v1/users/{world.user_ids[A]}"
+    r = await world.call(A, "PATCH", me, {"password": "a changed password"})
+    check(r.status_code == 200, f"member A changing its password: {r.status_code}")
+    for change_ in ({"role": "admin"}, {"role": "operator"}, {"is_active": False}):
+        r = await world.call(A, "PATCH", me, change_)
+        check(r.status_code == 403, f"member A changed its own {change_}: {r.status_code}")
+    users = (await world.call(A, "GET", "/api/v1/users")).json()["items"]
+    check([u["id"] for u in users] == [world.user_ids[A]], f"member A lists users {users}")
+    # a signal's detail shows a member only its own executions
+    public_signal = world.rows[ADMIN]["signal"]
+    detail = (await world.call(A, "GET", f"/api/v1/signals/{public_signal}")).json()
+    shown = {e["connection_id"] for e in detail.get("executions", [])}
+    check(shown == {world.rows[A]["connection"]}, f"member A sees executions of {shown}")
+    everyone = (await world.call(OPS, "GET", f"/api/v1/signals/{public_signal}")).json()
+    check(len(everyone.get("executions", [])) == len(USERS), "the operator sees all executions")
+    # another user's tokens are a missing user's
+    other_user = await world.call(A, "GET", f"/api/v1/tokens?user_id={world.user_ids[B]}")
+    no_user = await world.call(A, "GET", f"/api/v1/tokens?user_id={MISSING_ID}")
+    check(
+        error_of(other_user, world.user_ids[B]) == error_of(no_user, MISSING_ID)
+        and other_user.status_code == 404,
+        f"member A asking for B's tokens: {other_user.status_code} {other_user.text[:120]}",
+    )
+    # ids in queries and bodies are bounded too
+    for (method, path), params in table.items():
+        for name in (p for p in params if p.endswith("_id")):
+            r = await world.call(ADMIN, method, f"{path}?{name}={2**64}")
+            check(r.status_code == 422, f"{method} {path}?{name}=2**64 answers {r.status_code}")
+    for body in (
+        {"connection_id": 2**64, "channel_id": world.pub},
+        {"connection_id": fresh_a, "channel_id": -1},
+    ):
+        r = await world.call(A, "POST", "/api/v1/follows", body)
+        check(r.status_code == 422, f"follow body {body} answers {r.status_code}")
+    for plan in (
+        {"name": "p1", "price": "1", "channel_ids": [2**64]},
+        {"name": "p2", "price": "1", "channel_ids": [MISSING_ID]},
+        {"name": "p3", "price": "1", "channel_ids": [0]},
+        {"name": "p4", "price": "-1"},
+        {"name": "p5", "price": "1e-9999990"},
+        {"name": "p6", "price": "1e40"},
+        {"name": "p7", "price": "0.0000000000000000001"},
+    ):
+        r = await world.call(ADMIN, "POST", "/api/v1/plans", plan)
+        check(r.status_code == 422, f"plan {plan} answers {r.status_code} {r.text[:120]}")
+    fine = await world.call(
+        ADMIN, "POST", "/api/v1/plans", {"name": "p8", "price": "0", "channel_ids": [world.pub]}
+    )
+    check(fine.status_code == 201, f"a free plan of one channel: {fine.text[:160]}")
+    clash = await world.call(
+        ADMIN, "PUT", f"/api/v1/plans/{world.shared['plan']}", {"name": "p8", "price": "1"}
+    )
+    check(clash.status_code == 409, f"renaming a plan onto another's name: {clash.text[:160]}")
+
+
+async def test_authorization_matrix(tmp_path: Path, database_url: str) -> None:
+    async with running_harness(make_settings(tmp_path, database_url)) as h:
+        world = await build_world(h)
+        table = route_table(h)
+        routes = list(table)
+        unruled = [f"{m_} {p}" for m_, p in routes if (m_, p) not in RULES]
+        stale = [f"{m_} {p}" for m_, p in RULES if (m_, p) not in routes]
+        assert not unruled, f"routes without a rule in the matrix: {unruled}"
+        assert not stale, f"rules for routes that no longer exist: {stale}"
+        matrix = Matrix(world)
+        await matrix.run(routes)
+        await specifics(world, table, matrix.failures)
+        assert matrix.checked > 10 * len(routes)
+        assert not matrix.failures, "\n" + "\n".join(matrix.failures)
