@@ -10,7 +10,9 @@ raise nothing else, so callers choose what to do by class, never by vendor::
     ├── InvalidRequest               stop: the request itself is wrong; retrying cannot help
     │   ├── InsufficientFunds        business error: never trips a breaker
     │   ├── OrderNotFound            the venue does not know the order (may be eventual)
-    │   └── SymbolNotListed          the venue does not list the symbol
+    │   ├── SymbolNotListed          the venue does not list the symbol
+    │   └── CallbackRejected         an inbound callback (payment webhook, IPN) is not authentic,
+    │                                stale or malformed: refused whole, changes nothing
     ├── AmbiguousOutcome             a write may or may not have happened (timeout after send,
     │                                reset): reconcile (look up by client id) before anything else
     ├── CircuitOpen                  fail fast: the connection's breaker is open
@@ -21,6 +23,8 @@ failures for the circuit breaker; business errors never do.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 
 class IntegrationError(Exception):
@@ -75,6 +79,25 @@ class OrderNotFound(InvalidRequest):
 
 class SymbolNotListed(InvalidRequest):
     """The venue does not list the symbol."""
+
+
+class CallbackRejected(InvalidRequest):
+    """An inbound callback was refused whole: nothing of it may be stored or applied.
+
+    ``reason`` is ``"signature"`` (missing or wrong), ``"stale"`` (timestamp outside the
+    tolerance) or ``"malformed"`` (the body or a header cannot be read). The message says
+    what was wrong, never a secret or the expected signature.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: Literal["signature", "stale", "malformed"],
+        connection_id: str | None = None,
+    ) -> None:
+        super().__init__(message, connection_id=connection_id)
+        self.reason = reason
 
 
 class AmbiguousOutcome(IntegrationError):
