@@ -61,7 +61,10 @@ def run(args: list[str], env: dict[str, str], **extra: str) -> subprocess.Comple
     )
 
 
-def test_tokens_create_list_revoke(tmp_path: Path, database_url: str) -> None:
+def test_tokens_create_list_revoke(tmp_path: Path) -> None:
+    # The commands are the same on both databases (the API tests run on both); each CLI
+    # start costs seconds, so this runs once, on the embedded default.
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'signalbridge.db'}"
     env = cli_env(tmp_path, database_url)
     assert run(["migrate"], env).returncode == 0
     for email in ("a@example.com", "b@example.com"):

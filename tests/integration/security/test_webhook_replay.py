@@ -400,7 +400,10 @@ def _cli(args: list[str], env: dict[str, str], stdin: str | None = None) -> Any:
 
 
 @pytest.mark.slow
-def test_cli_send_and_its_curl_against_a_running_server(tmp_path: Path, database_url: str) -> None:
+def test_cli_send_and_its_curl_against_a_running_server(tmp_path: Path) -> None:
+    # A real server and CLI processes: once, on the embedded default (the replay rules
+    # themselves are tested on both databases above).
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'signalbridge.db'}"
     key, secret = generate_key(), "cli-send-secret-0123456789"
     env = _env(tmp_path, database_url, key)
     settings = Settings(data_dir=tmp_path, database_url=database_url, secret_keys=key)
