@@ -37,6 +37,7 @@ from signalbridge.bootstrap import Container, build_container
 from signalbridge.execution.base import AdapterDeps
 from signalbridge.execution.engine import ExecutionEngine
 from signalbridge.execution.pool import AdapterPool
+from signalbridge.integrations.http import HttpClientFactory
 from signalbridge.integrations.kernel import Kernel
 from signalbridge.integrations.vault import generate_key
 from signalbridge.services.dispatch import dispatch_signal
@@ -47,7 +48,7 @@ from signalbridge.store.migrate import upgrade
 
 
 class LastAnswer:
-    """EngineHooks that note when the last intent was sent and the last answer arrived."""
+    """SendHooks that note when the last intent was sent and the last answer arrived."""
 
     def __init__(self) -> None:
         self.sent = 0.0
@@ -67,9 +68,10 @@ async def setup(
     c = build_container(settings)
     await upgrade(c.engine)
     kernel = Kernel.from_settings(settings, CollectorRegistry())
-    pool = AdapterPool(
-        c.sessions, c.vault, c.registry, AdapterDeps(session_factory=c.sessions), kernel.guard
-    )
+    # The fake Binance listens on loopback: the operator's allow-list says so.
+    http = HttpClientFactory(registry=CollectorRegistry(), allowed_hosts=("127.0.0.1", "::1"))
+    deps = AdapterDeps(session_factory=c.sessions, http_factory=http)
+    pool = AdapterPool(c.sessions, c.vault, c.registry, deps, kernel.guard)
     engine = ExecutionEngine(c.sessions, pool, settle_seconds=30, hooks=LastAnswer())
     async with c.sessions() as s, s.begin():
         owner = m.User(email="bench@example.com", password_hash="-", role=m.Role.ADMIN)

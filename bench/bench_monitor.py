@@ -28,7 +28,7 @@ from signalbridge.execution.management import (
     Precision,
     evaluate,
 )
-from signalbridge.execution.monitor import PositionIndex, Tracked
+from signalbridge.execution.position_index import PositionIndex, Tracked
 
 D = Decimal
 SYMBOLS = {

@@ -1,47 +1,71 @@
 """The composition root: the one place that builds the object graph from settings.
 
-Entry points (CLI commands, the ASGI app, workers) call :func:`build_container` and pass
-the result down. Nothing else reads settings or creates engines, brokers or clients.
+Entry points (CLI commands, the ASGI app, workers, the scheduler) call
+:func:`build_container` and pass the result down. Nothing else reads settings or creates
+database engines, brokers, clients, pools or caches, and nothing is built later on demand.
+
+One runtime serves every role. A process plays web, worker and scheduler (``serve``) or
+some of them (``serve --no-worker``, ``worker``, ``scheduler``); the roles differ in what
+:class:`signalbridge.jobs.runtime.Platform` starts, not in what exists. Every part is a
+plain constructor with no I/O (connections open on first use), so a role that does not
+use a part pays nothing for it, and each part has one typed field, read by name.
+
+A new adapter module (an exchange, a channel kind, a payment gateway) exposes
+``register(registry)``; :func:`build_registry` calls it, one line per module.
 """
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from datetime import timedelta
 
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from signalbridge.integrations.registry import AdapterRegistry, adapters
+from signalbridge.channels import webhook
+from signalbridge.execution import ccxt_adapter
+from signalbridge.execution.base import AdapterDeps
+from signalbridge.execution.engine import ExecutionEngine
+from signalbridge.execution.metaapi import adapter as metaapi
+from signalbridge.execution.monitor import PositionMonitor
+from signalbridge.execution.paper import registration as paper
+from signalbridge.execution.pool import AdapterPool
+from signalbridge.integrations.http import HttpClientFactory
+from signalbridge.integrations.kernel import Kernel
+from signalbridge.integrations.queue import APPLY_UPDATE, DISPATCH_SIGNAL, TaskQueue, make_broker
+from signalbridge.integrations.registry import AdapterRegistry
 from signalbridge.integrations.vault import Vault
-from signalbridge.jobs.queue import TaskQueue, make_broker
+from signalbridge.services.auth import TokenUsage
+from signalbridge.services.health import Prober, health_writer, make_prober
+from signalbridge.services.intake import Intake
+from signalbridge.services.login import LoginThrottle
+from signalbridge.services.webhook_channels import FailureNotes, WebhookChannels
 from signalbridge.settings import Settings
 from signalbridge.store.db import make_engine, make_sessionmaker
 
-#: Modules that register adapters into the registry when imported.
-ADAPTER_MODULES = (
-    "signalbridge.channels.webhook",
-    "signalbridge.execution.paper.registration",
-    "signalbridge.execution.ccxt_adapter",
-    "signalbridge.execution.metaapi.adapter",
-)
+
+def build_registry() -> AdapterRegistry:
+    """The adapter types this build knows: each adapter module registers itself here."""
+    registry = AdapterRegistry()
+    webhook.register(registry)
+    paper.register(registry)
+    ccxt_adapter.register(registry)
+    metaapi.register(registry)
+    return registry
 
 
-def load_adapters() -> AdapterRegistry:
-    for name in ADAPTER_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:  # an optional adapter whose library is missing
-            if exc.name and not exc.name.startswith("signalbridge"):
-                continue
-            raise
-    return adapters
-
-
-@dataclass
+@dataclass(eq=False)
 class Container:
-    """Everything a process shares: settings, database, vault, queue, adapters, metrics."""
+    """Everything a process shares, one typed field per part.
+
+    Storage and settings: ``settings``, ``engine`` (the database), ``sessions``, ``vault``.
+    Outside world: ``metrics``, ``kernel`` (breakers, rate limits, health), ``http`` (the
+    one HTTP client factory), ``registry`` (adapter types), ``adapter_deps`` and
+    ``adapter_pool`` (live adapters per connection), ``prober`` (connection tests).
+    Work: ``queue``, ``execution`` (the order engine), ``monitor`` (open positions),
+    ``intake`` (every channel's messages in). Web: ``token_usage``, ``login_throttle``,
+    ``webhook_channels``, ``webhook_failures``.
+    """
 
     settings: Settings
     engine: AsyncEngine
@@ -50,12 +74,21 @@ class Container:
     queue: TaskQueue
     registry: AdapterRegistry
     metrics: CollectorRegistry
-    extras: dict[str, Any] = field(default_factory=dict)
+    kernel: Kernel
+    http: HttpClientFactory
+    adapter_deps: AdapterDeps
+    adapter_pool: AdapterPool
+    prober: Prober
+    execution: ExecutionEngine
+    monitor: PositionMonitor
+    intake: Intake
+    token_usage: TokenUsage
+    login_throttle: LoginThrottle
+    webhook_channels: WebhookChannels
+    webhook_failures: FailureNotes
 
     async def close(self) -> None:
-        pool = self.extras.get("adapter_pool")
-        if pool is not None:
-            await pool.close()
+        await self.adapter_pool.close()
         await self.queue.shutdown()
         await self.engine.dispose()
 
@@ -64,15 +97,39 @@ def build_container(settings: Settings, *, broker_url: str | None = None) -> Con
     """Wire the object graph; cheap and synchronous (no I/O beyond the key file)."""
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # private when we create it
     engine = make_engine(settings.resolved_database_url)
+    sessions = make_sessionmaker(engine)
     vault = Vault.from_settings(settings.secret_keys.get_secret_value(), settings.resolved_key_file)
     queue = TaskQueue(make_broker(broker_url or settings.broker_url, settings.broker_queue))
-    container = Container(
+    registry = build_registry()
+    metrics = CollectorRegistry()
+    kernel = Kernel.from_settings(settings, metrics, health_writer(sessions))
+    http = HttpClientFactory(registry=metrics, allowed_hosts=tuple(settings.allowed_hosts))
+    deps = AdapterDeps(session_factory=sessions, http_factory=http, data_dir=settings.data_dir)
+    pool = AdapterPool(sessions, vault, registry, deps, kernel.guard)
+    execution = ExecutionEngine(sessions, pool, settle_seconds=settings.order_settle_seconds)
+    grace = timedelta(seconds=settings.resting_grace_seconds)
+    return Container(
         settings=settings,
         engine=engine,
-        sessions=make_sessionmaker(engine),
+        sessions=sessions,
         vault=vault,
         queue=queue,
-        registry=load_adapters(),
-        metrics=CollectorRegistry(),
+        registry=registry,
+        metrics=metrics,
+        kernel=kernel,
+        http=http,
+        adapter_deps=deps,
+        adapter_pool=pool,
+        prober=make_prober(pool),
+        execution=execution,
+        monitor=PositionMonitor(sessions, pool, execution, resting_grace=grace),
+        intake=Intake(sessions, queue, dispatch_task=DISPATCH_SIGNAL, update_task=APPLY_UPDATE),
+        token_usage=TokenUsage(sessions),
+        login_throttle=LoginThrottle(
+            kernel.limiter.storage,  # Redis when configured, so every process shares counts
+            per_account=settings.login_limit_per_account,
+            per_address=settings.login_limit_per_address,
+        ),
+        webhook_channels=WebhookChannels(sessions, vault),
+        webhook_failures=FailureNotes(kernel),
     )
-    return container

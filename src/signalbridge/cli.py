@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     plain, template = plain_parse(args)
     if plain:
+        from signalbridge.parsing import select_build
+
+        select_build()  # the compiled parser, unless its build is stale
         from signalbridge.parsing.jsonl import run
 
         raise SystemExit(run(sys.stdin, sys.stdout, template))

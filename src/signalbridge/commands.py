@@ -287,6 +287,9 @@ def parse(
     ] = None,
 ) -> None:
     """Read JSON Lines ({"text": ...}) on stdin, write one parse result per line on stdout."""
+    from signalbridge.parsing import select_build
+
+    select_build()
     from signalbridge.parsing.jsonl import run
 
     raise typer.Exit(run(sys.stdin, sys.stdout, template))

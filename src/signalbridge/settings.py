@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     # A stop or target resting on the venue is left to the venue this long after the price
     # reached its level; then the monitor cancels it and closes at market.
     resting_grace_seconds: float = 10.0
+    # How often the scheduler polls each active polling channel (feeds, Telegram, pages).
+    poll_interval_seconds: float = Field(default=30.0, gt=0)
     webhook_max_body_bytes: int = 64 * 1024
     # A signed webhook delivery whose X-SignalBridge-Timestamp is further than this from
     # the server's clock is refused, and a body seen again on a channel within this time

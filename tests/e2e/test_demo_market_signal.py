@@ -25,7 +25,7 @@ async def test_the_demos_market_signal_sent_3_s_after_start_becomes_a_position(
     settings = make_settings(tmp_path, database_url, paper_tick_seconds=0.5)
     async with running_harness(settings, scheduler=True) as h:
         info = await seed_demo(h.container)
-        exchange = h.container.extras["adapter_deps"].shared["paper"]
+        exchange = h.container.adapter_deps.shared["paper"]
         assert isinstance(exchange, PaperExchange)
         seen: list[Decimal] = []
         for _ in range(30):  # 3 s, watching the feed move the book

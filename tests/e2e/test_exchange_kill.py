@@ -2,7 +2,7 @@
 the fake Binance (through the real ccxt); after a restart, start-up reconciliation and the
 engine's own re-run leave 0 duplicate and 0 orphan orders.
 
-* before the POST: an :class:`EngineHooks` the child installs kills it after the ``sending``
+* before the POST: an :class:`SendHooks` the child installs kills it after the ``sending``
   commit;
 * after the POST, before the answer: the fake executes the order and holds the answer back
   (``accept_then_drop(kind="timeout")``); the test kills the child from outside meanwhile;
@@ -31,7 +31,7 @@ POINTS = ("before_post", "after_post", "after_answer")
 
 
 class KillAt:
-    """EngineHooks that SIGKILL this process at one named point."""
+    """SendHooks that SIGKILL this process at one named point."""
 
     def __init__(self, point: str) -> None:
         self.point = point

@@ -53,7 +53,7 @@ async def test_the_stop_rests_on_the_venue_and_closes_the_position(
             return stop is not None and stop["status"] == "open"
 
         await eventually(resting)  # the scheduler's monitor placed it
-        paper = h.container.extras["adapter_deps"].shared["paper"]
+        paper = h.container.adapter_deps.shared["paper"]
         await paper.on_price("BTC/USDT", Decimal("57500"))  # below the 58000 stop
         position = await _closed(h, signal_id)
         assert position["amount"] == "0"
@@ -66,7 +66,7 @@ async def test_scheduler_closes_the_position_at_its_stop(tmp_path: Path, databas
     settings = make_settings(tmp_path, database_url, monitor_seconds=0.1, paper_tick_seconds=60)
     async with running_harness(settings, scheduler=True) as h:
         _, _, signal_id = await _open_position(h, {"native_exits": False})
-        paper = h.container.extras["adapter_deps"].shared["paper"]
+        paper = h.container.adapter_deps.shared["paper"]
         await paper.on_price("BTC/USDT", Decimal("57500"))  # below the 58000 stop
         position = await _closed(h, signal_id)
         assert position["amount"] == "0"

@@ -47,7 +47,7 @@ async def test_a_file_inside_the_data_directory_feeds_the_venue(
     made = await harness.ok("POST", "/connections", json=replay("feeds/btc.csv"))
     probe = await harness.ok("POST", f"/connections/{made['id']}/test")
     assert probe["ok"] is True, probe
-    exchange = harness.container.extras["adapter_deps"].shared["paper"]
+    exchange = harness.container.adapter_deps.shared["paper"]
     assert isinstance(exchange, PaperExchange)
     assert exchange.price("BTC/USDT") == Decimal("61234.57")  # on the tick
 

@@ -13,7 +13,10 @@ than the key's own -1022. The known keys are the constructor's pair, replaced wi
 Tests drive it with thread-safe methods: :meth:`FakeBinance.set_price` fills resting limit
 orders; :meth:`fail_next`, :meth:`accept_then_drop`, :meth:`hide_new_orders`,
 :meth:`rate_limit`, ``reuse_client_order_ids`` and ``withdrawals_enabled`` inject the
-failures of reliability rows 9-17 and 29; :meth:`count` and :meth:`orders` observe.
+failures of reliability rows 9-17 and 29 (:meth:`clear_faults` ends them);
+:meth:`place_outside_order`, :meth:`set_order_status`, :meth:`lose_order` and :meth:`set_tick`
+change the account behind the client's back; :meth:`count`, :meth:`orders` and :meth:`order`
+observe. Tests never reach into the fake's private state.
 
     with FakeBinance() as fake:
         ex = ccxt.async_support.binance({"apiKey": fake.api_key, "secret": fake.secret,
@@ -40,7 +43,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl
@@ -338,6 +341,65 @@ class FakeBinance:
         with self._lock:
             self.book.client_id_uniqueness = "none" if value else "all"
 
+    def set_tick(self, symbol: str, tick: Decimal | str, *, futures: bool = False) -> None:
+        """The venue changes a symbol's PRICE_FILTER tick; a client keeps the markets it loaded."""
+        with self._lock:
+            self.book.symbols = [
+                replace(s, tick=Decimal(tick)) if (s.symbol, s.futures) == (symbol, futures) else s
+                for s in self.book.symbols
+            ]
+
+    # -- the account changed by others -----------------------------------------------------
+
+    def place_outside_order(
+        self,
+        client_id: str,
+        *,
+        symbol: str = "BTCUSDT",
+        side: str = "BUY",
+        qty: Decimal | str = "0.001",
+        price: Decimal | str = "40000",
+    ) -> None:
+        """A resting spot GTC limit order placed on the account by someone else (the user, or
+        a lost copy of us), not through the API under test."""
+        with self._lock:
+            self.book.new_order(
+                futures=False,
+                symbol=symbol,
+                side=side,
+                type_="LIMIT",
+                qty=Decimal(qty),
+                price=Decimal(price),
+                time_in_force="GTC",
+                client_id=client_id,
+                reduce_only=False,
+                now_ms=_now_ms(),
+                hidden_lookups=0,
+            )
+
+    def set_order_status(
+        self, client_id: str, status: str, *, executed_qty: Decimal | str | None = None
+    ) -> None:
+        """An order changed while the client was away (filled, part-filled, cancelled by the
+        user). ``executed_qty`` also sets the quote spent, at the order's price."""
+        with self._lock:
+            order = self._newest(client_id)
+            order.status = status
+            if executed_qty is not None:
+                order.executed_qty = Decimal(executed_qty)
+                order.cum_quote = order.executed_qty * order.price
+
+    def lose_order(self, client_id: str) -> None:
+        """The venue forgets an order: lookups answer -2013 (order does not exist) from now on."""
+        with self._lock:
+            self.book.orders.remove(self._newest(client_id))
+
+    def _newest(self, client_id: str) -> FakeOrder:
+        for o in reversed(self.book.orders):
+            if o.client_order_id == client_id:
+                return o
+        raise KeyError(client_id)
+
     # -- fault injection -------------------------------------------------------------------
 
     def fail_next(
@@ -366,6 +428,13 @@ class FakeBinance:
             raise ValueError(kind)
         with self._lock:
             self._drops.append(_Fault(None, "POST", kind, n, 0, delay))
+
+    def clear_faults(self) -> None:
+        """The network comes back: every pending :meth:`fail_next` and :meth:`accept_then_drop`
+        fault is dropped (prices, orders, counters and rate limits stay)."""
+        with self._lock:
+            self._faults.clear()
+            self._drops.clear()
 
     def hide_new_orders(self, k: int) -> None:
         """Orders created from now on answer -2013 to their first ``k`` lookups (row 12)."""
@@ -401,6 +470,11 @@ class FakeBinance:
             return [
                 copy.copy(o) for o in self.book.orders if futures is None or o.futures == futures
             ]
+
+    def order(self, client_id: str) -> FakeOrder:
+        """A snapshot of the newest order with this client id (KeyError when there is none)."""
+        with self._lock:
+            return copy.copy(self._newest(client_id))
 
     # -- request handling ------------------------------------------------------------------
 
@@ -675,7 +749,7 @@ class FakeBinance:
                 qty=_decimal(p, "quantity"),
                 price=_decimal(p, "price") if price is not None else None,
                 time_in_force=p.get("timeInForce"),
-                client_id=p.get("newClientOrderId") or f"web_{next(book._ids)}",
+                client_id=p.get("newClientOrderId") or f"web_{book.next_id()}",
                 reduce_only=p.get("reduceOnly", "false").lower() == "true",
                 now_ms=now,
                 hidden_lookups=self._hide_next,

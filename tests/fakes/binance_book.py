@@ -149,6 +149,10 @@ class BinanceBook:
         if not self.spot_free:
             self.spot_free = {"USDT": Decimal("10000"), "BTC": Decimal("1"), "ETH": Decimal("10")}
 
+    def next_id(self) -> int:
+        """A fresh order id (also the suffix Binance gives an order sent without a client id)."""
+        return next(self._ids)
+
     # -- lookups ---------------------------------------------------------------------------
 
     def spec(self, symbol: str, futures: bool) -> SymbolSpec:
@@ -238,7 +242,7 @@ class BinanceBook:
         else:
             self._check_spot_funds(spec, side, qty, ref_price)
         order = FakeOrder(
-            order_id=next(self._ids),
+            order_id=self.next_id(),
             client_order_id=client_id,
             symbol=symbol,
             futures=futures,

@@ -41,7 +41,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from signalbridge.integrations.registry import adapters
+from signalbridge.integrations.registry import AdapterRegistry
 
 SIGNATURE_HEADER = "X-SignalBridge-Signature"
 TIMESTAMP_HEADER = "X-SignalBridge-Timestamp"
@@ -279,11 +279,13 @@ class WebhookChannel:
         )
 
 
-adapters.register(
-    "channel",
-    "webhook",
-    WebhookChannel,
-    WebhookConfig,
-    secret_fields=("secret",),
-    description="signed HTTP POST deliveries (TradingView alerts, bots, scripts)",
-)
+def register(registry: AdapterRegistry) -> None:
+    """Make ``webhook`` a channel type (bootstrap calls this)."""
+    registry.register(
+        "channel",
+        "webhook",
+        WebhookChannel,
+        WebhookConfig,
+        secret_fields=("secret",),
+        description="signed HTTP POST deliveries (TradingView alerts, bots, scripts)",
+    )

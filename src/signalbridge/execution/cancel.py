@@ -17,9 +17,9 @@ from decimal import Decimal
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from signalbridge.execution.engine import ExecutionEngine
 from signalbridge.execution.pool import AdapterPool
 from signalbridge.execution.recorder import log_row, record_order
+from signalbridge.execution.sending import OrderDesk
 from signalbridge.integrations.errors import IntegrationError, InvalidRequest, OrderNotFound
 from signalbridge.store import models as m
 from signalbridge.store.types import utcnow
@@ -44,13 +44,13 @@ class Canceller:
         self,
         sessions: async_sessionmaker[AsyncSession],
         pool: AdapterPool,
-        engine: ExecutionEngine,
+        orders: OrderDesk,
         *,
         now: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sessions = sessions
         self._pool = pool
-        self._engine = engine
+        self._orders = orders
         self._now = now
 
     async def cancel(self, order_id: int, reason: str, action: str) -> Canceled:
@@ -65,7 +65,7 @@ class Canceller:
         if status == m.OrderStatus.PENDING:
             return await self._cancel_unsent(order_id, execution_id, reason, action)
         if status == m.OrderStatus.SENDING:
-            await self._engine.reconcile(order_id)
+            await self._orders.reconcile(order_id)
             return UNSURE
         return await self._cancel_on_venue(order_id, reason, action)
 

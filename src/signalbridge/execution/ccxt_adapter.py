@@ -15,11 +15,11 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, ClassVar, Literal, Self, TypeVar
 
 import ccxt.async_support as ccxt_async
-from ccxt.base.decimal_to_precision import DECIMAL_PLACES, TICK_SIZE
+from ccxt.base.decimal_to_precision import TICK_SIZE
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from signalbridge.execution import ccxt_algo
@@ -43,6 +43,7 @@ from signalbridge.execution.base import (
 )
 from signalbridge.execution.ccxt_algo import RESTING_TYPES
 from signalbridge.execution.ccxt_errors import translate
+from signalbridge.execution.ccxt_markets import ccxt_decimal, market_from_ccxt
 from signalbridge.execution.ccxt_urls import (
     guarded_session,
     options_problem,
@@ -52,7 +53,7 @@ from signalbridge.execution.ccxt_urls import (
 from signalbridge.execution.symbols import SymbolMap, SymbolStyle
 from signalbridge.integrations import errors as sb
 from signalbridge.integrations.redaction import register_secret
-from signalbridge.integrations.registry import adapters
+from signalbridge.integrations.registry import AdapterRegistry
 from signalbridge.integrations.ssrf import url_syntax_problem
 
 T = TypeVar("T")
@@ -237,7 +238,9 @@ class CcxtAdapter:
             for m in raw.values():
                 if not self._wanted(m):
                     continue
-                market = _market(m, self.symbols.to_canonical(m["symbol"]), self.kind, mode)
+                market = market_from_ccxt(
+                    m, self.symbols.to_canonical(m["symbol"]), self.kind, mode
+                )
                 if market is not None:
                     markets.setdefault(market.symbol, market)
             self._markets = markets
@@ -283,7 +286,11 @@ class CcxtAdapter:
     def _ticker(self, t: Mapping[str, Any] | None, symbol: str) -> Ticker | None:
         if not t:
             return None
-        bid, ask, last = _dec(t.get("bid")), _dec(t.get("ask")), _dec(t.get("last"))
+        bid, ask, last = (
+            ccxt_decimal(t.get("bid")),
+            ccxt_decimal(t.get("ask")),
+            ccxt_decimal(t.get("last")),
+        )
         if last is None and bid is not None and ask is not None:
             last = (bid + ask) / 2
         if last is None:
@@ -299,9 +306,9 @@ class CcxtAdapter:
         for asset, entry in raw.items():
             if asset in _BALANCE_META or not isinstance(entry, Mapping):
                 continue
-            free = _dec(entry.get("free")) or Decimal(0)
-            used = _dec(entry.get("used")) or Decimal(0)
-            total = _dec(entry.get("total"))
+            free = ccxt_decimal(entry.get("free")) or Decimal(0)
+            used = ccxt_decimal(entry.get("used")) or Decimal(0)
+            total = ccxt_decimal(entry.get("total"))
             total = free + used if total is None else total
             if free or used or total:
                 out[asset] = Balance(asset, free, used, total)
@@ -314,20 +321,20 @@ class CcxtAdapter:
         raw: list[Mapping[str, Any]] = await self._call(lambda: self.exchange.fetch_positions())
         out = []
         for p in raw:
-            contracts = _dec(p.get("contracts")) or Decimal(0)
+            contracts = ccxt_decimal(p.get("contracts")) or Decimal(0)
             if contracts == 0:
                 continue
             side = PositionSide.SHORT if p.get("side") == "short" else PositionSide.LONG
-            leverage = _dec(p.get("leverage"))
-            liquidation = _dec(p.get("liquidationPrice"))
+            leverage = ccxt_decimal(p.get("leverage"))
+            liquidation = ccxt_decimal(p.get("liquidationPrice"))
             out.append(
                 VenuePosition(
                     symbol=self.symbols.to_canonical(str(p.get("symbol"))),
                     side=side,
                     amount=abs(contracts),
-                    entry_price=_dec(p.get("entryPrice")) or Decimal(0),
+                    entry_price=ccxt_decimal(p.get("entryPrice")) or Decimal(0),
                     leverage=int(leverage) if leverage else None,
-                    unrealised_pnl=_dec(p.get("unrealizedPnl")) or Decimal(0),
+                    unrealised_pnl=ccxt_decimal(p.get("unrealizedPnl")) or Decimal(0),
                     liquidation_price=liquidation if liquidation else None,
                 )
             )
@@ -456,19 +463,21 @@ class CcxtAdapter:
         raw_info = info if isinstance(info, Mapping) else {}
         # binance spot answers a cancel with the cancel request's own id in clientOrderId
         cid = client_order_id or o.get("clientOrderId") or raw_info.get("origClientOrderId")
-        amount = _dec(o.get("amount")) or Decimal(0)
-        filled = _dec(o.get("filled")) or Decimal(0)
+        amount = ccxt_decimal(o.get("amount")) or Decimal(0)
+        filled = ccxt_decimal(o.get("filled")) or Decimal(0)
         status = _STATUS.get(str(o.get("status")), OrderStatus.OPEN)
         if status is OrderStatus.OPEN and filled > 0:
             status = OrderStatus.PARTIALLY_FILLED
-        price = _dec(o.get("price"))
+        price = ccxt_decimal(o.get("price"))
         type_ = _TYPES.get(
             str(o.get("type")).lower(), VenueOrderType.LIMIT if price else VenueOrderType.MARKET
         )
         fee_raw = o.get("fee")
         fee = None
         if isinstance(fee_raw, Mapping) and fee_raw.get("cost") is not None:
-            fee = Fee(_dec(fee_raw.get("cost")) or Decimal(0), str(fee_raw.get("currency") or ""))
+            fee = Fee(
+                ccxt_decimal(fee_raw.get("cost")) or Decimal(0), str(fee_raw.get("currency") or "")
+            )
         created = self._time(o.get("timestamp"))
         updated = self._time(
             o.get("lastUpdateTimestamp") or o.get("lastTradeTimestamp") or o.get("timestamp")
@@ -482,12 +491,12 @@ class CcxtAdapter:
             status=status,
             amount=amount,
             filled=filled,
-            average_price=_dec(o.get("average")),
+            average_price=ccxt_decimal(o.get("average")),
             fee=fee,
             created_at=created,
             updated_at=max(updated, created),
             price=price if price else None,
-            stop_price=_dec(o.get("triggerPrice")) or None,
+            stop_price=ccxt_decimal(o.get("triggerPrice")) or None,
             reduce_only=bool(o.get("reduceOnly")),
             raw=dict(raw_info),
         )
@@ -584,64 +593,17 @@ def _build_exchange(config: CcxtConfig, secrets: Mapping[str, str]) -> Any:
     return exchange
 
 
-def _market(m: Mapping[str, Any], canonical: str, kind: MarketKind, mode: int) -> Market | None:
-    precision = m.get("precision") or {}
-    tick = _step(precision.get("price"), mode)
-    step = _step(precision.get("amount"), mode)
-    if tick is None or step is None:
-        return None
-    limits = m.get("limits") or {}
-    amount_limits = limits.get("amount") or {}
-    leverage = _dec((limits.get("leverage") or {}).get("max"))
-    return Market(
-        symbol=canonical,
-        venue_symbol=str(m["symbol"]),
-        base=str(m.get("base")),
-        quote=str(m.get("quote")),
-        kind=kind,
-        price_tick=tick,
-        amount_step=step,
-        min_amount=_dec(amount_limits.get("min")) or Decimal(0),
-        min_notional=_dec((limits.get("cost") or {}).get("min")) or Decimal(0),
-        max_amount=_dec(amount_limits.get("max")) or None,
-        contract_size=_dec(m.get("contractSize")) or Decimal(1),
-        max_leverage=int(leverage) if leverage else None,
-        active=m.get("active") is not False,
-    )
-
-
-def _step(value: Any, mode: int) -> Decimal | None:
-    """A ccxt precision as a step: TICK_SIZE gives it directly, DECIMAL_PLACES as digits."""
-    number = _dec(value)
-    if number is None or number <= 0:
-        return None
-    if mode == DECIMAL_PLACES:
-        return Decimal(1).scaleb(-int(number))
-    if mode == TICK_SIZE:
-        return number
-    return None  # SIGNIFICANT_DIGITS has no fixed step
-
-
-def _dec(value: Any) -> Decimal | None:
-    """ccxt numbers are floats or strings; ``str`` of a float is its shortest exact form."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
-
-
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 3)
 
 
-adapters.register(
-    "exchange",
-    CcxtAdapter.type,
-    CcxtAdapter,
-    CcxtConfig,
-    secret_fields=("api_key", "secret", "password"),
-    description="Any ccxt exchange (spot or USDT-margined linear perpetuals)",
-)
+def register(registry: AdapterRegistry) -> None:
+    """Make ``ccxt`` an exchange type (bootstrap calls this)."""
+    registry.register(
+        "exchange",
+        CcxtAdapter.type,
+        CcxtAdapter,
+        CcxtConfig,
+        secret_fields=("api_key", "secret", "password"),
+        description="Any ccxt exchange (spot or USDT-margined linear perpetuals)",
+    )

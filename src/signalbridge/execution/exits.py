@@ -20,39 +20,40 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from signalbridge.domain.market import MarketKind
 from signalbridge.domain.signals import Side
-from signalbridge.execution.base import OrderSide, VenueOrderType, client_order_id
+from signalbridge.execution.base import OrderSide, VenueOrderType
 from signalbridge.execution.cancel import Canceller
-from signalbridge.execution.engine import ExecutionEngine
+from signalbridge.execution.intents import NewOrder, write_intents
 from signalbridge.execution.legs import is_entry_leg, is_full_close
 from signalbridge.execution.management import Action, ActionKind, Precision, modified_tps
+from signalbridge.execution.planner import OrderIntent
 from signalbridge.execution.pool import AdapterPool
 from signalbridge.execution.protection import ProtectionDesk, Released
 from signalbridge.execution.recorder import log_row, refresh_position
+from signalbridge.execution.sending import OrderDesk
 from signalbridge.store import models as m
-from signalbridge.store.db import insert_ignore
 from signalbridge.store.types import utcnow
 
 ZERO = Decimal(0)
 
 
 class ExitDesk:
-    """Writes actions as exit orders and position changes, then has the engine send them."""
+    """Writes actions as exit orders and position changes, then has ``orders`` send them."""
 
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         pool: AdapterPool,
-        engine: ExecutionEngine,
+        orders: OrderDesk,
         *,
         now: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sessions = sessions
         self._pool = pool
-        self._engine = engine
+        self._orders = orders
         self._now = now
         self._markets: dict[tuple[int, datetime], dict[str, Precision]] = {}
-        self.canceller = Canceller(sessions, pool, engine, now=now)
-        self.guards = ProtectionDesk(sessions, pool, engine, self.canceller)
+        self.canceller = Canceller(sessions, pool, orders, now=now)
+        self.guards = ProtectionDesk(sessions, pool, orders, self.canceller)
 
     async def markets(self, connection_id: int) -> dict[str, Precision]:
         """The venue's precision per symbol (markets are loaded once per adapter version)."""
@@ -139,7 +140,7 @@ class ExitDesk:
                     )
                 )
         for order_id in order_ids:
-            await self._engine.place(order_id)
+            await self._orders.place(order_id)
         if order_ids:
             async with self._sessions() as session, session.begin():
                 await refresh_position(
@@ -170,22 +171,14 @@ class ExitDesk:
         if amount <= 0 or action.leg is None:
             return None
         side = OrderSide.SELL if position.side == Side.LONG.value else OrderSide.BUY
-        coid = client_order_id(position.execution_id, action.leg, max_len=max_len)
-        values = {
-            "execution_id": position.execution_id,
-            "connection_id": position.connection_id,
-            "client_order_id": coid,
-            "leg": action.leg,
-            "symbol": position.symbol,
-            "side": side.value,
-            "type": VenueOrderType.MARKET.value,
-            "amount": amount,
-            "reduce_only": reduce_only,
-            "status": m.OrderStatus.PENDING,
-        }
-        new_id = await insert_ignore(
-            session, m.Order, values, conflict=("connection_id", "client_order_id")
+        intent = OrderIntent(
+            action.leg, side, VenueOrderType.MARKET, amount, reduce_only=reduce_only
         )
+        order = NewOrder(
+            position.execution_id, position.connection_id, position.symbol, intent, max_len
+        )
+        coid = order.client_order_id
+        new_id = (await write_intents(session, [order])).get((position.connection_id, coid))
         if new_id is not None:
             return new_id
         return await session.scalar(

@@ -1,23 +1,22 @@
 """The position monitor: prices in batches, an index of trigger levels, exit orders once.
 
 Every tick fetches one ticker batch per connection (all its symbols in one
-``fetch_tickers``), then asks an in-memory index which positions may act at that price.
-The index keeps, per (connection, symbol), two sorted lists of trigger levels (the stop and
-the next favourable level of each position), so a tick costs O(log n + triggered) however
-many positions are open. What to do is decided by :mod:`management` (pure); the
-:class:`~signalbridge.execution.exits.ExitDesk` turns decisions into exit orders with
-deterministic client order ids, so an action decided twice (two ticks, two workers, a crash
-and a retry) is one order. A level whose order rests on the venue (:mod:`protection`) is
-left to the venue for a grace period; each tick also brings the resting orders of changed
-positions in line.
+``fetch_tickers``), then asks an in-memory index (:mod:`position_index`) which positions
+may act at that price. The index keeps, per (connection, symbol), two sorted lists of
+trigger levels (the stop and the next favourable level of each position), so a tick costs
+O(log n + triggered) however many positions are open. What to do is decided by
+:mod:`management` (pure); the :class:`~signalbridge.execution.exits.ExitDesk` turns
+decisions into exit orders with deterministic client order ids, so an action decided twice
+(two ticks, two workers, a crash and a retry) is one order. A level whose order rests on
+the venue (:mod:`protection`) is left to the venue for a grace period; each tick also
+brings the resting orders of changed positions in line.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from bisect import bisect_left, bisect_right, insort
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -30,7 +29,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from signalbridge.domain.signals import Side
-from signalbridge.execution.engine import ExecutionEngine
 from signalbridge.execution.exits import ExitDesk, resting_roles
 from signalbridge.execution.legs import STOP_ROLE, is_entry_leg, is_full_close
 from signalbridge.execution.management import (
@@ -38,13 +36,12 @@ from signalbridge.execution.management import (
     ActionKind,
     PositionView,
     Precision,
-    after,
-    evaluate,
     management_settings,
-    triggers,
 )
 from signalbridge.execution.pool import AdapterPool
+from signalbridge.execution.position_index import PositionIndex, Tracked
 from signalbridge.execution.protection import Holder
+from signalbridge.execution.sending import OrderDesk
 from signalbridge.integrations.errors import IntegrationError
 from signalbridge.store import models as m
 from signalbridge.store.types import utcnow
@@ -52,151 +49,8 @@ from signalbridge.store.types import utcnow
 log = structlog.get_logger("signalbridge.monitor")
 
 ZERO = Decimal(0)
-_LOW_ID = -1
-_HIGH_ID = 1 << 62
 _RELOAD_SLACK = timedelta(seconds=5)
 _CHUNK = 500
-
-Key = tuple[Decimal, int]
-
-
-# --- the index -----------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Tracked:
-    """One open position as the monitor holds it in memory."""
-
-    position_id: int
-    execution_id: int
-    connection_id: int
-    symbol: str
-    view: PositionView
-    low: Key | None = None  # where it sits in the bucket's ``le`` list
-    high: Key | None = None  # where it sits in the bucket's ``ge`` list
-
-
-@dataclass(slots=True)
-class _Bucket:
-    le: list[Key] = field(default_factory=list)  # act when price <= level
-    ge: list[Key] = field(default_factory=list)  # act when price >= level
-
-
-def _remove(keys: list[Key], key: Key) -> None:
-    i = bisect_left(keys, key)
-    if i < len(keys) and keys[i] == key:
-        del keys[i]
-
-
-class PositionIndex:
-    """Open positions by (connection, symbol) with their trigger levels kept sorted."""
-
-    def __init__(self) -> None:
-        self._tracked: dict[int, Tracked] = {}
-        self._buckets: dict[tuple[int, str], _Bucket] = {}
-
-    def __len__(self) -> int:
-        return len(self._tracked)
-
-    def get(self, position_id: int) -> Tracked | None:
-        return self._tracked.get(position_id)
-
-    def ids(self) -> set[int]:
-        return set(self._tracked)
-
-    def tracked(self) -> Iterable[Tracked]:
-        return self._tracked.values()
-
-    def load(self, items: Iterable[Tracked]) -> None:
-        """Add or replace many positions, sorting each touched bucket once."""
-        touched: set[tuple[int, str]] = set()
-        for item in items:
-            self.remove(item.position_id)
-            bucket = self._bucket(item)
-            touched.add((item.connection_id, item.symbol))
-            self._keys(item)
-            if item.low is not None:
-                bucket.le.append(item.low)
-            if item.high is not None:
-                bucket.ge.append(item.high)
-            self._tracked[item.position_id] = item
-        for name in touched:
-            self._buckets[name].le.sort()
-            self._buckets[name].ge.sort()
-
-    def put(self, item: Tracked) -> None:
-        """Add or replace one position: O(log n) search plus one list shift."""
-        self.remove(item.position_id)
-        bucket = self._bucket(item)
-        self._keys(item)
-        if item.low is not None:
-            insort(bucket.le, item.low)
-        if item.high is not None:
-            insort(bucket.ge, item.high)
-        self._tracked[item.position_id] = item
-
-    def remove(self, position_id: int) -> None:
-        item = self._tracked.pop(position_id, None)
-        if item is None:
-            return
-        bucket = self._buckets[(item.connection_id, item.symbol)]
-        if item.low is not None:
-            _remove(bucket.le, item.low)
-        if item.high is not None:
-            _remove(bucket.ge, item.high)
-        item.low = item.high = None
-
-    def symbols_by_connection(self) -> dict[int, list[str]]:
-        result: dict[int, list[str]] = {}
-        for (connection_id, symbol), bucket in sorted(self._buckets.items()):
-            if bucket.le or bucket.ge:
-                result.setdefault(connection_id, []).append(symbol)
-        return result
-
-    def due(self, connection_id: int, symbol: str, price: Decimal) -> list[Tracked]:
-        """Positions whose levels the price reached: two binary searches and the hits."""
-        bucket = self._buckets.get((connection_id, symbol))
-        if bucket is None:
-            return []
-        hits = bucket.le[bisect_left(bucket.le, (price, _LOW_ID)) :]
-        hits += bucket.ge[: bisect_right(bucket.ge, (price, _HIGH_ID))]
-        seen: set[int] = set()
-        found: list[Tracked] = []
-        for _, position_id in hits:
-            if position_id not in seen:
-                seen.add(position_id)
-                found.append(self._tracked[position_id])
-        return found
-
-    def evaluate(
-        self, connection_id: int, symbol: str, price: Decimal
-    ) -> list[tuple[Tracked, list[Action]]]:
-        """The actions due at ``price`` (nothing is changed until :meth:`apply`)."""
-        result = []
-        for item in self.due(connection_id, symbol, price):
-            actions = evaluate(item.view, price)
-            if actions:
-                result.append((item, actions))
-        return result
-
-    def apply(self, item: Tracked, actions: list[Action]) -> None:
-        """Move a position to its state after ``actions`` (re-keys its levels)."""
-        item.view = after(item.view, actions)
-        self.put(item)
-
-    def _bucket(self, item: Tracked) -> _Bucket:
-        return self._buckets.setdefault((item.connection_id, item.symbol), _Bucket())
-
-    @staticmethod
-    def _keys(item: Tracked) -> None:
-        adverse, favourable = triggers(item.view)
-        if item.view.long:
-            low, high = adverse, favourable
-        else:
-            low, high = favourable, adverse
-        pid = item.position_id
-        item.low = None if low is None else (low, pid)
-        item.high = None if high is None else (high, pid)
 
 
 # --- the monitor ---------------------------------------------------------------------------
@@ -221,7 +75,7 @@ class PositionMonitor:
         self,
         sessions: async_sessionmaker[AsyncSession],
         pool: AdapterPool,
-        engine: ExecutionEngine,
+        orders: OrderDesk,
         *,
         now: Callable[[], datetime] = utcnow,
         resting_grace: timedelta = timedelta(seconds=10),
@@ -229,7 +83,7 @@ class PositionMonitor:
         self._sessions = sessions
         self._pool = pool
         self._now = now
-        self.desk = ExitDesk(sessions, pool, engine, now=now)
+        self.desk = ExitDesk(sessions, pool, orders, now=now)
         self.index = PositionIndex()
         self._marker: tuple[int, datetime | None, datetime | None] | None = None
         self._since: datetime | None = None

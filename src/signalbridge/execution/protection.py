@@ -30,16 +30,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from signalbridge.domain.market import tidy
 from signalbridge.domain.signals import Side
-from signalbridge.execution.base import OrderSide, VenueOrderType, client_order_id
+from signalbridge.execution.base import OrderSide, VenueOrderType
 from signalbridge.execution.cancel import Canceller
-from signalbridge.execution.engine import ExecutionEngine
+from signalbridge.execution.intents import NewOrder, write_intents
 from signalbridge.execution.legs import STOP_ROLE, resting_leg, stop_leg, target_leg
 from signalbridge.execution.management import PositionView, tp_share
+from signalbridge.execution.planner import OrderIntent
 from signalbridge.execution.pool import AdapterPool
 from signalbridge.execution.recorder import log_row
+from signalbridge.execution.sending import OrderDesk
 from signalbridge.integrations.errors import IntegrationError
 from signalbridge.store import models as m
-from signalbridge.store.db import insert_ignore
 
 ZERO = Decimal(0)
 LIVE = (
@@ -167,12 +168,12 @@ class ProtectionDesk:
         self,
         sessions: async_sessionmaker[AsyncSession],
         pool: AdapterPool,
-        engine: ExecutionEngine,
+        orders: OrderDesk,
         canceller: Canceller,
     ) -> None:
         self._sessions = sessions
         self._pool = pool
-        self._engine = engine
+        self._orders = orders
         self._canceller = canceller
         # execution id -> the wanted set last made to rest; skips unchanged positions.
         self._ensured: dict[int, tuple[Guard, ...]] = {}
@@ -273,7 +274,7 @@ class ProtectionDesk:
                 if old.status in m.OrderStatus.UNSETTLED:
                     # A send that was deferred, or whose outcome is unknown (a crash
                     # between the POST and its record): place() sends or looks it up.
-                    await self._engine.place(old.order_id)
+                    await self._orders.place(old.order_id)
                     settled = False
                 continue
             if old is not None:
@@ -295,25 +296,13 @@ class ProtectionDesk:
         leg = (
             stop_leg(generation) if guard.role == STOP_ROLE else target_leg(guard.role, generation)
         )
+        intent = OrderIntent(
+            leg, exit_side, guard.type, guard.amount, stop_price=guard.trigger, reduce_only=True
+        )
+        order = NewOrder(holder.execution_id, holder.connection_id, holder.symbol, intent, max_len)
         async with self._sessions() as session, session.begin():
-            order_id = await insert_ignore(
-                session,
-                m.Order,
-                {
-                    "execution_id": holder.execution_id,
-                    "connection_id": holder.connection_id,
-                    "client_order_id": client_order_id(holder.execution_id, leg, max_len=max_len),
-                    "leg": leg,
-                    "symbol": holder.symbol,
-                    "side": exit_side.value,
-                    "type": guard.type.value,
-                    "amount": guard.amount,
-                    "stop_price": guard.trigger,
-                    "reduce_only": True,
-                    "status": m.OrderStatus.PENDING,
-                },
-                conflict=("connection_id", "client_order_id"),
-            )
+            written = await write_intents(session, [order])
+            order_id = written.get((holder.connection_id, order.client_order_id))
             if order_id is None:
                 return m.OrderStatus.SENDING  # another worker wrote it: look again next tick
             what = "stop" if guard.role == STOP_ROLE else f"take-profit {guard.role}"
@@ -330,7 +319,7 @@ class ProtectionDesk:
                     },
                 )
             )
-        await self._engine.place(order_id)
+        await self._orders.place(order_id)
         async with self._sessions() as session:
             status = await session.scalar(select(m.Order.status).where(m.Order.id == order_id))
         return status or m.OrderStatus.PENDING
@@ -356,7 +345,7 @@ class ProtectionDesk:
     async def check(self, resting: Iterable[Resting]) -> None:
         """Ask the venue about resting orders whose level the price reached."""
         for order in resting:
-            await self._engine.reconcile(order.order_id)
+            await self._orders.reconcile(order.order_id)
 
     async def sweep_closed(self, execution_ids: Sequence[int] | None = None) -> int:
         """Cancel protective orders still live although their position is closed (of

@@ -6,22 +6,28 @@ orders and our open positions with the venue's open orders, order lookups by cli
 id and positions. What can be repaired is (fills, cancels, unknown ``sending`` rows settled
 by the engine's settle rule); what cannot is flagged. Either way an execution log row says
 what and why. Orders without our client-id prefix are never touched.
+
+:class:`OrderLookup` is the one-order form of the same question, asked whenever an order's
+outcome is unknown: the venue is asked by client order id before anything is sent again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Protocol
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from signalbridge.execution.base import DEFAULT_PREFIX, VenueOrder, VenuePosition, is_ours
-from signalbridge.execution.engine import ExecutionEngine
-from signalbridge.execution.pool import Connected
+from signalbridge.execution.outcomes import Outcomes
+from signalbridge.execution.pool import AdapterPool, Connected
 from signalbridge.execution.recorder import log_row, venue_summary
+from signalbridge.execution.rows import OrderSnapshot
 from signalbridge.integrations.errors import IntegrationError, OrderNotFound
 from signalbridge.store import models as m
 
@@ -33,6 +39,81 @@ _WATCHED = (
     m.OrderStatus.OPEN,
     m.OrderStatus.PARTIALLY_FILLED,
 )
+_TRACKED = (m.OrderStatus.OPEN, m.OrderStatus.PARTIALLY_FILLED)
+
+
+class OrderLookup:
+    """Asks the venue for one order by its client order id and records what it says."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        pool: AdapterPool,
+        outcomes: Outcomes,
+        *,
+        settle: timedelta,
+        now: Callable[[], datetime],
+    ) -> None:
+        self._sessions = sessions
+        self._pool = pool
+        self._outcomes = outcomes
+        self._settle = settle
+        self._now = now
+
+    async def reconcile(self, order_id: int, *, force: bool = False) -> bool:
+        """Ask the venue for an order whose outcome we do not know, by client order id.
+
+        Returns whether the venue knows the order. "Not found" inside the settle window
+        changes nothing (the venue may simply not show it yet); only after the window is a
+        ``sending`` order put back to ``pending`` (to be sent again with the same id). A
+        network error is never taken for "not found".
+        """
+        async with self._sessions() as session:
+            order = await session.get_one(m.Order, order_id)
+            execution = await session.get_one(m.Execution, order.execution_id)
+            snapshot = OrderSnapshot.of(order, execution.signal_id)
+        if snapshot.status not in (m.OrderStatus.SENDING, *_TRACKED):
+            return snapshot.status not in m.OrderStatus.UNSETTLED
+        try:
+            live = await self._pool.get(snapshot.connection_id)
+            venue_order = await live.read(
+                lambda: live.adapter.fetch_order(snapshot.symbol, snapshot.client_order_id)
+            )
+        except OrderNotFound:
+            sent_at = snapshot.sent_at or self._now()
+            if snapshot.status == m.OrderStatus.SENDING and (self._now() - sent_at >= self._settle):
+                await self._outcomes.unsent(
+                    snapshot, "venue does not know the order after the settle window"
+                )
+            elif not force:
+                await self._outcomes.note(
+                    snapshot.execution_id, "order_not_found_yet", order_id=order_id
+                )
+            return False
+        except IntegrationError as exc:
+            # A network error is not "not found": keep tracking, try again later.
+            await self._outcomes.note(
+                snapshot.execution_id, "lookup_failed", order_id=order_id, reason=exc.message
+            )
+            return False
+        await self._outcomes.as_venue_says(order_id, venue_order)
+        return True
+
+
+class Desk(Protocol):
+    """What start-up reconciliation needs of the engine (:class:`ExecutionEngine`)."""
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]: ...
+
+    @property
+    def pool(self) -> AdapterPool: ...
+
+    async def reconcile(self, order_id: int, *, force: bool = False) -> bool: ...
+
+    async def apply_venue_order(
+        self, order_id: int, venue_order: VenueOrder, *, reason: str | None = None
+    ) -> tuple[str, str]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +141,7 @@ class ReconcileReport:
 
 
 async def reconcile_all(
-    engine: ExecutionEngine,
+    engine: Desk,
     *,
     prefix: str = DEFAULT_PREFIX,
     connection_ids: Iterable[int] | None = None,
@@ -96,7 +177,7 @@ async def reconcile_all(
 
 class ConnectionReconciler:
     def __init__(
-        self, engine: ExecutionEngine, connection_id: int, prefix: str, report: ReconcileReport
+        self, engine: Desk, connection_id: int, prefix: str, report: ReconcileReport
     ) -> None:
         self.engine = engine
         self.connection_id = connection_id
@@ -275,7 +356,7 @@ def _status(vo: VenueOrder) -> str:
 
 
 async def _write(
-    engine: ExecutionEngine,
+    engine: Desk,
     into: list[Finding],
     finding: Finding,
     *,

@@ -1,7 +1,8 @@
 """Adapter registry keyed by (kind, type): a new exchange or channel is one module, no edits.
 
-An adapter module calls :meth:`AdapterRegistry.register` (or uses the decorator) at import;
-the composition root imports the adapter modules. Importing this module registers nothing.
+Each adapter module exposes ``register(registry)``, which calls :meth:`AdapterRegistry.register`;
+bootstrap makes the process's registry and calls each one. There is no global registry, and
+importing an adapter module registers nothing.
 
 A connection's config is stored in two parts: the public config (shown, diffed, audited) and
 the secrets (sealed by the vault). :meth:`AdapterRegistry.split_config` is the one place that
@@ -227,7 +228,3 @@ def _clear_errors(exc: ValidationError) -> list[dict[str, str]]:
         {"field": ".".join(str(p) for p in err["loc"]) or "(root)", "message": err["msg"]}
         for err in exc.errors(include_input=False, include_url=False)
     ]
-
-
-#: The application's registry; adapter modules register into it when imported.
-adapters = AdapterRegistry()

@@ -1,7 +1,8 @@
 """Running the platform in one process or as separate workers and a scheduler.
 
 ``serve`` = web + worker + scheduler; ``serve --no-worker`` = web only; ``worker`` and
-``scheduler`` are the other two roles. Every role builds the same container.
+``scheduler`` are the other two roles. Every role gets the same container from
+bootstrap; a Platform only starts the loops of its roles and registers the tasks.
 """
 
 from __future__ import annotations
@@ -16,46 +17,13 @@ from sqlalchemy import select
 from taskiq.api import run_receiver_task
 
 from signalbridge.bootstrap import Container
-from signalbridge.execution.base import AdapterDeps
-from signalbridge.execution.engine import ExecutionEngine
-from signalbridge.execution.monitor import PositionMonitor
-from signalbridge.execution.pool import AdapterPool
 from signalbridge.execution.reconcile import reconcile_all
-from signalbridge.integrations.http import HttpClientFactory
-from signalbridge.integrations.kernel import Kernel
+from signalbridge.jobs.polling import polling_runner
 from signalbridge.jobs.sweeper import sweep
 from signalbridge.jobs.tasks import register_tasks
-from signalbridge.services.health import health_writer, make_prober
 from signalbridge.store import models as m
 
 log = structlog.get_logger("signalbridge.runtime")
-
-
-def wire(container: Container) -> ExecutionEngine:
-    """Build the kernel, adapter pool and engine into the container; register the tasks."""
-    kernel = Kernel.from_settings(
-        container.settings, container.metrics, health_writer(container.sessions)
-    )
-    http = HttpClientFactory(
-        registry=container.metrics, allowed_hosts=tuple(container.settings.allowed_hosts)
-    )
-    deps = AdapterDeps(
-        session_factory=container.sessions,
-        http_factory=http,
-        data_dir=container.settings.data_dir,
-    )
-    pool = AdapterPool(container.sessions, container.vault, container.registry, deps, kernel.guard)
-    engine = ExecutionEngine(
-        container.sessions, pool, settle_seconds=container.settings.order_settle_seconds
-    )
-    grace = timedelta(seconds=container.settings.resting_grace_seconds)
-    monitor = PositionMonitor(container.sessions, pool, engine, resting_grace=grace)
-    container.extras.update(
-        kernel=kernel, adapter_pool=pool, engine=engine, adapter_deps=deps, monitor=monitor
-    )
-    container.extras["prober"] = make_prober(pool)
-    register_tasks(container, engine)
-    return engine
 
 
 class Platform:
@@ -70,7 +38,10 @@ class Platform:
         self.container = container
         self.worker = worker
         self.scheduler = scheduler
-        self.engine = wire(container)
+        self.engine = container.execution
+        register_tasks(
+            container.queue, container.sessions, container.execution, container.adapter_pool
+        )
         self._tasks: list[asyncio.Task[None]] = []
         self._sync_after = 0  # order sync pages through the resting orders by id
 
@@ -87,6 +58,7 @@ class Platform:
             self._every(s.order_sync_seconds, self.sync_open_orders)
             self._every(s.paper_tick_seconds, self.tick_paper)
             self._every(s.monitor_seconds, self.monitor_once)
+            self._every(s.poll_interval_seconds, polling_runner(self.container).run_once)
 
     def _every(self, seconds: float, job: Callable[[], Awaitable[object]]) -> None:
         async def loop() -> None:
@@ -144,12 +116,10 @@ class Platform:
 
     async def monitor_once(self) -> None:
         """One position-monitor tick: batched prices, SL/TP/trailing/break-even exits."""
-        monitor: PositionMonitor = self.container.extras["monitor"]
-        await monitor.run_once()
+        await self.container.monitor.run_once()
 
     async def tick_paper(self) -> None:
-        deps: AdapterDeps = self.container.extras["adapter_deps"]
-        exchange = deps.shared.get("paper")
+        exchange = self.container.adapter_deps.shared.get("paper")
         if exchange is not None:
             await exchange.advance()
 

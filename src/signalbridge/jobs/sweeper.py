@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from signalbridge.jobs.queue import DISPATCH_SIGNAL, RUN_EXECUTION, TaskQueue
+from signalbridge.integrations.queue import DISPATCH_SIGNAL, RUN_EXECUTION, TaskQueue
 from signalbridge.store import models as m
 from signalbridge.store.types import utcnow
 

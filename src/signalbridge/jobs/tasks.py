@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from signalbridge.bootstrap import Container
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from signalbridge.execution.engine import ExecutionEngine
-from signalbridge.jobs.queue import APPLY_UPDATE, DISPATCH_SIGNAL, RUN_EXECUTION
+from signalbridge.execution.pool import AdapterPool
+from signalbridge.integrations.queue import APPLY_UPDATE, DISPATCH_SIGNAL, RUN_EXECUTION, TaskQueue
 from signalbridge.services.dispatch import dispatch_signal
 from signalbridge.services.updates import apply_update
 
 
-def register_tasks(container: Container, engine: ExecutionEngine) -> None:
-    queue = container.queue
+def register_tasks(
+    queue: TaskQueue,
+    sessions: async_sessionmaker[AsyncSession],
+    engine: ExecutionEngine,
+    pool: AdapterPool,
+) -> None:
+    """Name what each task runs; called by the Platform, never at import."""
 
     async def dispatch(signal_id: int, execution_ids: list[int] | None = None) -> None:
         # A signal's executions are planned and placed together (batched database work,
@@ -18,7 +25,7 @@ def register_tasks(container: Container, engine: ExecutionEngine) -> None:
         # executions were created with the signal (webhook ingest) their ids come along,
         # and the engine itself skips any that are no longer pending.
         if execution_ids is None:
-            execution_ids = await dispatch_signal(container.sessions, signal_id)
+            execution_ids = await dispatch_signal(sessions, signal_id)
         if execution_ids:
             await engine.run_many(execution_ids)
 
@@ -26,9 +33,7 @@ def register_tasks(container: Container, engine: ExecutionEngine) -> None:
         await engine.run(execution_id)
 
     async def apply_provider_update(update_id: int) -> None:
-        await apply_update(
-            container.sessions, engine, update_id, pool=container.extras["adapter_pool"]
-        )
+        await apply_update(sessions, engine, update_id, pool=pool)
 
     queue.register(DISPATCH_SIGNAL, dispatch)
     queue.register(RUN_EXECUTION, run_execution)

@@ -108,7 +108,7 @@ class Reading:
 
 
 def read_fields(lexemes: list[Lexeme]) -> Reading:
-    lexemes = _hoist_postfix_labels(lexemes)
+    lexemes = hoist_postfix_labels(lexemes)
     r = Reading()
     cur: int | None = None  # the field prices go to; _AT = implicit entry
     field_nums = 0
@@ -339,7 +339,7 @@ def _is_index(
     return False
 
 
-def _hoist_postfix_labels(lexemes: list[Lexeme]) -> list[Lexeme]:
+def hoist_postfix_labels(lexemes: list[Lexeme]) -> list[Lexeme]:
     """``1.0850 entry`` / ``4450 SL``: move a keyword that follows its price before it."""
     out = lexemes
     # a candidate keyword sits just before a line break or at the very end ("SL:" then a

@@ -58,7 +58,7 @@ def parse_rules(
     if side is None and symbol is not None and symbol.endswith(("/BTC", "/ETH")):
         side, side_reasons, side_score = Side.LONG, ["a spot pair quoted in BTC/ETH: a long"], -0.1
     low = lower(text)
-    if _ANY_REPORT_HINT(low) and _REPORT.search(low) is not None:
+    if _ANY_REPORT_HINT(low) and REPORT.search(low) is not None:
         return noise(0.8, "a results report, not a call")
     full = bool(entry_nums) and has_levels and side is not None
     # a complete call is not an update, except a bot's "trailing stop moved" report, which
@@ -87,7 +87,7 @@ _UNREAD: Final = re.compile(
     "[ơưăđạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ\u0e00-\u0e7f\u4e00-\u9fff\u0900-\u097f]"
 )
 # Spelled with literal_first and word_start: the scan skips to a possible first letter.
-_REPORT: Final = re.compile(
+REPORT: Final = re.compile(
     literal_first(
         *(r"closed trades?", r"trades? closed", "trade results", word_start(r"results?\b")),
         *("recap", "summary", "statistics", "performance"),
@@ -328,7 +328,7 @@ def _signal(
     if (
         (r.stop_loss is None or not r.take_profits)
         and _ANY_PIP_UNIT(text_low)
-        and _PIP_LEVEL.search(text_low) is not None
+        and PIP_LEVEL.search(text_low) is not None
     ):
         score = min(score, 0.45)  # "SL 30 pips": a level the contract cannot carry
         reasons.append("a stop or target is given in pips, not as a price")
@@ -339,7 +339,7 @@ _PIP_LABELS: Final = (
     *("sl", "s/l", "stop", r"stop\s?loss", r"tp\s?\d?", r"take\s?profit\s?\d?"),
     r"target\s?\d?",
 )
-_PIP_LEVEL: Final = re.compile(
+PIP_LEVEL: Final = re.compile(
     literal_first(
         (
             map(word_start, _PIP_LABELS),
@@ -347,7 +347,7 @@ _PIP_LEVEL: Final = re.compile(
         )
     )
 )
-_PIP_UNITS: Final = ("pip", "point", "pts", "пункт", "пипс")  # one is in every _PIP_LEVEL match
+_PIP_UNITS: Final = ("pip", "point", "pts", "пункт", "пипс")  # one is in every PIP_LEVEL match
 _ANY_PIP_UNIT: Final = contains_any(_PIP_UNITS)
 _MAJOR_QUOTES: Final = frozenset({"USD", "EUR", "GBP", "CHF", "AUD", "NZD", "CAD"})
 _RANGES: Final[dict[str, tuple[Decimal, Decimal]]] = {

@@ -29,7 +29,7 @@ for _i, _cp in enumerate(range(0x2776, 0x2780)):  # ❶..❿
 for _i, _cp in enumerate(range(0x2780, 0x278A)):  # ➀..➉
     _DIGIT_MAP[_cp] = f" {_i + 1} "
 
-_CHAR_MAP: Final[dict[int, str | None]] = {
+CHAR_MAP: Final[dict[int, str | None]] = {
     **_DIGIT_MAP,
     0x2013: "-",  # en dash
     0x2014: "-",  # em dash
@@ -58,14 +58,14 @@ _CHAR_MAP: Final[dict[int, str | None]] = {
 }
 
 
-# _CHAR_MAP as text: the replacement of each mapped character ("" for a deleted one)
-_REPLACEMENT: Final[dict[str, str]] = {chr(cp): to or "" for cp, to in _CHAR_MAP.items()}
+# CHAR_MAP as text: the replacement of each mapped character ("" for a deleted one)
+_REPLACEMENT: Final[dict[str, str]] = {chr(cp): to or "" for cp, to in CHAR_MAP.items()}
 
 
 @cache
 def _mapped() -> re.Pattern[str]:
-    """Any character :data:`_CHAR_MAP` changes (built on first use, not at import)."""
-    return re.compile("[" + "".join(re.escape(chr(cp)) for cp in sorted(_CHAR_MAP)) + "]")
+    """Any character :data:`CHAR_MAP` changes (built on first use, not at import)."""
+    return re.compile("[" + "".join(re.escape(chr(cp)) for cp in sorted(CHAR_MAP)) + "]")
 
 
 def normalise(text: str) -> str:
@@ -79,7 +79,7 @@ def normalise(text: str) -> str:
     text = text.replace("\ufe0f", "")
     found = _mapped().findall(text) if _ANY_MAPPED(text) else None  # most hold none
     if found:
-        # the same as text.translate(_CHAR_MAP): each distinct character replaced once,
+        # the same as text.translate(CHAR_MAP): each distinct character replaced once,
         # in C (no replacement holds a mapped character, so the order does not matter)
         for char in set(found):
             text = text.replace(char, _REPLACEMENT[char])
@@ -97,7 +97,7 @@ def normalise(text: str) -> str:
 _PUNCT_LISTED: Final = ":;()[]{}.,=@#$%&*+-/\\|<>~!?'\"•·°➝→➡⬇⬆—–^🔻✖❌🚫🔹💰✅🎯🛑⛔"
 _ARROWS: Final = range(0x2190, 0x2200)
 PUNCT: Final = _PUNCT_LISTED + "".join(map(chr, _ARROWS))
-_PUNCT_CLASS: Final = "[" + re.escape(_PUNCT_LISTED) + "\u2190-\u21ff]"
+PUNCT_CLASS: Final = "[" + re.escape(_PUNCT_LISTED) + "\u2190-\u21ff]"
 # No token starts with a space: the leading look-ahead lets the scan skip spaces without
 # trying every alternative there; "\n" is tested first (no other alternative matches it).
 # The runs are possessive (``++``) and the optional digits an empty branch: giving back
@@ -106,7 +106,7 @@ _PUNCT_CLASS: Final = "[" + re.escape(_PUNCT_LISTED) + "\u2190-\u21ff]"
 # over every shorter run and without its repeat bookkeeping for ``(...)?``.
 TOKEN_RE: Final = re.compile(
     r"(?=[^ ])(?:\n|\d++[.,]\d++(?:[.,]\d++)*+|\.(?<![\w.]\.)\d+|[^\W\d_]++(?:\d++(?![\d.,])|)"
-    r"|[^\W_]+|_+|" + _PUNCT_CLASS + ")"
+    r"|[^\W_]+|_+|" + PUNCT_CLASS + ")"
 )
 
 
@@ -122,7 +122,7 @@ def lower(text: str) -> str:
     return text.lower() if "Σ" not in text else _STR_LOWER(text)
 
 
-def _tokens_lowered(text: str) -> tuple[list[str], list[str]]:
+def python_tokens_lowered(text: str) -> tuple[list[str], list[str]]:
     """The tokens, and each one lower-cased."""
     toks: list[str] = TOKEN_RE.findall(text)
     if not toks:
@@ -151,7 +151,9 @@ _NATIVE: Final = _native()
 # The tokeniser (normalised text to tokens, case kept: the lexer splits glued words by
 # case): the C one when built, else the expression (the same tokens, slower).
 tokens: Final[Tokeniser] = _NATIVE.tokens if _NATIVE else TOKEN_RE.findall
-tokens_lowered: Final[LoweringTokeniser] = _NATIVE.tokens_lowered if _NATIVE else _tokens_lowered
+tokens_lowered: Final[LoweringTokeniser] = (
+    _NATIVE.tokens_lowered if _NATIVE else python_tokens_lowered
+)
 SPLIT_RE: Final = re.compile(r"\d+|[^\W\d]+")
 CAMEL_RE: Final = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z]{2})")
 
@@ -237,6 +239,6 @@ def _prefix_tree(words: list[str]) -> str:
     return "|".join(branches)
 
 
-# A scan for any character _CHAR_MAP changes (the variation selector is gone by then):
+# A scan for any character CHAR_MAP changes (the variation selector is gone by then):
 # cheaper than the expression's findall, which only the texts that hold one then run.
 _ANY_MAPPED: Final = contains_any(tuple(_REPLACEMENT))

@@ -16,8 +16,8 @@ from signalbridge.domain.signals import UpdateAction
 from signalbridge.parsing.numbers import parse_number
 from signalbridge.parsing.text import contains_any, either, literal_first, word_start
 
-_NUM: Final = r"(?<![+\-\d.,])(\d+(?:[.,]\d+)*)(?!\s?(?:pips?|%))"
-_W: Final = r"(?:[^\W\d]+\W{1,3}){0,3}?"  # up to three filler words ("the", "your", "#btc")
+NUM: Final = r"(?<![+\-\d.,])(\d+(?:[.,]\d+)*)(?!\s?(?:pips?|%))"
+W: Final = r"(?:[^\W\d]+\W{1,3}){0,3}?"  # up to three filler words ("the", "your", "#btc")
 
 # Each word starts with a literal letter, as literal_first needs ("الستوب|ستوب", not
 # "(?:ال)?ستوب").
@@ -25,41 +25,39 @@ _SL_WORDS: Final = (
     *("sl", "s/l", r"stop\s?-?\s?loss", "stoploss", "stop", "стоп(?:-?лосс)?", "stopu"),
     *(r"وقف(?:\s*الخسارة)?", "استاپ", "الستوب", "ستوب"),
 )
-_SL: Final = either(_SL_WORDS)
+SL: Final = either(_SL_WORDS)
 _TP_WORDS: Final = (
     *("tp", r"take\s?-?\s?profit", "target", "тейк", "цель", "hedef", "objetivo", "alvo"),
     *("هدف", "الهدف"),
 )
-_TP: Final = either(_TP_WORDS)
-_BE: Final = (
+TP: Final = either(_TP_WORDS)
+BE: Final = (
     r"(?:entry(?:\s*price)?|break\s?-?\s?even|breakeven|be\b|b/e|б/у|бу\b|безубыт\w*|"
     r"(?:ponto|punto|precio|preço|preco)\s+de\s+entrada|entrada|giriş|girise|başabaş|الدخول|نقطة\s*الدخول|open\s*price|نقطه\s*ورود|ورود)"
 )
-_HIT: Final = (
+HIT: Final = (
     r"(?:hit|hits|done|reached|achieved|smashed|secured|touched|filled|✅|🎯|💰|взят\w*|"
     r"достигнут\w*|alcanzad\w*|atingid\w*|batido|ulaşıldı|geldi|tamam|تحقق|تحقيق|تم)"
 )
 
-_TP_HIT: Final = (
+TP_HIT: Final = (
     re.compile(
         literal_first(
-            (_TP_WORDS, rf"\s?#?\s?(\d{{1,2}})(?!\d|[.,]\d)\W{{0,4}}(?:[^\W\d]+\W+){{0,2}}?{_HIT}")
+            (_TP_WORDS, rf"\s?#?\s?(\d{{1,2}})(?!\d|[.,]\d)\W{{0,4}}(?:[^\W\d]+\W+){{0,2}}?{HIT}")
         )
     ),
     re.compile(
         literal_first(
             (
                 ("hit", "reached", "achieved", "smashed"),
-                rf"\s+(?:the\s+)?{_TP}\s?(\d{{1,2}})(?!\d|[.,]\d)",
+                rf"\s+(?:the\s+)?{TP}\s?(\d{{1,2}})(?!\d|[.,]\d)",
             )
         )
     ),
     # "2nd target": the look-behind runs after the first digit, not at every position
-    re.compile(rf"(\d(?<![\d.,]\d)\d?)\s?(?:st|nd|rd|th|й|ый)?\s?(?:{_TP})(?:s)?\b"),
+    re.compile(rf"(\d(?<![\d.,]\d)\d?)\s?(?:st|nd|rd|th|й|ый)?\s?(?:{TP})(?:s)?\b"),
     re.compile(
-        literal_first(
-            (("all", "final", "last", "every"), rf"\s+{_TP}s?\s+(?:\w+\s+){{0,1}}?{_HIT}")
-        )
+        literal_first((("all", "final", "last", "every"), rf"\s+{TP}s?\s+(?:\w+\s+){{0,1}}?{HIT}"))
     ),
     # "Target 3: 6.07✅" at the end of a line: a hit report listing the levels reached
     re.compile(
@@ -70,7 +68,7 @@ _TP_HIT: Final = (
             )
         )
     ),
-    re.compile(literal_first((_TP_WORDS, rf"\s+{_HIT}"))),
+    re.compile(literal_first((_TP_WORDS, rf"\s+{HIT}"))),
 )
 # "first target achieved", "الهدف الأول تحقق": a target named by an ordinal word
 _ORDINALS: Final = {
@@ -84,19 +82,19 @@ _ORDINALS: Final = {
     **dict.fromkeys(("fifth", "quinto", "пятая", "beşinci", "الرابع"), 5),
 }
 _ORD: Final = "(" + "|".join(sorted(_ORDINALS, key=len, reverse=True)) + ")"
-_TP_ORDINAL: Final = re.compile(rf"(?<!\w){_ORD}\s+(?:[^\W\d]+\s+)?{_TP}|{_TP}\s+{_ORD}(?!\w)")
-_HIT_ANY: Final = re.compile(_HIT)  # a group of words: the scan skips to a first letter
+_TP_ORDINAL: Final = re.compile(rf"(?<!\w){_ORD}\s+(?:[^\W\d]+\s+)?{TP}|{TP}\s+{_ORD}(?!\w)")
+HIT_ANY: Final = re.compile(HIT)  # a group of words: the scan skips to a first letter
 # "SL -40 pips ❌", "Стоп 🚫": a stop reported with its loss, or crossed out
-_SL_LOSS: Final = re.compile(
+SL_LOSS: Final = re.compile(
     literal_first(
         # the minus sits on the number: "SL - 30 pips" is a stop distance, not a loss
         (_SL_WORDS, r"[ \t:]*-\d+(?:[.,]\d+)?\s?(?:pips?|points?|pts|%|пунктов|пипсов)"),
         (_SL_WORDS, r"[ \t]*[❌🚫⛔]+[ \t]*(?:\n|$)"),
     )
 )
-# the _TP_HIT expressions that need no hit word: "2nd target", and "TP1: 1.2 ✅" lines
-_TP_HIT_NO_HIT_WORD: Final = (_TP_HIT[2], _TP_HIT[4])
-_SL_HIT: Final = re.compile(
+# the TP_HIT expressions that need no hit word: "2nd target", and "TP1: 1.2 ✅" lines
+_TP_HIT_NO_HIT_WORD: Final = (TP_HIT[2], TP_HIT[4])
+SL_HIT: Final = re.compile(
     literal_first(
         (_SL_WORDS, r"\s?(?:was\s+|got\s+|has\s+been\s+)?(?:hit|triggered|reached|taken|touched)"),
         r"stopped\s?out",
@@ -110,17 +108,17 @@ _SL_HIT: Final = re.compile(
     )
 )
 # Stop to entry, one expression per wording so that each runs only behind its own words
-_MOVE_BE_SL: Final = re.compile(
+MOVE_BE_SL: Final = re.compile(
     literal_first(
-        (_SL_WORDS, rf"\W{{0,3}}{_W}(?:to|at|on|in|в|на|a|al|para|en|до|ile)?\W{{0,3}}{_BE}")
+        (_SL_WORDS, rf"\W{{0,3}}{W}(?:to|at|on|in|в|на|a|al|para|en|до|ile)?\W{{0,3}}{BE}")
     )
 )
-_MOVE_BE_VERB: Final = re.compile(
-    literal_first((("move", "moving", "set", "put", "place", "shift"), rf"\s+{_W}(?:to\s+)?{_BE}"))
+MOVE_BE_VERB: Final = re.compile(
+    literal_first((("move", "moving", "set", "put", "place", "shift"), rf"\s+{W}(?:to\s+)?{BE}"))
 )
 # "\bbreak" tested after its first letter (word_start), so the scan skips to a "b" or a
 # "б" in C instead of trying every position
-_MOVE_BE_WORD: Final = re.compile(
+MOVE_BE_WORD: Final = re.compile(
     "|".join(
         (
             *map(word_start, (r"break\s?-?\s?even\b", r"breakeven\b")),
@@ -130,45 +128,45 @@ _MOVE_BE_WORD: Final = re.compile(
     )
 )
 _MOVE_BE_SECURE: Final = re.compile(r"(?:secure|protect)\s+(?:the\s+|your\s+)?entry")
-_MOVE_VERBS: Final = (
+MOVE_VERBS: Final = (
     *("переносим", "перенести", "переставляем", "двигаем", "передвигаем", "mover", "movemos"),
     *("mueve", "muevan", "mova", "movam", "mude", "ajuste", "ajustar", "subir", "subimos"),
     *("bajar", r"taşı\w*", r"çek\w*", "انقل", "حرك", "نقل"),
 )
-_MOVE_SL: Final = re.compile(
+MOVE_SL: Final = re.compile(
     literal_first(
         (
             (
                 *("move", "moving", "moved", "set", "place", "change", "shift", "put", "trail"),
                 *("adjust", "new", "update", "raise", "lower"),
             ),
-            rf"\s+{_W}{_SL}\W{{0,3}}(?:[^\W\d]+\W{{1,3}}){{0,3}}?(?:to|at|around|@|:|=|a|para|на)?\s?{_NUM}",
+            rf"\s+{W}{SL}\W{{0,3}}(?:[^\W\d]+\W{{1,3}}){{0,3}}?(?:to|at|around|@|:|=|a|para|на)?\s?{NUM}",
         ),
-        (("new", "nuevo", "novo", "новый"), rf"\s+{_SL}\s?[:=@]?\s?{_NUM}"),
-        (("стоп", "sl"), rf"\s+(?:переносим|переставляем|двигаем)\s+(?:на\s+)?{_NUM}"),
+        (("new", "nuevo", "novo", "новый"), rf"\s+{SL}\s?[:=@]?\s?{NUM}"),
+        (("стоп", "sl"), rf"\s+(?:переносим|переставляем|двигаем)\s+(?:на\s+)?{NUM}"),
         (
-            _MOVE_VERBS,
-            rf"\s+{_W}{_SL}\w*\W{{0,3}}(?:[^\W\d]+\W{{1,3}}){{0,2}}?"
-            rf"(?:на|a|al|para|en|em|إلى|الى|ile)?\s?{_NUM}",
+            MOVE_VERBS,
+            rf"\s+{W}{SL}\w*\W{{0,3}}(?:[^\W\d]+\W{{1,3}}){{0,2}}?"
+            rf"(?:на|a|al|para|en|em|إلى|الى|ile)?\s?{NUM}",
         ),
-        (_SL_WORDS, rf"\w*'?\w*\s+{_NUM}\S*\s+(?:seviyesine\s+)?(?:çek|taşı)"),
+        (_SL_WORDS, rf"\w*'?\w*\s+{NUM}\S*\s+(?:seviyesine\s+)?(?:çek|taşı)"),
     )
 )
-# "SL moved to 1.2", "SL now 1.2": kept apart from _MOVE_SL (whose words it does not
+# "SL moved to 1.2", "SL now 1.2": kept apart from MOVE_SL (whose words it does not
 # need); of the two, the leftmost match wins, as in one expression
-_SL_NOW: Final = re.compile(
+SL_NOW: Final = re.compile(
     literal_first(
-        (_SL_WORDS, rf"\s?(?:moved|changed|updated|adjusted|now)\s+(?:to\s+|at\s+)?{_NUM}")
+        (_SL_WORDS, rf"\s?(?:moved|changed|updated|adjusted|now)\s+(?:to\s+|at\s+)?{NUM}")
     )
 )
 # "Trailing stop activated / tightened ... SL: 64940.04": the bot moved the stop there
 _TRAILED: Final = re.compile(
     r"trailing\s?stop\W{0,4}(?:activated|tightened|moved|updated|adjusted|raised|lowered)"
 )
-_SL_VALUE: Final = re.compile(rf"(?<![a-z])(?:sl|stop\s?loss|new\s+stop)\W{{0,4}}{_NUM}")
+_SL_VALUE: Final = re.compile(rf"(?<![a-z])(?:sl|stop\s?loss|new\s+stop)\W{{0,4}}{NUM}")
 # "move SL to TP1": the new stop is a level named, not a price given
-_MOVE_TO_TP: Final = re.compile(
-    literal_first((_SL_WORDS, rf"\W{{0,3}}(?:to|at|on|в|на|a|para)\s+{_TP}\s?\d{{1,2}}\b"))
+MOVE_TO_TP: Final = re.compile(
+    literal_first((_SL_WORDS, rf"\W{{0,3}}(?:to|at|on|в|на|a|para)\s+{TP}\s?\d{{1,2}}\b"))
 )
 _CLOSE_AR: Final = ("إغلاق", "اغلاق", "أغلق", "اغلق")  # "close", in Arabic spellings
 _BOOK: Final = re.compile(r"\bbook\w*\s+(?:all\s+|the\s+|your\s+)?(?:profits?|gains?)\b")
@@ -184,7 +182,7 @@ _PARTIAL_PCT_WORD: Final = re.compile(
                 *("cierren", "fechar", "fechem", "kapat", r"realiz\w*", "tomar", r"asegur\w*"),
                 *(r"garant\w*", r"закр\w*", r"зафикс\w*", *_CLOSE_AR),
             ),
-            rf"\s+{_W}(\d{{1,3}}(?:[.,]\d+)?)\s?%",
+            rf"\s+{W}(\d{{1,3}}(?:[.,]\d+)?)\s?%",
         ),
         r"%\s?(\d{1,3})\S*\s+(?:\w+\s+)?kapat",
     )
@@ -193,7 +191,7 @@ _PARTIAL_PCT_NUMBER: Final = re.compile(
     r"(\d{1,3}(?:[.,]\d+)?)\s?%\s+(?:of\s+)?(?:the\s+)?(?:position|profit|volume|lot)?\s*"
     r"(?:close|closed|booked|secured|cerrad|fechad|закры)"
 )
-_HALF: Final = re.compile(
+HALF: Final = re.compile(
     literal_first(
         (("close", "closing", "book", "take", "secure"), r"\s+(?:the\s+)?half"),
         r"half\s+(?:close|position|profit)",
@@ -212,7 +210,7 @@ _PARTIAL_ALONE: Final = re.compile(
     r"|(?:book|take|secure)\s+(?:some\s+)?partial|частично\s+закр|часть\s+зафикс"
     r"|(?:book|take|secure)\s+some\s+(?:profits?|gains?)"
 )
-_CLOSE: Final = re.compile(
+CLOSE: Final = re.compile(
     literal_first(
         (
             map(word_start, ("close", "closing", "closed", "exit", "exiting")),
@@ -237,27 +235,27 @@ _CLOSE_AFTER: Final = re.compile(
 )
 # Every alternative starts with a letter ("delete|remove" spelled out, "\bvoid" tested
 # after its "v"), so the scan skips to a possible first letter in C.
-_CANCEL: Final = re.compile(
+CANCEL: Final = re.compile(
     r"cancel\w*|not\s+(?:been\s+)?(?:triggered|activated|filled)|didn'?t\s+(?:trigger|activate|fill)"
     r"|delete\s+(?:the\s+|this\s+|all\s+)?(?:pending\s+)?(?:order|limit|entry)"
     r"|remove\s+(?:the\s+|this\s+|all\s+)?(?:pending\s+)?(?:order|limit|entry)"
     r"|" + word_start(r"void\b") + r"|отмен\w*|cancelar|cancelad\w*|iptal|إلغاء|الغاء|invalidated"
 )
-_MODIFY_TP: Final = re.compile(
+MODIFY_TP: Final = re.compile(
     literal_first(
         (
             ("change", "move", "set", "new", "modify", "update", "adjust", "raise", "lower"),
-            rf"\s+{_W}{_TP}\s?\d?\W{{0,3}}(?:to|at|:|@|=)?\s?{_NUM}",
+            rf"\s+{W}{TP}\s?\d?\W{{0,3}}(?:to|at|:|@|=)?\s?{NUM}",
         ),
-        (_TP_WORDS, rf"\s?\d?\s+(?:changed|moved|updated|modified)\s+(?:to\s+)?{_NUM}"),
+        (_TP_WORDS, rf"\s?\d?\s+(?:changed|moved|updated|modified)\s+(?:to\s+)?{NUM}"),
         (
             ("nuevo", "nueva", "novo", "nova", "новый", "новая", "новую", "yeni"),
-            rf"\s+{_TP}\w*\s?\d?\W{{0,3}}{_NUM}",
+            rf"\s+{TP}\w*\s?\d?\W{{0,3}}{NUM}",
         ),
         # "(?:ال)?" spelled out: the article first, as the greedy "?" tries it
         (
             (*["ال" + word for word in _TP_WORDS], *_TP_WORDS),
-            rf"\s?\d?\s+الجديد\W{{0,3}}{_NUM}",
+            rf"\s?\d?\s+الجديد\W{{0,3}}{NUM}",
         ),
     )
 )
@@ -287,11 +285,11 @@ _DIGIT: Final = re.compile(r"\d")
 
 # Substrings each family of expressions needs: a scan for them (contains_any, below) is far
 # cheaper than running every expression on every message.
-_NEED_CLOSE: Final = (
+NEED_CLOSE: Final = (
     *("clos", "exit", "закр", "вышел", "выход", "cerr", "cierr", "fech", "kapat"),
     *_CLOSE_AR,
 )
-_NEED_PARTIAL: Final = (
+NEED_PARTIAL: Final = (
     "partial",
     "part",
     "half",
@@ -306,7 +304,7 @@ _NEED_PARTIAL: Final = (
     "some profit",
     "some gain",
 )
-_NEED_CANCEL: Final = (
+NEED_CANCEL: Final = (
     "cancel",
     "trigger",
     "activat",
@@ -322,7 +320,7 @@ _NEED_CANCEL: Final = (
 )
 _NEED_SL: Final = ("sl", "s/l", "stop", "стоп", "وقف", "استاپ", "ستوب")
 _NEED_TP: Final = ("tp", "take", "target", "тейк", "цель", "hedef", "objetivo", "alvo", "هدف")
-_NEED_HIT: Final = (
+NEED_HIT: Final = (
     "hit",
     "trigger",
     "reach",
@@ -352,7 +350,7 @@ _GATE_BE: Final = (
     *("entr", "break", "b/e", "б/у", "бу", "безубыт", "giriş", "girise", "başabaş"),
     *("الدخول", "open", "ورود"),
 )
-_GATE_MOVE: Final = (
+GATE_MOVE: Final = (
     *("mov", "set", "place", "chang", "shift", "put", "trail", "adjust", "new", "updat"),
     *("raise", "lower", "nuev", "novo", "нов", "перенос", "перенест", "переставл"),
     *("двига", "muev", "mude", "ajust", "subi", "bajar", "taşı", "çek", "انقل", "حرك", "نقل"),
@@ -361,7 +359,7 @@ _GATE_MODIFY: Final = (
     *("change", "move", "set", "new", "modif", "updat", "adjust", "raise", "lower", "nuev"),
     *("novo", "nova", "нов", "yeni", "الجديد"),
 )
-_GATE_HIT: Final = (
+GATE_HIT: Final = (
     *("hit", "done", "reached", "achieved", "smashed", "secured", "touched", "filled"),
     *("✅", "🎯", "💰", "взят", "достигнут", "alcanzad", "atingid", "batido", "ulaşıldı"),
     *("geldi", "tamam", "تحقق", "تم"),
@@ -373,31 +371,31 @@ _GATE_BE_WORD: Final = ("break", "безубыт", "б/у")
 _GATE_SECURE: Final = ("secure", "protect")
 _GATE_REACHED: Final = ("hit", "reached", "achieved", "smashed")
 _GATE_ALL: Final = ("all", "final", "last", "every")
-# The tail of each _SL_LOSS wording (a negative distance, a cross at the line end): these
-# start with a literal or a class, so the scan skips to candidates in C, while _SL_LOSS
+# The tail of each SL_LOSS wording (a negative distance, a cross at the line end): these
+# start with a literal or a class, so the scan skips to candidates in C, while SL_LOSS
 # (which starts with the stop words) tries every position.
-_LOSS_NUMBER: Final = re.compile(r"-\d+(?:[.,]\d+)?\s?(?:pips?|points?|pts|%|пунктов|пипсов)")
-_LOSS_CROSS: Final = re.compile(r"[❌🚫⛔]+[ \t]*(?:\n|$)")
-_ANY_CROSS: Final = contains_any(("❌", "🚫", "⛔"))  # one of which every _LOSS_CROSS holds
-# Likewise the words every _partial_pct match holds, and _MOVE_TO_TP's "to TP 2" part.
-_GATE_PCT: Final = (
+LOSS_NUMBER: Final = re.compile(r"-\d+(?:[.,]\d+)?\s?(?:pips?|points?|pts|%|пунктов|пипсов)")
+LOSS_CROSS: Final = re.compile(r"[❌🚫⛔]+[ \t]*(?:\n|$)")
+ANY_CROSS: Final = contains_any(("❌", "🚫", "⛔"))  # one of which every LOSS_CROSS holds
+# Likewise the words every partial_pct match holds, and MOVE_TO_TP's "to TP 2" part.
+GATE_PCT: Final = (
     *("clos", "book", "take", "secur", "cerr", "cierr", "fech", "kapat", "realiz"),
     *("tomar", "asegur", "garant", "закр", "зафикс", *_CLOSE_AR),
 )
-_TO_TP: Final = re.compile(
-    literal_first((("to", "at", "on", "в", "на", "a", "para"), rf"\s+{_TP}\s?\d"))
+TO_TP: Final = re.compile(
+    literal_first((("to", "at", "on", "в", "на", "a", "para"), rf"\s+{TP}\s?\d"))
 )
-_GATE_ORDINAL: Final = tuple(_ORDINALS)
+GATE_ORDINAL: Final = tuple(_ORDINALS)
 # Each gate one scan for any of its substrings (contains_any: in C when built); "be" as
 # the end of a word is the one BE word too short for a substring, so it is looked for.
-_ANY_CLOSE: Final = contains_any(_NEED_CLOSE)
-_ANY_PARTIAL: Final = contains_any(_NEED_PARTIAL)
-_ANY_CANCEL: Final = contains_any(_NEED_CANCEL)
-_ANY_HIT: Final = contains_any(_NEED_HIT)
+_ANY_CLOSE: Final = contains_any(NEED_CLOSE)
+_ANY_PARTIAL: Final = contains_any(NEED_PARTIAL)
+_ANY_CANCEL: Final = contains_any(NEED_CANCEL)
+_ANY_HIT: Final = contains_any(NEED_HIT)
 _ANY_MODIFY: Final = contains_any(_GATE_MODIFY)
-_ANY_MOVE: Final = contains_any(_GATE_MOVE)
-_ANY_HIT_WORD: Final = contains_any(_GATE_HIT)
-_ANY_ORDINAL: Final = contains_any(_GATE_ORDINAL)
+_ANY_MOVE: Final = contains_any(GATE_MOVE)
+_ANY_HIT_WORD: Final = contains_any(GATE_HIT)
+_ANY_ORDINAL: Final = contains_any(GATE_ORDINAL)
 _ANY_ALL: Final = contains_any(_GATE_ALL)
 _ANY_BE_VERB: Final = contains_any(_GATE_BE_VERB)
 _ANY_BE_WORD: Final = contains_any(_GATE_BE_WORD)
@@ -405,7 +403,7 @@ _ANY_CHECK: Final = contains_any(_GATE_CHECK)
 _ANY_NOW: Final = contains_any(_GATE_NOW)
 _ANY_REACHED: Final = contains_any(_GATE_REACHED)
 _ANY_SECURE: Final = contains_any(_GATE_SECURE)
-_ANY_PCT: Final = contains_any(_GATE_PCT)
+ANY_PCT: Final = contains_any(GATE_PCT)
 _ANY_SL: Final = contains_any(_NEED_SL)
 _ANY_TP: Final = contains_any(_NEED_TP)
 _BE_END: Final = re.compile(r"be\b").search
@@ -414,7 +412,7 @@ _ANY_BE_SUBSTRING: Final = contains_any(_GATE_BE)
 # tested with ``in``): a message with none of them names no action.
 _ANY_UPDATE_SUBSTRING: Final = contains_any(
     (
-        *(*_NEED_CLOSE, *_NEED_PARTIAL, *_NEED_CANCEL, *_NEED_SL, *_NEED_TP, *_NEED_HIT),
+        *(*NEED_CLOSE, *NEED_PARTIAL, *NEED_CANCEL, *_NEED_SL, *_NEED_TP, *NEED_HIT),
         *(*_GATE_BE, *_GATE_BE_WORD, "%", "book", "trailing", "تحقق"),
     )
 )
@@ -431,39 +429,34 @@ def _any_update_word(low: str) -> bool:
 def find_update(low: str) -> UpdateHit | None:
     """The management action a lower-case message asks for, or ``None``."""
     if not _any_update_word(low):
-        return None  # no gate in _read_update can open: one scan instead of a dozen
-    return _read_update(low)
+        return None  # no gate in read_update can open: one scan instead of a dozen
+    return read_update(low)
 
 
-def _read_update(low: str) -> UpdateHit | None:
+def read_update(low: str) -> UpdateHit | None:
     """:func:`find_update` for a message that has at least one update word."""
     found: dict[UpdateAction, Decimal | None] = {}
     digits = _DIGIT.search(low) is not None
     closing = _ANY_CLOSE(low)
-    if "%" in low and _ANY_PCT(low) and (m := _partial_pct(low)) is not None:
+    if "%" in low and ANY_PCT(low) and (m := partial_pct(low)) is not None:
         found[UpdateAction.CLOSE_PARTIAL] = parse_number(_first_group(m) or "")
     elif _ANY_PARTIAL(low):
-        if _HALF.search(low):
+        if HALF.search(low):
             found[UpdateAction.CLOSE_PARTIAL] = Decimal(50)
-        elif (closing and _PARTIAL.search(low) and _CLOSE.search(low)) or _PARTIAL_ALONE.search(
-            low
-        ):
+        elif (closing and _PARTIAL.search(low) and CLOSE.search(low)) or _PARTIAL_ALONE.search(low):
             found[UpdateAction.CLOSE_PARTIAL] = None
     if UpdateAction.CLOSE_PARTIAL not in found and (
         (closing and _asks_to_close(low)) or ("book" in low and _BOOK.search(low))
     ):
         found[UpdateAction.CLOSE_ALL] = None
-    if _ANY_CANCEL(low) and _CANCEL.search(low):
+    if _ANY_CANCEL(low) and CANCEL.search(low):
         found[UpdateAction.CANCEL] = None
     sl_word = _ANY_SL(low)
     tp_word = _ANY_TP(low)
     if _moves_to_entry(low, sl_word):
         found[UpdateAction.MOVE_SL_TO_ENTRY] = None
     moved_to_tp = (
-        sl_word
-        and tp_word
-        and _TO_TP.search(low) is not None
-        and _MOVE_TO_TP.search(low) is not None
+        sl_word and tp_word and TO_TP.search(low) is not None and MOVE_TO_TP.search(low) is not None
     )
     if moved_to_tp:
         found[UpdateAction.MOVE_SL] = None
@@ -479,25 +472,25 @@ def _read_update(low: str) -> UpdateHit | None:
         and tp_word
         and not moved_to_tp
         and _ANY_MODIFY(low)
-        and (m := _MODIFY_TP.search(low)) is not None
+        and (m := MODIFY_TP.search(low)) is not None
     ):
         value = _first_number(m)
         if value is not None:
             found[UpdateAction.MODIFY_TP] = value
-    if (_ANY_HIT(low) and _SL_HIT.search(low)) or (
+    if (_ANY_HIT(low) and SL_HIT.search(low)) or (
         sl_word
         and (
-            _LOSS_NUMBER.search(low) is not None
-            or (_ANY_CROSS(low) and _LOSS_CROSS.search(low) is not None)
+            LOSS_NUMBER.search(low) is not None
+            or (ANY_CROSS(low) and LOSS_CROSS.search(low) is not None)
         )
-        and _SL_LOSS.search(low)
+        and SL_LOSS.search(low)
     ):
         found[UpdateAction.SL_HIT] = None
     if tp_word or "تحقق" in low:
         tp_index = _tp_hit(low)
         if (tp_index is None or tp_index[0] is None) and _ANY_ORDINAL(low):
             m = _TP_ORDINAL.search(low)
-            if m is not None and (tp_index is not None or _HIT_ANY.search(low) is not None):
+            if m is not None and (tp_index is not None or HIT_ANY.search(low) is not None):
                 tp_index = (Decimal(_ORDINALS[m.group(1) or m.group(2)]),)
         if tp_index is not None:
             found[UpdateAction.TP_HIT] = tp_index[0]
@@ -513,23 +506,23 @@ def _moves_to_entry(low: str, sl_word: bool) -> bool:
     """Any wording of "stop to entry / break-even", each behind the words it needs."""
     be_word = _any_be(low)
     return (
-        (sl_word and be_word and _MOVE_BE_SL.search(low) is not None)
-        or (be_word and _ANY_BE_VERB(low) and _MOVE_BE_VERB.search(low) is not None)
-        or (_ANY_BE_WORD(low) and _MOVE_BE_WORD.search(low) is not None)
+        (sl_word and be_word and MOVE_BE_SL.search(low) is not None)
+        or (be_word and _ANY_BE_VERB(low) and MOVE_BE_VERB.search(low) is not None)
+        or (_ANY_BE_WORD(low) and MOVE_BE_WORD.search(low) is not None)
         or ("entry" in low and _ANY_SECURE(low) and _MOVE_BE_SECURE.search(low) is not None)
     )
 
 
 def _move_sl(low: str) -> re.Match[str] | None:
     """The leftmost "move the stop to a price" match (``low`` has a digit and a stop word)."""
-    main = _MOVE_SL.search(low) if _ANY_MOVE(low) else None
-    now = _SL_NOW.search(low) if _ANY_NOW(low) else None
+    main = MOVE_SL.search(low) if _ANY_MOVE(low) else None
+    now = SL_NOW.search(low) if _ANY_NOW(low) else None
     if now is not None and (main is None or now.start() <= main.start()):
         return now
     return main
 
 
-def _partial_pct(low: str) -> re.Match[str] | None:
+def partial_pct(low: str) -> re.Match[str] | None:
     """The leftmost match of the two percentage expressions (see _PARTIAL_PCT_WORD)."""
     word = _PARTIAL_PCT_WORD.search(low)
     number = _PARTIAL_PCT_NUMBER.search(low)
@@ -540,7 +533,7 @@ def _partial_pct(low: str) -> re.Match[str] | None:
 
 def _asks_to_close(low: str) -> bool:
     """A "close" that is an instruction, not "a candle close above 1.2345"."""
-    for m in _CLOSE.finditer(low):
+    for m in CLOSE.finditer(low):
         if _CLOSE_BEFORE.search(low, max(0, m.start() - 12), m.start()) is not None:
             continue
         if _CLOSE_AFTER.match(low, m.end()) is None:
@@ -567,12 +560,12 @@ def _tp_hit(low: str) -> tuple[Decimal | None] | None:
     patterns: tuple[re.Pattern[str], ...]
     if _ANY_HIT_WORD(low):
         patterns = (
-            _TP_HIT[0],
-            *((_TP_HIT[1],) if _ANY_REACHED(low) else ()),
-            _TP_HIT[2],
-            *((_TP_HIT[3],) if _ANY_ALL(low) else ()),
-            _TP_HIT[4],
-            _TP_HIT[5],
+            TP_HIT[0],
+            *((TP_HIT[1],) if _ANY_REACHED(low) else ()),
+            TP_HIT[2],
+            *((TP_HIT[3],) if _ANY_ALL(low) else ()),
+            TP_HIT[4],
+            TP_HIT[5],
         )
     elif _ANY_CHECK(low):
         patterns = _TP_HIT_NO_HIT_WORD

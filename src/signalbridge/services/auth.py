@@ -38,8 +38,6 @@ SCOPES = (
 TOKEN_PREFIX = "sbt_"  # noqa: S105 - a public marker, not a secret
 #: Lifetime of a token made without an explicit expiry (``Settings.token_days`` overrides).
 DEFAULT_TOKEN_DAYS = 90
-#: Where the process's :class:`TokenUsage` lives in ``Container.extras``.
-TOKEN_USAGE_KEY = "token_usage"  # noqa: S105 - a dictionary key, not a secret
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from signalbridge.bootstrap import Container
-from signalbridge.jobs.queue import DISPATCH_SIGNAL
+from signalbridge.integrations.queue import DISPATCH_SIGNAL
 from signalbridge.services import access, audit
 from signalbridge.services.ingest import ingest, interpret_canonical
 from signalbridge.services.secrets import seal, unseal
@@ -181,7 +181,7 @@ async def seed_demo(container: Container) -> DemoInfo:
     """
     async with container.sessions() as session, session.begin():
         channel, connection, follow, secret = await _get_or_create(session, container)
-    pool = container.extras["adapter_pool"]
+    pool = container.adapter_pool
     live = await pool.get(connection.id)
     tickers = await live.read(lambda: live.adapter.fetch_tickers(["BTC/USDT", "ETH/USDT"]))
     signal_ids: list[int] = []

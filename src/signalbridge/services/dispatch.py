@@ -1,8 +1,13 @@
-"""Signal → one execution per active follow of its channel, exactly once per connection."""
+"""Signal → one execution per active follow of its channel, exactly once per connection.
+
+:func:`open_executions` is the one place executions are created: the intake calls it in
+the transaction that stores an accepted signal, the dispatch task (queued by the demo or
+the sweeper) for a signal stored without them.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from signalbridge.store import models as m
@@ -10,8 +15,23 @@ from signalbridge.store.db import insert_ignore_many
 from signalbridge.store.types import utcnow
 
 
-async def create_executions(session: AsyncSession, signal_id: int, channel_id: int) -> list[int]:
-    """Write the signal's executions in the caller's transaction; returns the new ids.
+async def open_executions(session: AsyncSession, signal: m.Signal) -> list[int]:
+    """Mark an accepted signal dispatched and write its executions, in the caller's
+    transaction; returns the new execution ids (none for a signal not ``accepted``).
+
+    A signal not yet flushed is inserted already ``dispatched`` (one statement, the
+    intake's case); a stored one is updated.
+    """
+    if signal.status != m.SignalStatus.ACCEPTED:
+        return []
+    signal.status = m.SignalStatus.DISPATCHED
+    signal.dispatched_at = utcnow()
+    await session.flush()
+    return await _create_executions(session, signal.id, signal.channel_id)
+
+
+async def _create_executions(session: AsyncSession, signal_id: int, channel_id: int) -> list[int]:
+    """Write the signal's executions; returns the new ids.
 
     Two statements whatever the number of follows: the follows are read once and the
     executions written with one idempotent multi-row insert keyed by (signal, connection).
@@ -49,13 +69,7 @@ async def dispatch_signal(sessions: async_sessionmaker[AsyncSession], signal_id:
             m.SignalStatus.DISPATCHED,
         ):
             return []
-        if signal.status == m.SignalStatus.ACCEPTED:
-            await create_executions(session, signal_id, signal.channel_id)
-            await session.execute(
-                update(m.Signal)
-                .where(m.Signal.id == signal_id)
-                .values(status=m.SignalStatus.DISPATCHED, dispatched_at=utcnow())
-            )
+        await open_executions(session, signal)
         rows = await session.scalars(
             select(m.Execution.id)
             .where(

@@ -46,7 +46,11 @@ def health_writer(
     return save
 
 
-def make_prober(pool: Any) -> Callable[[str, Any], Awaitable[dict[str, Any]]]:
+#: ``prober(kind, row)``: the result of testing a connection, as the API shows it.
+Prober = Callable[[str, Any], Awaitable[dict[str, Any]]]
+
+
+def make_prober(pool: Any) -> Prober:
     """``POST .../test``: run the adapter's probe through its guard; refuse withdraw keys."""
 
     async def probe(kind: str, row: Any) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Message in, signal out: store a channel message once, interpret it, record the result.
 
-Every channel adapter ends here. The message row is written once per
-(channel, external id); a redelivery finds the stored outcome instead of acting again.
+Every channel's messages reach it through the intake (services/intake.py). The message
+row is written once per (channel, external id); a redelivery finds the stored outcome
+instead of acting again.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from signalbridge.domain.bounds import JsonOutOfBounds, load_json, storable_text
 from signalbridge.domain.errors import InvalidSignal
 from signalbridge.domain.signals import Noise, Parsed, Signal, SignalUpdate, parsed_from_dict
-from signalbridge.services.dispatch import create_executions
+from signalbridge.services.dispatch import open_executions
 from signalbridge.store import models as m
 from signalbridge.store.db import insert_ignore
 from signalbridge.store.types import utcnow
@@ -136,15 +137,13 @@ async def ingest(
         await session.flush()
         return IngestResult(message_id, status, False, update_id=update.id)
     signal = _signal_row(parsed, message_id, channel.id, received_at, interpretation, below)
-    dispatch_now = dispatch and signal.status == m.SignalStatus.ACCEPTED
-    if dispatch_now:
-        signal.status = m.SignalStatus.DISPATCHED
-        signal.dispatched_at = utcnow()
     session.add(signal)
-    await session.flush()
     execution_ids: tuple[int, ...] = ()
-    if dispatch_now:
-        execution_ids = tuple(await create_executions(session, signal.id, channel.id))
+    if dispatch and signal.status == m.SignalStatus.ACCEPTED:
+        # inserted already dispatched, with its executions
+        execution_ids = tuple(await open_executions(session, signal))
+    else:  # in review, or its dispatch is left to the task
+        await session.flush()
     return IngestResult(message_id, status, False, signal_id=signal.id, execution_ids=execution_ids)
 
 

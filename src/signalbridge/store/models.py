@@ -135,6 +135,24 @@ class DeliveryBody(Base):
     )
 
 
+class ChannelCursor(Base):
+    """A polled channel's place in its source, and who may poll it now (jobs/polling.py).
+
+    A runner takes the lease with one conditional UPDATE (free, expired or its own), and
+    saves the cursor in the transaction that stores the messages it read.
+    """
+
+    __tablename__ = "channel_cursors"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channel_sources.id", ondelete="CASCADE"), unique=True
+    )
+    cursor: Mapped[str | None] = mapped_column(Text, nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class MessageEdit(Base):
     """Earlier versions of an edited message: the text is never overwritten without a trace."""
 

@@ -10,13 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from signalbridge.bootstrap import Container
 from signalbridge.services import access
-from signalbridge.services.auth import (
-    TOKEN_USAGE_KEY,
-    AuthError,
-    Principal,
-    TokenUsage,
-    authenticate,
-)
+from signalbridge.services.auth import AuthError, Principal, authenticate
 from signalbridge.web.errors import ApiError
 
 
@@ -37,14 +31,6 @@ async def session(c: ContainerDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(session)]
 
 
-def token_usage(c: Container) -> TokenUsage:
-    """The process's :class:`TokenUsage` (tests may put one with their own clock first)."""
-    usage = c.extras.get(TOKEN_USAGE_KEY)
-    if not isinstance(usage, TokenUsage):
-        usage = c.extras[TOKEN_USAGE_KEY] = TokenUsage(c.sessions)
-    return usage
-
-
 async def principal(request: Request, c: ContainerDep, background: BackgroundTasks) -> Principal:
     """The caller, from a short session of its own that is closed before the handler runs.
 
@@ -55,7 +41,7 @@ async def principal(request: Request, c: ContainerDep, background: BackgroundTas
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise ApiError(401, "a bearer token is required")
-    usage = token_usage(c)
+    usage = c.token_usage
     async with c.sessions() as s:
         try:
             who = await authenticate(s, token.strip(), usage=usage)

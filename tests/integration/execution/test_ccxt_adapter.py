@@ -252,20 +252,15 @@ async def test_business_errors(
 
 
 async def test_price_filter(spot: CcxtAdapter, fake: FakeBinance) -> None:
-    # ccxt rounds the price to the tick, so send the raw request the venue would refuse
-    with pytest.raises(sb.InvalidRequest, match="PRICE_FILTER"):
-        await spot._call(
-            lambda: spot.exchange.private_post_order(
-                {
-                    "symbol": "BTCUSDT",
-                    "side": "BUY",
-                    "type": "LIMIT",
-                    "timeInForce": "GTC",
-                    "quantity": "0.01",
-                    "price": "40000.001",
-                }
-            )
-        )
+    # the venue coarsens its tick after the markets were loaded: the adapter's own check
+    # (on the tick it knows) passes, and the venue's refusal arrives as InvalidRequest
+    await spot.load_markets()
+    fake.set_tick("BTCUSDT", "0.1")
+    order = buy("sb-90-e0", type=VenueOrderType.LIMIT, price=D("40000.01"))
+    with pytest.raises(sb.InvalidRequest, match="PRICE_FILTER") as info:
+        await spot.create_order(order)
+    assert not info.value.counts_for_breaker
+    assert fake.orders() == []
 
 
 async def test_wrong_secret_is_authentication_error(fake: FakeBinance) -> None:

@@ -138,8 +138,7 @@ async def test_row13_network_errors_while_polling_keep_the_order_tracked(
     [order] = await rig.orders()
     assert order.status == m.OrderStatus.OPEN  # a network error is not "not found"
     assert len(await rig.logs("lookup_failed")) == 20
-    with fake._lock:  # the network comes back (the fake has no public 'clear faults')
-        fake._faults.clear()
+    fake.clear_faults()  # the network comes back
     fake.set_price("BTCUSDT", "49950")  # the resting limit fills while we could not see it
     gets = fake.count("/api/v3/order", "GET")
     assert await rig.engine.reconcile(order.id) is False  # the breaker opened: no call

@@ -19,8 +19,9 @@ from tests.platform_fixtures import make_settings
 
 from signalbridge.bootstrap import Container, build_container
 from signalbridge.execution.base import AdapterDeps
-from signalbridge.execution.engine import EngineHooks, ExecutionEngine
+from signalbridge.execution.engine import ExecutionEngine
 from signalbridge.execution.pool import AdapterPool
+from signalbridge.execution.sending import SendHooks
 from signalbridge.integrations.breaker import CircuitBreaker
 from signalbridge.integrations.http import HttpClientFactory
 from signalbridge.integrations.kernel import Kernel
@@ -92,7 +93,7 @@ class Rig:
     def sessions(self) -> Any:
         return self.container.sessions
 
-    def new_engine(self, hooks: EngineHooks | None = None) -> ExecutionEngine:
+    def new_engine(self, hooks: SendHooks | None = None) -> ExecutionEngine:
         return ExecutionEngine(
             self.sessions, self.pool, settle_seconds=30.0, now=self.clock, hooks=hooks
         )

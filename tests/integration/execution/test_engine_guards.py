@@ -46,8 +46,7 @@ async def test_row17_breaker_through_the_engine(rig: Rig, fake_binance: FakeBina
     await rig.engine.run(blocked)
     assert fake.count() == requests + 1
     # recovery: the next trial succeeds and the waiting execution completes
-    with fake._lock:
-        fake._faults.clear()
+    fake.clear_faults()
     rig.kernel.ticks.advance(31)
     await rig.engine.run(blocked)
     assert (await rig.execution_row(blocked)).status == m.ExecutionStatus.OPEN
@@ -64,12 +63,10 @@ async def test_row17_business_errors_never_trip_the_breaker(
     follow_id = await rig.follow(connection_id, sizing={"mode": "fixed_quote", "value": "20"})
     executions = [await rig.execution(await rig.signal(), follow_id) for _ in range(8)]
     # the venue refuses every order as a business error: insufficient balance
-    with fake._lock:
-        fake.book.spot_free["USDT"] = Decimal("25")
+    fake.set_spot_balance("USDT", "25")
     for execution_id in executions:
-        await rig.engine._plan(execution_id)  # planned while the balance looked enough
-    with fake._lock:
-        fake.book.spot_free["USDT"] = Decimal("1")
+        await rig.engine.plan(execution_id)  # planned while the balance looked enough
+    fake.set_spot_balance("USDT", "1")
     for execution_id in executions:
         await rig.engine.run(execution_id)
     state = await rig.kernel.breaker_state("exchange", connection_id)

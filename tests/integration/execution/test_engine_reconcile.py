@@ -4,7 +4,6 @@ difference with an execution log row; foreign orders are left alone."""
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 
 from sqlalchemy import update
@@ -13,31 +12,6 @@ from tests.integration.execution.test_engine_fixtures import Rig
 
 from signalbridge.execution.reconcile import reconcile_all
 from signalbridge.store import models as m
-
-
-def venue_order(
-    fake: FakeBinance, client_id: str, qty: str = "0.001", price: str = "40000"
-) -> None:
-    """An order placed on the account by someone else (or by a lost copy of us)."""
-    with fake._lock:
-        fake.book.new_order(
-            futures=False,
-            symbol="BTCUSDT",
-            side="BUY",
-            type_="LIMIT",
-            qty=Decimal(qty),
-            price=Decimal(price),
-            time_in_force="GTC",
-            client_id=client_id,
-            reduce_only=False,
-            now_ms=int(time.time() * 1000),
-            hidden_lookups=0,
-        )
-
-
-def venue_find(fake: FakeBinance, client_id: str) -> object:
-    with fake._lock:
-        return next(o for o in fake.book.orders if o.client_order_id == client_id)
 
 
 async def test_row14_reconcile_repairs_or_flags_every_difference(
@@ -58,16 +32,11 @@ async def test_row14_reconcile_repairs_or_flags_every_difference(
     assert all(o.status == m.OrderStatus.OPEN for o in await rig.orders())
 
     # while we were away: one filled, one partly filled, one cancelled by the user
-    with fake._lock:
-        filled = venue_find(fake, cid["filled"])
-        filled.status, filled.executed_qty = "FILLED", filled.qty  # type: ignore[attr-defined]
-        filled.cum_quote = filled.qty * filled.price  # type: ignore[attr-defined]
-        part = venue_find(fake, cid["partial"])
-        part.status, part.executed_qty = "PARTIALLY_FILLED", Decimal("0.001")  # type: ignore[attr-defined]
-        part.cum_quote = Decimal("0.001") * part.price  # type: ignore[attr-defined]
-        gone = venue_find(fake, cid["cancelled"])
-        gone.status = "CANCELED"  # type: ignore[attr-defined]
-        fake.book.orders.remove(venue_find(fake, cid["missing"]))  # the venue lost it
+    whole = fake.order(cid["filled"]).qty
+    fake.set_order_status(cid["filled"], "FILLED", executed_qty=whole)
+    fake.set_order_status(cid["partial"], "PARTIALLY_FILLED", executed_qty="0.001")
+    fake.set_order_status(cid["cancelled"], "CANCELED")
+    fake.lose_order(cid["missing"])  # the venue lost it
     # unknown outcomes: one POST that reached the venue, one that did not
     fake.accept_then_drop(1, kind="reset")
     reached = await rig.execution(await rig.signal(**limit), follow_id)
@@ -76,8 +45,8 @@ async def test_row14_reconcile_repairs_or_flags_every_difference(
     lost = await rig.execution(await rig.signal(**limit), follow_id)
     await rig.engine.run(lost)
     # extra orders: one of ours without a row, and a foreign one
-    venue_order(fake, "sb-999999-e0")
-    venue_order(fake, "manual-order-1")
+    fake.place_outside_order("sb-999999-e0")
+    fake.place_outside_order("manual-order-1")
     async with rig.sessions() as s, s.begin():  # the venue answered "accepted" long ago
         await s.execute(
             update(m.Order)
@@ -119,7 +88,7 @@ async def test_row14_reconcile_repairs_or_flags_every_difference(
     logs = await rig.logs(*{f.action for f in report.findings})
     assert len(logs) == len(report.findings) and all(row.reason for row in logs)
     # foreign orders untouched: still open, never cancelled, never mentioned
-    assert venue_find(fake, "manual-order-1").status == "NEW"  # type: ignore[attr-defined]
+    assert fake.order("manual-order-1").status == "NEW"
     assert fake.count("/api/v3/order", "DELETE") == deletes
     assert not any("manual-order-1" in str(row.request) for row in await rig.logs())
 

@@ -10,6 +10,7 @@ import pytest
 from tests.fakes.loopback import LOOPBACK_HOSTS, loopback_deps
 from tests.fakes.metaapi import FakeMetaApi, FakeSymbol
 
+from signalbridge.bootstrap import build_registry
 from signalbridge.domain.signals import Side
 from signalbridge.execution.base import (
     AdapterDeps,
@@ -30,7 +31,6 @@ from signalbridge.integrations.errors import (
     SymbolNotListed,
     TransientError,
 )
-from signalbridge.integrations.registry import adapters
 
 TOKEN = "eyJhbGciOiJSUzUxMiJ9.metaapi-test-token-5f1c9a77b2"
 MAIN = "acc-main"
@@ -54,7 +54,7 @@ def fake() -> Iterator[FakeMetaApi]:
         yield server
 
 
-def _config(fake: FakeMetaApi, account: str = MAIN, **extra: object) -> dict[str, object]:
+def metaapi_config(fake: FakeMetaApi, account: str = MAIN, **extra: object) -> dict[str, object]:
     return {
         "account_id": account,
         "base_url": fake.base_url,
@@ -69,7 +69,7 @@ def _config(fake: FakeMetaApi, account: str = MAIN, **extra: object) -> dict[str
 
 async def _make(fake: FakeMetaApi, token: str = TOKEN, **config: object) -> MetaApiAdapter:
     return MetaApiAdapter.from_config(
-        "conn-7", _config(fake, **config), {"token": token}, deps=loopback_deps()
+        "conn-7", metaapi_config(fake, **config), {"token": token}, deps=loopback_deps()
     )
 
 
@@ -81,7 +81,7 @@ async def adapter(fake: FakeMetaApi) -> AsyncIterator[MetaApiAdapter]:
     await made.close()
 
 
-def _market(coid: str, side: OrderSide, amount: str, symbol: str = "EURUSD") -> OrderRequest:
+def market_order(coid: str, side: OrderSide, amount: str, symbol: str = "EURUSD") -> OrderRequest:
     return OrderRequest(coid, symbol, side, VenueOrderType.MARKET, D(amount))
 
 
@@ -89,9 +89,11 @@ def _market(coid: str, side: OrderSide, amount: str, symbol: str = "EURUSD") -> 
 
 
 def test_registered_and_implements_protocol(fake: FakeMetaApi) -> None:
-    spec = adapters.get("exchange", "metaapi")
+    spec = build_registry().get("exchange", "metaapi")
     assert spec.factory is MetaApiAdapter and spec.secret_fields == ("token",)
-    made = MetaApiAdapter.from_config("c", _config(fake), {"token": TOKEN}, deps=loopback_deps())
+    made = MetaApiAdapter.from_config(
+        "c", metaapi_config(fake), {"token": TOKEN}, deps=loopback_deps()
+    )
     assert isinstance(made, ExchangeAdapter)
     assert made.capabilities.native_stop_loss and not made.capabilities.leverage
     assert made.capabilities.max_client_order_id_len == 26
@@ -115,19 +117,19 @@ async def test_works_through_the_kernel_http_factory(fake: FakeMetaApi) -> None:
     fake.reset()
     factory = HttpClientFactory(registry=CollectorRegistry(), allowed_hosts=LOOPBACK_HOSTS)
     deps = AdapterDeps(shared={"http_factory": factory})
-    made = MetaApiAdapter.from_config("conn-f", _config(fake), {"token": TOKEN}, deps=deps)
+    made = MetaApiAdapter.from_config("conn-f", metaapi_config(fake), {"token": TOKEN}, deps=deps)
     try:
         assert (await made.fetch_balance())["USD"].total == D(10000)
         fake.drop_next(path="/trade")
         with pytest.raises(AmbiguousOutcome):
-            await made.create_order(_market("sb-70-e0", OrderSide.BUY, "0.1"))
+            await made.create_order(market_order("sb-70-e0", OrderSide.BUY, "0.1"))
         assert (await made.fetch_order("EURUSD", "sb-70-e0")).status is OrderStatus.FILLED
         fake.delay_next(1.0, path="/trade")
         with pytest.raises(AmbiguousOutcome):
-            await made.create_order(_market("sb-71-e0", OrderSide.BUY, "0.1"))
+            await made.create_order(market_order("sb-71-e0", OrderSide.BUY, "0.1"))
     finally:
         await made.close()
-    assert made.client._http.is_closed  # the per-connection client is not leaked
+    assert made.client.http_closed  # the per-connection client is not leaked
 
 
 # --- markets, prices, account ---------------------------------------------------------------
@@ -168,7 +170,7 @@ async def test_suffix_mapping_both_ways(fake: FakeMetaApi) -> None:
         assert markets["XAUUSD"].venue_symbol == "GOLD"
         eur = await made.market("EURUSD")
         assert eur.venue_symbol == "EURUSD.r"
-        order = await made.create_order(_market("sb-5-e0", OrderSide.BUY, "0.05"))
+        order = await made.create_order(market_order("sb-5-e0", OrderSide.BUY, "0.05"))
         assert order.symbol == "EURUSD"
         (position,) = await made.fetch_positions()
         assert position.symbol == "EURUSD" and position.side is Side.LONG
@@ -207,7 +209,7 @@ async def test_balance_uses_equity_and_free_margin(adapter: MetaApiAdapter) -> N
     balance = await adapter.fetch_balance()
     usd = balance["USD"]
     assert (usd.total, usd.free, usd.used) == (D(10000), D(10000), D(0))
-    await adapter.create_order(_market("sb-1-e0", OrderSide.BUY, "0.10", "XAUUSD"))
+    await adapter.create_order(market_order("sb-1-e0", OrderSide.BUY, "0.10", "XAUUSD"))
     usd = (await adapter.fetch_balance())["USD"]
     assert usd.used == D("0.10") * 100 * D("2350.40") / 100
     assert usd.total == D(10000) - D("3.00")  # 0.30 spread = 30 ticks of $1 per lot, 0.1 lot
@@ -243,7 +245,7 @@ async def test_set_leverage_is_refused(adapter: MetaApiAdapter) -> None:
 
 async def test_market_order_with_sl_tp(fake: FakeMetaApi, adapter: MetaApiAdapter) -> None:
     order = await adapter.create_order(
-        _market("sb-1-e0", OrderSide.BUY, "0.10"),
+        market_order("sb-1-e0", OrderSide.BUY, "0.10"),
         stop_loss=D("1.08000"),
         take_profit=D("1.09000"),
     )
@@ -261,7 +263,7 @@ async def test_market_order_with_sl_tp(fake: FakeMetaApi, adapter: MetaApiAdapte
 
 
 async def test_sell_market_order_fills_at_bid(adapter: MetaApiAdapter) -> None:
-    order = await adapter.create_order(_market("sb-2-e0", OrderSide.SELL, "1", "XAUUSD"))
+    order = await adapter.create_order(market_order("sb-2-e0", OrderSide.SELL, "1", "XAUUSD"))
     assert order.average_price == D("2350.10") and order.side is OrderSide.SELL
     (position,) = await adapter.fetch_positions()
     assert position.side is Side.SHORT and position.entry_price == D("2350.10")
@@ -347,13 +349,13 @@ async def test_take_profit_order_types_are_refused(adapter: MetaApiAdapter) -> N
 
 async def test_business_rejections(fake: FakeMetaApi, adapter: MetaApiAdapter) -> None:
     with pytest.raises(InsufficientFunds, match="NO_MONEY"):
-        await adapter.create_order(_market("sb-10-e0", OrderSide.BUY, "10", "XAUUSD"))
+        await adapter.create_order(market_order("sb-10-e0", OrderSide.BUY, "10", "XAUUSD"))
     with pytest.raises(InvalidRequest, match="INVALID_STOPS"):
         await adapter.create_order(
-            _market("sb-11-e0", OrderSide.BUY, "0.1"), stop_loss=D("1.09000")
+            market_order("sb-11-e0", OrderSide.BUY, "0.1"), stop_loss=D("1.09000")
         )
     with pytest.raises(InvalidRequest, match="INVALID_VOLUME"):
-        await adapter.create_order(_market("sb-12-e0", OrderSide.BUY, "0.001"))
+        await adapter.create_order(market_order("sb-12-e0", OrderSide.BUY, "0.001"))
     limit = OrderRequest(
         "sb-13-e0", "EURUSD", OrderSide.BUY, VenueOrderType.LIMIT, D("0.1"), price=D("1.20000")
     )
@@ -361,20 +363,20 @@ async def test_business_rejections(fake: FakeMetaApi, adapter: MetaApiAdapter) -
         await adapter.create_order(limit)
     fake.accounts[MAIN].symbols["US30"].trade_mode = "SYMBOL_TRADE_MODE_DISABLED"
     with pytest.raises(InvalidRequest, match="MARKET_CLOSED"):
-        await adapter.create_order(_market("sb-14-e0", OrderSide.BUY, "0.1", "US30"))
+        await adapter.create_order(market_order("sb-14-e0", OrderSide.BUY, "0.1", "US30"))
     assert await adapter.fetch_positions() == [] and await adapter.fetch_open_orders() == []
 
 
 async def test_forced_return_codes(fake: FakeMetaApi, adapter: MetaApiAdapter) -> None:
     fake.force_trade_result(10004, "TRADE_RETCODE_REQUOTE", "Requote")
     with pytest.raises(TransientError) as info:
-        await adapter.create_order(_market("sb-20-e0", OrderSide.BUY, "0.1"))
+        await adapter.create_order(market_order("sb-20-e0", OrderSide.BUY, "0.1"))
     assert not isinstance(info.value, AmbiguousOutcome)
     fake.force_trade_result(10012, "TRADE_RETCODE_TIMEOUT", "Request canceled by timeout")
     with pytest.raises(AmbiguousOutcome):
-        await adapter.create_order(_market("sb-21-e0", OrderSide.BUY, "0.1"))
+        await adapter.create_order(market_order("sb-21-e0", OrderSide.BUY, "0.1"))
     fake.force_trade_result(10010, "TRADE_RETCODE_DONE_PARTIAL", "partial")
-    partial = await adapter.create_order(_market("sb-22-e0", OrderSide.BUY, "0.1"))
+    partial = await adapter.create_order(market_order("sb-22-e0", OrderSide.BUY, "0.1"))
     # No position id in the forced answer: the size is unknown until fetch_order is asked.
     assert partial.status is OrderStatus.PARTIALLY_FILLED and partial.filled == 0
 
@@ -387,7 +389,7 @@ async def test_accept_then_drop_is_ambiguous_and_found_once(
 ) -> None:
     await adapter.load_markets()
     fake.drop_next(path="/trade")
-    req = _market("sb-30-e0", OrderSide.BUY, "0.30")
+    req = market_order("sb-30-e0", OrderSide.BUY, "0.30")
     with pytest.raises(AmbiguousOutcome, match="client id"):
         await adapter.create_order(req, stop_loss=D("1.08000"))
     assert fake.request_count("trade") == 1
@@ -404,7 +406,7 @@ async def test_dropped_trade_found_through_position_while_history_lags(
     fake.history_lagging = True
     fake.drop_next(path="/trade")
     with pytest.raises(AmbiguousOutcome):
-        await adapter.create_order(_market("sb-34-e0", OrderSide.SELL, "0.2", "XAUUSD"))
+        await adapter.create_order(market_order("sb-34-e0", OrderSide.SELL, "0.2", "XAUUSD"))
     found = await adapter.fetch_order("XAUUSD", "sb-34-e0")
     assert found.status is OrderStatus.FILLED and found.side is OrderSide.SELL
     assert found.filled == D("0.2") and found.average_price == D("2350.10")
@@ -426,7 +428,7 @@ async def test_trade_timeout_is_ambiguous(fake: FakeMetaApi, adapter: MetaApiAda
     await adapter.load_markets()
     fake.delay_next(1.5, path="/trade")
     with pytest.raises(AmbiguousOutcome, match="timed out"):
-        await adapter.create_order(_market("sb-32-e0", OrderSide.SELL, "0.1"))
+        await adapter.create_order(market_order("sb-32-e0", OrderSide.SELL, "0.1"))
     found = await adapter.fetch_order("EURUSD", "sb-32-e0")
     assert found.status is OrderStatus.FILLED and found.side is OrderSide.SELL
 
@@ -437,7 +439,7 @@ async def test_trade_5xx_is_ambiguous_and_lookup_says_not_there(
     await adapter.load_markets()
     fake.fail_next(status=502, path="/trade")
     with pytest.raises(AmbiguousOutcome):
-        await adapter.create_order(_market("sb-33-e0", OrderSide.BUY, "0.1"))
+        await adapter.create_order(market_order("sb-33-e0", OrderSide.BUY, "0.1"))
     with pytest.raises(OrderNotFound):
         await adapter.fetch_order("EURUSD", "sb-33-e0")
 
@@ -468,7 +470,7 @@ async def test_read_faults_are_transient_or_rate_limited(
 async def test_modify_position_then_stop_loss_triggers(
     fake: FakeMetaApi, adapter: MetaApiAdapter
 ) -> None:
-    await adapter.create_order(_market("sb-40-e0", OrderSide.BUY, "0.10"))
+    await adapter.create_order(market_order("sb-40-e0", OrderSide.BUY, "0.10"))
     (position,) = await adapter.fetch_position_details()
     await adapter.modify_position(position.position_id, D("1.08300"), D("1.09500"))
     (moved,) = await adapter.fetch_position_details()
@@ -485,7 +487,7 @@ async def test_modify_position_then_stop_loss_triggers(
 
 
 async def test_close_position_partial_then_full(fake: FakeMetaApi, adapter: MetaApiAdapter) -> None:
-    await adapter.create_order(_market("sb-41-e0", OrderSide.SELL, "0.50", "XAUUSD"))
+    await adapter.create_order(market_order("sb-41-e0", OrderSide.SELL, "0.50", "XAUUSD"))
     position = await adapter.find_position("sb-41-e0")
     assert position is not None
     part = await adapter.close_position(position.position_id, D("0.20"), client_order_id="sb-41-x1")
@@ -507,8 +509,8 @@ async def test_close_position_partial_then_full(fake: FakeMetaApi, adapter: Meta
 
 
 async def test_reduce_only_market_order_closes_opposite_positions(adapter: MetaApiAdapter) -> None:
-    await adapter.create_order(_market("sb-50-e0", OrderSide.BUY, "0.10"))
-    await adapter.create_order(_market("sb-51-e0", OrderSide.BUY, "0.20"))
+    await adapter.create_order(market_order("sb-50-e0", OrderSide.BUY, "0.10"))
+    await adapter.create_order(market_order("sb-51-e0", OrderSide.BUY, "0.20"))
     reduce = OrderRequest(
         "sb-52-e0", "EURUSD", OrderSide.SELL, VenueOrderType.MARKET, D("0.15"), reduce_only=True
     )
@@ -551,7 +553,7 @@ async def test_token_never_in_errors_or_logs(
         errors.append(exc)
     fake.drop_next(path="/trade")
     try:
-        await adapter.create_order(_market("sb-60-e0", OrderSide.BUY, "0.1"))
+        await adapter.create_order(market_order("sb-60-e0", OrderSide.BUY, "0.1"))
     except AmbiguousOutcome as exc:
         errors.append(exc)
     assert len(errors) == 4

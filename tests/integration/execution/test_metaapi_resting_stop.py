@@ -14,7 +14,12 @@ from sqlalchemy import select
 from tests.fakes.loopback import loopback_deps
 from tests.fakes.metaapi import FakeMetaApi
 from tests.integration.execution.test_engine_fixtures import build_rig
-from tests.integration.execution.test_metaapi_adapter import MAIN, TOKEN, _config, _market
+from tests.integration.execution.test_metaapi_adapter import (
+    MAIN,
+    TOKEN,
+    market_order,
+    metaapi_config,
+)
 
 from signalbridge.execution.base import (
     OrderRequest,
@@ -42,7 +47,7 @@ def fake() -> Iterator[FakeMetaApi]:
 async def adapter(fake: FakeMetaApi) -> AsyncIterator[MetaApiAdapter]:
     fake.reset()
     made = MetaApiAdapter.from_config(
-        "conn-9", _config(fake), {"token": TOKEN}, deps=loopback_deps()
+        "conn-9", metaapi_config(fake), {"token": TOKEN}, deps=loopback_deps()
     )
     yield made
     await made.close()
@@ -68,8 +73,8 @@ async def test_capabilities_say_stops_rest_and_targets_do_not(adapter: MetaApiAd
 async def test_the_stop_is_the_positions_stop_loss(
     fake: FakeMetaApi, adapter: MetaApiAdapter
 ) -> None:
-    await adapter.create_order(_market("sb-70-e0", OrderSide.BUY, "0.10"))
-    await adapter.create_order(_market("sb-71-e0", OrderSide.BUY, "0.20"))  # another execution
+    await adapter.create_order(market_order("sb-70-e0", OrderSide.BUY, "0.10"))
+    await adapter.create_order(market_order("sb-71-e0", OrderSide.BUY, "0.20"))  # another execution
     placed = await adapter.create_order(stop("sb-70-s1", "1.08300"))
     assert (placed.status, placed.stop_price, placed.type) == (
         OrderStatus.OPEN, D("1.08300"), VenueOrderType.STOP_MARKET)  # fmt: skip
@@ -99,7 +104,7 @@ async def test_closed_by_us_reads_cancelled_and_refusals(adapter: MetaApiAdapter
         await adapter.create_order(stop("sb-72-s1", "1.08300"))
     with pytest.raises(OrderNotFound):
         await adapter.fetch_order("EURUSD", "sb-72-s1")
-    await adapter.create_order(_market("sb-73-e0", OrderSide.BUY, "0.10"))
+    await adapter.create_order(market_order("sb-73-e0", OrderSide.BUY, "0.10"))
     await adapter.create_order(stop("sb-73-s1", "1.08300"))
     close = OrderRequest(
         "sb-73-sl", "EURUSD", OrderSide.SELL, VenueOrderType.MARKET, D("0.10"), reduce_only=True
@@ -108,13 +113,13 @@ async def test_closed_by_us_reads_cancelled_and_refusals(adapter: MetaApiAdapter
     after = await adapter.fetch_order("EURUSD", "sb-73-s1")
     assert after.status is OrderStatus.CANCELED and after.filled == 0
     with pytest.raises(InvalidRequest, match="INVALID_STOPS"):
-        await adapter.create_order(_market("sb-74-e0", OrderSide.BUY, "0.10"))
+        await adapter.create_order(market_order("sb-74-e0", OrderSide.BUY, "0.10"))
         await adapter.create_order(stop("sb-74-s1", "1.09000"))  # above the price
 
 
 async def test_a_reduce_closes_its_own_executions_position_first(adapter: MetaApiAdapter) -> None:
-    await adapter.create_order(_market("sb-75-e0", OrderSide.BUY, "0.10"))
-    await adapter.create_order(_market("sb-76-e0", OrderSide.BUY, "0.10"))
+    await adapter.create_order(market_order("sb-75-e0", OrderSide.BUY, "0.10"))
+    await adapter.create_order(market_order("sb-76-e0", OrderSide.BUY, "0.10"))
     close = OrderRequest(
         "sb-76-t1", "EURUSD", OrderSide.SELL, VenueOrderType.MARKET, D("0.10"), reduce_only=True
     )
@@ -127,7 +132,7 @@ async def test_the_monitor_leaves_the_stop_to_the_broker(tmp_path: Path, fake: F
     fake.reset()
     rig = await build_rig(tmp_path)
     try:
-        connection = await rig.connection("metaapi", _config(fake), {"token": TOKEN})
+        connection = await rig.connection("metaapi", metaapi_config(fake), {"token": TOKEN})
         follow = await rig.follow(connection, sizing={"mode": "fixed_base", "value": "0.1"})
         signal_id = await rig.signal(
             symbol="EURUSD",

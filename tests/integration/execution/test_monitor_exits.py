@@ -40,8 +40,8 @@ class Rig:
         self.h = h
         self.monitor = PositionMonitor(
             h.container.sessions,
-            h.container.extras["adapter_pool"],
-            h.container.extras["engine"],
+            h.container.adapter_pool,
+            h.container.execution,
         )
         self.channel_id = 0
         self.secret = ""
@@ -100,12 +100,12 @@ class Rig:
             )
 
     async def tick(self, price: str, symbol: str = SYMBOL) -> None:
-        await self.h.container.extras["adapter_deps"].shared["paper"].on_price(symbol, D(price))
+        await self.h.container.adapter_deps.shared["paper"].on_price(symbol, D(price))
         report = await self.monitor.run_once()
         assert not report.errors, report.errors
 
     async def wallet(self) -> Decimal:
-        pool: AdapterPool = self.h.container.extras["adapter_pool"]
+        pool: AdapterPool = self.h.container.adapter_pool
         live = await pool.get(self.connection_id)
         balances = await live.adapter.fetch_balance()
         return balances["USDT"].total
@@ -246,7 +246,7 @@ async def test_opposite_signal_closes_the_old_position_then_opens(harness: Harne
     assert "opposite_close" in {row.action for row in await rig.logs(long_id)}
     # The sweeper runs a pending execution again; here the test does it at once.
     execution = await execution_of(harness, short_id)
-    await harness.container.extras["engine"].run(execution.id)
+    await harness.container.execution.run(execution.id)
     assert [(o.leg, o.status) for o in await rig.orders(short_id)] == [("e0", "open")]
 
 
@@ -298,7 +298,7 @@ async def test_one_ticker_request_per_connection_per_tick(harness: Harness) -> N
             await rig.open(market_signal(stop_loss=stop))
         await rig.open({**market_signal(), "symbol": "ETH/USDT", "stop_loss": "2900",
                         "take_profits": ["3100"]})  # fmt: skip
-    pool: AdapterPool = h.container.extras["adapter_pool"]
+    pool: AdapterPool = h.container.adapter_pool
     counters = []
     for rig in rigs:
         live = await pool.get(rig.connection_id)

@@ -24,7 +24,7 @@ class Walk:
     def __init__(self, h: Harness) -> None:
         self.h = h
         self.monitor = PositionMonitor(
-            h.container.sessions, h.container.extras["adapter_pool"], h.container.extras["engine"]
+            h.container.sessions, h.container.adapter_pool, h.container.execution
         )
         self.channel_id, self.secret, self.connection_id = 0, "", 0
 
@@ -36,7 +36,7 @@ class Walk:
         await self.h.follow(
             self.channel_id, self.connection_id, management={"native_exits": native}
         )
-        live = await self.h.container.extras["adapter_pool"].get(self.connection_id)
+        live = await self.h.container.adapter_pool.get(self.connection_id)
         exchange = live.adapter.exchange
         assert isinstance(exchange, PaperExchange)
         for _ in range(100):

@@ -15,8 +15,8 @@ from tests.integration.execution.test_monitor_updates import apply, post_update
 from tests.platform_fixtures import Harness
 
 from signalbridge.execution.base import OrderStatus, VenueOrder
-from signalbridge.execution.engine import NoHooks
 from signalbridge.execution.monitor import PositionMonitor
+from signalbridge.execution.sending import NoHooks
 from signalbridge.integrations.errors import TransientError
 from signalbridge.store import models as m
 
@@ -35,9 +35,7 @@ async def native_rig(harness: Harness, **management: object) -> tuple[Rig, int]:
 def new_monitor(rig: Rig, grace: timedelta = timedelta(seconds=10)) -> PositionMonitor:
     """A monitor as a restarted worker has it (an empty memory); ``grace`` as configured."""
     c = rig.h.container
-    return PositionMonitor(
-        c.sessions, c.extras["adapter_pool"], c.extras["engine"], resting_grace=grace
-    )
+    return PositionMonitor(c.sessions, c.adapter_pool, c.execution, resting_grace=grace)
 
 
 def by_leg(orders: list[m.Order]) -> dict[str, m.Order]:
@@ -49,13 +47,13 @@ def live_stops(orders: list[m.Order]) -> list[m.Order]:
 
 
 async def venue_orders(rig: Rig) -> list[VenueOrder]:
-    live = await rig.h.container.extras["adapter_pool"].get(rig.connection_id)
+    live = await rig.h.container.adapter_pool.get(rig.connection_id)
     return list(await live.adapter.fetch_open_orders())
 
 
 async def venue_moves(rig: Rig, price: str) -> None:
     """The price moves on the venue while no monitor runs (SignalBridge is away)."""
-    await rig.h.container.extras["adapter_deps"].shared["paper"].on_price("BTC/USDT", D(price))
+    await rig.h.container.adapter_deps.shared["paper"].on_price("BTC/USDT", D(price))
 
 
 async def sync_orders(rig: Rig) -> None:
@@ -63,7 +61,7 @@ async def sync_orders(rig: Rig) -> None:
     async with rig.h.container.sessions() as s:
         ids = (await s.scalars(select(m.Order.id).where(m.Order.status.in_(("open",))))).all()
     for order_id in ids:
-        await rig.h.container.extras["engine"].reconcile(order_id)
+        await rig.h.container.execution.reconcile(order_id)
 
 
 async def test_stop_and_first_target_rest_on_the_venue(harness: Harness) -> None:
@@ -149,7 +147,7 @@ async def test_a_missing_resting_stop_falls_back_to_a_market_exit(harness: Harne
     rig, signal_id = await native_rig(harness)
     stop = by_leg(await rig.orders(signal_id))["s1"]
     # Someone cancels our stop on the exchange's website.
-    live = await rig.h.container.extras["adapter_pool"].get(rig.connection_id)
+    live = await rig.h.container.adapter_pool.get(rig.connection_id)
     gone = await live.adapter.cancel_order("BTC/USDT", stop.client_order_id)
     assert gone.status is OrderStatus.CANCELED
     rig.monitor = new_monitor(rig, grace=timedelta(0))
@@ -279,7 +277,7 @@ async def test_a_crash_after_the_venue_took_the_stop_leaves_one_stop(harness: Ha
     rig = Rig(harness)
     await rig.setup(native=True)
     signal_id = await rig.open(market_signal())
-    engine = rig.h.container.extras["engine"]
+    engine = rig.h.container.execution
     engine.hooks = DieAfterAnswer("-s1")
     try:
         await rig.tick("59500")
@@ -313,15 +311,15 @@ async def test_a_reversal_leaves_the_venue_and_the_books_agreeing(harness: Harne
     response = await harness.post_signal(rig.channel_id, rig.secret, market_signal("short"))
     short_id = int(response.json()["signal_id"])
     execution = await execution_of(harness, short_id)
-    await harness.container.extras["engine"].run(execution.id)  # waits: the long is open
+    await harness.container.execution.run(execution.id)  # waits: the long is open
     assert await rig.orders(short_id) == []
     await rig.tick("60000")  # the monitor closes the long and its resting orders
-    await harness.container.extras["engine"].run(execution.id)  # now the short opens
+    await harness.container.execution.run(execution.id)  # now the short opens
     await rig.tick("60000")  # and its own stop and target rest
     closed, opened = await rig.position(long_id), await rig.position(short_id)
     assert closed is not None and closed.status == "closed"
     assert opened is not None and opened.status == "open"
-    live = await rig.h.container.extras["adapter_pool"].get(rig.connection_id)
+    live = await rig.h.container.adapter_pool.get(rig.connection_id)
     [held] = await live.adapter.fetch_positions()
     assert (held.side.value, held.amount) == ("short", opened.amount)
     resting = {o.client_order_id for o in await venue_orders(rig)}
@@ -351,7 +349,7 @@ class CancelsLost:
 
 async def test_a_replacement_whose_cancel_failed_is_tried_again(harness: Harness) -> None:
     rig, signal_id = await native_rig(harness)
-    live = await rig.h.container.extras["adapter_pool"].get(rig.connection_id)
+    live = await rig.h.container.adapter_pool.get(rig.connection_id)
     flaky = CancelsLost(live.adapter)
     live.adapter = flaky  # type: ignore[assignment]
     async with rig.h.container.sessions() as s, s.begin():

@@ -30,9 +30,7 @@ async def post_update(rig: Rig, action: str, value: str | None = None, **extra: 
 
 async def apply(rig: Rig, update_id: int) -> UpdateOutcome:
     c = rig.h.container
-    outcome = await apply_update(
-        c.sessions, c.extras["engine"], update_id, pool=c.extras["adapter_pool"]
-    )
+    outcome = await apply_update(c.sessions, c.execution, update_id, pool=c.adapter_pool)
     # The webhook also queued this update for the harness's worker, which may be applying
     # it at the same time (its orders are the same rows): let that delivery finish too,
     # so that what the test reads next is settled rather than mid-way.
@@ -157,7 +155,7 @@ async def test_cancel_cancels_unfilled_entries_on_the_venue(harness: Harness) ->
     assert [o.status for o in orders] == ["canceled"]
     assert "entry_canceled" in {x.action for x in await rig.logs(signal_id)}
     # The venue agrees: the order no longer fills when the price comes.
-    await harness.container.extras["adapter_deps"].shared["paper"].on_price("BTC/USDT", D("59400"))
+    await harness.container.adapter_deps.shared["paper"].on_price("BTC/USDT", D("59400"))
     assert await rig.position(signal_id) is None
     assert (await apply(rig, update_id)).canceled == 0
 

@@ -163,7 +163,7 @@ class LoopbackResolver:
 
 
 def resolve_canary_name_to_loopback(h: Harness) -> None:
-    deps: AdapterDeps = h.container.extras["adapter_deps"]
+    deps: AdapterDeps = h.container.adapter_deps
     assert deps.http_factory is not None
     deps.http_factory.ssrf_policy.resolver = LoopbackResolver()
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 from tests.platform_fixtures import Harness
 
-from signalbridge.services.auth import TOKEN_USAGE_KEY, TokenUsage, create_token
+from signalbridge.services.auth import TokenUsage, create_token
 from signalbridge.store import models as m
 from signalbridge.store.types import utcnow
 
@@ -191,7 +191,7 @@ async def test_last_used_is_written_at_most_once_a_minute(harness: Harness) -> N
     h = harness
     clock = FakeClock()
     usage = TokenUsage(h.container.sessions, clock=clock)
-    h.container.extras[TOKEN_USAGE_KEY] = usage
+    h.container.token_usage = usage
     made = await h.ok("POST", "/tokens", json={"name": "counted", "scopes": ["signals:read"]})
     await usage.drain()  # the admin token's own use
     writes_before = usage.writes

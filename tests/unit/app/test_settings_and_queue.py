@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from taskiq import InMemoryBroker
 
-from signalbridge.jobs.queue import make_broker
+from signalbridge.integrations.queue import make_broker
 from signalbridge.settings import Settings
 
 

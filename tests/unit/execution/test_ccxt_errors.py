@@ -15,11 +15,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from signalbridge.bootstrap import build_registry
 from signalbridge.execution.base import AdapterDeps, MarketKind
-from signalbridge.execution.ccxt_adapter import CcxtAdapter, CcxtConfig, _dec, _market, _step
+from signalbridge.execution.ccxt_adapter import CcxtAdapter, CcxtConfig
 from signalbridge.execution.ccxt_errors import clean_message, http_status, translate
+from signalbridge.execution.ccxt_markets import ccxt_decimal, market_from_ccxt, precision_step
 from signalbridge.integrations import errors as sb
-from signalbridge.integrations.registry import adapters
 
 SECRET = "s3cr3t-value-ABCDEFGH12345678"
 SIGNED_URL = (
@@ -161,14 +162,18 @@ def test_http_status_parsing() -> None:
 
 
 def test_precision_modes() -> None:
-    assert _step(0.01, TICK_SIZE) == Decimal("0.01")
-    assert _step(1e-05, TICK_SIZE) == Decimal("0.00001")
-    assert _step(3, DECIMAL_PLACES) == Decimal("0.001")
-    assert _step(0, DECIMAL_PLACES) is None
-    assert _step(4, SIGNIFICANT_DIGITS) is None
-    assert _step(None, TICK_SIZE) is None
-    assert _dec(0.1) == Decimal("0.1") and _dec("1.50") == Decimal("1.50")
-    assert _dec(True) is None and _dec(float("nan")) is None and _dec("x") is None
+    assert precision_step(0.01, TICK_SIZE) == Decimal("0.01")
+    assert precision_step(1e-05, TICK_SIZE) == Decimal("0.00001")
+    assert precision_step(3, DECIMAL_PLACES) == Decimal("0.001")
+    assert precision_step(0, DECIMAL_PLACES) is None
+    assert precision_step(4, SIGNIFICANT_DIGITS) is None
+    assert precision_step(None, TICK_SIZE) is None
+    assert ccxt_decimal(0.1) == Decimal("0.1") and ccxt_decimal("1.50") == Decimal("1.50")
+    assert (
+        ccxt_decimal(True) is None
+        and ccxt_decimal(float("nan")) is None
+        and ccxt_decimal("x") is None
+    )
 
 
 def test_market_from_a_ccxt_market() -> None:
@@ -185,7 +190,7 @@ def test_market_from_a_ccxt_market() -> None:
             "leverage": {"max": 125.0},
         },
     }
-    market = _market(raw, "BTC/USDT", MarketKind.LINEAR, TICK_SIZE)
+    market = market_from_ccxt(raw, "BTC/USDT", MarketKind.LINEAR, TICK_SIZE)
     assert market is not None
     assert (market.price_tick, market.amount_step, market.min_notional) == (
         Decimal("0.1"),
@@ -193,7 +198,9 @@ def test_market_from_a_ccxt_market() -> None:
         Decimal(100),
     )
     assert market.max_leverage == 125 and market.max_amount == Decimal(1000)
-    assert _market({**raw, "precision": {}}, "BTC/USDT", MarketKind.LINEAR, TICK_SIZE) is None
+    assert (
+        market_from_ccxt({**raw, "precision": {}}, "BTC/USDT", MarketKind.LINEAR, TICK_SIZE) is None
+    )
 
 
 @pytest.mark.parametrize(
@@ -257,7 +264,7 @@ def test_config_validation() -> None:
 
 
 def test_registered_with_secret_fields() -> None:
-    spec = adapters.get("exchange", "ccxt")
+    spec = build_registry().get("exchange", "ccxt")
     assert spec.config_schema is CcxtConfig
     assert set(spec.secret_fields) == {"api_key", "secret", "password"}
 

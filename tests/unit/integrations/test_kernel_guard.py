@@ -14,7 +14,7 @@ from signalbridge.integrations.errors import (
     RateLimited,
     TransientError,
 )
-from signalbridge.integrations.guard import ConnectionGuard, translate
+from signalbridge.integrations.guard import ConnectionGuard, HealthListener, translate
 from signalbridge.integrations.health import HealthState
 from signalbridge.integrations.ratelimit import RateLimiter
 from signalbridge.integrations.redaction import register_secret, secrets
@@ -36,7 +36,13 @@ class FakeTime:
         self.now += seconds
 
 
-def make_guard(t: FakeTime, *, threshold: int = 3, attempts: int = 3) -> ConnectionGuard:
+def make_guard(
+    t: FakeTime,
+    *,
+    threshold: int = 3,
+    attempts: int = 3,
+    on_health: HealthListener | None = None,
+) -> ConnectionGuard:
     limiter = RateLimiter(sleep=t.sleep, clock=t.clock).for_connection("binance", "acct")
     return ConnectionGuard(
         "conn-9",
@@ -46,6 +52,7 @@ def make_guard(t: FakeTime, *, threshold: int = 3, attempts: int = 3) -> Connect
         ),
         limiter=limiter,
         now=lambda: NOW,
+        on_health=on_health,
     )
 
 
@@ -69,8 +76,7 @@ async def test_success_updates_health() -> None:
     async def on_health(state: HealthState) -> None:
         published.append(state.copy())
 
-    guard = make_guard(t)
-    guard._on_health = on_health
+    guard = make_guard(t, on_health=on_health)
     assert await guard.call(Script("fine"), idempotent=True) == "fine"
     assert guard.health.last_success_at == NOW and guard.health.consecutive_failures == 0
     assert len(published) == 1

@@ -67,7 +67,7 @@ def _expected_lowered(text: str) -> tuple[list[str], list[str]]:
 @needs_tokens
 def test_make_built_parser_runs_compiled() -> None:
     assert compiled()
-    assert _native != TOKEN_RE.findall and _lowered != text_module._tokens_lowered
+    assert _native != TOKEN_RE.findall and _lowered != text_module.python_tokens_lowered
 
 
 CONTEXTS = ["{c}", "a{c}1", "1{c}2", ".{c}5"]  # the character alone, in words, numbers
@@ -131,7 +131,7 @@ PIECES = st.sampled_from(
 def test_c_tokeniser_matches_the_expression_on_arbitrary_text(text: str) -> None:
     assert _native(text) == TOKEN_RE.findall(text)
     assert _lowered(text) == _expected_lowered(text)
-    assert text_module._tokens_lowered(text) == _expected_lowered(text)  # the fallback
+    assert text_module.python_tokens_lowered(text) == _expected_lowered(text)  # the fallback
 
 
 def _cli(payload: bytes, **env: str) -> bytes:
@@ -158,7 +158,8 @@ def test_a_build_older_than_its_source_is_not_used(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "src", src, ignore=shutil.ignore_patterns("__pycache__"))
     lexer = src / "signalbridge" / "parsing" / "lexer.py"
     lexer.write_text(lexer.read_text() + "\n# edited after the build\n")
-    probe = "import signalbridge.parsing as p, signalbridge.parsing.text as t; "
+    probe = "import signalbridge.parsing as p; p.select_build(); "
+    probe += "import signalbridge.parsing.text as t; "
     probe += "print(p.compiled(), t.tokens == t.TOKEN_RE.findall)"
     env = {**os.environ, "PYTHONPATH": str(src)}
     done = subprocess.run(
@@ -177,3 +178,17 @@ def test_lower_is_the_interpreters_str_lower(text: str) -> None:
 def test_lower_keeps_the_final_sigma() -> None:
     for text in ["ΑΣ", "ΑΣ.Β", "ΟΔΟΣ 1", "Σ", "ΑΣΑ"]:
         assert text_module.lower(text) == text.lower()
+
+
+def test_importing_the_package_chooses_nothing() -> None:
+    """The choice (hashing the sources, a finder on sys.meta_path) waits for first use."""
+    probe = "import sys; n = len(sys.meta_path); import signalbridge.parsing as p; "
+    probe += "mods = [k for k in sys.modules if k.startswith(p.__name__ + '.')]; "
+    probe += "print(len(sys.meta_path) == n, mods); "
+    probe += "p.parse('EURUSD BUY 1.0850 SL 1.0800 TP 1.0950'); "
+    probe += "print('signalbridge.parsing.engine' in sys.modules)"
+    env = {**os.environ, "SIGNALBRIDGE_PARSER": "source"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, check=True, text=True, env=env
+    )
+    assert done.stdout.split("\n")[:2] == ["True []", "True"]

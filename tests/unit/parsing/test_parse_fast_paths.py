@@ -18,13 +18,13 @@ from hypothesis import strategies as st
 
 from signalbridge.parsing import rules, updates
 from signalbridge.parsing import text as text_module
-from signalbridge.parsing.fields import _hoist_postfix_labels, best_symbol
+from signalbridge.parsing.fields import best_symbol, hoist_postfix_labels
 from signalbridge.parsing.lexer import NEWLINE, Lexeme, Lx, lex
 from signalbridge.parsing.lexicon import Cat, default_lexicon
 from signalbridge.parsing.numbers import parse_number
 from signalbridge.parsing.symbols import KNOWN_COINS, RU_COINS, STRONG, TAGGED, WEAK, resolve_bare
 from signalbridge.parsing.text import (
-    _PUNCT_CLASS,
+    PUNCT_CLASS,
     TOKEN_RE,
     any_of,
     contains_any,
@@ -36,7 +36,7 @@ from signalbridge.parsing.text import (
 
 # The tokeniser before the space-skipping look-ahead: the reference it must agree with.
 REFERENCE_TOKEN_RE = re.compile(
-    r"\d+(?:[.,]\d+)+|\.(?<![\w.]\.)\d+|[^\W\d_]+(?:\d+(?![\d.,]))?|[^\W_]+|\n|_+|" + _PUNCT_CLASS
+    r"\d+(?:[.,]\d+)+|\.(?<![\w.]\.)\d+|[^\W\d_]+(?:\d+(?![\d.,]))?|[^\W_]+|\n|_+|" + PUNCT_CLASS
 )
 
 SEPARATORS = [" ", "  ", "\n", "\t", "\r", "\u3000", ".", ",", "-", "_", "__", "#", "$", "%", "'"]
@@ -95,14 +95,14 @@ def test_known_coins_resolve_whatever_the_case() -> None:
 # The update gates: each one-expression gate (any_of) finds exactly what the substring
 # tests it replaced found, and each gate in front of an expression never hides a match.
 NEEDLE_SETS = [
-    updates._NEED_CLOSE,
-    updates._NEED_PARTIAL,
-    updates._NEED_CANCEL,
-    updates._NEED_HIT,
-    updates._GATE_MOVE,
-    updates._GATE_HIT,
-    updates._GATE_ORDINAL,
-    updates._GATE_PCT,
+    updates.NEED_CLOSE,
+    updates.NEED_PARTIAL,
+    updates.NEED_CANCEL,
+    updates.NEED_HIT,
+    updates.GATE_MOVE,
+    updates.GATE_HIT,
+    updates.GATE_ORDINAL,
+    updates.GATE_PCT,
     ("a", "ab", "abc", "b", "%"),  # needles inside needles
     ("stop", "stopped", "stopu", "sl", "s/l"),
     ("é", "éé", "🚀x", "ر", "\U0001f680", "a"),  # needles beyond ASCII, of every width
@@ -134,23 +134,23 @@ def test_any_of_finds_what_substring_tests_find(needles: tuple[str, ...], text: 
 @settings(max_examples=600, deadline=None)
 @given(UPDATE_TEXTS)
 def test_update_gates_never_hide_a_match(text: str) -> None:
-    if updates._partial_pct(text) is not None:
-        assert updates._ANY_PCT(text)
-    if updates._LOSS_CROSS.search(text) is not None:
-        assert updates._ANY_CROSS(text)
-    if updates._MOVE_TO_TP.search(text) is not None:
-        assert updates._TO_TP.search(text) is not None
-    if updates._SL_LOSS.search(text) is not None:
+    if updates.partial_pct(text) is not None:
+        assert updates.ANY_PCT(text)
+    if updates.LOSS_CROSS.search(text) is not None:
+        assert updates.ANY_CROSS(text)
+    if updates.MOVE_TO_TP.search(text) is not None:
+        assert updates.TO_TP.search(text) is not None
+    if updates.SL_LOSS.search(text) is not None:
         assert (
-            updates._LOSS_NUMBER.search(text) is not None
-            or updates._LOSS_CROSS.search(text) is not None
+            updates.LOSS_NUMBER.search(text) is not None
+            or updates.LOSS_CROSS.search(text) is not None
         )
 
 
 @settings(max_examples=600, deadline=None)
 @given(UPDATE_TEXTS)
 def test_update_word_gate_reads_like_the_full_rules(text: str) -> None:
-    assert updates.find_update(text) == updates._read_update(text)
+    assert updates.find_update(text) == updates.read_update(text)
 
 
 def test_update_gates_examples() -> None:
@@ -161,7 +161,7 @@ def test_update_gates_examples() -> None:
         "move sl to tp 2",
         "stopu 2650 seviyesine çekin",
     ):
-        assert updates.find_update(text) == updates._read_update(text)
+        assert updates.find_update(text) == updates.read_update(text)
         assert updates.find_update(text) is not None
 
 
@@ -184,14 +184,14 @@ def test_best_symbol_reads_like_the_general_form(symbols: list[tuple[str, int]])
     assert best_symbol(symbols) == (best, strength, strong)
 
 
-MAPPED = "".join(map(chr, text_module._CHAR_MAP))
+MAPPED = "".join(map(chr, text_module.CHAR_MAP))
 FOLD_TEXT = st.text(alphabet=st.sampled_from([*MAPPED, "a", "1", " ", "é", "🚀", "\ufe0f"]))
 
 
 @settings(max_examples=500, deadline=None)
 @given(FOLD_TEXT)
 def test_folding_by_replacement_reads_like_translate(text: str) -> None:
-    folded = text.replace("\ufe0f", "").translate(text_module._CHAR_MAP)
+    folded = text.replace("\ufe0f", "").translate(text_module.CHAR_MAP)
     if not folded.isascii():
         folded = unicodedata.normalize("NFKC", folded)
     assert normalise(text) == folded
@@ -241,7 +241,7 @@ HOIST_LEXEMES = st.sampled_from(
 @given(st.lists(HOIST_LEXEMES, max_size=16))
 def test_postfix_hoist_reads_like_the_first_form(lexemes: list[Lexeme]) -> None:
     before = list(lexemes)
-    assert _hoist_postfix_labels(lexemes) == reference_hoist(lexemes)
+    assert hoist_postfix_labels(lexemes) == reference_hoist(lexemes)
     assert lexemes == before  # the input is never reordered in place
 
 
@@ -252,14 +252,14 @@ _OLD_SL = (
     r"|(?:ال)?ستوب)"
 )
 _REWRITTEN = [
-    (re.compile(updates._SL), re.compile(_OLD_SL)),
+    (re.compile(updates.SL), re.compile(_OLD_SL)),
     (
-        updates._MOVE_BE_WORD,
+        updates.MOVE_BE_WORD,
         re.compile(r"\bbreak\s?-?\s?even\b|\bbreakeven\b|безубыт\w*|\bб/у\b"),
     ),
-    (updates._HIT_ANY, re.compile(updates._HIT + r"|تحقيق")),
+    (updates.HIT_ANY, re.compile(updates.HIT + r"|تحقيق")),
     (
-        updates._CANCEL,
+        updates.CANCEL,
         re.compile(
             r"cancel\w*|not\s+(?:been\s+)?(?:triggered|activated|filled)"
             r"|didn'?t\s+(?:trigger|activate|fill)"
@@ -289,56 +289,56 @@ def test_rewritten_expressions_find_what_they_found(text: str) -> None:
 
 # Expressions spelled with literal_first, and _PARTIAL_PCT split in two: their former
 # spellings, kept here, must find the same spans and the same groups' text.
-_SL, _TP, _W, _NUM = updates._SL, updates._TP, updates._W, updates._NUM
-_HIT, _BE = updates._HIT, updates._BE
+SL, TP, W, NUM = updates.SL, updates.TP, updates.W, updates.NUM
+HIT, BE = updates.HIT, updates.BE
 _FORMER: dict[str, str] = {
-    "_TP_HIT0": rf"{_TP}\s?#?\s?(\d{{1,2}})(?!\d|[.,]\d)\W{{0,4}}(?:[^\W\d]+\W+){{0,2}}?{_HIT}",
-    "_TP_HIT1": rf"(?:hit|reached|achieved|smashed)\s+(?:the\s+)?{_TP}\s?(\d{{1,2}})(?!\d|[.,]\d)",
-    "_TP_HIT3": rf"(?:all|final|last|every)\s+{_TP}s?\s+(?:\w+\s+){{0,1}}?{_HIT}",
-    "_TP_HIT4": rf"{_TP}\s?(\d{{1,2}})\s?[:\-]?\s?\d+(?:[.,]\d+)*\s?[$]?\s?[✅☑✔]+[ \t]*(?:\n|$)",
-    "_TP_HIT5": rf"{_TP}\s+{_HIT}",
-    "_SL_LOSS": rf"{_SL}[ \t:]*-\d+(?:[.,]\d+)?\s?(?:pips?|points?|pts|%|пунктов|пипсов)"
-    rf"|{_SL}[ \t]*[❌🚫⛔]+[ \t]*(?:\n|$)",
-    "_SL_HIT": rf"{_SL}\s?(?:was\s+|got\s+|has\s+been\s+)?(?:hit|triggered|reached|taken|touched)"
+    "TP_HIT0": rf"{TP}\s?#?\s?(\d{{1,2}})(?!\d|[.,]\d)\W{{0,4}}(?:[^\W\d]+\W+){{0,2}}?{HIT}",
+    "TP_HIT1": rf"(?:hit|reached|achieved|smashed)\s+(?:the\s+)?{TP}\s?(\d{{1,2}})(?!\d|[.,]\d)",
+    "TP_HIT3": rf"(?:all|final|last|every)\s+{TP}s?\s+(?:\w+\s+){{0,1}}?{HIT}",
+    "TP_HIT4": rf"{TP}\s?(\d{{1,2}})\s?[:\-]?\s?\d+(?:[.,]\d+)*\s?[$]?\s?[✅☑✔]+[ \t]*(?:\n|$)",
+    "TP_HIT5": rf"{TP}\s+{HIT}",
+    "SL_LOSS": rf"{SL}[ \t:]*-\d+(?:[.,]\d+)?\s?(?:pips?|points?|pts|%|пунктов|пипсов)"
+    rf"|{SL}[ \t]*[❌🚫⛔]+[ \t]*(?:\n|$)",
+    "SL_HIT": rf"{SL}\s?(?:was\s+|got\s+|has\s+been\s+)?(?:hit|triggered|reached|taken|touched)"
     r"|stopped\s?out|hit\s+(?:the\s+|our\s+)?(?:sl|stop)|стоп\s+(?:выбит|сработал|словили)"
     r"|выбило|по\s+стопу|сработал\w*\s+стоп|"
-    rf"{_SL}\s+(?:tocado|alcanzado|atingido|ativado|acionado|oldu|patladı)"
+    rf"{SL}\s+(?:tocado|alcanzado|atingido|ativado|acionado|oldu|patladı)"
     r"|ضرب\s+(?:ال)?(?:وقف|ستوب)",
-    "_MOVE_BE_SL": rf"{_SL}\W{{0,3}}{_W}(?:to|at|on|in|в|на|a|al|para|en|до|ile)?\W{{0,3}}{_BE}",
-    "_MOVE_BE_VERB": rf"(?:move|moving|set|put|place|shift)\s+{_W}(?:to\s+)?{_BE}",
-    "_MOVE_SL": rf"(?:move|moving|moved|set|place|change|shift|put|trail|adjust|new|update|raise|"
-    rf"lower)\s+{_W}{_SL}\W{{0,3}}(?:[^\W\d]+\W{{1,3}}){{0,3}}?(?:to|at|around|@|:|=|a|para|на)?"
-    rf"\s?{_NUM}|(?:new|nuevo|novo|новый)\s+{_SL}\s?[:=@]?\s?{_NUM}"
-    rf"|(?:стоп|sl)\s+(?:переносим|переставляем|двигаем)\s+(?:на\s+)?{_NUM}"
-    rf"|{either(updates._MOVE_VERBS)}\s+{_W}{_SL}\w*\W{{0,3}}(?:[^\W\d]+\W{{1,3}}){{0,2}}?"
-    rf"(?:на|a|al|para|en|em|إلى|الى|ile)?\s?{_NUM}"
-    rf"|{_SL}\w*'?\w*\s+{_NUM}\S*\s+(?:seviyesine\s+)?(?:çek|taşı)",
-    "_SL_NOW": rf"{_SL}\s?(?:moved|changed|updated|adjusted|now)\s+(?:to\s+|at\s+)?{_NUM}",
-    "_MOVE_TO_TP": rf"{_SL}\W{{0,3}}(?:to|at|on|в|на|a|para)\s+{_TP}\s?\d{{1,2}}\b",
-    "_HALF": r"(?:close|closing|book|take|secure)\s+(?:the\s+)?half"
+    "MOVE_BE_SL": rf"{SL}\W{{0,3}}{W}(?:to|at|on|in|в|на|a|al|para|en|до|ile)?\W{{0,3}}{BE}",
+    "MOVE_BE_VERB": rf"(?:move|moving|set|put|place|shift)\s+{W}(?:to\s+)?{BE}",
+    "MOVE_SL": rf"(?:move|moving|moved|set|place|change|shift|put|trail|adjust|new|update|raise|"
+    rf"lower)\s+{W}{SL}\W{{0,3}}(?:[^\W\d]+\W{{1,3}}){{0,3}}?(?:to|at|around|@|:|=|a|para|на)?"
+    rf"\s?{NUM}|(?:new|nuevo|novo|новый)\s+{SL}\s?[:=@]?\s?{NUM}"
+    rf"|(?:стоп|sl)\s+(?:переносим|переставляем|двигаем)\s+(?:на\s+)?{NUM}"
+    rf"|{either(updates.MOVE_VERBS)}\s+{W}{SL}\w*\W{{0,3}}(?:[^\W\d]+\W{{1,3}}){{0,2}}?"
+    rf"(?:на|a|al|para|en|em|إلى|الى|ile)?\s?{NUM}"
+    rf"|{SL}\w*'?\w*\s+{NUM}\S*\s+(?:seviyesine\s+)?(?:çek|taşı)",
+    "SL_NOW": rf"{SL}\s?(?:moved|changed|updated|adjusted|now)\s+(?:to\s+|at\s+)?{NUM}",
+    "MOVE_TO_TP": rf"{SL}\W{{0,3}}(?:to|at|on|в|на|a|para)\s+{TP}\s?\d{{1,2}}\b",
+    "HALF": r"(?:close|closing|book|take|secure)\s+(?:the\s+)?half"
     r"|half\s+(?:close|position|profit)"
     r"|cerrar\s+(?:la\s+)?mitad|fechar\s+(?:a\s+)?metade|yarısını\s+kapat|половин\w*"
     r"|(?:إغلاق|اغلاق|أغلق|اغلق)\s+(?:ال)?نصف",
-    "_CLOSE": r"\b(?:close|closing|closed|exit|exiting)\b(?!\s+(?:above|below|under|over"
+    "CLOSE": r"\b(?:close|closing|closed|exit|exiting)\b(?!\s+(?:above|below|under|over"
     r"|of\s+the\s+candle|candle|weekly|daily|to\s+\d|near|h\d|\d+h))"
     r"|закр(?:ыва|ой|ыть|ыв|ыт|ыл|оем)\w*|вышел|выходим|cerr(?:ar|amos|ad[oa]s?|en)\b"
     r"|cierr(?:a|en|o)\b|fech(?:ar|amos|ad[oa]s?|em|e)\b|kapat\w*|(?:إغلاق|اغلاق|أغلق|اغلق)",
-    "_MODIFY_TP": rf"(?:change|move|set|new|modify|update|adjust|raise|lower)\s+{_W}{_TP}\s?\d?"
-    rf"\W{{0,3}}(?:to|at|:|@|=)?\s?{_NUM}"
-    rf"|{_TP}\s?\d?\s+(?:changed|moved|updated|modified)\s+(?:to\s+)?{_NUM}"
-    rf"|(?:nuevo|nueva|novo|nova|новый|новая|новую|yeni)\s+{_TP}\w*\s?\d?\W{{0,3}}{_NUM}"
-    rf"|(?:ال)?{_TP}\s?\d?\s+الجديد\W{{0,3}}{_NUM}",
-    "_TO_TP": rf"(?:to|at|on|в|на|a|para)\s+{_TP}\s?\d",
-    "_REPORT": r"closed trades?|trades? closed|trade results|\bresults?\b|recap|summary|statistics|"
+    "MODIFY_TP": rf"(?:change|move|set|new|modify|update|adjust|raise|lower)\s+{W}{TP}\s?\d?"
+    rf"\W{{0,3}}(?:to|at|:|@|=)?\s?{NUM}"
+    rf"|{TP}\s?\d?\s+(?:changed|moved|updated|modified)\s+(?:to\s+)?{NUM}"
+    rf"|(?:nuevo|nueva|novo|nova|новый|новая|новую|yeni)\s+{TP}\w*\s?\d?\W{{0,3}}{NUM}"
+    rf"|(?:ال)?{TP}\s?\d?\s+الجديد\W{{0,3}}{NUM}",
+    "TO_TP": rf"(?:to|at|on|в|на|a|para)\s+{TP}\s?\d",
+    "REPORT": r"closed trades?|trades? closed|trade results|\bresults?\b|recap|summary|statistics|"
     r"performance|(?:this|last|past) (?:week|month|year)|today'?s (?:profit|result)"
     r"|pips (?:this|today)|результат|итоги|resultados|sonuçlar|نتائج",
-    "_PIP_LEVEL": r"\b(?:sl|s/l|stop|stop\s?loss|tp\s?\d?|take\s?profit\s?\d?|target\s?\d?)"
+    "PIP_LEVEL": r"\b(?:sl|s/l|stop|stop\s?loss|tp\s?\d?|take\s?profit\s?\d?|target\s?\d?)"
     r"\s?[:=\-]?\s?\d+(?:[.,]\d+)?\s?(?:pips?|points?|pts|пунктов|пипсов)\b",
 }
 _FORMER_PARTIAL_PCT = re.compile(
     rf"(?:close|closing|book|booking|take|secure|cerrar|cierre|cierren|fechar|fechem|kapat|"
     rf"realiz\w*|tomar|asegur\w*|garant\w*|"
-    rf"закр\w*|зафикс\w*|إغلاق|اغلاق|أغلق|اغلق)\s+{_W}(\d{{1,3}}(?:[.,]\d+)?)\s?%"
+    rf"закр\w*|зафикс\w*|إغلاق|اغلاق|أغلق|اغلق)\s+{W}(\d{{1,3}}(?:[.,]\d+)?)\s?%"
     rf"|(\d{{1,3}}(?:[.,]\d+)?)\s?%\s+(?:of\s+)?(?:the\s+)?(?:position|profit|volume|lot)?\s*"
     rf"(?:close|closed|booked|secured|cerrad|fechad|закры)"
     rf"|%\s?(\d{{1,3}})\S*\s+(?:\w+\s+)?kapat"
@@ -346,9 +346,9 @@ _FORMER_PARTIAL_PCT = re.compile(
 
 
 def _now_spelled(name: str) -> re.Pattern[str]:
-    if name.startswith("_TP_HIT"):
-        return updates._TP_HIT[int(name[-1])]
-    module = rules if name in ("_REPORT", "_PIP_LEVEL") else updates
+    if name.startswith("TP_HIT"):
+        return updates.TP_HIT[int(name[-1])]
+    module = rules if name in ("REPORT", "PIP_LEVEL") else updates
     pattern = getattr(module, name)
     assert isinstance(pattern, re.Pattern)
     return pattern
@@ -381,25 +381,25 @@ def test_expressions_spelled_literal_first_find_what_they_found(text: str) -> No
         assert [_found(m) for m in now.finditer(text)] == [
             _found(m) for m in re.finditer(former, text)
         ], name
-    assert _found(updates._partial_pct(text)) == _found(_FORMER_PARTIAL_PCT.search(text))
+    assert _found(updates.partial_pct(text)) == _found(_FORMER_PARTIAL_PCT.search(text))
 
 
 def test_expressions_spelled_literal_first_examples() -> None:
     cases = {
-        "_MOVE_SL": "pls move the sl to 1.2050 now",
-        "_SL_NOW": "sl moved to 1.25",
-        "_MOVE_TO_TP": "move sl to tp 2",
-        "_MODIFY_TP": "الهدف الجديد 2650",
-        "_CLOSE": "closed at market, not a close above 1.2",
-        "_REPORT": "our results this week",
-        "_PIP_LEVEL": "sl 30 pips",
-        "_TP_HIT4": "target 3: 6.07 ✅\n",
+        "MOVE_SL": "pls move the sl to 1.2050 now",
+        "SL_NOW": "sl moved to 1.25",
+        "MOVE_TO_TP": "move sl to tp 2",
+        "MODIFY_TP": "الهدف الجديد 2650",
+        "CLOSE": "closed at market, not a close above 1.2",
+        "REPORT": "our results this week",
+        "PIP_LEVEL": "sl 30 pips",
+        "TP_HIT4": "target 3: 6.07 ✅\n",
     }
     for name, text in cases.items():
         found = [_found(m) for m in _now_spelled(name).finditer(text)]
         assert found, name
         assert found == [_found(m) for m in re.finditer(_FORMER[name], text)], name
-    assert _found(updates._partial_pct("50% closed, close 25% more")) == ((0, 9), ["50"])
+    assert _found(updates.partial_pct("50% closed, close 25% more")) == ((0, 9), ["50"])
 
 
 def test_literal_first_refuses_a_word_without_a_literal_first_character() -> None:

@@ -58,7 +58,7 @@ from signalbridge.integrations.errors import (
 )
 from signalbridge.integrations.http import HttpClientFactory
 from signalbridge.integrations.redaction import register_secret
-from signalbridge.integrations.registry import adapters
+from signalbridge.integrations.registry import AdapterRegistry
 from signalbridge.store.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -660,11 +660,13 @@ def _state_text(state: Mapping[str, Any] | None) -> str:
     return f"state {state.get('state')}, connection {state.get('connectionStatus')}"
 
 
-adapters.register(
-    "exchange",
-    MetaApiAdapter.type,
-    MetaApiAdapter,
-    MetaApiConfig,
-    secret_fields=("token",),
-    description="MetaTrader 4/5 accounts through the MetaApi cloud REST API",
-)
+def register(registry: AdapterRegistry) -> None:
+    """Make ``metaapi`` an exchange type (bootstrap calls this)."""
+    registry.register(
+        "exchange",
+        MetaApiAdapter.type,
+        MetaApiAdapter,
+        MetaApiConfig,
+        secret_fields=("token",),
+        description="MetaTrader 4/5 accounts through the MetaApi cloud REST API",
+    )

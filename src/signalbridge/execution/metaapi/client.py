@@ -76,6 +76,12 @@ class MetaApiClient:
         if self._owns_http:
             await self._http.aclose()
 
+    @property
+    def http_closed(self) -> bool:
+        """Whether the HTTP client it calls through is closed (a per-connection one must be
+        after :meth:`aclose`, a shared one must not)."""
+        return self._http.is_closed
+
     # --- reads -------------------------------------------------------------------------
 
     async def account_information(self) -> JsonObject:

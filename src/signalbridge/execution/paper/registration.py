@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from signalbridge.execution.paper.adapter import PaperAdapter
 from signalbridge.execution.paper.files import confine, path_problem
-from signalbridge.integrations.registry import adapters
+from signalbridge.integrations.registry import AdapterRegistry
 
 
 class PaperFeedConfig(BaseModel):
@@ -76,10 +76,12 @@ class PaperConfig(BaseModel):
     feed: PaperFeedConfig = Field(default_factory=PaperFeedConfig)
 
 
-adapters.register(
-    "exchange",
-    PaperAdapter.type,
-    PaperAdapter,  # the pool calls ``factory.from_config(...)``
-    PaperConfig,
-    description="Built-in simulated exchange (spot and linear futures, offline price feed)",
-)
+def register(registry: AdapterRegistry) -> None:
+    """Make ``paper`` an exchange type (bootstrap calls this)."""
+    registry.register(
+        "exchange",
+        PaperAdapter.type,
+        PaperAdapter,  # the pool calls ``factory.from_config(...)``
+        PaperConfig,
+        description="Built-in simulated exchange (spot and linear futures, offline price feed)",
+    )

@@ -12,18 +12,15 @@ from typing import Any
 
 import structlog
 from fastapi import APIRouter, Request
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from pydantic import BaseModel, Field
 
-from signalbridge.bootstrap import Container
 from signalbridge.services.auth import AuthError
-from signalbridge.services.login import LoginThrottle, LoginThrottled, login
+from signalbridge.services.login import LoginThrottled, login
 from signalbridge.services.tokens import token_view
 from signalbridge.web.deps import ContainerDep, SessionDep
 from signalbridge.web.errors import error_response
 
 log = structlog.get_logger("signalbridge.web.auth")
-THROTTLE_KEY = "login_throttle"
 
 router = APIRouter(tags=["auth"])
 
@@ -31,33 +28,6 @@ router = APIRouter(tags=["auth"])
 class LoginBody(BaseModel):
     email: str = Field(min_length=1, max_length=320)
     password: str = Field(min_length=1, max_length=1024)
-
-
-def login_throttle(c: Container) -> LoginThrottle:
-    """One per process, on the kernel's rate-limit storage (Redis when configured)."""
-    throttle = c.extras.get(THROTTLE_KEY)
-    if isinstance(throttle, LoginThrottle):
-        return throttle
-    kernel = c.extras.get("kernel")
-    storage: Storage
-    if kernel is not None:
-        storage = kernel.limiter.storage
-    elif c.settings.redis_url:
-        url = c.settings.redis_url
-        storage = RedisStorage(
-            url if url.startswith("async+") else "async+" + url,
-            implementation="redispy",
-            key_prefix=f"{c.settings.redis_prefix}:limits",
-        )
-    else:
-        storage = MemoryStorage()
-    throttle = LoginThrottle(
-        storage,
-        per_account=c.settings.login_limit_per_account,
-        per_address=c.settings.login_limit_per_address,
-    )
-    c.extras[THROTTLE_KEY] = throttle
-    return throttle
 
 
 @router.post(
@@ -73,7 +43,7 @@ async def post_login(
 ) -> Any:
     address = request.client.host if request.client else "unknown"
     try:
-        await login_throttle(c).attempt(body.email, address)
+        await c.login_throttle.attempt(body.email, address)
     except LoginThrottled as exc:
         log.warning("login throttled", address=address)
         response = error_response(429, "too many login attempts; try again later")
@@ -86,7 +56,7 @@ async def post_login(
     except AuthError as exc:
         # Returned, not raised: the session commits, and with it the audit of the failure.
         return error_response(401, str(exc))
-    await login_throttle(c).succeeded(body.email)
+    await c.login_throttle.succeeded(body.email)
     return {
         **token_view(result.token),
         "token": result.plain_token,

@@ -158,21 +158,18 @@ async def present(
     except VaultError:
         body["secrets"] = {"error": "unreadable: replace the credentials"}
     body["health"] = await _health(session, kind.kind, row.id)
-    kernel = c.extras.get("kernel")
-    body["breaker"] = (
-        (await kernel.breaker_state(kind.kind, row.id)) if kernel is not None else None
-    )
+    body["breaker"] = await c.kernel.breaker_state(kind.kind, row.id)
     return body
 
 
 def _changed(c: Container, kind: ConnectionKind, session: AsyncSession, row_id: int) -> None:
     """Drop this process's cached view of the connection once the change is committed."""
-    name = "channel_cache" if kind.kind == "channel" else "adapter_pool"
 
     def drop(_: object) -> None:
-        cache = c.extras.get(name)
-        if cache is not None and hasattr(cache, "invalidate"):
-            cache.invalidate(row_id)
+        if kind.kind == "channel":
+            c.webhook_channels.invalidate(row_id)
+        elif kind.kind == "exchange":
+            c.adapter_pool.invalidate(row_id)
 
     event.listen(session.sync_session, "after_commit", drop, once=True)
 
@@ -384,12 +381,9 @@ def build_router(kind: ConnectionKind) -> APIRouter:
         # which open sessions of their own.
         async with c.sessions() as session:
             row = await load(session, row_id, who, write=True)
-        prober = c.extras.get("prober")
-        if prober is None:
-            raise ApiError(503, "connection tests are not available in this process")
         started = time.perf_counter()
         try:
-            result = await prober(kind.kind, row)
+            result = await c.prober(kind.kind, row)
         except IntegrationError as exc:
             return {
                 "ok": False,
@@ -405,10 +399,7 @@ def build_router(kind: ConnectionKind) -> APIRouter:
         row_id: Id, c: ContainerDep, session: SessionDep, who: Principal = writer
     ) -> dict[str, Any]:
         row = await load(session, row_id, who, write=True)
-        kernel = c.extras.get("kernel")
-        if kernel is None:
-            raise ApiError(503, "no breaker in this process")
-        await kernel.reset_breaker(kind.kind, row.id)
+        await c.kernel.reset_breaker(kind.kind, row.id)
         await audit.record_by(
             session,
             who,

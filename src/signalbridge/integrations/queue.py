@@ -2,6 +2,10 @@
 
 The database is the source of truth; a task only says "look at row N". Losing one is
 harmless because the sweeper finds rows stuck in a non-final state and queues them again.
+
+It lives in the kernel, beside the other ways out of the process, so that services can
+enqueue and bootstrap can build it without importing ``jobs`` (which imports bootstrap);
+``jobs/tasks.py`` defines what each task name runs.
 """
 
 from __future__ import annotations

@@ -1,0 +1,123 @@
+"""One intake path: every channel's messages are interpreted, stored once and handed on.
+
+A push channel's route calls :meth:`Intake.receive` for each authenticated delivery. The
+polling runner (jobs/polling.py) uses the same steps one by one: it interprets a poll's
+messages, :meth:`Intake.store` s them in the transaction that saves the source's cursor,
+then :meth:`Intake.hand_on` s the results. Either way a message is
+
+1. interpreted (canonical JSON read strictly, text through the rule parser), before any
+   transaction is open, since parsing is CPU work;
+2. claimed for the replay window when the channel gives a body hash (services/replay.py):
+   the same body inside the window answers the first delivery's outcome;
+3. stored once per (channel, external id), with an accepted signal's executions
+   (services/ingest.py, services/dispatch.py);
+4. handed to the queue: the signal's executions to run, a provider update to apply.
+   A task lost here is found again by the sweeper; a duplicate queues nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from signalbridge.channels.base import InboundMessage
+from signalbridge.services.ingest import IngestResult, Interpretation, ingest, stored_outcome
+from signalbridge.services.interpret import interpret
+from signalbridge.services.replay import claim_body, first_message, record_message
+from signalbridge.store import models as m
+
+MAX_CONTENT_TYPE = 100
+
+
+class Enqueue(Protocol):
+    """What the intake needs of the queue (jobs/queue.TaskQueue is one)."""
+
+    async def enqueue(self, name: str, *args: Any) -> None: ...
+
+
+class Intake:
+    """Interpret → store once → enqueue, for every channel kind.
+
+    ``dispatch_task`` is the task that runs a signal's executions (called with the signal
+    id and the execution ids), ``update_task`` the one that applies a provider update
+    (called with its id); their names belong to the jobs layer, which passes them in.
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        queue: Enqueue,
+        *,
+        dispatch_task: str,
+        update_task: str,
+    ) -> None:
+        self._sessions = sessions
+        self._queue = queue
+        self._dispatch_task = dispatch_task
+        self._update_task = update_task
+
+    async def receive(
+        self, channel: m.ChannelSource, message: InboundMessage, *, parse_text: bool = True
+    ) -> IngestResult:
+        """Take one message in its own transaction; its outcome (``duplicate`` when the
+        channel delivered it before)."""
+        meaning = self.interpret(channel, message, parse_text=parse_text)
+        async with self._sessions() as session, session.begin():
+            result = await self.store(session, channel, message, meaning)
+        await self.hand_on(result)
+        return result
+
+    @staticmethod
+    def interpret(
+        channel: m.ChannelSource, message: InboundMessage, *, parse_text: bool = True
+    ) -> Interpretation:
+        """What the message means; pure, so it runs before any transaction is open."""
+        return interpret(message.text, parse_text=parse_text, template=channel.parse_template)
+
+    @staticmethod
+    async def store(
+        session: AsyncSession,
+        channel: m.ChannelSource,
+        message: InboundMessage,
+        meaning: Interpretation,
+    ) -> IngestResult:
+        """Claim the body (where the channel has a replay window) and store the message,
+        in the caller's transaction."""
+        claim: int | None = None
+        if message.body_hash is not None and message.replay_window_seconds is not None:
+            claim = await claim_body(
+                session,
+                channel.id,
+                message.body_hash,
+                message.received_at,
+                message.replay_window_seconds,
+            )
+            if claim is None:  # seen inside the window: the first delivery's outcome
+                first = await first_message(session, channel.id, message.body_hash)
+                return await stored_outcome(session, first)
+        result = await ingest(
+            session,
+            channel=channel,
+            external_id=message.external_id,
+            text=message.text,
+            content_type=message.content_type[:MAX_CONTENT_TYPE],
+            received_at=message.received_at,
+            interpretation=meaning,
+            dispatch=True,
+        )
+        if claim is not None:
+            await record_message(session, claim, result.message_id)
+        return result
+
+    async def hand_on(self, result: IngestResult) -> None:
+        """Queue what a newly stored message needs, after its transaction committed."""
+        if result.duplicate:
+            return
+        if result.execution_ids:
+            # The executions were written with the signal: the task only runs them.
+            await self._queue.enqueue(
+                self._dispatch_task, result.signal_id, list(result.execution_ids)
+            )
+        if result.update_id is not None and result.status == m.MessageStatus.PARSED:
+            await self._queue.enqueue(self._update_task, result.update_id)
