@@ -26,12 +26,14 @@ run: $(STAMP) $(COMPILED)
 	$(BIN)/signalbridge migrate
 	$(BIN)/signalbridge serve --demo
 
-## test: ruff (lint and format), mypy, and the whole pytest suite on SQLite and PostgreSQL
+## test: ruff (lint and format), the import-linter layer contracts, mypy, and the whole
+## pytest suite on SQLite and PostgreSQL
 test: lint typecheck pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench tools
 	$(BIN)/ruff format --check src tests bench tools
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -39,9 +39,9 @@ from signalbridge.execution.engine import ExecutionEngine
 from signalbridge.execution.pool import AdapterPool
 from signalbridge.integrations.http import HttpClientFactory
 from signalbridge.integrations.kernel import Kernel
+from signalbridge.integrations.sealing import seal
 from signalbridge.integrations.vault import generate_key
 from signalbridge.services.dispatch import dispatch_signal
-from signalbridge.services.secrets import seal
 from signalbridge.settings import Settings
 from signalbridge.store import models as m
 from signalbridge.store.migrate import upgrade

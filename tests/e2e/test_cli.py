@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from signalbridge.bootstrap import build_container
-from signalbridge.services.secrets import seal, unseal
+from signalbridge.integrations.sealing import seal, unseal
 from signalbridge.settings import Settings
 from signalbridge.store import models as m
 

@@ -24,7 +24,8 @@ async def test_the_demos_market_signal_sent_3_s_after_start_becomes_a_position(
 ) -> None:
     settings = make_settings(tmp_path, database_url, paper_tick_seconds=0.5)
     async with running_harness(settings, scheduler=True) as h:
-        info = await seed_demo(h.container)
+        c = h.container
+        info = await seed_demo(c.sessions, c.vault, c.adapter_pool, c.queue)
         exchange = h.container.adapter_deps.shared["paper"]
         assert isinstance(exchange, PaperExchange)
         seen: list[Decimal] = []

@@ -24,12 +24,19 @@ from signalbridge.execution.base import OrderSide, VenueOrderType
 from signalbridge.execution.cancel import Canceller
 from signalbridge.execution.intents import NewOrder, write_intents
 from signalbridge.execution.legs import is_entry_leg, is_full_close
-from signalbridge.execution.management import Action, ActionKind, Precision, modified_tps
+from signalbridge.execution.management import (
+    Action,
+    ActionKind,
+    PositionView,
+    Precision,
+    modified_tps,
+)
 from signalbridge.execution.planner import OrderIntent
 from signalbridge.execution.pool import AdapterPool
 from signalbridge.execution.protection import ProtectionDesk, Released
 from signalbridge.execution.recorder import log_row, refresh_position
 from signalbridge.execution.sending import OrderDesk
+from signalbridge.execution.views import lenient_view_of
 from signalbridge.store import models as m
 from signalbridge.store.types import utcnow
 
@@ -77,6 +84,20 @@ class ExitDesk:
 
     async def precision(self, connection_id: int, symbol: str) -> Precision | None:
         return (await self.markets(connection_id)).get(symbol)
+
+    async def view(
+        self,
+        position: m.Position,
+        management: dict[str, Any] | None,
+        legs: list[tuple[str, Decimal]],
+    ) -> PositionView | None:
+        """The rules' view of one stored position at its venue's precision, the way the
+        monitor sees it (default settings when the stored ones are invalid); ``None`` when
+        the venue no longer lists its symbol."""
+        precision = await self.precision(position.connection_id, position.symbol)
+        if precision is None:
+            return None
+        return lenient_view_of(position, management, legs, precision)[0]
 
     async def carry_out(
         self,

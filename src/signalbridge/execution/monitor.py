@@ -23,34 +23,29 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
-from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from signalbridge.domain.signals import Side
 from signalbridge.execution.exits import ExitDesk, resting_roles
-from signalbridge.execution.legs import STOP_ROLE, is_entry_leg, is_full_close
+from signalbridge.execution.legs import STOP_ROLE
 from signalbridge.execution.management import (
     Action,
     ActionKind,
-    PositionView,
     Precision,
-    management_settings,
 )
 from signalbridge.execution.pool import AdapterPool
 from signalbridge.execution.position_index import PositionIndex, Tracked
 from signalbridge.execution.protection import Holder
 from signalbridge.execution.sending import OrderDesk
+from signalbridge.execution.views import execution_legs, lenient_view_of
 from signalbridge.integrations.errors import IntegrationError
 from signalbridge.store import models as m
 from signalbridge.store.types import utcnow
 
 log = structlog.get_logger("signalbridge.monitor")
 
-ZERO = Decimal(0)
 _RELOAD_SLACK = timedelta(seconds=5)
-_CHUNK = 500
 
 
 # --- the monitor ---------------------------------------------------------------------------
@@ -318,51 +313,9 @@ class PositionMonitor:
         precision: Precision,
         report: MonitorReport | None,
     ) -> Tracked:
-        try:
-            view = view_of(position, raw, legs, precision)
-        except ValidationError:
-            view = view_of(position, None, legs, precision)
-            if report is not None:
-                report.errors.append(f"position {position.id}: invalid management settings")
+        view, valid = lenient_view_of(position, raw, legs, precision)
+        if not valid and report is not None:
+            report.errors.append(f"position {position.id}: invalid management settings")
         return Tracked(
             position.id, position.execution_id, position.connection_id, position.symbol, view
         )
-
-
-def view_of(
-    position: m.Position,
-    management: dict[str, Any] | None,
-    legs: list[tuple[str, Decimal]],
-    precision: Precision,
-) -> PositionView:
-    """The rules' view of a stored position; ``legs`` are its execution's (leg, filled)."""
-    opened = sum((filled for leg, filled in legs if is_entry_leg(leg)), ZERO)
-    return PositionView(
-        side=Side(position.side),
-        opened=max(opened, position.amount),
-        amount=position.amount,
-        entry=position.entry_price,
-        stop_loss=position.stop_loss,
-        take_profits=tuple(Decimal(str(tp)) for tp in position.take_profits),
-        tp_done=position.tp_hits,
-        closing=any(is_full_close(leg) for leg, _ in legs),
-        precision=precision,
-        settings=management_settings(management),
-    )
-
-
-async def execution_legs(
-    session: AsyncSession, execution_ids: list[int]
-) -> dict[int, list[tuple[str, Decimal]]]:
-    """Each execution's order legs with their filled amounts, read in chunks."""
-    result: dict[int, list[tuple[str, Decimal]]] = {}
-    for start in range(0, len(execution_ids), _CHUNK):
-        chunk = execution_ids[start : start + _CHUNK]
-        rows = await session.execute(
-            select(m.Order.execution_id, m.Order.leg, m.Order.filled).where(
-                m.Order.execution_id.in_(chunk)
-            )
-        )
-        for execution_id, leg, filled in rows.all():
-            result.setdefault(execution_id, []).append((leg, filled))
-    return result

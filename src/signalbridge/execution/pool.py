@@ -25,8 +25,8 @@ from signalbridge.integrations.errors import (
 )
 from signalbridge.integrations.guard import ConnectionGuard
 from signalbridge.integrations.registry import AdapterRegistry
+from signalbridge.integrations.sealing import unseal
 from signalbridge.integrations.vault import Vault
-from signalbridge.services.secrets import unseal
 from signalbridge.store import models as m
 
 T = TypeVar("T")

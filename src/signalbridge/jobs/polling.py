@@ -43,10 +43,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from signalbridge.bootstrap import Container
 from signalbridge.channels.base import PollingChannel, PollResult
 from signalbridge.integrations.registry import AdapterRegistry
+from signalbridge.integrations.sealing import unseal
 from signalbridge.integrations.vault import Vault
 from signalbridge.services.ingest import IngestResult, Interpretation
 from signalbridge.services.intake import Intake
-from signalbridge.services.secrets import unseal
 from signalbridge.store import models as m
 from signalbridge.store.db import insert_ignore
 from signalbridge.store.types import utcnow

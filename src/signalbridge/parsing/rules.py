@@ -27,7 +27,7 @@ from signalbridge.parsing.lexicon import Cat, Lexicon
 from signalbridge.parsing.result import ParseResult, noise
 from signalbridge.parsing.symbols import STRONG, TAGGED
 from signalbridge.parsing.text import contains_any, literal_first, lower, word_start
-from signalbridge.parsing.updates import UpdateHit, find_update
+from signalbridge.parsing.update_reader import UpdateHit, find_update
 
 
 def parse_rules(

@@ -1,19 +1,17 @@
-"""Follow-up messages: TP hit, stopped out, move the stop, close, cancel, change a target.
+"""Follow-up messages: the words and expressions of TP hit, stopped out, move the stop,
+close, cancel, change a target.
 
 Each action is a small, bounded regular expression over the normalised lower-case text
-(no nested unbounded repeats, so no catastrophic backtracking). A cheap keyword gate
-skips the expressions entirely for the messages that cannot be updates.
+(no nested unbounded repeats, so no catastrophic backtracking). Cheap keyword gates let
+:mod:`signalbridge.parsing.update_reader`, which reads a message with these, skip the
+expressions entirely for the messages that cannot be updates.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from decimal import Decimal
 from typing import Final
 
-from signalbridge.domain.signals import UpdateAction
-from signalbridge.parsing.numbers import parse_number
 from signalbridge.parsing.text import contains_any, either, literal_first, word_start
 
 NUM: Final = r"(?<![+\-\d.,])(\d+(?:[.,]\d+)*)(?!\s?(?:pips?|%))"
@@ -71,7 +69,7 @@ TP_HIT: Final = (
     re.compile(literal_first((_TP_WORDS, rf"\s+{HIT}"))),
 )
 # "first target achieved", "الهدف الأول تحقق": a target named by an ordinal word
-_ORDINALS: Final = {
+ORDINALS: Final = {
     **dict.fromkeys(("first", "primer", "primero", "primera", "primeiro", "ilk"), 1),
     **dict.fromkeys(("первая", "первый", "первую", "birinci", "الأول", "الاول", "i\u0307lk"), 1),
     **dict.fromkeys(("second", "segundo", "segunda", "вторая", "второй", "ikinci"), 2),
@@ -81,8 +79,8 @@ _ORDINALS: Final = {
     **dict.fromkeys(("fourth", "cuarto", "quarto", "четвертая", "четвёртая", "dördüncü"), 4),
     **dict.fromkeys(("fifth", "quinto", "пятая", "beşinci", "الرابع"), 5),
 }
-_ORD: Final = "(" + "|".join(sorted(_ORDINALS, key=len, reverse=True)) + ")"
-_TP_ORDINAL: Final = re.compile(rf"(?<!\w){_ORD}\s+(?:[^\W\d]+\s+)?{TP}|{TP}\s+{_ORD}(?!\w)")
+_ORD: Final = "(" + "|".join(sorted(ORDINALS, key=len, reverse=True)) + ")"
+TP_ORDINAL: Final = re.compile(rf"(?<!\w){_ORD}\s+(?:[^\W\d]+\s+)?{TP}|{TP}\s+{_ORD}(?!\w)")
 HIT_ANY: Final = re.compile(HIT)  # a group of words: the scan skips to a first letter
 # "SL -40 pips ❌", "Стоп 🚫": a stop reported with its loss, or crossed out
 SL_LOSS: Final = re.compile(
@@ -93,7 +91,7 @@ SL_LOSS: Final = re.compile(
     )
 )
 # the TP_HIT expressions that need no hit word: "2nd target", and "TP1: 1.2 ✅" lines
-_TP_HIT_NO_HIT_WORD: Final = (TP_HIT[2], TP_HIT[4])
+TP_HIT_NO_HIT_WORD: Final = (TP_HIT[2], TP_HIT[4])
 SL_HIT: Final = re.compile(
     literal_first(
         (_SL_WORDS, r"\s?(?:was\s+|got\s+|has\s+been\s+)?(?:hit|triggered|reached|taken|touched)"),
@@ -127,7 +125,7 @@ MOVE_BE_WORD: Final = re.compile(
         )
     )
 )
-_MOVE_BE_SECURE: Final = re.compile(r"(?:secure|protect)\s+(?:the\s+|your\s+)?entry")
+MOVE_BE_SECURE: Final = re.compile(r"(?:secure|protect)\s+(?:the\s+|your\s+)?entry")
 MOVE_VERBS: Final = (
     *("переносим", "перенести", "переставляем", "двигаем", "передвигаем", "mover", "movemos"),
     *("mueve", "muevan", "mova", "movam", "mude", "ajuste", "ajustar", "subir", "subimos"),
@@ -160,16 +158,16 @@ SL_NOW: Final = re.compile(
     )
 )
 # "Trailing stop activated / tightened ... SL: 64940.04": the bot moved the stop there
-_TRAILED: Final = re.compile(
+TRAILED: Final = re.compile(
     r"trailing\s?stop\W{0,4}(?:activated|tightened|moved|updated|adjusted|raised|lowered)"
 )
-_SL_VALUE: Final = re.compile(rf"(?<![a-z])(?:sl|stop\s?loss|new\s+stop)\W{{0,4}}{NUM}")
+SL_VALUE: Final = re.compile(rf"(?<![a-z])(?:sl|stop\s?loss|new\s+stop)\W{{0,4}}{NUM}")
 # "move SL to TP1": the new stop is a level named, not a price given
 MOVE_TO_TP: Final = re.compile(
     literal_first((_SL_WORDS, rf"\W{{0,3}}(?:to|at|on|в|на|a|para)\s+{TP}\s?\d{{1,2}}\b"))
 )
 _CLOSE_AR: Final = ("إغلاق", "اغلاق", "أغلق", "اغلق")  # "close", in Arabic spellings
-_BOOK: Final = re.compile(r"\bbook\w*\s+(?:all\s+|the\s+|your\s+)?(?:profits?|gains?)\b")
+BOOK: Final = re.compile(r"\bbook\w*\s+(?:all\s+|the\s+|your\s+)?(?:profits?|gains?)\b")
 # "close 50%", "%50'sini kapat" / "50% closed": a percentage after a word or a "%", and
 # one that starts with its number. No match of one can start where a match of the other
 # does (a letter or "%" against a digit), so the leftmost of the two is what one
@@ -202,10 +200,10 @@ HALF: Final = re.compile(
         (_CLOSE_AR, r"\s+(?:ال)?نصف"),
     )
 )
-_PARTIAL: Final = re.compile(
+PARTIAL: Final = re.compile(
     r"partial\w*|close\s+(?:some|part)|part\s+of|часть|частичн\w*|parcial\w*|kısmi"
 )
-_PARTIAL_ALONE: Final = re.compile(
+PARTIAL_ALONE: Final = re.compile(
     r"^\W*partial\w*\b|partial\w*\s+(?:profit|loss|close|book|exit|tp|in)"
     r"|(?:book|take|secure)\s+(?:some\s+)?partial|частично\s+закр|часть\s+зафикс"
     r"|(?:book|take|secure)\s+some\s+(?:profits?|gains?)"
@@ -227,10 +225,10 @@ CLOSE: Final = re.compile(
         (_CLOSE_AR, ""),
     )
 )
-_CLOSE_BEFORE: Final = re.compile(
+CLOSE_BEFORE: Final = re.compile(
     r"(?:candle|weekly|daily|h\d|\d+h|price|a|the|is|are|was|were)\s+$"
 )
-_CLOSE_AFTER: Final = re.compile(
+CLOSE_AFTER: Final = re.compile(
     r"\s+(?:for\b|on\s+(?:monday|tuesday|wednesday|thursday|friday|weekend))"
 )
 # Every alternative starts with a letter ("delete|remove" spelled out, "\bvoid" tested
@@ -259,28 +257,6 @@ MODIFY_TP: Final = re.compile(
         ),
     )
 )
-
-
-@dataclass(frozen=True, slots=True)
-class UpdateHit:
-    action: UpdateAction
-    value: Decimal | None
-    others: int  # how many other actions the text also names
-
-
-_PRIORITY: Final = (
-    UpdateAction.CLOSE_PARTIAL,
-    UpdateAction.CLOSE_ALL,
-    UpdateAction.CANCEL,
-    UpdateAction.MOVE_SL_TO_ENTRY,
-    UpdateAction.MOVE_SL,
-    UpdateAction.MODIFY_TP,
-    UpdateAction.SL_HIT,
-    UpdateAction.TP_HIT,
-)
-
-
-_DIGIT: Final = re.compile(r"\d")
 
 
 # Substrings each family of expressions needs: a scan for them (contains_any, below) is far
@@ -385,141 +361,37 @@ GATE_PCT: Final = (
 TO_TP: Final = re.compile(
     literal_first((("to", "at", "on", "в", "на", "a", "para"), rf"\s+{TP}\s?\d"))
 )
-GATE_ORDINAL: Final = tuple(_ORDINALS)
+GATE_ORDINAL: Final = tuple(ORDINALS)
 # Each gate one scan for any of its substrings (contains_any: in C when built); "be" as
 # the end of a word is the one BE word too short for a substring, so it is looked for.
-_ANY_CLOSE: Final = contains_any(NEED_CLOSE)
-_ANY_PARTIAL: Final = contains_any(NEED_PARTIAL)
-_ANY_CANCEL: Final = contains_any(NEED_CANCEL)
-_ANY_HIT: Final = contains_any(NEED_HIT)
-_ANY_MODIFY: Final = contains_any(_GATE_MODIFY)
-_ANY_MOVE: Final = contains_any(GATE_MOVE)
-_ANY_HIT_WORD: Final = contains_any(GATE_HIT)
-_ANY_ORDINAL: Final = contains_any(GATE_ORDINAL)
-_ANY_ALL: Final = contains_any(_GATE_ALL)
-_ANY_BE_VERB: Final = contains_any(_GATE_BE_VERB)
-_ANY_BE_WORD: Final = contains_any(_GATE_BE_WORD)
-_ANY_CHECK: Final = contains_any(_GATE_CHECK)
-_ANY_NOW: Final = contains_any(_GATE_NOW)
-_ANY_REACHED: Final = contains_any(_GATE_REACHED)
-_ANY_SECURE: Final = contains_any(_GATE_SECURE)
+ANY_CLOSE: Final = contains_any(NEED_CLOSE)
+ANY_PARTIAL: Final = contains_any(NEED_PARTIAL)
+ANY_CANCEL: Final = contains_any(NEED_CANCEL)
+ANY_HIT: Final = contains_any(NEED_HIT)
+ANY_MODIFY: Final = contains_any(_GATE_MODIFY)
+ANY_MOVE: Final = contains_any(GATE_MOVE)
+ANY_HIT_WORD: Final = contains_any(GATE_HIT)
+ANY_ORDINAL: Final = contains_any(GATE_ORDINAL)
+ANY_ALL: Final = contains_any(_GATE_ALL)
+ANY_BE_VERB: Final = contains_any(_GATE_BE_VERB)
+ANY_BE_WORD: Final = contains_any(_GATE_BE_WORD)
+ANY_CHECK: Final = contains_any(_GATE_CHECK)
+ANY_NOW: Final = contains_any(_GATE_NOW)
+ANY_REACHED: Final = contains_any(_GATE_REACHED)
+ANY_SECURE: Final = contains_any(_GATE_SECURE)
 ANY_PCT: Final = contains_any(GATE_PCT)
-_ANY_SL: Final = contains_any(_NEED_SL)
-_ANY_TP: Final = contains_any(_NEED_TP)
-_BE_END: Final = re.compile(r"be\b").search
-_ANY_BE_SUBSTRING: Final = contains_any(_GATE_BE)
-# Every action below needs one of these (each branch's first gate, and the few literals
+ANY_SL: Final = contains_any(_NEED_SL)
+ANY_TP: Final = contains_any(_NEED_TP)
+BE_END: Final = re.compile(r"be\b").search
+ANY_BE_SUBSTRING: Final = contains_any(_GATE_BE)
+# Every action read_update reads needs one of these (each branch's first gate, and the few literals
 # tested with ``in``): a message with none of them names no action.
-_ANY_UPDATE_SUBSTRING: Final = contains_any(
+ANY_UPDATE_SUBSTRING: Final = contains_any(
     (
         *(*NEED_CLOSE, *NEED_PARTIAL, *NEED_CANCEL, *_NEED_SL, *_NEED_TP, *NEED_HIT),
         *(*_GATE_BE, *_GATE_BE_WORD, "%", "book", "trailing", "تحقق"),
     )
 )
-
-
-def _any_be(low: str) -> bool:
-    return _ANY_BE_SUBSTRING(low) or _BE_END(low) is not None
-
-
-def _any_update_word(low: str) -> bool:
-    return _ANY_UPDATE_SUBSTRING(low) or _BE_END(low) is not None
-
-
-def find_update(low: str) -> UpdateHit | None:
-    """The management action a lower-case message asks for, or ``None``."""
-    if not _any_update_word(low):
-        return None  # no gate in read_update can open: one scan instead of a dozen
-    return read_update(low)
-
-
-def read_update(low: str) -> UpdateHit | None:
-    """:func:`find_update` for a message that has at least one update word."""
-    found: dict[UpdateAction, Decimal | None] = {}
-    digits = _DIGIT.search(low) is not None
-    closing = _ANY_CLOSE(low)
-    if "%" in low and ANY_PCT(low) and (m := partial_pct(low)) is not None:
-        found[UpdateAction.CLOSE_PARTIAL] = parse_number(_first_group(m) or "")
-    elif _ANY_PARTIAL(low):
-        if HALF.search(low):
-            found[UpdateAction.CLOSE_PARTIAL] = Decimal(50)
-        elif (closing and _PARTIAL.search(low) and CLOSE.search(low)) or _PARTIAL_ALONE.search(low):
-            found[UpdateAction.CLOSE_PARTIAL] = None
-    if UpdateAction.CLOSE_PARTIAL not in found and (
-        (closing and _asks_to_close(low)) or ("book" in low and _BOOK.search(low))
-    ):
-        found[UpdateAction.CLOSE_ALL] = None
-    if _ANY_CANCEL(low) and CANCEL.search(low):
-        found[UpdateAction.CANCEL] = None
-    sl_word = _ANY_SL(low)
-    tp_word = _ANY_TP(low)
-    if _moves_to_entry(low, sl_word):
-        found[UpdateAction.MOVE_SL_TO_ENTRY] = None
-    moved_to_tp = (
-        sl_word and tp_word and TO_TP.search(low) is not None and MOVE_TO_TP.search(low) is not None
-    )
-    if moved_to_tp:
-        found[UpdateAction.MOVE_SL] = None
-    elif "trailing" in low and _TRAILED.search(low) is not None:
-        m = _SL_VALUE.search(low)
-        found[UpdateAction.MOVE_SL] = None if m is None else _first_number(m)
-    elif digits and sl_word and (m := _move_sl(low)) is not None:
-        value = _first_number(m)
-        if value is not None:
-            found[UpdateAction.MOVE_SL] = value
-    if (
-        digits
-        and tp_word
-        and not moved_to_tp
-        and _ANY_MODIFY(low)
-        and (m := MODIFY_TP.search(low)) is not None
-    ):
-        value = _first_number(m)
-        if value is not None:
-            found[UpdateAction.MODIFY_TP] = value
-    if (_ANY_HIT(low) and SL_HIT.search(low)) or (
-        sl_word
-        and (
-            LOSS_NUMBER.search(low) is not None
-            or (ANY_CROSS(low) and LOSS_CROSS.search(low) is not None)
-        )
-        and SL_LOSS.search(low)
-    ):
-        found[UpdateAction.SL_HIT] = None
-    if tp_word or "تحقق" in low:
-        tp_index = _tp_hit(low)
-        if (tp_index is None or tp_index[0] is None) and _ANY_ORDINAL(low):
-            m = _TP_ORDINAL.search(low)
-            if m is not None and (tp_index is not None or HIT_ANY.search(low) is not None):
-                tp_index = (Decimal(_ORDINALS[m.group(1) or m.group(2)]),)
-        if tp_index is not None:
-            found[UpdateAction.TP_HIT] = tp_index[0]
-    if not found:
-        return None
-    for action in _PRIORITY:
-        if action in found:
-            return UpdateHit(action, found[action], len(found) - 1)
-    return None  # pragma: no cover - every found action is in _PRIORITY
-
-
-def _moves_to_entry(low: str, sl_word: bool) -> bool:
-    """Any wording of "stop to entry / break-even", each behind the words it needs."""
-    be_word = _any_be(low)
-    return (
-        (sl_word and be_word and MOVE_BE_SL.search(low) is not None)
-        or (be_word and _ANY_BE_VERB(low) and MOVE_BE_VERB.search(low) is not None)
-        or (_ANY_BE_WORD(low) and MOVE_BE_WORD.search(low) is not None)
-        or ("entry" in low and _ANY_SECURE(low) and _MOVE_BE_SECURE.search(low) is not None)
-    )
-
-
-def _move_sl(low: str) -> re.Match[str] | None:
-    """The leftmost "move the stop to a price" match (``low`` has a digit and a stop word)."""
-    main = MOVE_SL.search(low) if _ANY_MOVE(low) else None
-    now = SL_NOW.search(low) if _ANY_NOW(low) else None
-    if now is not None and (main is None or now.start() <= main.start()):
-        return now
-    return main
 
 
 def partial_pct(low: str) -> re.Match[str] | None:
@@ -529,56 +401,3 @@ def partial_pct(low: str) -> re.Match[str] | None:
     if word is None or (number is not None and number.start() < word.start()):
         return number
     return word
-
-
-def _asks_to_close(low: str) -> bool:
-    """A "close" that is an instruction, not "a candle close above 1.2345"."""
-    for m in CLOSE.finditer(low):
-        if _CLOSE_BEFORE.search(low, max(0, m.start() - 12), m.start()) is not None:
-            continue
-        if _CLOSE_AFTER.match(low, m.end()) is None:
-            return True
-    return False
-
-
-def _first_group(m: re.Match[str]) -> str | None:
-    """The text of the first group that took part in the match, if any (not empty)."""
-    for group in m.groups():
-        if group:
-            return group
-    return None
-
-
-def _first_number(m: re.Match[str]) -> Decimal | None:
-    group = _first_group(m)
-    return None if group is None else parse_number(group)
-
-
-def _tp_hit(low: str) -> tuple[Decimal | None] | None:
-    best: int | None = None
-    matched = False
-    patterns: tuple[re.Pattern[str], ...]
-    if _ANY_HIT_WORD(low):
-        patterns = (
-            TP_HIT[0],
-            *((TP_HIT[1],) if _ANY_REACHED(low) else ()),
-            TP_HIT[2],
-            *((TP_HIT[3],) if _ANY_ALL(low) else ()),
-            TP_HIT[4],
-            TP_HIT[5],
-        )
-    elif _ANY_CHECK(low):
-        patterns = _TP_HIT_NO_HIT_WORD
-    else:
-        patterns = _TP_HIT_NO_HIT_WORD[:1]
-    for pattern in patterns:
-        for m in pattern.finditer(low):
-            matched = True
-            number = _first_group(m)  # the target's number, where the wording gives one
-            if number is not None:
-                index = int(number)
-                if 1 <= index <= 10 and (best is None or index > best):
-                    best = index
-    if not matched:
-        return None
-    return (None if best is None else Decimal(best),)

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from signalbridge.bootstrap import Container
-from signalbridge.integrations.queue import DISPATCH_SIGNAL
+from signalbridge.execution.pool import AdapterPool
+from signalbridge.integrations.queue import DISPATCH_SIGNAL, TaskQueue
+from signalbridge.integrations.sealing import seal, unseal
+from signalbridge.integrations.vault import Vault
 from signalbridge.services import access, audit
 from signalbridge.services.ingest import ingest, interpret_canonical
-from signalbridge.services.secrets import seal, unseal
 from signalbridge.services.webhook_send import SenderCredentials, curl_command, prepare
 from signalbridge.store import models as m
 from signalbridge.store.types import utcnow
@@ -44,7 +45,7 @@ class NoAdminYet(ValueError):
 
 
 async def _get_or_create(
-    session: AsyncSession, container: Container
+    session: AsyncSession, vault: Vault
 ) -> tuple[m.ChannelSource, m.ExecutionConnection, m.Follow, str]:
     owner = await access.first_admin_id(session)
     if owner is None:
@@ -69,9 +70,7 @@ async def _get_or_create(
         )
         session.add(channel)
         await session.flush()
-        channel.secrets_enc = seal(
-            container.vault, "channel_sources", channel.id, {"secret": secret}
-        )
+        channel.secrets_enc = seal(vault, "channel_sources", channel.id, {"secret": secret})
         await audit.record(
             session,
             actor="demo",
@@ -81,7 +80,7 @@ async def _get_or_create(
             entity_id=channel.id,
             changes={"name": DEMO_CHANNEL, "type": "webhook"},
         )
-    secret = unseal(container.vault, "channel_sources", channel.id, channel.secrets_enc)["secret"]
+    secret = unseal(vault, "channel_sources", channel.id, channel.secrets_enc)["secret"]
     connection = await session.scalar(
         select(m.ExecutionConnection).where(m.ExecutionConnection.name == DEMO_CONNECTION)
     )
@@ -173,15 +172,20 @@ def sample_signals(btc: Decimal, eth: Decimal) -> list[dict[str, object]]:
     return [sample_long(btc), short]
 
 
-async def seed_demo(container: Container) -> DemoInfo:
+async def seed_demo(
+    sessions: async_sessionmaker[AsyncSession],
+    vault: Vault,
+    pool: AdapterPool,
+    queue: TaskQueue,
+) -> DemoInfo:
     """Create the demo objects (once) and ingest fresh sample signals; queue their dispatch.
 
+    Takes the parts it uses, not the runtime: services never import the composition root.
     Raises :class:`NoAdminYet` when no admin exists to own them (see
     ``services.users.ensure_admin``).
     """
-    async with container.sessions() as session, session.begin():
-        channel, connection, follow, secret = await _get_or_create(session, container)
-    pool = container.adapter_pool
+    async with sessions() as session, session.begin():
+        channel, connection, follow, secret = await _get_or_create(session, vault)
     live = await pool.get(connection.id)
     tickers = await live.read(lambda: live.adapter.fetch_tickers(["BTC/USDT", "ETH/USDT"]))
     signal_ids: list[int] = []
@@ -189,7 +193,7 @@ async def seed_demo(container: Container) -> DemoInfo:
     price = tickers["BTC/USDT"].last
     for i, body in enumerate(sample_signals(price, tickers["ETH/USDT"].last)):
         text = json.dumps(body)
-        async with container.sessions() as session, session.begin():
+        async with sessions() as session, session.begin():
             result = await ingest(
                 session,
                 channel=channel,
@@ -201,7 +205,7 @@ async def seed_demo(container: Container) -> DemoInfo:
             )
         if result.signal_id is not None:
             signal_ids.append(result.signal_id)
-            await container.queue.enqueue(DISPATCH_SIGNAL, result.signal_id)
+            await queue.enqueue(DISPATCH_SIGNAL, result.signal_id)
     return DemoInfo(channel.id, connection.id, follow.id, secret, tuple(signal_ids), price)
 
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from signalbridge.integrations.sealing import SEALED_TABLES, aad_for
 from signalbridge.integrations.vault import Vault
-from signalbridge.services.secrets import SEALED_TABLES, aad_for
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -30,8 +29,8 @@ from signalbridge.execution.management import (
     PositionView,
     evaluate,
 )
-from signalbridge.execution.monitor import execution_legs, view_of
 from signalbridge.execution.pool import AdapterPool
+from signalbridge.execution.views import execution_legs
 from signalbridge.store import models as m
 from signalbridge.store.types import utcnow
 
@@ -89,21 +88,16 @@ async def apply_update(
         for execution_id in executions:
             canceled += await desk.cancel_entries(execution_id, why)
     for position, raw in positions:
-        precision = await desk.precision(position.connection_id, position.symbol)
-        if precision is None:
+        view = await desk.view(position, raw, legs.get(position.execution_id, []))
+        if view is None:
             continue
-        entries = legs.get(position.execution_id, [])
-        try:
-            view = view_of(position, raw, entries, precision)
-        except ValidationError:
-            view = view_of(position, None, entries, precision)
         actions = actions_for(action, value, view, update_id)
         if actions:
             carried = await desk.carry_out(
                 position.id,
                 actions,
                 source="update",
-                precision=precision,
+                precision=view.precision,
                 context={"update_id": update_id, "update": action.value},
             )
             orders += carried.orders

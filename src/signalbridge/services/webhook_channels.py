@@ -14,12 +14,12 @@ from collections import OrderedDict
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from signalbridge.channels.cache import CachedChannel, ChannelCache
 from signalbridge.channels.webhook import WebhookChannel, WebhookConfig
 from signalbridge.integrations.errors import AuthenticationError
 from signalbridge.integrations.kernel import Kernel
+from signalbridge.integrations.sealing import unseal
 from signalbridge.integrations.vault import Vault, VaultError
-from signalbridge.services.secrets import unseal
+from signalbridge.services.channel_cache import CachedChannel, ChannelCache
 from signalbridge.store import models as m
 
 log = structlog.get_logger("signalbridge.webhook_channels")

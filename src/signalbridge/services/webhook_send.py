@@ -18,8 +18,8 @@ from typing import IO
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from signalbridge.channels.webhook import put_body_secret, signed_headers
+from signalbridge.integrations.sealing import unseal
 from signalbridge.integrations.vault import Vault
-from signalbridge.services.secrets import unseal
 from signalbridge.store import models as m
 
 

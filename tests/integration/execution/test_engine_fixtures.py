@@ -26,7 +26,7 @@ from signalbridge.integrations.breaker import CircuitBreaker
 from signalbridge.integrations.http import HttpClientFactory
 from signalbridge.integrations.kernel import Kernel
 from signalbridge.integrations.retry import RetryPolicy
-from signalbridge.services.secrets import seal
+from signalbridge.integrations.sealing import seal
 from signalbridge.store import models as m
 from signalbridge.store.migrate import upgrade
 

@@ -17,7 +17,7 @@ from tests.platform_fixtures import Harness
 
 from signalbridge.integrations.redaction import mask
 from signalbridge.integrations.registry import AdapterSpec
-from signalbridge.services.secrets import unseal
+from signalbridge.integrations.sealing import unseal
 from signalbridge.web.routes.connections import KINDS, ConnectionKind
 
 #: Non-secret config an adapter type needs to validate at all (everything else defaults).

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select, update
 from tests.platform_fixtures import Harness, eventually, make_settings, running_harness
 
+from signalbridge.integrations.sealing import unseal
 from signalbridge.integrations.vault import VaultError
-from signalbridge.services.secrets import unseal
 from signalbridge.store import models as m
 
 API_KEY = "CANARYapikey7fQ2ZrXk9LmN3pWs"

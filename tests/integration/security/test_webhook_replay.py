@@ -31,8 +31,8 @@ from tests.platform_fixtures import SIGNAL, Harness
 import signalbridge.channels.webhook as webhook
 from signalbridge.bootstrap import build_container
 from signalbridge.channels.webhook import signature, signed_headers
+from signalbridge.integrations.sealing import seal
 from signalbridge.integrations.vault import generate_key
-from signalbridge.services.secrets import seal
 from signalbridge.settings import Settings
 from signalbridge.store import models as m
 from signalbridge.store.migrate import upgrade

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from signalbridge.parsing import rules, updates
+from signalbridge.parsing import rules, update_reader, updates
 from signalbridge.parsing import text as text_module
 from signalbridge.parsing.fields import best_symbol, hoist_postfix_labels
 from signalbridge.parsing.lexer import NEWLINE, Lexeme, Lx, lex
@@ -150,7 +150,7 @@ def test_update_gates_never_hide_a_match(text: str) -> None:
 @settings(max_examples=600, deadline=None)
 @given(UPDATE_TEXTS)
 def test_update_word_gate_reads_like_the_full_rules(text: str) -> None:
-    assert updates.find_update(text) == updates.read_update(text)
+    assert update_reader.find_update(text) == update_reader.read_update(text)
 
 
 def test_update_gates_examples() -> None:
@@ -161,8 +161,8 @@ def test_update_gates_examples() -> None:
         "move sl to tp 2",
         "stopu 2650 seviyesine çekin",
     ):
-        assert updates.find_update(text) == updates.read_update(text)
-        assert updates.find_update(text) is not None
+        assert update_reader.find_update(text) == update_reader.read_update(text)
+        assert update_reader.find_update(text) is not None
 
 
 @settings(max_examples=300, deadline=None)

@@ -21,10 +21,10 @@ from signalbridge.bootstrap import Container
 from signalbridge.integrations.errors import IntegrationError
 from signalbridge.integrations.redaction import mask, redact
 from signalbridge.integrations.registry import AdapterConfigError, AdapterSpec, UnknownAdapterType
+from signalbridge.integrations.sealing import seal, unseal
 from signalbridge.integrations.vault import VaultError
 from signalbridge.services import access, audit
 from signalbridge.services.auth import Principal
-from signalbridge.services.secrets import seal, unseal
 from signalbridge.store import models as m
 from signalbridge.web.deps import ContainerDep, SessionDep, fetch, require
 from signalbridge.web.errors import ApiError

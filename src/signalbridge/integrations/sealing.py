@@ -1,7 +1,9 @@
 """Sealing a row's secrets with the vault, bound to that row.
 
 The associated data names the table, the row id and the column, so a ciphertext pasted
-into another row (or another table) does not decrypt.
+into another row (or another table) does not decrypt. It lives beside the vault, in the
+kernel, so adapters' owners (the pool, services, web) all unseal the same way without one
+layer importing another.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 A webhook delivery would otherwise read the channel row and decrypt its secret on every
 request. Entries live ``ttl`` seconds (so a change made by another process is seen within
-that time) and are dropped at once when this process changes the channel.
+that time) and are dropped at once when this process changes the channel. It reads the
+store, so it is a service, not part of the channel adapters (which never import the store).
 """
 
 from __future__ import annotations

@@ -1,0 +1,39 @@
+"""The ``signalbridge`` commands: run the platform and administer it from the shell.
+
+Reached through :func:`signalbridge.cli.main`. This module only assembles the command
+line; the commands live by job in :mod:`~signalbridge.commands.run`,
+:mod:`~signalbridge.commands.send` and :mod:`~signalbridge.commands.admin`, and import
+what they need when they run, so ``signalbridge --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from signalbridge.commands import admin, run, send
+
+app = typer.Typer(
+    help="SignalBridge: a self-hosted trading-signal hub.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
+tokens_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
+keys_app = typer.Typer(help="Manage the credential vault's keys.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(keys_app, name="keys")
+
+# In this order in ``signalbridge --help``.
+app.command()(run.migrate)
+app.command()(run.serve)
+app.command()(run.worker)
+app.command()(run.scheduler)
+app.command()(run.demo)
+app.command()(run.parse)
+app.command()(send.send)
+users_app.command("create")(admin.users_create)
+tokens_app.command("create")(admin.tokens_create)
+tokens_app.command("list")(admin.tokens_list)
+tokens_app.command("revoke")(admin.tokens_revoke)
+keys_app.command("rotate")(admin.keys_rotate)

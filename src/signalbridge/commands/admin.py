@@ -1,0 +1,237 @@
+"""Administration from the shell: ``users``, ``tokens`` and ``keys``.
+
+Each command works on the database directly (upgrading its schema first) and writes an
+audit record as the actor ``cli``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+import typer
+
+from signalbridge.commands.common import build, fail, load_settings, migrate_schema
+
+
+def users_create(
+    email: str,
+    role: Annotated[str, typer.Option(help="admin, operator or member.")] = "member",
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="SIGNALBRIDGE_NEW_USER_PASSWORD",
+        ),
+    ] = "",
+) -> None:
+    """Create a user (the password is prompted for, or read from SIGNALBRIDGE_NEW_USER_PASSWORD)."""
+    from signalbridge.services import audit
+    from signalbridge.services.auth import create_user
+
+    async def run() -> int:
+        c = build()
+        try:
+            await migrate_schema(c)
+            async with c.sessions() as s, s.begin():
+                user = await create_user(s, email, password, role)
+                await audit.record(
+                    s,
+                    actor="cli",
+                    actor_id=None,
+                    action="create",
+                    entity="user",
+                    entity_id=user.id,
+                    changes={"email": user.email, "role": role},
+                )
+                return user.id
+        finally:
+            await c.engine.dispose()
+
+    try:
+        user_id = asyncio.run(run())
+    except ValueError as exc:
+        fail(str(exc))
+    typer.echo(f"user {user_id} created: {email} ({role})")
+
+
+def tokens_create(
+    email: str,
+    name: Annotated[str, typer.Option(help="What the token is for.")] = "cli",
+    scope: Annotated[list[str] | None, typer.Option(help="A scope; repeat for several.")] = None,
+    days: Annotated[
+        int | None,
+        typer.Option(min=1, max=3650, help="Days until it expires (default: token_days)."),
+    ] = None,
+) -> None:
+    """Create an API token for a user; it is printed once and stored only as a hash."""
+    from sqlalchemy import select
+
+    from signalbridge.services import audit
+    from signalbridge.services.auth import create_token
+    from signalbridge.store import models as m
+
+    settings = load_settings()
+
+    async def run() -> str:
+        c = build(settings)
+        try:
+            await migrate_schema(c)
+            async with c.sessions() as s, s.begin():
+                user = await s.scalar(select(m.User).where(m.User.email == email.strip().lower()))
+                if user is None:
+                    raise ValueError(f"no user with email {email}")
+                row, plain = await create_token(
+                    s, user, name, scope or ["signals:read"], days=days or settings.token_days
+                )
+                await audit.record(
+                    s,
+                    actor="cli",
+                    actor_id=None,
+                    action="create",
+                    entity="token",
+                    entity_id=row.id,
+                    changes={
+                        "user": user.email,
+                        "name": name,
+                        "scopes": row.scopes,
+                        "expires_at": row.expires_at,
+                    },
+                )
+                typer.echo(f"token {row.id} expires {row.expires_at:%Y-%m-%d %H:%M} UTC", err=True)
+                return plain
+        finally:
+            await c.engine.dispose()
+
+    try:
+        token = asyncio.run(run())
+    except ValueError as exc:
+        fail(str(exc))
+        return
+    typer.echo(token)
+
+
+def tokens_list(
+    email: Annotated[str | None, typer.Option(help="Only this user's tokens.")] = None,
+) -> None:
+    """List tokens (never their secret): id, user, prefix, name, scopes, dates, state."""
+    from sqlalchemy import select
+
+    from signalbridge.services.tokens import is_active, list_tokens
+    from signalbridge.store import models as m
+
+    def when(value: Any) -> str:
+        return f"{value:%Y-%m-%d %H:%M}" if value is not None else "-"
+
+    async def run() -> list[str]:
+        c = build()
+        try:
+            await migrate_schema(c)
+            async with c.sessions() as s:
+                query = select(m.User).order_by(m.User.id)
+                if email is not None:
+                    query = query.where(m.User.email == email.strip().lower())
+                users = (await s.scalars(query)).all()
+                if email is not None and not users:
+                    raise ValueError(f"no user with email {email}")
+                lines = []
+                for user in users:
+                    for t in await list_tokens(s, user.id):
+                        state = (
+                            "active"
+                            if is_active(t)
+                            else ("revoked" if t.revoked_at is not None else "expired")
+                        )
+                        lines.append(
+                            f"{t.id:>5}  {user.email:<28} {t.prefix:<9} {t.name[:24]:<24} "
+                            f"{when(t.created_at):<16}  {when(t.last_used_at):<16}  "
+                            f"{when(t.expires_at):<16}  {state:<7}  {','.join(t.scopes)}"
+                        )
+                return lines
+        finally:
+            await c.engine.dispose()
+
+    try:
+        lines = asyncio.run(run())
+    except ValueError as exc:
+        fail(str(exc))
+        return
+    typer.echo(
+        f"{'id':>5}  {'user':<28} {'prefix':<9} {'name':<24} {'created (UTC)':<16}  "
+        f"{'last used':<16}  {'expires':<16}  {'state':<7}  scopes"
+    )
+    for line in lines:
+        typer.echo(line)
+
+
+def tokens_revoke(token_id: Annotated[int, typer.Argument(min=1, max=2**63 - 1)]) -> None:
+    """Revoke a token at once; it stays listed as revoked."""
+    from signalbridge.services import audit
+    from signalbridge.services.tokens import find_token, revoke
+
+    async def run() -> bool:
+        c = build()
+        try:
+            await migrate_schema(c)
+            async with c.sessions() as s, s.begin():
+                row = await find_token(s, token_id, owner_id=None)
+                if row is None:
+                    raise ValueError(f"no token with id {token_id}")
+                if not revoke(row):
+                    return False
+                await audit.record(
+                    s,
+                    actor="cli",
+                    actor_id=None,
+                    action="revoke",
+                    entity="token",
+                    entity_id=row.id,
+                    changes={"name": row.name, "user_id": row.user_id},
+                )
+                return True
+        finally:
+            await c.engine.dispose()
+
+    try:
+        revoked = asyncio.run(run())
+    except ValueError as exc:
+        fail(str(exc))
+        return
+    typer.echo(f"token {token_id} revoked" if revoked else f"token {token_id} was revoked already")
+
+
+def keys_rotate(
+    drop_old: Annotated[
+        bool,
+        typer.Option(
+            "--drop-old/--keep-old", help="Remove the old keys once every row is rotated."
+        ),
+    ] = False,
+) -> None:
+    """Re-encrypt every stored secret under a new key (then the old key can be removed)."""
+    from signalbridge.integrations.vault import write_key_file
+    from signalbridge.services.keys import rotate_all
+
+    settings = load_settings()
+
+    async def run() -> Any:
+        c = build(settings)
+        try:
+            await migrate_schema(c)
+            report = await rotate_all(c.sessions, c.vault, drop_old=drop_old)
+            return report, c.vault.export_keys()
+        finally:
+            await c.engine.dispose()
+
+    report, keys = asyncio.run(run())
+    if settings.secret_keys.get_secret_value():
+        typer.echo("keys come from SIGNALBRIDGE_SECRET_KEYS: set it to this value (newest first):")
+        typer.echo(",".join(keys))
+    else:
+        write_key_file(settings.resolved_key_file, keys)
+    typer.echo(
+        f"rotated {report.rows_rotated} secrets to key {report.new_key_id}"
+        + (f"; removed keys {', '.join(report.removed_key_ids)}" if report.removed_key_ids else "")
+    )
