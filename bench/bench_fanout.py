@@ -34,7 +34,6 @@ from sqlalchemy import func, select
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from signalbridge.bootstrap import Container, build_container
-from signalbridge.execution.base import AdapterDeps
 from signalbridge.execution.engine import ExecutionEngine
 from signalbridge.execution.pool import AdapterPool
 from signalbridge.integrations.http import HttpClientFactory
@@ -45,6 +44,7 @@ from signalbridge.services.secrets import seal
 from signalbridge.settings import Settings
 from signalbridge.store import models as m
 from signalbridge.store.migrate import upgrade
+from signalbridge.venues.base import AdapterDeps
 
 
 class LastAnswer:

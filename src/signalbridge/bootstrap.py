@@ -23,12 +23,8 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from signalbridge.channels import webhook
-from signalbridge.execution import ccxt_adapter
-from signalbridge.execution.base import AdapterDeps
 from signalbridge.execution.engine import ExecutionEngine
-from signalbridge.execution.metaapi import adapter as metaapi
 from signalbridge.execution.monitor import PositionMonitor
-from signalbridge.execution.paper import registration as paper
 from signalbridge.execution.pool import AdapterPool
 from signalbridge.integrations.http import HttpClientFactory
 from signalbridge.integrations.kernel import Kernel
@@ -42,6 +38,10 @@ from signalbridge.services.login import LoginThrottle
 from signalbridge.services.webhook_channels import FailureNotes, WebhookChannels
 from signalbridge.settings import Settings
 from signalbridge.store.db import make_engine, make_sessionmaker
+from signalbridge.venues.base import AdapterDeps
+from signalbridge.venues.ccxt import adapter as ccxt_adapter
+from signalbridge.venues.metaapi import adapter as metaapi
+from signalbridge.venues.paper import registration as paper
 
 
 def build_registry() -> AdapterRegistry:

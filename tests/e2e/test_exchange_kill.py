@@ -49,12 +49,12 @@ async def _child(db: str, key: str, execution_id: int, point: str) -> None:
     from tests.fakes.loopback import LOOPBACK_HOSTS
 
     from signalbridge.bootstrap import build_container
-    from signalbridge.execution.base import AdapterDeps
     from signalbridge.execution.engine import ExecutionEngine
     from signalbridge.execution.pool import AdapterPool
     from signalbridge.integrations.http import HttpClientFactory
     from signalbridge.integrations.kernel import Kernel
     from signalbridge.settings import Settings
+    from signalbridge.venues.base import AdapterDeps
 
     settings = Settings(
         data_dir=Path(db).parent,
@@ -94,9 +94,9 @@ async def test_sigkill_around_the_post_leaves_no_duplicate_and_no_orphan(
 ) -> None:
     from tests.integration.execution.test_engine_fixtures import Rig
 
-    from signalbridge.execution.base import is_ours
     from signalbridge.execution.reconcile import reconcile_all
     from signalbridge.store import models as m
+    from signalbridge.venues.base import is_ours
 
     fake = fake_binance
     db, key, execution_id, rig_obj = await _setup(tmp_path, fake)

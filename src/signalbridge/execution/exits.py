@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from signalbridge.domain.market import MarketKind
 from signalbridge.domain.signals import Side
-from signalbridge.execution.base import OrderSide, VenueOrderType
 from signalbridge.execution.cancel import Canceller
 from signalbridge.execution.intents import NewOrder, write_intents
 from signalbridge.execution.legs import is_entry_leg, is_full_close
@@ -32,6 +31,7 @@ from signalbridge.execution.recorder import log_row, refresh_position
 from signalbridge.execution.sending import OrderDesk
 from signalbridge.store import models as m
 from signalbridge.store.types import utcnow
+from signalbridge.venues.base import OrderSide, VenueOrderType
 
 ZERO = Decimal(0)
 

@@ -30,7 +30,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from signalbridge.domain.market import tidy
 from signalbridge.domain.signals import Side
-from signalbridge.execution.base import OrderSide, VenueOrderType
 from signalbridge.execution.cancel import Canceller
 from signalbridge.execution.intents import NewOrder, write_intents
 from signalbridge.execution.legs import STOP_ROLE, resting_leg, stop_leg, target_leg
@@ -41,6 +40,7 @@ from signalbridge.execution.recorder import log_row
 from signalbridge.execution.sending import OrderDesk
 from signalbridge.integrations.errors import IntegrationError
 from signalbridge.store import models as m
+from signalbridge.venues.base import OrderSide, VenueOrderType
 
 ZERO = Decimal(0)
 LIVE = (

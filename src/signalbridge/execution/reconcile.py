@@ -23,13 +23,13 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from signalbridge.execution.base import DEFAULT_PREFIX, VenueOrder, VenuePosition, is_ours
 from signalbridge.execution.outcomes import Outcomes
 from signalbridge.execution.pool import AdapterPool, Connected
 from signalbridge.execution.recorder import log_row, venue_summary
 from signalbridge.execution.rows import OrderSnapshot
 from signalbridge.integrations.errors import IntegrationError, OrderNotFound
 from signalbridge.store import models as m
+from signalbridge.venues.base import DEFAULT_PREFIX, VenueOrder, VenuePosition, is_ours
 
 log = structlog.get_logger("signalbridge.reconcile")
 

@@ -11,9 +11,9 @@ from datetime import datetime
 from decimal import Decimal
 
 from signalbridge.domain.signals import EntryZone, OrderType, Side, Signal
-from signalbridge.execution.base import OrderRequest, OrderSide, VenueOrderType
 from signalbridge.execution.planner import Plan
 from signalbridge.store import models as m
+from signalbridge.venues.base import OrderRequest, OrderSide, VenueOrderType
 
 
 def signal_from_row(row: m.Signal) -> Signal:

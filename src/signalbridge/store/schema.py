@@ -5,8 +5,6 @@ Alembic and tests read :data:`metadata` from here so no table is forgotten.
 
 from __future__ import annotations
 
-import signalbridge.execution.paper.models
-import signalbridge.store.models  # noqa: F401 - registers the platform tables
 from signalbridge.store.base import Base
 
 metadata = Base.metadata

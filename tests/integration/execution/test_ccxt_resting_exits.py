@@ -15,11 +15,11 @@ from tests.fakes.binance import FakeBinance, binance_server, fake_binance  # noq
 from tests.integration.execution.test_ccxt_adapter import make
 from tests.integration.execution.test_engine_fixtures import build_rig
 
-from signalbridge.execution.base import OrderRequest, OrderSide, OrderStatus, VenueOrderType
-from signalbridge.execution.ccxt_adapter import CcxtAdapter
 from signalbridge.execution.monitor import PositionMonitor
 from signalbridge.integrations import errors as sb
 from signalbridge.store import models as m
+from signalbridge.venues.base import OrderRequest, OrderSide, OrderStatus, VenueOrderType
+from signalbridge.venues.ccxt.adapter import CcxtAdapter
 
 D = Decimal
 

@@ -18,7 +18,6 @@ from tests.fakes.loopback import LOOPBACK_HOSTS
 from tests.platform_fixtures import make_settings
 
 from signalbridge.bootstrap import Container, build_container
-from signalbridge.execution.base import AdapterDeps
 from signalbridge.execution.engine import ExecutionEngine
 from signalbridge.execution.pool import AdapterPool
 from signalbridge.execution.sending import SendHooks
@@ -29,6 +28,7 @@ from signalbridge.integrations.retry import RetryPolicy
 from signalbridge.services.secrets import seal
 from signalbridge.store import models as m
 from signalbridge.store.migrate import upgrade
+from signalbridge.venues.base import AdapterDeps
 
 
 async def _no_sleep(_: float) -> None:

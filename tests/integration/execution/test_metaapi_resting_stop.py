@@ -21,16 +21,16 @@ from tests.integration.execution.test_metaapi_adapter import (
     metaapi_config,
 )
 
-from signalbridge.execution.base import (
+from signalbridge.execution.monitor import PositionMonitor
+from signalbridge.integrations.errors import InvalidRequest, OrderNotFound
+from signalbridge.store import models as m
+from signalbridge.venues.base import (
     OrderRequest,
     OrderSide,
     OrderStatus,
     VenueOrderType,
 )
-from signalbridge.execution.metaapi.adapter import MetaApiAdapter
-from signalbridge.execution.monitor import PositionMonitor
-from signalbridge.integrations.errors import InvalidRequest, OrderNotFound
-from signalbridge.store import models as m
+from signalbridge.venues.metaapi.adapter import MetaApiAdapter
 
 D = Decimal
 

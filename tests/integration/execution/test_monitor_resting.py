@@ -14,11 +14,11 @@ from tests.integration.execution.test_monitor_exits import Rig, execution_of, ma
 from tests.integration.execution.test_monitor_updates import apply, post_update
 from tests.platform_fixtures import Harness
 
-from signalbridge.execution.base import OrderStatus, VenueOrder
 from signalbridge.execution.monitor import PositionMonitor
 from signalbridge.execution.sending import NoHooks
 from signalbridge.integrations.errors import TransientError
 from signalbridge.store import models as m
+from signalbridge.venues.base import OrderStatus, VenueOrder
 
 D = Decimal
 LIVE = ("pending", "sending", "open", "partially_filled")

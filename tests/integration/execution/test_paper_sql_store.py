@@ -15,20 +15,20 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from signalbridge.execution.base import (
+from signalbridge.integrations.errors import InvalidRequest
+from signalbridge.venues.base import (
     AdapterDeps,
     OrderRequest,
     OrderSide,
     OrderStatus,
     VenueOrderType,
 )
-from signalbridge.execution.paper.adapter import PaperAdapter
-from signalbridge.execution.paper.exchange import PaperExchange
-from signalbridge.execution.paper.models import PAPER_TABLES
-from signalbridge.execution.paper.rules import VenueRules
-from signalbridge.execution.paper.sql_store import SqlPaperStore
-from signalbridge.execution.paper.store import MemoryPaperStore, PaperStateStore
-from signalbridge.integrations.errors import InvalidRequest
+from signalbridge.venues.paper.adapter import PaperAdapter
+from signalbridge.venues.paper.exchange import PaperExchange
+from signalbridge.venues.paper.models import PAPER_TABLES
+from signalbridge.venues.paper.rules import VenueRules
+from signalbridge.venues.paper.sql_store import SqlPaperStore
+from signalbridge.venues.paper.store import MemoryPaperStore, PaperStateStore
 
 PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
@@ -238,8 +238,8 @@ KILLED_CHILD = """
 import asyncio, os, signal, sys
 from decimal import Decimal as D
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
-from signalbridge.execution.base import AdapterDeps, OrderRequest, OrderSide, VenueOrderType
-from signalbridge.execution.paper.adapter import PaperAdapter
+from signalbridge.venues.base import AdapterDeps, OrderRequest, OrderSide, VenueOrderType
+from signalbridge.venues.paper.adapter import PaperAdapter
 
 async def main():
     engine = create_async_engine(sys.argv[1])

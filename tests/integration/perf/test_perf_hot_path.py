@@ -18,11 +18,7 @@ from tests.platform_fixtures import Harness, eventually, make_settings
 
 from signalbridge.bootstrap import Container, build_container
 from signalbridge.domain.signals import OrderType, Side, Signal
-from signalbridge.execution.base import AdapterDeps, OrderRequest, OrderSide, VenueOrderType
 from signalbridge.execution.engine import ExecutionEngine
-from signalbridge.execution.paper.exchange import PaperExchange
-from signalbridge.execution.paper.rules import VenueRules
-from signalbridge.execution.paper.sql_store import SqlPaperStore
 from signalbridge.execution.pool import AdapterPool
 from signalbridge.integrations.errors import ConnectionDisabled
 from signalbridge.integrations.kernel import Kernel
@@ -32,6 +28,10 @@ from signalbridge.store import models as m
 from signalbridge.store.db import insert_ignore_many
 from signalbridge.store.migrate import upgrade
 from signalbridge.store.types import utcnow
+from signalbridge.venues.base import AdapterDeps, OrderRequest, OrderSide, VenueOrderType
+from signalbridge.venues.paper.exchange import PaperExchange
+from signalbridge.venues.paper.rules import VenueRules
+from signalbridge.venues.paper.sql_store import SqlPaperStore
 
 
 class Counter:

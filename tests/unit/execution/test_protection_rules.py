@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from tests.unit.execution.test_management_rules import BTC, positions, prices, view
 
 from signalbridge.domain.signals import Side
-from signalbridge.execution.base import VenueOrderType
 from signalbridge.execution.exits import resting_roles
 from signalbridge.execution.legs import STOP_ROLE as STOP
 from signalbridge.execution.legs import (
@@ -31,6 +30,7 @@ from signalbridge.execution.management import (
     triggers,
 )
 from signalbridge.execution.protection import trigger_on_tick, wanted
+from signalbridge.venues.base import VenueOrderType
 
 D = Decimal
 RESTING = replace(BTC, resting_stops=True, resting_targets=True)

@@ -1,8 +1,8 @@
 """ExchangeAdapter for any ccxt exchange (spot and USDT-margined linear perpetuals).
 
 The adapter only translates: canonical symbols ↔ ccxt symbols, ccxt structures ↔ the
-``execution.base`` types (``Decimal`` everywhere) and ccxt exceptions → the integration error
-tree (:mod:`signalbridge.execution.ccxt_errors`). Retries, circuit breaking and rate limiting
+``venues.base`` types (``Decimal`` everywhere) and ccxt exceptions → the integration error
+tree (:mod:`signalbridge.venues.ccxt.errors`). Retries, circuit breaking and rate limiting
 belong to the kernel's ConnectionGuard around every call, so ccxt's own limiter is off.
 
 Orders always carry our deterministic client order id (ccxt's unified ``clientOrderId``,
@@ -22,8 +22,11 @@ import ccxt.async_support as ccxt_async
 from ccxt.base.decimal_to_precision import TICK_SIZE
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from signalbridge.execution import ccxt_algo
-from signalbridge.execution.base import (
+from signalbridge.integrations import errors as sb
+from signalbridge.integrations.redaction import register_secret
+from signalbridge.integrations.registry import AdapterRegistry
+from signalbridge.integrations.ssrf import url_syntax_problem
+from signalbridge.venues.base import (
     AdapterDeps,
     Balance,
     Capabilities,
@@ -41,20 +44,17 @@ from signalbridge.execution.base import (
     VenueOrderType,
     VenuePosition,
 )
-from signalbridge.execution.ccxt_algo import RESTING_TYPES
-from signalbridge.execution.ccxt_errors import translate
-from signalbridge.execution.ccxt_markets import ccxt_decimal, market_from_ccxt
-from signalbridge.execution.ccxt_urls import (
+from signalbridge.venues.ccxt import algo as ccxt_algo
+from signalbridge.venues.ccxt.algo import RESTING_TYPES
+from signalbridge.venues.ccxt.errors import translate
+from signalbridge.venues.ccxt.markets import ccxt_decimal, market_from_ccxt
+from signalbridge.venues.ccxt.urls import (
     guarded_session,
     options_problem,
     override_problem,
     policy_of,
 )
-from signalbridge.execution.symbols import SymbolMap, SymbolStyle
-from signalbridge.integrations import errors as sb
-from signalbridge.integrations.redaction import register_secret
-from signalbridge.integrations.registry import AdapterRegistry
-from signalbridge.integrations.ssrf import url_syntax_problem
+from signalbridge.venues.symbols import SymbolMap, SymbolStyle
 
 T = TypeVar("T")
 

@@ -22,7 +22,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from signalbridge.domain.signals import Side
-from signalbridge.execution.base import (
+from signalbridge.execution.legs import STOP_ROLE, is_entry_leg, resting_leg
+from signalbridge.integrations.errors import InvalidRequest, OrderNotFound
+from signalbridge.venues.base import (
     OrderRequest,
     OrderSide,
     OrderStatus,
@@ -30,13 +32,11 @@ from signalbridge.execution.base import (
     VenueOrderType,
     parse_client_order_id,
 )
-from signalbridge.execution.legs import STOP_ROLE, is_entry_leg, resting_leg
-from signalbridge.execution.metaapi import convert
-from signalbridge.execution.metaapi.convert import MetaApiPosition
-from signalbridge.integrations.errors import InvalidRequest, OrderNotFound
+from signalbridge.venues.metaapi import convert
+from signalbridge.venues.metaapi.convert import MetaApiPosition
 
 if TYPE_CHECKING:
-    from signalbridge.execution.metaapi.adapter import MetaApiAdapter
+    from signalbridge.venues.metaapi.adapter import MetaApiAdapter
 
 ZERO = Decimal(0)
 STOPPED_OUT = "DEAL_REASON_SL"

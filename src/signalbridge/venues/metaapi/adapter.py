@@ -23,31 +23,6 @@ from pydantic import ValidationError
 
 from signalbridge.domain.market import Market
 from signalbridge.domain.signals import Side
-from signalbridge.execution.base import (
-    AdapterDeps,
-    Balance,
-    Capabilities,
-    OrderRequest,
-    OrderSide,
-    OrderStatus,
-    ProbeResult,
-    Ticker,
-    VenueOrder,
-    VenueOrderType,
-    VenuePosition,
-)
-from signalbridge.execution.metaapi import convert
-from signalbridge.execution.metaapi.client import JsonObject, MetaApiClient
-from signalbridge.execution.metaapi.client_ids import (
-    MAX_CLIENT_ID_LEN,
-    from_venue_client_id,
-    to_venue_client_id,
-)
-from signalbridge.execution.metaapi.config import MetaApiConfig
-from signalbridge.execution.metaapi.convert import AccountInfo, MetaApiPosition
-from signalbridge.execution.metaapi.errors import trade_error
-from signalbridge.execution.metaapi.stops import PositionStops, execution_of, is_position_stop
-from signalbridge.execution.symbols import SymbolMap, canonicalize
 from signalbridge.integrations.errors import (
     AuthenticationError,
     IntegrationError,
@@ -60,6 +35,31 @@ from signalbridge.integrations.http import HttpClientFactory
 from signalbridge.integrations.redaction import register_secret
 from signalbridge.integrations.registry import AdapterRegistry
 from signalbridge.store.types import utcnow
+from signalbridge.venues.base import (
+    AdapterDeps,
+    Balance,
+    Capabilities,
+    OrderRequest,
+    OrderSide,
+    OrderStatus,
+    ProbeResult,
+    Ticker,
+    VenueOrder,
+    VenueOrderType,
+    VenuePosition,
+)
+from signalbridge.venues.metaapi import convert
+from signalbridge.venues.metaapi.client import JsonObject, MetaApiClient
+from signalbridge.venues.metaapi.client_ids import (
+    MAX_CLIENT_ID_LEN,
+    from_venue_client_id,
+    to_venue_client_id,
+)
+from signalbridge.venues.metaapi.config import MetaApiConfig
+from signalbridge.venues.metaapi.convert import AccountInfo, MetaApiPosition
+from signalbridge.venues.metaapi.errors import trade_error
+from signalbridge.venues.metaapi.stops import PositionStops, execution_of, is_position_stop
+from signalbridge.venues.symbols import SymbolMap, canonicalize
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from signalbridge.execution.base import OrderStatus, VenueOrder, VenueOrderType
+from signalbridge.venues.base import OrderStatus, VenueOrder, VenueOrderType
 
 #: What each algoStatus means for the order as a whole (None: ask the triggered child).
 ALGO_STATUS: dict[str, OrderStatus | None] = {

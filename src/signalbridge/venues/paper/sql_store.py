@@ -20,29 +20,29 @@ from sqlalchemy import bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from signalbridge.execution.base import (
+from signalbridge.integrations.errors import AmbiguousOutcome, InvalidRequest, TransientError
+from signalbridge.store.types import utcnow
+from signalbridge.venues.base import (
     OrderSide,
     OrderStatus,
     PositionSide,
     TimeInForce,
     VenueOrderType,
 )
-from signalbridge.execution.paper.models import (
+from signalbridge.venues.paper.models import (
     PaperAccountRow,
     PaperBalanceRow,
     PaperFillRow,
     PaperOrderRow,
     PaperPositionRow,
 )
-from signalbridge.execution.paper.state import (
+from signalbridge.venues.paper.state import (
     AccountState,
     PaperBalance,
     PaperOrder,
     PaperPosition,
 )
-from signalbridge.execution.paper.store import Operation, T, UnknownAccount
-from signalbridge.integrations.errors import AmbiguousOutcome, InvalidRequest, TransientError
-from signalbridge.store.types import utcnow
+from signalbridge.venues.paper.store import Operation, T, UnknownAccount
 
 MAX_BATCH = 500
 ZERO = Decimal(0)

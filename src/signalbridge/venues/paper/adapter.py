@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, ClassVar, Self
 
 from signalbridge.domain.market import Market
-from signalbridge.execution.base import (
+from signalbridge.integrations.errors import InvalidRequest, SymbolNotListed
+from signalbridge.venues.base import (
     AdapterDeps,
     Balance,
     Capabilities,
@@ -26,13 +27,12 @@ from signalbridge.execution.base import (
     VenueOrder,
     VenuePosition,
 )
-from signalbridge.execution.paper.exchange import PaperExchange
-from signalbridge.execution.paper.feeds import PriceFeed, RandomWalkFeed, ReplayFeed
-from signalbridge.execution.paper.files import UnsafePath, confine
-from signalbridge.execution.paper.markets import default_start_prices, markets_from_config
-from signalbridge.execution.paper.rules import VenueRules
-from signalbridge.execution.paper.store import MemoryPaperStore, PaperStateStore
-from signalbridge.integrations.errors import InvalidRequest, SymbolNotListed
+from signalbridge.venues.paper.exchange import PaperExchange
+from signalbridge.venues.paper.feeds import PriceFeed, RandomWalkFeed, ReplayFeed
+from signalbridge.venues.paper.files import UnsafePath, confine
+from signalbridge.venues.paper.markets import default_start_prices, markets_from_config
+from signalbridge.venues.paper.rules import VenueRules
+from signalbridge.venues.paper.store import MemoryPaperStore, PaperStateStore
 
 PAPER_CAPABILITIES = Capabilities(
     market_orders=True,
@@ -59,7 +59,7 @@ def build_exchange(config: Mapping[str, Any], deps: AdapterDeps) -> PaperExchang
     """A paper exchange from config: feed, markets, and SQL or memory state."""
     store: PaperStateStore
     if deps.session_factory is not None:
-        from signalbridge.execution.paper.sql_store import SqlPaperStore
+        from signalbridge.venues.paper.sql_store import SqlPaperStore
 
         store = SqlPaperStore(deps.session_factory)
     else:
