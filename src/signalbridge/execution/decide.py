@@ -14,9 +14,9 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from signalbridge.domain.management import management_settings
 from signalbridge.domain.market import Market
 from signalbridge.domain.signals import Side, Signal
-from signalbridge.execution.management import management_settings
 from signalbridge.execution.planner import (
     Plan,
     Skip,

@@ -18,12 +18,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from signalbridge.domain.legs import is_entry_leg, is_full_close
+from signalbridge.domain.management import Action, ActionKind, Precision, modified_tps
 from signalbridge.domain.market import MarketKind
 from signalbridge.domain.signals import Side
 from signalbridge.execution.cancel import Canceller
 from signalbridge.execution.intents import NewOrder, write_intents
-from signalbridge.execution.legs import is_entry_leg, is_full_close
-from signalbridge.execution.management import Action, ActionKind, Precision, modified_tps
 from signalbridge.execution.planner import OrderIntent
 from signalbridge.execution.pool import AdapterPool
 from signalbridge.execution.protection import ProtectionDesk, Released

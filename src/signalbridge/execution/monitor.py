@@ -28,16 +28,16 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from signalbridge.domain.signals import Side
-from signalbridge.execution.exits import ExitDesk, resting_roles
-from signalbridge.execution.legs import STOP_ROLE, is_entry_leg, is_full_close
-from signalbridge.execution.management import (
+from signalbridge.domain.legs import STOP_ROLE, is_entry_leg, is_full_close
+from signalbridge.domain.management import (
     Action,
     ActionKind,
     PositionView,
     Precision,
     management_settings,
 )
+from signalbridge.domain.signals import Side
+from signalbridge.execution.exits import ExitDesk, resting_roles
 from signalbridge.execution.pool import AdapterPool
 from signalbridge.execution.position_index import PositionIndex, Tracked
 from signalbridge.execution.protection import Holder

@@ -21,8 +21,8 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from signalbridge.domain.legs import STOP_ROLE, is_entry_leg, resting_leg
 from signalbridge.domain.signals import Side
-from signalbridge.execution.legs import STOP_ROLE, is_entry_leg, resting_leg
 from signalbridge.integrations.errors import InvalidRequest, OrderNotFound
 from signalbridge.venues.base import (
     OrderRequest,
