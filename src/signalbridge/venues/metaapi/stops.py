@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from signalbridge.domain.legs import STOP_ROLE, is_entry_leg, resting_leg
 from signalbridge.domain.signals import Side
@@ -33,10 +33,8 @@ from signalbridge.venues.base import (
     parse_client_order_id,
 )
 from signalbridge.venues.metaapi import convert
+from signalbridge.venues.metaapi.account import MetaApiAccount
 from signalbridge.venues.metaapi.convert import MetaApiPosition
-
-if TYPE_CHECKING:
-    from signalbridge.venues.metaapi.adapter import MetaApiAdapter
 
 ZERO = Decimal(0)
 STOPPED_OUT = "DEAL_REASON_SL"
@@ -52,7 +50,7 @@ def is_position_stop(client_order_id: str | None) -> bool:
 class PositionStops:
     """Resting stops as position stop losses, for one MetaApi account."""
 
-    def __init__(self, adapter: MetaApiAdapter) -> None:
+    def __init__(self, adapter: MetaApiAccount) -> None:
         self._adapter = adapter
 
     async def place(self, req: OrderRequest) -> VenueOrder:
@@ -163,7 +161,7 @@ def execution_of(client_order_id: str | None, *, entry: bool = False) -> str | N
 
 
 def _from_deals(
-    adapter: MetaApiAdapter,
+    adapter: MetaApiAccount,
     client_order_id: str,
     symbol: str,
     held_buy: bool,
