@@ -138,6 +138,7 @@ async def write_plans(
             stop_price=intent.stop_price,
             reduce_only=intent.reduce_only,
             sent_at=now if sending else None,
+            leg=intent.leg,
         )
         sends.append((p.live, snapshot))
     await insert_logs(

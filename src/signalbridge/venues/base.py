@@ -99,6 +99,17 @@ class Balance:
     total: Decimal
 
 
+class OrderRole(StrEnum):
+    """What an order is for, set by the side that builds the request: an entry, the stop
+    or a target resting on the venue, or another exit (at market). Adapters route by it
+    (MetaTrader keeps a resting stop on the position, Binance on its Algo Service)."""
+
+    ENTRY = "entry"
+    STOP = "stop"
+    TARGET = "target"
+    EXIT = "exit"
+
+
 class OrderSide(StrEnum):
     BUY = "buy"
     SELL = "sell"
@@ -155,6 +166,7 @@ class OrderRequest:
     reduce_only: bool = False
     leverage: int | None = None
     time_in_force: TimeInForce = TimeInForce.GTC
+    role: OrderRole | None = None
 
     def __post_init__(self) -> None:
         if self.amount <= 0:
@@ -283,11 +295,16 @@ class ExchangeAdapter(Protocol):
 
     async def create_order(self, req: OrderRequest) -> VenueOrder: ...
 
-    async def fetch_order(self, symbol: str, client_order_id: str) -> VenueOrder:
-        """Raises OrderNotFound when the venue does not (yet) know the client order id."""
+    async def fetch_order(
+        self, symbol: str, client_order_id: str, role: OrderRole | None = None
+    ) -> VenueOrder:
+        """Raises OrderNotFound when the venue does not (yet) know the client order id.
+        ``role`` is the request's (a venue may keep a resting stop apart from orders)."""
         ...
 
-    async def cancel_order(self, symbol: str, client_order_id: str) -> VenueOrder: ...
+    async def cancel_order(
+        self, symbol: str, client_order_id: str, role: OrderRole | None = None
+    ) -> VenueOrder: ...
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[VenueOrder]: ...
 

@@ -31,6 +31,7 @@ from signalbridge.venues.base import (
     Market,
     MarketKind,
     OrderRequest,
+    OrderRole,
     PositionSide,
     ProbeResult,
     Ticker,
@@ -53,6 +54,7 @@ T = TypeVar("T")
 
 WITHDRAW_REFUSAL = "this API key can withdraw funds; create a trade-only key"
 _BALANCE_META = frozenset({"info", "free", "used", "total", "debt", "timestamp", "datetime"})
+_RESTING_ROLES = frozenset({OrderRole.STOP, OrderRole.TARGET})
 _TIF = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.FOK: "FOK"}
 
 
@@ -277,7 +279,7 @@ class CcxtAdapter:
     # -- orders ------------------------------------------------------------------------------
 
     async def create_order(self, req: OrderRequest) -> VenueOrder:
-        resting = req.type in self.quirks.resting_types
+        resting = req.role in _RESTING_ROLES and req.type in self.quirks.resting_types
         if req.type.is_triggered and not resting:
             raise sb.InvalidRequest(
                 f"{req.type} orders are not supported here; the position monitor "
@@ -310,7 +312,9 @@ class CcxtAdapter:
         )
         return await self._resolve(raw, req.client_order_id, venue)
 
-    async def fetch_order(self, symbol: str, client_order_id: str) -> VenueOrder:
+    async def fetch_order(
+        self, symbol: str, client_order_id: str, role: OrderRole | None = None
+    ) -> VenueOrder:
         """By client id: the matching engine first, then where the exchange keeps
         conditional orders (Binance futures: the Algo Service)."""
         venue = await self._venue_symbol(symbol)
@@ -326,7 +330,9 @@ class CcxtAdapter:
             raw = await self._call(lambda: self.exchange.fetch_order(None, venue, conditional))
         return await self._resolve(raw, client_order_id, venue)
 
-    async def cancel_order(self, symbol: str, client_order_id: str) -> VenueOrder:
+    async def cancel_order(
+        self, symbol: str, client_order_id: str, role: OrderRole | None = None
+    ) -> VenueOrder:
         """Cancel by client id; a lost answer is a TransientError (cancelling is idempotent:
         a repeat answers OrderNotFound once the first one went through)."""
         venue = await self._venue_symbol(symbol)

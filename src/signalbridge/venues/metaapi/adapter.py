@@ -28,6 +28,7 @@ from signalbridge.venues.base import (
     AdapterDeps,
     Capabilities,
     OrderRequest,
+    OrderRole,
     OrderSide,
     OrderStatus,
     VenueOrder,
@@ -38,7 +39,7 @@ from signalbridge.venues.metaapi.account import MetaApiAccount
 from signalbridge.venues.metaapi.client import JsonObject, MetaApiClient
 from signalbridge.venues.metaapi.client_ids import MAX_CLIENT_ID_LEN
 from signalbridge.venues.metaapi.config import MetaApiConfig
-from signalbridge.venues.metaapi.stops import PositionStops, execution_of, is_position_stop
+from signalbridge.venues.metaapi.stops import PositionStops, execution_of
 from signalbridge.venues.symbols import SymbolMap
 
 log = logging.getLogger(__name__)
@@ -145,7 +146,7 @@ class MetaApiAdapter(MetaApiAccount):
         """
         sl = stop_loss if stop_loss is not None else getattr(req, "stop_loss", None)
         tp = take_profit if take_profit is not None else getattr(req, "take_profit", None)
-        if req.reduce_only and is_position_stop(req.client_order_id):
+        if req.reduce_only and req.role is OrderRole.STOP:
             return await self._stops.place(req)
         if req.reduce_only:
             return await self._reduce(req)
@@ -177,9 +178,12 @@ class MetaApiAdapter(MetaApiAccount):
         result = await self._trade(body)
         return await self._placed(req, market, result)
 
-    async def fetch_order(self, symbol: str, client_order_id: str) -> VenueOrder:
-        """Find our order by client id: open orders, then history and positions."""
-        if is_position_stop(client_order_id):
+    async def fetch_order(
+        self, symbol: str, client_order_id: str, role: OrderRole | None = None
+    ) -> VenueOrder:
+        """Find our order by client id: open orders, then history and positions (a resting
+        stop: the stop loss of its execution's positions)."""
+        if role is OrderRole.STOP:
             return await self._stops.fetch(symbol, client_order_id)
         client_id = self._client_id(client_order_id)
         for order in await self.client.orders():
@@ -210,9 +214,11 @@ class MetaApiAdapter(MetaApiAccount):
             connection_id=self.connection_id,
         )
 
-    async def cancel_order(self, symbol: str, client_order_id: str) -> VenueOrder:
+    async def cancel_order(
+        self, symbol: str, client_order_id: str, role: OrderRole | None = None
+    ) -> VenueOrder:
         """Cancel a pending order; an order already final is returned as it is."""
-        if is_position_stop(client_order_id):
+        if role is OrderRole.STOP:
             return await self._stops.cancel(symbol, client_order_id)
         client_id = self._client_id(client_order_id)
         pending = next(
@@ -299,7 +305,7 @@ class MetaApiAdapter(MetaApiAccount):
                 for p in await self.fetch_position_details()
                 if p.venue_symbol == market.venue_symbol and p.side is target
             ),
-            key=lambda p: (execution_of(p.client_order_id, entry=True) != ours, p.opened_at),
+            key=lambda p: (execution_of(p.client_order_id) != ours, p.opened_at),
         )
         if not positions:
             raise InvalidRequest(

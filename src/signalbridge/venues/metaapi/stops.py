@@ -3,8 +3,8 @@
 MetaTrader keeps SL and TP on the position, not as orders, and its TP always closes the
 whole position; so only the stop rests there (``Capabilities.resting_stops``), and the
 monitor keeps the split targets. The protection desk speaks orders, so a reduce-only
-``stop_market`` with a resting-stop leg (``s<g>``) is read as "set the stop loss of every
-open position this execution's entries opened":
+``stop_market`` whose request has the role ``OrderRole.STOP`` is read as "set the stop loss
+of every open position this execution's entries opened":
 
 - placing sets it (POSITION_MODIFY, keeping each position's take profit);
 - the order is open while such a position is open with a stop loss, cancelled when the
@@ -21,7 +21,6 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from signalbridge.domain.legs import STOP_ROLE, is_entry_leg, resting_leg
 from signalbridge.domain.signals import Side
 from signalbridge.integrations.errors import InvalidRequest, OrderNotFound
 from signalbridge.venues.base import (
@@ -38,13 +37,6 @@ from signalbridge.venues.metaapi.convert import MetaApiPosition
 
 ZERO = Decimal(0)
 STOPPED_OUT = "DEAL_REASON_SL"
-
-
-def is_position_stop(client_order_id: str | None) -> bool:
-    """Whether one of our client order ids names a resting stop (leg ``s<g>``)."""
-    parsed = parse_client_order_id(client_order_id)
-    found = resting_leg(parsed[1]) if parsed else None
-    return found is not None and found[0] == STOP_ROLE
 
 
 class PositionStops:
@@ -95,7 +87,7 @@ class PositionStops:
         return [
             p
             for p in await self._adapter.fetch_position_details(symbol)
-            if execution_of(p.client_order_id, entry=True) == ident
+            if execution_of(p.client_order_id) == ident
         ]
 
     async def _closed(self, symbol: str, client_order_id: str) -> VenueOrder:
@@ -106,7 +98,7 @@ class PositionStops:
             str(d.get("positionId")): d
             for d in deals
             if d.get("entryType") == "DEAL_ENTRY_IN"
-            and execution_of(self._adapter.decode_client_id(d.get("clientId")), entry=True) == ident
+            and execution_of(self._adapter.decode_client_id(d.get("clientId"))) == ident
         }
         if not entries:
             raise OrderNotFound(
@@ -152,12 +144,12 @@ class PositionStops:
         )
 
 
-def execution_of(client_order_id: str | None, *, entry: bool = False) -> str | None:
-    """The execution part of one of our client ids (of an entry leg, when ``entry``)."""
+def execution_of(client_order_id: str | None) -> str | None:
+    """The execution part of one of our client ids. Only entries open positions (exits are
+    reduce-only closes), so a position's or an opening deal's id names the entry of its
+    execution."""
     parsed = parse_client_order_id(client_order_id)
-    if parsed is None or (entry and not is_entry_leg(parsed[1])):
-        return None
-    return parsed[0]
+    return None if parsed is None else parsed[0]
 
 
 def _from_deals(

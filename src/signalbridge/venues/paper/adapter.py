@@ -22,6 +22,7 @@ from signalbridge.venues.base import (
     Balance,
     Capabilities,
     OrderRequest,
+    OrderRole,
     ProbeResult,
     Ticker,
     VenueOrder,
@@ -204,10 +205,14 @@ class PaperAdapter:
             raise InvalidRequest("client order id is too long", connection_id=self.connection_id)
         return await self.exchange.create_order(await self._account(), req)
 
-    async def fetch_order(self, symbol: str, client_order_id: str) -> VenueOrder:
+    async def fetch_order(
+        self, symbol: str, client_order_id: str, role: OrderRole | None = None
+    ) -> VenueOrder:
         return await self.exchange.fetch_order(await self._account(), client_order_id)
 
-    async def cancel_order(self, symbol: str, client_order_id: str) -> VenueOrder:
+    async def cancel_order(
+        self, symbol: str, client_order_id: str, role: OrderRole | None = None
+    ) -> VenueOrder:
         return await self.exchange.cancel_order(await self._account(), client_order_id)
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[VenueOrder]:
