@@ -25,11 +25,14 @@ import asyncio
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
+
+from signalbridge.store.paper_book import SqlPaperStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -70,7 +73,7 @@ async def setup(
     kernel = Kernel.from_settings(settings, CollectorRegistry())
     # The fake Binance listens on loopback: the operator's allow-list says so.
     http = HttpClientFactory(registry=CollectorRegistry(), allowed_hosts=("127.0.0.1", "::1"))
-    deps = AdapterDeps(session_factory=c.sessions, http_factory=http)
+    deps = AdapterDeps(paper_store=partial(SqlPaperStore, c.sessions), http_factory=http)
     pool = AdapterPool(c.sessions, c.vault, c.registry, deps, kernel.guard)
     engine = ExecutionEngine(c.sessions, pool, settle_seconds=30, hooks=LastAnswer())
     async with c.sessions() as s, s.begin():

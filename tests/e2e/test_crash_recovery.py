@@ -25,7 +25,7 @@ from signalbridge.integrations.vault import generate_key
 from signalbridge.services.users import FIRST_ADMIN_FILE
 from signalbridge.settings import Settings
 from signalbridge.store import models as m
-from signalbridge.venues.paper.models import PaperOrderRow
+from signalbridge.store.paper_tables import PaperOrderRow
 
 pytestmark = pytest.mark.slow
 TOTAL = 200

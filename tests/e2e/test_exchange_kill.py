@@ -20,11 +20,14 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
 from tests.fakes.binance import FakeBinance, binance_server, fake_binance  # noqa: F401
+
+from signalbridge.store.paper_book import SqlPaperStore
 
 pytestmark = pytest.mark.slow
 POINTS = ("before_post", "after_post", "after_answer")
@@ -65,7 +68,7 @@ async def _child(db: str, key: str, execution_id: int, point: str) -> None:
     c = build_container(settings)
     kernel = Kernel.from_settings(settings, CollectorRegistry())
     http = HttpClientFactory(registry=CollectorRegistry(), allowed_hosts=settings.allowed_hosts)
-    deps = AdapterDeps(session_factory=c.sessions, http_factory=http)
+    deps = AdapterDeps(paper_store=partial(SqlPaperStore, c.sessions), http_factory=http)
     pool = AdapterPool(c.sessions, c.vault, c.registry, deps, kernel.guard)
     engine = ExecutionEngine(c.sessions, pool, settle_seconds=30, hooks=KillAt(point))
     print("child ready", flush=True)
@@ -107,7 +110,8 @@ async def test_sigkill_around_the_post_leaves_no_duplicate_and_no_orphan(
     proc = subprocess.Popen(
         [sys.executable, __file__, db, key, str(execution_id), point],
         cwd=root,
-        env={**os.environ, "PYTHONPATH": str(root)},
+        # The child imports this tree's sources (src first), not whatever is installed.
+        env={**os.environ, "PYTHONPATH": os.pathsep.join((str(root / "src"), str(root)))},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 # Imported for their side effect: each registers its tables on Base.metadata.
 import signalbridge.store.models
-import signalbridge.venues.paper.models  # noqa: F401
+import signalbridge.store.paper_tables  # noqa: F401
 from signalbridge.store.base import Base
 
 metadata = Base.metadata

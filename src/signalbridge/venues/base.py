@@ -18,15 +18,15 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, runtime_checkable
 
+from signalbridge.domain.clock import utcnow
 from signalbridge.domain.market import Market, MarketKind
 from signalbridge.domain.signals import Side
-from signalbridge.store.types import utcnow
 
 if TYPE_CHECKING:
     import httpx
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from signalbridge.integrations.http import HttpClientFactory
+    from signalbridge.venues.paper.store import PaperStateStore
 
 __all__ = [
     "AdapterDeps",
@@ -252,9 +252,11 @@ class AdapterDeps:
 
     ``shared`` holds process-wide objects adapters of one type share between connections
     (the paper venue keeps its hub under ``"paper"``), keyed by the adapter ``type``.
+    ``paper_store`` makes the paper venue's durable state store (bootstrap passes the SQL
+    one from ``store.paper_book``; ``None``: state in memory).
     """
 
-    session_factory: async_sessionmaker[AsyncSession] | None = None
+    paper_store: Callable[[], PaperStateStore] | None = None
     http_transport: httpx.AsyncBaseTransport | None = None
     #: The kernel's ``HttpClientFactory``: adapters that speak HTTP build clients from it.
     http_factory: HttpClientFactory | None = None

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from signalbridge.integrations.retry import RetryPolicy
 from signalbridge.services.secrets import seal
 from signalbridge.store import models as m
 from signalbridge.store.migrate import upgrade
+from signalbridge.store.paper_book import SqlPaperStore
 from signalbridge.venues.base import AdapterDeps
 
 
@@ -210,7 +212,7 @@ async def build_rig(
         container.registry,
         deps
         or AdapterDeps(
-            session_factory=container.sessions,
+            paper_store=partial(SqlPaperStore, container.sessions),
             http_factory=HttpClientFactory(
                 registry=CollectorRegistry(), allowed_hosts=settings.allowed_hosts
             ),

@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,11 @@ from signalbridge.services.ingest import Interpretation, ingest
 from signalbridge.store import models as m
 from signalbridge.store.db import insert_ignore_many
 from signalbridge.store.migrate import upgrade
+from signalbridge.store.paper_book import SqlPaperStore
 from signalbridge.store.types import utcnow
 from signalbridge.venues.base import AdapterDeps, OrderRequest, OrderSide, VenueOrderType
 from signalbridge.venues.paper.exchange import PaperExchange
 from signalbridge.venues.paper.rules import VenueRules
-from signalbridge.venues.paper.sql_store import SqlPaperStore
 
 
 class Counter:
@@ -76,7 +77,7 @@ async def fanout(tmp_path: Path, database_url: str) -> AsyncIterator[Fanout]:
         c.sessions,
         c.vault,
         c.registry,
-        AdapterDeps(session_factory=c.sessions),
+        AdapterDeps(paper_store=partial(SqlPaperStore, c.sessions)),
         kernel.guard,
         clock=lambda: clock[0],
     )

@@ -16,6 +16,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any, TypeVar
 
+from signalbridge.domain.clock import utcnow
 from signalbridge.domain.market import Market
 from signalbridge.integrations.errors import (
     AuthenticationError,
@@ -23,7 +24,6 @@ from signalbridge.integrations.errors import (
     SymbolNotListed,
     TransientError,
 )
-from signalbridge.store.types import utcnow
 from signalbridge.venues.base import (
     Balance,
     OrderSide,

@@ -58,13 +58,9 @@ DEFAULT_BALANCES = {"USDT": Decimal(10_000), "USD": Decimal(10_000)}
 
 def build_exchange(config: Mapping[str, Any], deps: AdapterDeps) -> PaperExchange:
     """A paper exchange from config: feed, markets, and SQL or memory state."""
-    store: PaperStateStore
-    if deps.session_factory is not None:
-        from signalbridge.venues.paper.sql_store import SqlPaperStore
-
-        store = SqlPaperStore(deps.session_factory)
-    else:
-        store = MemoryPaperStore()
+    store: PaperStateStore = (
+        deps.paper_store() if deps.paper_store is not None else MemoryPaperStore()
+    )
     markets = markets_from_config(config.get("markets"))
     ticks = {symbol: market.price_tick for symbol, market in markets.items()}
     return PaperExchange(

@@ -16,6 +16,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
+from signalbridge.domain.clock import utcnow
 from signalbridge.domain.market import Market
 from signalbridge.integrations.errors import (
     InvalidRequest,
@@ -23,7 +24,6 @@ from signalbridge.integrations.errors import (
     SymbolNotListed,
     TransientError,
 )
-from signalbridge.store.types import utcnow
 from signalbridge.venues.base import OrderRequest, VenueOrder, VenuePosition
 from signalbridge.venues.paper import venue
 from signalbridge.venues.paper.feeds import PriceFeed, on_tick
