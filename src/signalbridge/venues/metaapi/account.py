@@ -36,10 +36,7 @@ from signalbridge.venues.base import (
 )
 from signalbridge.venues.metaapi import convert
 from signalbridge.venues.metaapi.client import JsonObject, MetaApiClient
-from signalbridge.venues.metaapi.client_ids import (
-    from_venue_client_id,
-    to_venue_client_id,
-)
+from signalbridge.venues.metaapi.client_ids import from_venue_client_id, to_venue_client_id
 from signalbridge.venues.metaapi.convert import AccountInfo, MetaApiPosition
 from signalbridge.venues.metaapi.errors import trade_error
 from signalbridge.venues.symbols import SymbolMap, canonicalize
