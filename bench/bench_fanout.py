@@ -25,16 +25,18 @@ import asyncio
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 
+from signalbridge.store.paper_book import SqlPaperStore
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from signalbridge.bootstrap import Container, build_container
-from signalbridge.execution.base import AdapterDeps
 from signalbridge.execution.engine import ExecutionEngine
 from signalbridge.execution.pool import AdapterPool
 from signalbridge.integrations.http import HttpClientFactory
@@ -45,6 +47,7 @@ from signalbridge.services.dispatch import dispatch_signal
 from signalbridge.settings import Settings
 from signalbridge.store import models as m
 from signalbridge.store.migrate import upgrade
+from signalbridge.venues.base import AdapterDeps
 
 
 class LastAnswer:
@@ -70,7 +73,7 @@ async def setup(
     kernel = Kernel.from_settings(settings, CollectorRegistry())
     # The fake Binance listens on loopback: the operator's allow-list says so.
     http = HttpClientFactory(registry=CollectorRegistry(), allowed_hosts=("127.0.0.1", "::1"))
-    deps = AdapterDeps(session_factory=c.sessions, http_factory=http)
+    deps = AdapterDeps(paper_store=partial(SqlPaperStore, c.sessions), http_factory=http)
     pool = AdapterPool(c.sessions, c.vault, c.registry, deps, kernel.guard)
     engine = ExecutionEngine(c.sessions, pool, settle_seconds=30, hooks=LastAnswer())
     async with c.sessions() as s, s.begin():

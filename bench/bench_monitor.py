@@ -21,13 +21,13 @@ import time
 from copy import copy
 from decimal import Decimal
 
-from signalbridge.domain.signals import Side
-from signalbridge.execution.management import (
+from signalbridge.domain.management import (
     ManagementSettings,
     PositionView,
     Precision,
     evaluate,
 )
+from signalbridge.domain.signals import Side
 from signalbridge.execution.position_index import PositionIndex, Tracked
 
 D = Decimal

@@ -18,17 +18,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from signalbridge.channels import webhook
-from signalbridge.execution import ccxt_adapter
-from signalbridge.execution.base import AdapterDeps
 from signalbridge.execution.engine import ExecutionEngine
-from signalbridge.execution.metaapi import adapter as metaapi
 from signalbridge.execution.monitor import PositionMonitor
-from signalbridge.execution.paper import registration as paper
 from signalbridge.execution.pool import AdapterPool
 from signalbridge.integrations.http import HttpClientFactory
 from signalbridge.integrations.kernel import Kernel
@@ -42,6 +39,11 @@ from signalbridge.services.login import LoginThrottle
 from signalbridge.services.webhook_channels import FailureNotes, WebhookChannels
 from signalbridge.settings import Settings
 from signalbridge.store.db import make_engine, make_sessionmaker
+from signalbridge.store.paper_book import SqlPaperStore
+from signalbridge.venues.base import AdapterDeps
+from signalbridge.venues.ccxt import adapter as ccxt_adapter
+from signalbridge.venues.metaapi import adapter as metaapi
+from signalbridge.venues.paper import registration as paper
 
 
 def build_registry() -> AdapterRegistry:
@@ -104,7 +106,9 @@ def build_container(settings: Settings, *, broker_url: str | None = None) -> Con
     metrics = CollectorRegistry()
     kernel = Kernel.from_settings(settings, metrics, health_writer(sessions))
     http = HttpClientFactory(registry=metrics, allowed_hosts=tuple(settings.allowed_hosts))
-    deps = AdapterDeps(session_factory=sessions, http_factory=http, data_dir=settings.data_dir)
+    deps = AdapterDeps(
+        paper_store=partial(SqlPaperStore, sessions), http_factory=http, data_dir=settings.data_dir
+    )
     pool = AdapterPool(sessions, vault, registry, deps, kernel.guard)
     execution = ExecutionEngine(sessions, pool, settle_seconds=settings.order_settle_seconds)
     grace = timedelta(seconds=settings.resting_grace_seconds)

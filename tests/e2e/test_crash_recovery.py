@@ -21,11 +21,11 @@ from sqlalchemy import func, select
 
 from signalbridge.bootstrap import build_container
 from signalbridge.channels.webhook import signed_headers
-from signalbridge.execution.paper.models import PaperOrderRow
 from signalbridge.integrations.vault import generate_key
 from signalbridge.services.users import FIRST_ADMIN_FILE
 from signalbridge.settings import Settings
 from signalbridge.store import models as m
+from signalbridge.store.paper_tables import PaperOrderRow
 
 pytestmark = pytest.mark.slow
 TOTAL = 200

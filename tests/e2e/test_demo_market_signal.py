@@ -12,9 +12,9 @@ from pathlib import Path
 from sqlalchemy import select
 from tests.platform_fixtures import eventually, make_settings, running_harness
 
-from signalbridge.execution.paper.exchange import PaperExchange
 from signalbridge.services.demo import sample_long, seed_demo
 from signalbridge.store import models as m
+from signalbridge.venues.paper.exchange import PaperExchange
 
 SYMBOL = "BTC/USDT"
 

@@ -20,11 +20,14 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
 from tests.fakes.binance import FakeBinance, binance_server, fake_binance  # noqa: F401
+
+from signalbridge.store.paper_book import SqlPaperStore
 
 pytestmark = pytest.mark.slow
 POINTS = ("before_post", "after_post", "after_answer")
@@ -49,12 +52,12 @@ async def _child(db: str, key: str, execution_id: int, point: str) -> None:
     from tests.fakes.loopback import LOOPBACK_HOSTS
 
     from signalbridge.bootstrap import build_container
-    from signalbridge.execution.base import AdapterDeps
     from signalbridge.execution.engine import ExecutionEngine
     from signalbridge.execution.pool import AdapterPool
     from signalbridge.integrations.http import HttpClientFactory
     from signalbridge.integrations.kernel import Kernel
     from signalbridge.settings import Settings
+    from signalbridge.venues.base import AdapterDeps
 
     settings = Settings(
         data_dir=Path(db).parent,
@@ -65,7 +68,7 @@ async def _child(db: str, key: str, execution_id: int, point: str) -> None:
     c = build_container(settings)
     kernel = Kernel.from_settings(settings, CollectorRegistry())
     http = HttpClientFactory(registry=CollectorRegistry(), allowed_hosts=settings.allowed_hosts)
-    deps = AdapterDeps(session_factory=c.sessions, http_factory=http)
+    deps = AdapterDeps(paper_store=partial(SqlPaperStore, c.sessions), http_factory=http)
     pool = AdapterPool(c.sessions, c.vault, c.registry, deps, kernel.guard)
     engine = ExecutionEngine(c.sessions, pool, settle_seconds=30, hooks=KillAt(point))
     print("child ready", flush=True)
@@ -94,9 +97,9 @@ async def test_sigkill_around_the_post_leaves_no_duplicate_and_no_orphan(
 ) -> None:
     from tests.integration.execution.test_engine_fixtures import Rig
 
-    from signalbridge.execution.base import is_ours
     from signalbridge.execution.reconcile import reconcile_all
     from signalbridge.store import models as m
+    from signalbridge.venues.base import is_ours
 
     fake = fake_binance
     db, key, execution_id, rig_obj = await _setup(tmp_path, fake)
@@ -107,7 +110,8 @@ async def test_sigkill_around_the_post_leaves_no_duplicate_and_no_orphan(
     proc = subprocess.Popen(
         [sys.executable, __file__, db, key, str(execution_id), point],
         cwd=root,
-        env={**os.environ, "PYTHONPATH": str(root)},
+        # The child imports this tree's sources (src first), not whatever is installed.
+        env={**os.environ, "PYTHONPATH": os.pathsep.join((str(root / "src"), str(root)))},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

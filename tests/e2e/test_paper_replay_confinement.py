@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from tests.platform_fixtures import Harness
 
-from signalbridge.execution.paper.exchange import PaperExchange
+from signalbridge.venues.paper.exchange import PaperExchange
 
 CANARY = "canary-line-that-must-never-be-read"
 

@@ -79,7 +79,7 @@ async def test_fifty_concurrent_deliveries_act_once(harness: Harness) -> None:
     assert await count(h, m.Execution) == 2
     assert await count(h, m.Order) == 2
     async with h.container.sessions() as s:
-        from signalbridge.execution.paper.models import PaperOrderRow
+        from signalbridge.store.paper_tables import PaperOrderRow
 
         venue_orders = (await s.scalars(select(PaperOrderRow.client_order_id))).all()
     assert sorted(venue_orders) == sorted(set(venue_orders)) and len(venue_orders) == 2

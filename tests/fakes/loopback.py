@@ -12,8 +12,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from signalbridge.execution.base import AdapterDeps
 from signalbridge.integrations.http import HttpClientFactory
+from signalbridge.venues.base import AdapterDeps
 
 #: What a development operator would set: SIGNALBRIDGE_ALLOWED_HOSTS='["127.0.0.1", "::1"]'
 LOOPBACK_HOSTS: tuple[str, ...] = ("127.0.0.1", "::1")

@@ -1,7 +1,7 @@
 """What a venue lists and how precise it is: pure types shared by sizing and the adapters.
 
 They live in ``domain`` (not ``execution``) because sizing is a pure rule that must not import
-the execution layer; ``execution.base`` re-exports them for adapter authors.
+the execution layer; ``venues.base`` re-exports them for adapter authors.
 """
 
 from __future__ import annotations

@@ -1,1 +1,3 @@
-"""Execution: the ExchangeAdapter protocol (``base``), symbol mapping and the venues."""
+"""The order lifecycle: planner, engine (intent first, exactly once), exits, resting
+protection, cancel, reconcile, position sync and the monitor. Venue adapters live in
+``signalbridge.venues``."""

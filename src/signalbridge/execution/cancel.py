@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from signalbridge.execution.pool import AdapterPool
 from signalbridge.execution.recorder import log_row, record_order
+from signalbridge.execution.rows import order_role
 from signalbridge.execution.sending import OrderDesk
 from signalbridge.integrations.errors import IntegrationError, InvalidRequest, OrderNotFound
 from signalbridge.store import models as m
@@ -88,6 +89,7 @@ class Canceller:
             order = await session.get_one(m.Order, order_id)
             execution_id, connection_id = order.execution_id, order.connection_id
             coid, symbol = order.client_order_id, order.symbol
+            role = order_role(order.leg)
             signal_id = await session.scalar(
                 select(m.Execution.signal_id).where(m.Execution.id == execution_id)
             )
@@ -96,11 +98,11 @@ class Canceller:
         try:
             live = await self._pool.get(connection_id)
             try:
-                venue_order = await live.read(lambda: live.adapter.cancel_order(symbol, coid))
+                venue_order = await live.read(lambda: live.adapter.cancel_order(symbol, coid, role))
             except (InvalidRequest, OrderNotFound):
                 # Refused because it is no longer open (filled or cancelled a moment ago;
                 # venues say so in different ways): what it became is what counts.
-                venue_order = await live.read(lambda: live.adapter.fetch_order(symbol, coid))
+                venue_order = await live.read(lambda: live.adapter.fetch_order(symbol, coid, role))
         except IntegrationError as exc:
             async with self._sessions() as session, session.begin():
                 session.add(

@@ -14,10 +14,9 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from signalbridge.domain.management import management_settings
 from signalbridge.domain.market import Market
 from signalbridge.domain.signals import Side, Signal
-from signalbridge.execution.base import Balance, Ticker
-from signalbridge.execution.management import management_settings
 from signalbridge.execution.planner import (
     Plan,
     Skip,
@@ -30,6 +29,7 @@ from signalbridge.execution.planner import (
 )
 from signalbridge.execution.pool import Connected
 from signalbridge.store import models as m
+from signalbridge.venues.base import Balance, Ticker
 
 _CHUNK = 500  # ids per IN list, well below both databases' bind-parameter limits
 

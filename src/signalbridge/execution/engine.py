@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from signalbridge.execution.base import VenueOrder
 from signalbridge.execution.batch import BatchPlacer
 from signalbridge.execution.decide import decide, opposite_open
 from signalbridge.execution.intents import Planned, write_plans
@@ -42,6 +41,7 @@ from signalbridge.integrations.errors import (
 )
 from signalbridge.store import models as m
 from signalbridge.store.types import utcnow
+from signalbridge.venues.base import VenueOrder
 
 
 class ExecutionEngine:

@@ -18,19 +18,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from signalbridge.domain.market import MarketKind
-from signalbridge.domain.signals import Side
-from signalbridge.execution.base import OrderSide, VenueOrderType
-from signalbridge.execution.cancel import Canceller
-from signalbridge.execution.intents import NewOrder, write_intents
-from signalbridge.execution.legs import is_entry_leg, is_full_close
-from signalbridge.execution.management import (
+from signalbridge.domain.legs import is_entry_leg, is_full_close
+from signalbridge.domain.management import (
     Action,
     ActionKind,
     PositionView,
     Precision,
     modified_tps,
 )
+from signalbridge.domain.market import MarketKind
+from signalbridge.domain.signals import Side
+from signalbridge.execution.cancel import Canceller
+from signalbridge.execution.intents import NewOrder, write_intents
 from signalbridge.execution.planner import OrderIntent
 from signalbridge.execution.pool import AdapterPool
 from signalbridge.execution.protection import ProtectionDesk, Released
@@ -39,6 +38,7 @@ from signalbridge.execution.sending import OrderDesk
 from signalbridge.execution.views import lenient_view_of
 from signalbridge.store import models as m
 from signalbridge.store.types import utcnow
+from signalbridge.venues.base import OrderSide, VenueOrderType
 
 ZERO = Decimal(0)
 

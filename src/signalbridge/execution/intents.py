@@ -17,13 +17,13 @@ from typing import Any
 from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from signalbridge.execution.base import client_order_id
 from signalbridge.execution.planner import OrderIntent, Plan
 from signalbridge.execution.pool import Connected
 from signalbridge.execution.recorder import insert_logs, log_values, mark_stages
 from signalbridge.execution.rows import OrderSnapshot, contract_size_of, plan_summary
 from signalbridge.store import models as m
 from signalbridge.store.db import insert_ignore_many
+from signalbridge.venues.base import client_order_id
 
 _CHUNK = 500  # ids per IN list, well below both databases' bind-parameter limits
 _KEY = ("connection_id", "client_order_id")
@@ -138,6 +138,7 @@ async def write_plans(
             stop_price=intent.stop_price,
             reduce_only=intent.reduce_only,
             sent_at=now if sending else None,
+            leg=intent.leg,
         )
         sends.append((p.live, snapshot))
     await insert_logs(

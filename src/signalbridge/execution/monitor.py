@@ -27,13 +27,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from signalbridge.execution.exits import ExitDesk, resting_roles
-from signalbridge.execution.legs import STOP_ROLE
-from signalbridge.execution.management import (
+from signalbridge.domain.legs import STOP_ROLE
+from signalbridge.domain.management import (
     Action,
     ActionKind,
     Precision,
 )
+from signalbridge.execution.exits import ExitDesk, resting_roles
 from signalbridge.execution.pool import AdapterPool
 from signalbridge.execution.position_index import PositionIndex, Tracked
 from signalbridge.execution.protection import Holder

@@ -13,7 +13,6 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from signalbridge.execution.base import VenueOrder
 from signalbridge.execution.recorder import (
     get_rows,
     insert_logs,
@@ -26,6 +25,7 @@ from signalbridge.execution.recorder import (
 from signalbridge.execution.rows import OrderSnapshot
 from signalbridge.execution.settlement import settle_executions
 from signalbridge.store import models as m
+from signalbridge.venues.base import VenueOrder
 
 Answer = tuple[OrderSnapshot, VenueOrder, float]
 """A venue's answer to a POST: the order sent, what the venue said, ``perf_counter`` at send."""

@@ -17,7 +17,7 @@ from signalbridge.domain.bounds import StoreDecimal, check_decimal_inputs
 from signalbridge.domain.market import Market, MarketKind
 from signalbridge.domain.signals import OrderType, Side, Signal
 from signalbridge.domain.sizing import Sized, SizingConfig, SizingMode, SizingSkip, size_order
-from signalbridge.execution.base import OrderSide, Ticker, VenueOrderType
+from signalbridge.venues.base import OrderSide, Ticker, VenueOrderType
 
 HUNDRED = Decimal(100)
 

@@ -17,7 +17,6 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from signalbridge.execution.base import AdapterDeps, ExchangeAdapter
 from signalbridge.integrations.errors import (
     ConnectionDisabled,
     IntegrationError,
@@ -28,6 +27,7 @@ from signalbridge.integrations.registry import AdapterRegistry
 from signalbridge.integrations.sealing import unseal
 from signalbridge.integrations.vault import Vault
 from signalbridge.store import models as m
+from signalbridge.venues.base import AdapterDeps, ExchangeAdapter
 
 T = TypeVar("T")
 

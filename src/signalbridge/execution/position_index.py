@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from signalbridge.execution.management import Action, PositionView, after, evaluate, triggers
+from signalbridge.domain.management import Action, PositionView, after, evaluate, triggers
 
 _LOW_ID = -1
 _HIGH_ID = 1 << 62

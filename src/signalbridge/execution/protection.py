@@ -28,19 +28,19 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from signalbridge.domain.legs import STOP_ROLE, resting_leg, stop_leg, target_leg
+from signalbridge.domain.management import PositionView, tp_share
 from signalbridge.domain.market import tidy
 from signalbridge.domain.signals import Side
-from signalbridge.execution.base import OrderSide, VenueOrderType
 from signalbridge.execution.cancel import Canceller
 from signalbridge.execution.intents import NewOrder, write_intents
-from signalbridge.execution.legs import STOP_ROLE, resting_leg, stop_leg, target_leg
-from signalbridge.execution.management import PositionView, tp_share
 from signalbridge.execution.planner import OrderIntent
 from signalbridge.execution.pool import AdapterPool
 from signalbridge.execution.recorder import log_row
 from signalbridge.execution.sending import OrderDesk
 from signalbridge.integrations.errors import IntegrationError
 from signalbridge.store import models as m
+from signalbridge.venues.base import OrderSide, VenueOrderType
 
 ZERO = Decimal(0)
 LIVE = (

@@ -23,13 +23,13 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from signalbridge.execution.base import DEFAULT_PREFIX, VenueOrder, VenuePosition, is_ours
 from signalbridge.execution.outcomes import Outcomes
 from signalbridge.execution.pool import AdapterPool, Connected
 from signalbridge.execution.recorder import log_row, venue_summary
-from signalbridge.execution.rows import OrderSnapshot
+from signalbridge.execution.rows import OrderSnapshot, order_role
 from signalbridge.integrations.errors import IntegrationError, OrderNotFound
 from signalbridge.store import models as m
+from signalbridge.venues.base import DEFAULT_PREFIX, VenueOrder, VenuePosition, is_ours
 
 log = structlog.get_logger("signalbridge.reconcile")
 
@@ -77,7 +77,9 @@ class OrderLookup:
         try:
             live = await self._pool.get(snapshot.connection_id)
             venue_order = await live.read(
-                lambda: live.adapter.fetch_order(snapshot.symbol, snapshot.client_order_id)
+                lambda: live.adapter.fetch_order(
+                    snapshot.symbol, snapshot.client_order_id, order_role(snapshot.leg)
+                )
             )
         except OrderNotFound:
             sent_at = snapshot.sent_at or self._now()
@@ -254,7 +256,10 @@ class ConnectionReconciler:
                 await self._apply(row, listed, "fills happened while we were away")
             return
         try:
-            vo = await live.read(lambda: live.adapter.fetch_order(row.symbol, row.client_order_id))
+            role = order_role(row.leg)
+            vo = await live.read(
+                lambda: live.adapter.fetch_order(row.symbol, row.client_order_id, role)
+            )
         except OrderNotFound:
             await self._flag(
                 "reconcile_missing_on_venue",

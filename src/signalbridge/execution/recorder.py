@@ -17,13 +17,13 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
+from signalbridge.domain.legs import is_entry_leg, target_index
 from signalbridge.domain.market import tidy
-from signalbridge.execution.base import OrderStatus as VenueStatus
-from signalbridge.execution.base import VenueOrder
-from signalbridge.execution.legs import is_entry_leg, target_index
 from signalbridge.store import models as m
 from signalbridge.store.db import insert_ignore_many
 from signalbridge.store.types import utcnow
+from signalbridge.venues.base import OrderStatus as VenueStatus
+from signalbridge.venues.base import VenueOrder
 
 _STATUS = {
     VenueStatus.OPEN: m.OrderStatus.OPEN,

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from signalbridge.domain.legs import role_of_leg
 from signalbridge.domain.signals import EntryZone, OrderType, Side, Signal
-from signalbridge.execution.base import OrderRequest, OrderSide, VenueOrderType
 from signalbridge.execution.planner import Plan
 from signalbridge.store import models as m
+from signalbridge.venues.base import OrderRequest, OrderRole, OrderSide, VenueOrderType
 
 
 def signal_from_row(row: m.Signal) -> Signal:
@@ -50,6 +51,7 @@ class OrderSnapshot:
     stop_price: Decimal | None
     reduce_only: bool
     sent_at: datetime | None
+    leg: str
 
     @classmethod
     def of(cls, order: m.Order, signal_id: int) -> OrderSnapshot:
@@ -68,6 +70,7 @@ class OrderSnapshot:
             stop_price=order.stop_price,
             reduce_only=order.reduce_only,
             sent_at=order.sent_at,
+            leg=order.leg,
         )
 
     def request(self) -> OrderRequest:
@@ -81,6 +84,7 @@ class OrderSnapshot:
             price=self.price,
             stop_price=self.stop_price,
             reduce_only=self.reduce_only,
+            role=order_role(self.leg),
         )
 
     def summary(self) -> dict[str, object]:
@@ -93,6 +97,11 @@ class OrderSnapshot:
             "amount": str(self.amount),
             "price": None if self.price is None else str(self.price),
         }
+
+
+def order_role(leg: str) -> OrderRole:
+    """What an order with this leg is for, as its venue requests carry it."""
+    return OrderRole(role_of_leg(leg))
 
 
 def contract_size_of(plan: Plan) -> Decimal | None:

@@ -18,7 +18,6 @@ from typing import Protocol
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from signalbridge.execution.base import VenueOrder
 from signalbridge.execution.outcomes import Answer, Outcomes, elapsed_ms
 from signalbridge.execution.pool import AdapterPool, Connected
 from signalbridge.execution.reconcile import OrderLookup
@@ -32,6 +31,7 @@ from signalbridge.integrations.errors import (
     RateLimited,
 )
 from signalbridge.store import models as m
+from signalbridge.venues.base import VenueOrder
 
 
 class SendHooks(Protocol):

@@ -2,7 +2,7 @@
 
 The monitor (every tick) and the provider-update service (one update) both turn a position
 row, its follow's management settings and its execution's order legs into a
-:class:`~signalbridge.execution.management.PositionView`; this module is that one reading,
+:class:`~signalbridge.domain.management.PositionView`; this module is that one reading,
 so neither borrows the other's internals.
 """
 
@@ -15,9 +15,9 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from signalbridge.domain.legs import is_entry_leg, is_full_close
+from signalbridge.domain.management import PositionView, Precision, management_settings
 from signalbridge.domain.signals import Side
-from signalbridge.execution.legs import is_entry_leg, is_full_close
-from signalbridge.execution.management import PositionView, Precision, management_settings
 from signalbridge.store import models as m
 
 ZERO = Decimal(0)

@@ -18,17 +18,17 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from signalbridge.domain.market import floor_to_step
-from signalbridge.domain.signals import UpdateAction
-from signalbridge.execution.engine import ExecutionEngine
-from signalbridge.execution.exits import ExitDesk
-from signalbridge.execution.legs import is_entry_leg
-from signalbridge.execution.management import (
+from signalbridge.domain.legs import is_entry_leg
+from signalbridge.domain.management import (
     Action,
     ActionKind,
     PositionView,
     evaluate,
 )
+from signalbridge.domain.market import floor_to_step
+from signalbridge.domain.signals import UpdateAction
+from signalbridge.execution.engine import ExecutionEngine
+from signalbridge.execution.exits import ExitDesk
 from signalbridge.execution.pool import AdapterPool
 from signalbridge.execution.views import execution_legs
 from signalbridge.store import models as m

@@ -9,6 +9,10 @@ from typing import Any
 from sqlalchemy import DateTime, Dialect, Numeric, String
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from signalbridge.domain.clock import utcnow
+
+__all__ = ["ExactDecimal", "UTCDateTime", "utcnow"]
+
 
 class ExactDecimal(TypeDecorator[Decimal]):
     """NUMERIC(38, 18) on PostgreSQL; a canonical decimal string on SQLite.
@@ -67,7 +71,3 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

@@ -15,7 +15,8 @@ import pytest
 from tests.fakes.binance import FakeBinance, binance_server, fake_binance  # noqa: F401
 from tests.fakes.loopback import loopback_deps
 
-from signalbridge.execution.base import (
+from signalbridge.integrations import errors as sb
+from signalbridge.venues.base import (
     ExchangeAdapter,
     MarketKind,
     OrderRequest,
@@ -24,8 +25,7 @@ from signalbridge.execution.base import (
     PositionSide,
     VenueOrderType,
 )
-from signalbridge.execution.ccxt_adapter import WITHDRAW_REFUSAL, CcxtAdapter
-from signalbridge.integrations import errors as sb
+from signalbridge.venues.ccxt.adapter import WITHDRAW_REFUSAL, CcxtAdapter
 
 D = Decimal
 

@@ -15,11 +15,11 @@ from tests.fakes.binance import FakeBinance, binance_server, fake_binance  # noq
 from tests.integration.execution.test_ccxt_adapter import make
 from tests.integration.execution.test_engine_fixtures import build_rig
 
-from signalbridge.execution.base import OrderRequest, OrderSide, OrderStatus, VenueOrderType
-from signalbridge.execution.ccxt_adapter import CcxtAdapter
 from signalbridge.execution.monitor import PositionMonitor
 from signalbridge.integrations import errors as sb
 from signalbridge.store import models as m
+from signalbridge.venues.base import OrderRequest, OrderRole, OrderSide, OrderStatus, VenueOrderType
+from signalbridge.venues.ccxt.adapter import CcxtAdapter
 
 D = Decimal
 
@@ -37,8 +37,16 @@ async def linear(fake: FakeBinance) -> AsyncIterator[CcxtAdapter]:
 
 
 def exit_order(cid: str, kind: VenueOrderType, trigger: str, amount: str = "0.01") -> OrderRequest:
+    role = OrderRole.STOP if kind is VenueOrderType.STOP_MARKET else OrderRole.TARGET
     return OrderRequest(
-        cid, "BTC/USDT", OrderSide.SELL, kind, D(amount), stop_price=D(trigger), reduce_only=True
+        cid,
+        "BTC/USDT",
+        OrderSide.SELL,
+        kind,
+        D(amount),
+        stop_price=D(trigger),
+        reduce_only=True,
+        role=role,
     )
 
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,6 @@ from tests.fakes.loopback import LOOPBACK_HOSTS
 from tests.platform_fixtures import make_settings
 
 from signalbridge.bootstrap import Container, build_container
-from signalbridge.execution.base import AdapterDeps
 from signalbridge.execution.engine import ExecutionEngine
 from signalbridge.execution.pool import AdapterPool
 from signalbridge.execution.sending import SendHooks
@@ -29,6 +29,8 @@ from signalbridge.integrations.retry import RetryPolicy
 from signalbridge.integrations.sealing import seal
 from signalbridge.store import models as m
 from signalbridge.store.migrate import upgrade
+from signalbridge.store.paper_book import SqlPaperStore
+from signalbridge.venues.base import AdapterDeps
 
 
 async def _no_sleep(_: float) -> None:
@@ -210,7 +212,7 @@ async def build_rig(
         container.registry,
         deps
         or AdapterDeps(
-            session_factory=container.sessions,
+            paper_store=partial(SqlPaperStore, container.sessions),
             http_factory=HttpClientFactory(
                 registry=CollectorRegistry(), allowed_hosts=settings.allowed_hosts
             ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from signalbridge.execution.pool import AdapterPool
 from signalbridge.integrations.kernel import Kernel
 from signalbridge.integrations.retry import RetryPolicy
 from signalbridge.store import models as m
+from signalbridge.store.paper_book import SqlPaperStore
 
 pytestmark = pytest.mark.redis
 BUDGET = 8  # requests per second for the whole provider, across every worker
@@ -39,7 +41,7 @@ def _worker(rig_settings: object, rig: object, prefix: str) -> ExecutionEngine:
         sessions,
         rig.container.vault,  # type: ignore[attr-defined]
         rig.container.registry,  # type: ignore[attr-defined]
-        loopback_deps(session_factory=sessions),
+        loopback_deps(paper_store=partial(SqlPaperStore, sessions)),
         kernel.guard,
     )
     return ExecutionEngine(sessions, pool, settle_seconds=30.0)

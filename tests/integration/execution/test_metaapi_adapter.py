@@ -12,15 +12,6 @@ from tests.fakes.metaapi import FakeMetaApi, FakeSymbol
 
 from signalbridge.bootstrap import build_registry
 from signalbridge.domain.signals import Side
-from signalbridge.execution.base import (
-    AdapterDeps,
-    ExchangeAdapter,
-    OrderRequest,
-    OrderSide,
-    OrderStatus,
-    VenueOrderType,
-)
-from signalbridge.execution.metaapi.adapter import MetaApiAdapter
 from signalbridge.integrations.errors import (
     AmbiguousOutcome,
     AuthenticationError,
@@ -31,6 +22,15 @@ from signalbridge.integrations.errors import (
     SymbolNotListed,
     TransientError,
 )
+from signalbridge.venues.base import (
+    AdapterDeps,
+    ExchangeAdapter,
+    OrderRequest,
+    OrderSide,
+    OrderStatus,
+    VenueOrderType,
+)
+from signalbridge.venues.metaapi.adapter import MetaApiAdapter
 
 TOKEN = "eyJhbGciOiJSUzUxMiJ9.metaapi-test-token-5f1c9a77b2"
 MAIN = "acc-main"

@@ -21,16 +21,17 @@ from tests.integration.execution.test_metaapi_adapter import (
     metaapi_config,
 )
 
-from signalbridge.execution.base import (
+from signalbridge.execution.monitor import PositionMonitor
+from signalbridge.integrations.errors import InvalidRequest, OrderNotFound
+from signalbridge.store import models as m
+from signalbridge.venues.base import (
     OrderRequest,
+    OrderRole,
     OrderSide,
     OrderStatus,
     VenueOrderType,
 )
-from signalbridge.execution.metaapi.adapter import MetaApiAdapter
-from signalbridge.execution.monitor import PositionMonitor
-from signalbridge.integrations.errors import InvalidRequest, OrderNotFound
-from signalbridge.store import models as m
+from signalbridge.venues.metaapi.adapter import MetaApiAdapter
 
 D = Decimal
 
@@ -62,6 +63,7 @@ def stop(coid: str, trigger: str, amount: str = "0.10") -> OrderRequest:
         D(amount),
         stop_price=D(trigger),
         reduce_only=True,
+        role=OrderRole.STOP,
     )
 
 
@@ -81,20 +83,22 @@ async def test_the_stop_is_the_positions_stop_loss(
     by_client = {p.client_order_id: p for p in await adapter.fetch_position_details()}
     assert by_client["sb-70-e0"].stop_loss == D("1.08300")
     assert by_client["sb-71-e0"].stop_loss is None  # only this execution's position
-    found = await adapter.fetch_order("EURUSD", "sb-70-s1")
+    found = await adapter.fetch_order("EURUSD", "sb-70-s1", OrderRole.STOP)
     assert found.status is OrderStatus.OPEN and found.amount == D("0.10")
 
-    canceled = await adapter.cancel_order("EURUSD", "sb-70-s1")
+    canceled = await adapter.cancel_order("EURUSD", "sb-70-s1", OrderRole.STOP)
     assert canceled.status is OrderStatus.CANCELED
     by_client = {p.client_order_id: p for p in await adapter.fetch_position_details()}
     assert by_client["sb-70-e0"].stop_loss is None
 
     await adapter.create_order(stop("sb-70-s2", "1.08350"))
     fake.set_price(MAIN, "EURUSDm", D("1.08340"), D("1.08352"))  # the broker stops it out
-    filled = await adapter.fetch_order("EURUSD", "sb-70-s2")
+    filled = await adapter.fetch_order("EURUSD", "sb-70-s2", OrderRole.STOP)
     assert (filled.status, filled.filled, filled.average_price) == (
         OrderStatus.FILLED, D("0.10"), D("1.08340"))  # fmt: skip
-    assert (await adapter.cancel_order("EURUSD", "sb-70-s2")).status is OrderStatus.FILLED
+    assert (
+        await adapter.cancel_order("EURUSD", "sb-70-s2", OrderRole.STOP)
+    ).status is OrderStatus.FILLED
     [left] = await adapter.fetch_position_details()
     assert left.client_order_id == "sb-71-e0" and left.volume == D("0.20")
 
@@ -103,14 +107,14 @@ async def test_closed_by_us_reads_cancelled_and_refusals(adapter: MetaApiAdapter
     with pytest.raises(InvalidRequest, match="no open long position"):
         await adapter.create_order(stop("sb-72-s1", "1.08300"))
     with pytest.raises(OrderNotFound):
-        await adapter.fetch_order("EURUSD", "sb-72-s1")
+        await adapter.fetch_order("EURUSD", "sb-72-s1", OrderRole.STOP)
     await adapter.create_order(market_order("sb-73-e0", OrderSide.BUY, "0.10"))
     await adapter.create_order(stop("sb-73-s1", "1.08300"))
     close = OrderRequest(
         "sb-73-sl", "EURUSD", OrderSide.SELL, VenueOrderType.MARKET, D("0.10"), reduce_only=True
     )
     assert (await adapter.create_order(close)).status is OrderStatus.FILLED
-    after = await adapter.fetch_order("EURUSD", "sb-73-s1")
+    after = await adapter.fetch_order("EURUSD", "sb-73-s1", OrderRole.STOP)
     assert after.status is OrderStatus.CANCELED and after.filled == 0
     with pytest.raises(InvalidRequest, match="INVALID_STOPS"):
         await adapter.create_order(market_order("sb-74-e0", OrderSide.BUY, "0.10"))

@@ -11,11 +11,11 @@ from typing import Any
 from sqlalchemy import select
 from tests.platform_fixtures import Harness, eventually
 
-from signalbridge.execution.base import Ticker
 from signalbridge.execution.monitor import PositionMonitor
 from signalbridge.execution.pool import AdapterPool
 from signalbridge.execution.recorder import unrealised_pnl
 from signalbridge.store import models as m
+from signalbridge.venues.base import Ticker
 
 D = Decimal
 SYMBOL = "BTC/USDT"

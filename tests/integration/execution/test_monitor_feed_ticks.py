@@ -11,8 +11,8 @@ from sqlalchemy import select
 from tests.platform_fixtures import Harness, eventually
 
 from signalbridge.execution.monitor import PositionMonitor
-from signalbridge.execution.paper.exchange import PaperExchange
 from signalbridge.store import models as m
+from signalbridge.venues.paper.exchange import PaperExchange
 
 D = Decimal
 SYMBOL = "BTC/USDT"

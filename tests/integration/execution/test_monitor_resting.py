@@ -14,11 +14,11 @@ from tests.integration.execution.test_monitor_exits import Rig, execution_of, ma
 from tests.integration.execution.test_monitor_updates import apply, post_update
 from tests.platform_fixtures import Harness
 
-from signalbridge.execution.base import OrderStatus, VenueOrder
 from signalbridge.execution.monitor import PositionMonitor
 from signalbridge.execution.sending import NoHooks
 from signalbridge.integrations.errors import TransientError
 from signalbridge.store import models as m
+from signalbridge.venues.base import OrderRole, OrderStatus, VenueOrder
 
 D = Decimal
 LIVE = ("pending", "sending", "open", "partially_filled")
@@ -339,11 +339,13 @@ class CancelsLost:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    async def cancel_order(self, symbol: str, client_order_id: str) -> VenueOrder:
+    async def cancel_order(
+        self, symbol: str, client_order_id: str, role: OrderRole | None = None
+    ) -> VenueOrder:
         if self.lost:
             self.failed += 1
             raise TransientError("connection reset during cancel")
-        result: VenueOrder = await self._inner.cancel_order(symbol, client_order_id)
+        result: VenueOrder = await self._inner.cancel_order(symbol, client_order_id, role)
         return result
 
 

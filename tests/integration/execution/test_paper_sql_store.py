@@ -9,26 +9,27 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
+from functools import partial
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from signalbridge.execution.base import (
+from signalbridge.integrations.errors import InvalidRequest
+from signalbridge.store.paper_book import SqlPaperStore
+from signalbridge.store.paper_tables import PAPER_TABLES
+from signalbridge.venues.base import (
     AdapterDeps,
     OrderRequest,
     OrderSide,
     OrderStatus,
     VenueOrderType,
 )
-from signalbridge.execution.paper.adapter import PaperAdapter
-from signalbridge.execution.paper.exchange import PaperExchange
-from signalbridge.execution.paper.models import PAPER_TABLES
-from signalbridge.execution.paper.rules import VenueRules
-from signalbridge.execution.paper.sql_store import SqlPaperStore
-from signalbridge.execution.paper.store import MemoryPaperStore, PaperStateStore
-from signalbridge.integrations.errors import InvalidRequest
+from signalbridge.venues.paper.adapter import PaperAdapter
+from signalbridge.venues.paper.exchange import PaperExchange
+from signalbridge.venues.paper.rules import VenueRules
+from signalbridge.venues.paper.store import MemoryPaperStore, PaperStateStore
 
 PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
@@ -163,7 +164,7 @@ async def test_concurrent_duplicates_place_one_order(
 async def test_adapter_from_config_uses_sql_when_given_sessions(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    deps = AdapterDeps(session_factory=sessions)
+    deps = AdapterDeps(paper_store=partial(SqlPaperStore, sessions))
     config = {"futures": True, "balances": {"USDT": "5000"}, "feed": {"seed": 7}}
     adapter = PaperAdapter.from_config("conn-1", config, {}, deps=deps)
     assert isinstance(adapter.exchange.store, SqlPaperStore)
@@ -171,7 +172,7 @@ async def test_adapter_from_config_uses_sql_when_given_sessions(
         OrderRequest("sb-5-e0", "ETH/USDT", BUY, VenueOrderType.MARKET, D("0.1"))
     )
     again = PaperAdapter.from_config(
-        "conn-1", config, {}, deps=AdapterDeps(session_factory=sessions)
+        "conn-1", config, {}, deps=AdapterDeps(paper_store=partial(SqlPaperStore, sessions))
     )
     order = await again.fetch_order("ETH/USDT", "sb-5-e0")
     assert order.status is OrderStatus.FILLED
@@ -213,7 +214,7 @@ async def test_one_batch_mixes_successes_and_refusals(
 
 
 async def test_thousand_accounts_on_sql(sessions: async_sessionmaker[AsyncSession]) -> None:
-    deps = AdapterDeps(session_factory=sessions)
+    deps = AdapterDeps(paper_store=partial(SqlPaperStore, sessions))
     adapters = [
         PaperAdapter.from_config(f"acc-{n}", {"futures": True}, {}, deps=deps) for n in range(1000)
     ]
@@ -237,13 +238,16 @@ async def test_thousand_accounts_on_sql(sessions: async_sessionmaker[AsyncSessio
 KILLED_CHILD = """
 import asyncio, os, signal, sys
 from decimal import Decimal as D
+from functools import partial
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
-from signalbridge.execution.base import AdapterDeps, OrderRequest, OrderSide, VenueOrderType
-from signalbridge.execution.paper.adapter import PaperAdapter
+from signalbridge.store.paper_book import SqlPaperStore
+from signalbridge.venues.base import AdapterDeps, OrderRequest, OrderSide, VenueOrderType
+from signalbridge.venues.paper.adapter import PaperAdapter
 
 async def main():
     engine = create_async_engine(sys.argv[1])
-    deps = AdapterDeps(session_factory=async_sessionmaker(engine, expire_on_commit=False))
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    deps = AdapterDeps(paper_store=partial(SqlPaperStore, sessions))
     adapter = PaperAdapter.from_config("victim", {}, {}, deps=deps)
     await adapter.create_order(
         OrderRequest("sb-77-e0", "BTC/USDT", OrderSide.BUY, VenueOrderType.MARKET, D("0.01"))
@@ -265,7 +269,9 @@ async def test_order_is_found_after_the_placing_process_is_killed(tmp_path: Path
         await conn.run_sync(lambda c: PAPER_TABLES[0].metadata.create_all(c, tables=PAPER_TABLES))
     child = await asyncio.create_subprocess_exec(sys.executable, "-c", KILLED_CHILD, url)
     assert await asyncio.wait_for(child.wait(), 60) == -signal.SIGKILL
-    deps = AdapterDeps(session_factory=async_sessionmaker(engine, expire_on_commit=False))
+    deps = AdapterDeps(
+        paper_store=partial(SqlPaperStore, async_sessionmaker(engine, expire_on_commit=False))
+    )
     adapter = PaperAdapter.from_config("victim", {}, {}, deps=deps)
     order = await adapter.fetch_order("BTC/USDT", "sb-77-e0")
     assert order.status is OrderStatus.FILLED and order.filled == D("0.01")

@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,7 @@ from tests.platform_fixtures import Harness, eventually, make_settings
 
 from signalbridge.bootstrap import Container, build_container
 from signalbridge.domain.signals import OrderType, Side, Signal
-from signalbridge.execution.base import AdapterDeps, OrderRequest, OrderSide, VenueOrderType
 from signalbridge.execution.engine import ExecutionEngine
-from signalbridge.execution.paper.exchange import PaperExchange
-from signalbridge.execution.paper.rules import VenueRules
-from signalbridge.execution.paper.sql_store import SqlPaperStore
 from signalbridge.execution.pool import AdapterPool
 from signalbridge.integrations.errors import ConnectionDisabled
 from signalbridge.integrations.kernel import Kernel
@@ -31,7 +28,11 @@ from signalbridge.services.ingest import Interpretation, ingest
 from signalbridge.store import models as m
 from signalbridge.store.db import insert_ignore_many
 from signalbridge.store.migrate import upgrade
+from signalbridge.store.paper_book import SqlPaperStore
 from signalbridge.store.types import utcnow
+from signalbridge.venues.base import AdapterDeps, OrderRequest, OrderSide, VenueOrderType
+from signalbridge.venues.paper.exchange import PaperExchange
+from signalbridge.venues.paper.rules import VenueRules
 
 
 class Counter:
@@ -76,7 +77,7 @@ async def fanout(tmp_path: Path, database_url: str) -> AsyncIterator[Fanout]:
         c.sessions,
         c.vault,
         c.registry,
-        AdapterDeps(session_factory=c.sessions),
+        AdapterDeps(paper_store=partial(SqlPaperStore, c.sessions)),
         kernel.guard,
         clock=lambda: clock[0],
     )

@@ -23,9 +23,9 @@ from tests.fakes.loopback import LOOPBACK_HOSTS, loopback_deps
 from tests.fakes.metaapi import FakeMetaApi
 from tests.platform_fixtures import make_settings, running_harness
 
-from signalbridge.execution.ccxt_adapter import CcxtAdapter
-from signalbridge.execution.metaapi.adapter import MetaApiAdapter
 from signalbridge.integrations.errors import AuthenticationError
+from signalbridge.venues.ccxt.adapter import CcxtAdapter
+from signalbridge.venues.metaapi.adapter import MetaApiAdapter
 
 TOKEN = "eyJhbGciOiJSUzUxMiJ9.fake-credentials-7Qm2xV9kLp"
 KEY = "Vq7nK2pX9mR4tL8sW3yB6cD1fG5hJ0zA"

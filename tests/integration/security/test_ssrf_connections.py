@@ -27,7 +27,7 @@ from tests.fakes.loopback import LOOPBACK_HOSTS
 from tests.fakes.metaapi import FakeMetaApi
 from tests.platform_fixtures import Harness, make_settings, running_harness
 
-from signalbridge.execution.base import AdapterDeps
+from signalbridge.venues.base import AdapterDeps
 
 TOKEN = "eyJhbGciOiJSUzUxMiJ9.ssrf-canary-token-7d1e4c"
 API_KEY = "ssrfCanaryApiKey000000000000000001"

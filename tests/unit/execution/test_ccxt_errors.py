@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from signalbridge.bootstrap import build_registry
-from signalbridge.execution.base import AdapterDeps, MarketKind
-from signalbridge.execution.ccxt_adapter import CcxtAdapter, CcxtConfig
-from signalbridge.execution.ccxt_errors import clean_message, http_status, translate
-from signalbridge.execution.ccxt_markets import ccxt_decimal, market_from_ccxt, precision_step
 from signalbridge.integrations import errors as sb
+from signalbridge.venues.base import AdapterDeps, MarketKind
+from signalbridge.venues.ccxt.adapter import CcxtAdapter, CcxtConfig
+from signalbridge.venues.ccxt.errors import clean_message, http_status, translate
+from signalbridge.venues.ccxt.markets import ccxt_decimal, market_from_ccxt, precision_step
 
 SECRET = "s3cr3t-value-ABCDEFGH12345678"
 SIGNED_URL = (

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from signalbridge.execution.base import (
+from signalbridge.venues.base import (
     AdapterDeps,
     ExchangeAdapter,
     OrderRequest,
@@ -20,7 +20,7 @@ from signalbridge.execution.base import (
     is_ours,
     parse_client_order_id,
 )
-from signalbridge.execution.paper.adapter import PaperAdapter
+from signalbridge.venues.paper.adapter import PaperAdapter
 
 BINANCE = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from signalbridge.execution.symbols import SymbolMap, SymbolStyle, canonicalize
 from signalbridge.integrations.errors import SymbolNotListed
+from signalbridge.venues.symbols import SymbolMap, SymbolStyle, canonicalize
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from signalbridge.execution.legs import is_entry_leg
+from signalbridge.domain.legs import is_entry_leg
 from signalbridge.execution.recorder import Fill, book, unrealised_pnl
 
 D = Decimal

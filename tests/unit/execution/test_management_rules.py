@@ -10,8 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from signalbridge.domain.signals import Side
-from signalbridge.execution.management import (
+from signalbridge.domain.management import (
     ActionKind,
     ManagementSettings,
     PositionView,
@@ -23,6 +22,7 @@ from signalbridge.execution.management import (
     triggers,
     unrealised_pnl,
 )
+from signalbridge.domain.signals import Side
 
 D = Decimal
 BTC = Precision(amount_step=D("0.001"), price_tick=D("0.01"), min_amount=D("0.001"))

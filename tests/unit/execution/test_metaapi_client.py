@@ -12,14 +12,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from signalbridge.execution.metaapi.client import MetaApiClient
-from signalbridge.execution.metaapi.errors import Resource, http_error, trade_error
 from signalbridge.integrations.bounded import ResponseDeadlineExceeded
 from signalbridge.integrations.errors import (
     AmbiguousOutcome,
     IntegrationError,
     TransientError,
 )
+from signalbridge.venues.metaapi.client import MetaApiClient
+from signalbridge.venues.metaapi.errors import Resource, http_error, trade_error
 
 TOKEN = "client-test-token-0123456789"
 

@@ -7,14 +7,6 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from signalbridge.execution.metaapi.errors import (
-    Resource,
-    http_error,
-    is_trade_success,
-    retry_after_seconds,
-    trade_error,
-    transport_error,
-)
 from signalbridge.integrations.errors import (
     AmbiguousOutcome,
     AuthenticationError,
@@ -25,6 +17,14 @@ from signalbridge.integrations.errors import (
     RateLimited,
     SymbolNotListed,
     TransientError,
+)
+from signalbridge.venues.metaapi.errors import (
+    Resource,
+    http_error,
+    is_trade_success,
+    retry_after_seconds,
+    trade_error,
+    transport_error,
 )
 
 NOW = datetime(2026, 1, 5, 12, 0, 0, tzinfo=UTC)

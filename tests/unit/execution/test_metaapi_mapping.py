@@ -12,16 +12,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from signalbridge.execution.base import OrderSide, OrderStatus, VenueOrderType, client_order_id
-from signalbridge.execution.metaapi import convert
-from signalbridge.execution.metaapi.client import encode_json
-from signalbridge.execution.metaapi.client_ids import (
+from signalbridge.integrations.errors import TransientError
+from signalbridge.venues.base import OrderSide, OrderStatus, VenueOrderType, client_order_id
+from signalbridge.venues.metaapi import convert
+from signalbridge.venues.metaapi.client import encode_json
+from signalbridge.venues.metaapi.client_ids import (
     MAX_CLIENT_ID_LEN,
     from_venue_client_id,
     to_venue_client_id,
 )
-from signalbridge.execution.metaapi.config import MetaApiConfig
-from signalbridge.integrations.errors import TransientError
+from signalbridge.venues.metaapi.config import MetaApiConfig
 
 NOW = datetime(2026, 1, 5, tzinfo=UTC)
 _VENUE_ID = r"^[A-Za-z0-9]+_[A-Za-z0-9]+_[A-Za-z0-9]+$"

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from signalbridge.domain.market import MarketKind
-from signalbridge.execution.base import (
+from signalbridge.integrations.errors import SymbolNotListed
+from signalbridge.venues.base import (
     AdapterDeps,
     OrderRequest,
     OrderSide,
@@ -18,10 +19,9 @@ from signalbridge.execution.base import (
     VenueOrderType,
     client_order_id,
 )
-from signalbridge.execution.paper.adapter import PaperAdapter
-from signalbridge.execution.paper.feeds import RandomWalkFeed, ReplayFeed
-from signalbridge.execution.paper.markets import markets_from_config
-from signalbridge.integrations.errors import SymbolNotListed
+from signalbridge.venues.paper.adapter import PaperAdapter
+from signalbridge.venues.paper.feeds import RandomWalkFeed, ReplayFeed
+from signalbridge.venues.paper.markets import markets_from_config
 
 
 def test_random_walk_is_deterministic_and_stays_decimal() -> None:

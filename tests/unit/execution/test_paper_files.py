@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from signalbridge.execution.base import AdapterDeps
-from signalbridge.execution.paper.adapter import PaperAdapter
-from signalbridge.execution.paper.files import UnsafePath, confine, path_problem
-from signalbridge.execution.paper.registration import PaperConfig
 from signalbridge.integrations.errors import InvalidRequest
+from signalbridge.venues.base import AdapterDeps
+from signalbridge.venues.paper.adapter import PaperAdapter
+from signalbridge.venues.paper.files import UnsafePath, confine, path_problem
+from signalbridge.venues.paper.registration import PaperConfig
 
 PRICES = "ts,symbol,price\n1,BTC/USDT,60000\n2,BTC/USDT,59000.123\n"
 OUTSIDE_NAMES = [

@@ -9,11 +9,11 @@ from decimal import Decimal as D
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from signalbridge.execution.base import OrderRequest, OrderSide, TimeInForce, VenueOrderType
-from signalbridge.execution.paper.exchange import PaperExchange
-from signalbridge.execution.paper.rules import VenueRules
-from signalbridge.execution.paper.store import MemoryPaperStore
 from signalbridge.integrations.errors import InvalidRequest
+from signalbridge.venues.base import OrderRequest, OrderSide, TimeInForce, VenueOrderType
+from signalbridge.venues.paper.exchange import PaperExchange
+from signalbridge.venues.paper.rules import VenueRules
+from signalbridge.venues.paper.store import MemoryPaperStore
 
 SYMBOL = "ETH/USDT"
 

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from signalbridge.execution.base import (
+from signalbridge.integrations.errors import InvalidRequest
+from signalbridge.venues.base import (
     AdapterDeps,
     OrderRequest,
     OrderSide,
@@ -22,15 +23,14 @@ from signalbridge.execution.base import (
     VenueOrderType,
     client_order_id,
 )
-from signalbridge.execution.paper import venue
-from signalbridge.execution.paper.adapter import PaperAdapter
-from signalbridge.execution.paper.exchange import PaperExchange
-from signalbridge.execution.paper.feeds import RandomWalkFeed, ReplayFeed, on_tick
-from signalbridge.execution.paper.markets import default_markets, default_start_prices
-from signalbridge.execution.paper.rules import Quote, VenueRules
-from signalbridge.execution.paper.state import AccountState, PaperBalance
-from signalbridge.execution.paper.store import MemoryPaperStore
-from signalbridge.integrations.errors import InvalidRequest
+from signalbridge.venues.paper import venue
+from signalbridge.venues.paper.adapter import PaperAdapter
+from signalbridge.venues.paper.exchange import PaperExchange
+from signalbridge.venues.paper.feeds import RandomWalkFeed, ReplayFeed, on_tick
+from signalbridge.venues.paper.markets import default_markets, default_start_prices
+from signalbridge.venues.paper.rules import Quote, VenueRules
+from signalbridge.venues.paper.state import AccountState, PaperBalance
+from signalbridge.venues.paper.store import MemoryPaperStore
 
 MARKETS = default_markets()
 TICKS = {symbol: market.price_tick for symbol, market in MARKETS.items()}

@@ -8,7 +8,13 @@ from decimal import Decimal as D
 
 import pytest
 
-from signalbridge.execution.base import (
+from signalbridge.integrations.errors import (
+    InsufficientFunds,
+    InvalidRequest,
+    OrderNotFound,
+    SymbolNotListed,
+)
+from signalbridge.venues.base import (
     OrderRequest,
     OrderSide,
     OrderStatus,
@@ -16,15 +22,9 @@ from signalbridge.execution.base import (
     TimeInForce,
     VenueOrderType,
 )
-from signalbridge.execution.paper.exchange import PaperExchange
-from signalbridge.execution.paper.rules import VenueRules
-from signalbridge.execution.paper.store import MemoryPaperStore
-from signalbridge.integrations.errors import (
-    InsufficientFunds,
-    InvalidRequest,
-    OrderNotFound,
-    SymbolNotListed,
-)
+from signalbridge.venues.paper.exchange import PaperExchange
+from signalbridge.venues.paper.rules import VenueRules
+from signalbridge.venues.paper.store import MemoryPaperStore
 
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
 MARKET, LIMIT = VenueOrderType.MARKET, VenueOrderType.LIMIT

@@ -10,11 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.unit.execution.test_management_rules import BTC, positions, prices, view
 
-from signalbridge.domain.signals import Side
-from signalbridge.execution.base import VenueOrderType
-from signalbridge.execution.exits import resting_roles
-from signalbridge.execution.legs import STOP_ROLE as STOP
-from signalbridge.execution.legs import (
+from signalbridge.domain.legs import STOP_ROLE as STOP
+from signalbridge.domain.legs import (
     is_entry_leg,
     is_full_close,
     resting_leg,
@@ -22,7 +19,7 @@ from signalbridge.execution.legs import (
     target_index,
     target_leg,
 )
-from signalbridge.execution.management import (
+from signalbridge.domain.management import (
     ActionKind,
     ManagementSettings,
     PositionView,
@@ -30,7 +27,10 @@ from signalbridge.execution.management import (
     evaluate,
     triggers,
 )
+from signalbridge.domain.signals import Side
+from signalbridge.execution.exits import resting_roles
 from signalbridge.execution.protection import trigger_on_tick, wanted
+from signalbridge.venues.base import VenueOrderType
 
 D = Decimal
 RESTING = replace(BTC, resting_stops=True, resting_targets=True)

@@ -11,9 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests.unit.execution.test_management_rules import BTC, view
 
+from signalbridge.domain.legs import STOP_ROLE
+from signalbridge.domain.management import ActionKind, ManagementSettings, after, evaluate
 from signalbridge.domain.signals import Side
-from signalbridge.execution.legs import STOP_ROLE
-from signalbridge.execution.management import ActionKind, ManagementSettings, after, evaluate
 from signalbridge.execution.protection import trigger_on_tick, wanted
 
 D = Decimal

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 
-from signalbridge.execution.management import management_settings
+from signalbridge.domain.management import management_settings
 from signalbridge.execution.planner import risk_settings, sizing_config
 from signalbridge.services import access, audit
 from signalbridge.services.auth import Principal

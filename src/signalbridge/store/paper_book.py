@@ -20,29 +20,28 @@ from sqlalchemy import bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from signalbridge.execution.base import (
-    OrderSide,
-    OrderStatus,
-    PositionSide,
-    TimeInForce,
-    VenueOrderType,
+from signalbridge.domain.clock import utcnow
+from signalbridge.integrations.errors import AmbiguousOutcome, InvalidRequest, TransientError
+from signalbridge.store.paper_rows import (
+    order_from_row,
+    order_values,
+    position_from_row,
+    position_values,
 )
-from signalbridge.execution.paper.models import (
+from signalbridge.store.paper_tables import (
     PaperAccountRow,
     PaperBalanceRow,
     PaperFillRow,
     PaperOrderRow,
     PaperPositionRow,
 )
-from signalbridge.execution.paper.state import (
+from signalbridge.venues.paper.state import (
     AccountState,
     PaperBalance,
     PaperOrder,
     PaperPosition,
 )
-from signalbridge.execution.paper.store import Operation, T, UnknownAccount
-from signalbridge.integrations.errors import AmbiguousOutcome, InvalidRequest, TransientError
-from signalbridge.store.types import utcnow
+from signalbridge.venues.paper.store import Operation, T, UnknownAccount
 
 MAX_BATCH = 500
 ZERO = Decimal(0)
@@ -205,7 +204,7 @@ class SqlPaperStore:
         positions: Any = PaperPositionRow.__table__
         for held in await session.execute(select(positions).where(positions.c.account_id.in_(ids))):
             item = loaded[held.account_id]
-            item.state.positions[held.symbol] = _position(held)
+            item.state.positions[held.symbol] = position_from_row(held)
             item.known_positions.add(held.symbol)
         orders: Any = PaperOrderRow.__table__
         symbols = {j.open_orders_symbol for j in batch if j.open_orders_symbol is not None}
@@ -219,7 +218,7 @@ class SqlPaperStore:
                 )
             ):
                 if (row.account_id, row.symbol) in wanted_open and row.account_id in loaded:
-                    loaded[row.account_id].state.orders[row.id] = _order(row)
+                    loaded[row.account_id].state.orders[row.id] = order_from_row(row)
         pairs = sorted({(j.account_id, j.client_order_id) for j in batch if j.client_order_id})
         if pairs:
             for row in await session.execute(
@@ -228,7 +227,7 @@ class SqlPaperStore:
                 )
             ):
                 if row.account_id in loaded:
-                    loaded[row.account_id].state.orders[row.id] = _order(row)
+                    loaded[row.account_id].state.orders[row.id] = order_from_row(row)
         return loaded
 
     async def _write(self, session: AsyncSession, loaded: Mapping[str, _Loaded]) -> None:
@@ -245,7 +244,7 @@ class SqlPaperStore:
             state = item.state
             account = state.account_id
             for order_id in state.changed_orders:
-                values = {"id": order_id, **_order_values(state.orders[order_id])}
+                values = {"id": order_id, **order_values(state.orders[order_id])}
                 if order_id in state.new_orders:
                     new_orders.append({"account_id": account, **values})
                 else:
@@ -260,7 +259,7 @@ class SqlPaperStore:
                     if symbol in item.known_positions:
                         position_deletes.append((account, symbol))
                     continue
-                values = {"account_id": account, **_position_values(p)}
+                values = {"account_id": account, **position_values(p)}
                 target = position_updates if symbol in item.known_positions else position_inserts
                 target.append(values)
             if state.settings_changed:
@@ -354,7 +353,7 @@ class SqlPaperStore:
                     )
                 )
             ).one_or_none()
-            return None if row is None else _order(row)
+            return None if row is None else order_from_row(row)
 
     async def list_open_orders(self, account_id: str, symbol: str | None) -> list[PaperOrder]:
         query = select(PaperOrderRow).where(
@@ -364,7 +363,7 @@ class SqlPaperStore:
             query = query.where(PaperOrderRow.symbol == symbol)
         async with self._sessions() as session:
             rows = await session.scalars(query.order_by(PaperOrderRow.created_at, PaperOrderRow.id))
-            return [_order(r) for r in rows]
+            return [order_from_row(r) for r in rows]
 
     async def get_balances(self, account_id: str) -> dict[str, PaperBalance]:
         """Balances of one account; reads asked for together share one query (fan-out).
@@ -414,7 +413,7 @@ class SqlPaperStore:
             rows = await session.scalars(
                 select(PaperPositionRow).where(PaperPositionRow.account_id == account_id)
             )
-            return {r.symbol: _position(r) for r in rows}
+            return {r.symbol: position_from_row(r) for r in rows}
 
     async def accounts_with_open_orders_on(self, symbols: list[str]) -> dict[str, list[str]]:
         """Accounts with open orders per symbol, for many symbols in one query."""
@@ -456,84 +455,3 @@ def _database_error(exc: SQLAlchemyError) -> Exception:
     if getattr(exc, "connection_invalidated", False):
         return AmbiguousOutcome("paper store connection lost during a write")
     return TransientError(f"paper store unavailable: {type(exc).__name__}")
-
-
-def _position(row: Any) -> PaperPosition:
-    """From an ORM row or a plain column row (same attribute names)."""
-    return PaperPosition(
-        row.symbol,
-        PositionSide(row.side),
-        row.amount,
-        row.entry_price,
-        row.leverage,
-        row.margin,
-        row.realised_pnl,
-    )
-
-
-def _position_values(p: PaperPosition) -> dict[str, Any]:
-    return {
-        "symbol": p.symbol,
-        "side": p.side.value,
-        "amount": p.amount,
-        "entry_price": p.entry_price,
-        "leverage": p.leverage,
-        "margin": p.margin,
-        "realised_pnl": p.realised_pnl,
-    }
-
-
-def _order_values(order: PaperOrder) -> dict[str, Any]:
-    return {
-        "client_order_id": order.client_order_id or order.id,
-        "symbol": order.symbol,
-        "side": order.side.value,
-        "type": order.type.value,
-        "status": order.status.value,
-        "is_open": order.is_open,
-        "amount": order.amount,
-        "filled": order.filled,
-        "price": order.price,
-        "stop_price": order.stop_price,
-        "reduce_only": order.reduce_only,
-        "leverage": order.leverage,
-        "time_in_force": order.time_in_force.value,
-        "average_price": order.average_price,
-        "fee": order.fee,
-        "fee_asset": order.fee_asset,
-        "reserved": order.reserved,
-        "reserved_asset": order.reserved_asset,
-        "triggered": order.triggered,
-        "reason": order.reason,
-        "created_at": order.created_at,
-        "updated_at": order.updated_at,
-    }
-
-
-def _order(row: Any) -> PaperOrder:
-    """From an ORM row or a plain column row (same attribute names)."""
-    return PaperOrder(
-        id=row.id,
-        account_id=row.account_id,
-        client_order_id=row.client_order_id,
-        symbol=row.symbol,
-        side=OrderSide(row.side),
-        type=VenueOrderType(row.type),
-        status=OrderStatus(row.status),
-        amount=row.amount,
-        filled=row.filled,
-        price=row.price,
-        stop_price=row.stop_price,
-        reduce_only=row.reduce_only,
-        leverage=row.leverage,
-        time_in_force=TimeInForce(row.time_in_force),
-        average_price=row.average_price,
-        fee=row.fee,
-        fee_asset=row.fee_asset,
-        reserved=row.reserved,
-        reserved_asset=row.reserved_asset,
-        triggered=row.triggered,
-        reason=row.reason,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )

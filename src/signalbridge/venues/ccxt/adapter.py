@@ -1,8 +1,8 @@
 """ExchangeAdapter for any ccxt exchange (spot and USDT-margined linear perpetuals).
 
 The adapter only translates: canonical symbols ↔ ccxt symbols, ccxt structures ↔ the
-``execution.base`` types (``Decimal`` everywhere) and ccxt exceptions → the integration error
-tree (:mod:`signalbridge.execution.ccxt_errors`). Retries, circuit breaking and rate limiting
+``venues.base`` types (``Decimal`` everywhere) and ccxt exceptions → the integration error
+tree (:mod:`signalbridge.venues.ccxt.errors`). Retries, circuit breaking and rate limiting
 belong to the kernel's ConnectionGuard around every call, so ccxt's own limiter is off.
 
 Orders always carry our deterministic client order id (ccxt's unified ``clientOrderId``,
@@ -14,25 +14,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
-from typing import Any, ClassVar, Literal, Self, TypeVar
+from functools import partial
+from typing import Any, ClassVar, Self, TypeVar
 
-import ccxt.async_support as ccxt_async
 from ccxt.base.decimal_to_precision import TICK_SIZE
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from signalbridge.execution import ccxt_algo
-from signalbridge.execution.base import (
+from signalbridge.integrations import errors as sb
+from signalbridge.integrations.redaction import register_secret
+from signalbridge.integrations.registry import AdapterRegistry
+from signalbridge.venues.base import (
     AdapterDeps,
     Balance,
     Capabilities,
-    Fee,
     Market,
     MarketKind,
     OrderRequest,
-    OrderSide,
-    OrderStatus,
+    OrderRole,
     PositionSide,
     ProbeResult,
     Ticker,
@@ -41,93 +40,22 @@ from signalbridge.execution.base import (
     VenueOrderType,
     VenuePosition,
 )
-from signalbridge.execution.ccxt_algo import RESTING_TYPES
-from signalbridge.execution.ccxt_errors import translate
-from signalbridge.execution.ccxt_markets import ccxt_decimal, market_from_ccxt
-from signalbridge.execution.ccxt_urls import (
-    guarded_session,
-    options_problem,
-    override_problem,
-    policy_of,
-)
-from signalbridge.execution.symbols import SymbolMap, SymbolStyle
-from signalbridge.integrations import errors as sb
-from signalbridge.integrations.redaction import register_secret
-from signalbridge.integrations.registry import AdapterRegistry
-from signalbridge.integrations.ssrf import url_syntax_problem
+from signalbridge.venues.ccxt.config import CcxtConfig, build_exchange
+from signalbridge.venues.ccxt.errors import translate
+from signalbridge.venues.ccxt.exchanges import quirks_for
+from signalbridge.venues.ccxt.markets import ccxt_decimal, market_from_ccxt
+from signalbridge.venues.ccxt.orders import order_from_ccxt, time_of
+from signalbridge.venues.ccxt.urls import guarded_session, override_problem, policy_of
+from signalbridge.venues.symbols import SymbolMap, SymbolStyle
+
+__all__ = ["WITHDRAW_REFUSAL", "CcxtAdapter", "CcxtConfig", "register"]
 
 T = TypeVar("T")
 
 WITHDRAW_REFUSAL = "this API key can withdraw funds; create a trade-only key"
-_STATUS = {
-    "open": OrderStatus.OPEN,
-    "closed": OrderStatus.FILLED,
-    "canceled": OrderStatus.CANCELED,
-    "cancelled": OrderStatus.CANCELED,
-    "expired": OrderStatus.EXPIRED,
-    "rejected": OrderStatus.REJECTED,
-}
-_TYPES = {
-    "market": VenueOrderType.MARKET,
-    "limit": VenueOrderType.LIMIT,
-    "stop": VenueOrderType.STOP_MARKET,
-    "stop_market": VenueOrderType.STOP_MARKET,
-    "stop_loss": VenueOrderType.STOP_MARKET,
-    "stop_limit": VenueOrderType.STOP_LIMIT,
-    "stop_loss_limit": VenueOrderType.STOP_LIMIT,
-    "take_profit": VenueOrderType.TAKE_PROFIT_MARKET,
-    "take_profit_market": VenueOrderType.TAKE_PROFIT_MARKET,
-    "take_profit_limit": VenueOrderType.TAKE_PROFIT_LIMIT,
-}
-_ALGO_EXCHANGES = frozenset({"binance", "binanceusdm"})
 _BALANCE_META = frozenset({"info", "free", "used", "total", "debt", "timestamp", "datetime"})
-
-
-class CcxtConfig(BaseModel):
-    """A ccxt connection. ``urls`` replaces ccxt's ``urls['api']`` entries; it may only
-    point at hosts in the operator's allow-list (local fakes, an intranet gateway)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    exchange: str = Field(default="binance", pattern=r"^[a-z0-9]{2,32}$")
-    market_type: Literal["spot", "linear"] = "spot"
-    sandbox: bool = False
-    timeout_ms: int = Field(default=10_000, ge=100, le=120_000)
-    urls: dict[str, str] = Field(default_factory=dict)
-    options: dict[str, Any] = Field(default_factory=dict)
-    symbol_style: SymbolStyle | None = None
-    symbol_prefix: str = ""
-    symbol_suffix: str = ""
-    symbol_map: dict[str, str] = Field(default_factory=dict)
-    api_key: str | None = Field(default=None, description="secret: the venue API key")
-    secret: str | None = Field(default=None, description="secret: the venue API secret")
-    password: str | None = Field(default=None, description="secret: passphrase, if any")
-
-    @field_validator("exchange")
-    @classmethod
-    def _known_exchange(cls, value: str) -> str:
-        if value not in ccxt_async.exchanges:
-            raise ValueError(f"ccxt has no exchange {value!r}")
-        return value
-
-    @field_validator("urls")
-    @classmethod
-    def _plain_urls(cls, value: dict[str, str]) -> dict[str, str]:
-        """Signed requests carry the API key: refuse at save what no operator setting can
-        make safe; the host itself is held to the allow-list when the adapter is built."""
-        for name, url in value.items():
-            problem = url_syntax_problem(url)
-            if problem is not None:
-                raise ValueError(f"url override {name!r}: {problem}")
-        return value
-
-    @field_validator("options")
-    @classmethod
-    def _no_urls_in_options(cls, value: dict[str, Any]) -> dict[str, Any]:
-        problem = options_problem(value)
-        if problem is not None:
-            raise ValueError(problem)
-        return value
+_RESTING_ROLES = frozenset({OrderRole.STOP, OrderRole.TARGET})
+_TIF = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.FOK: "FOK"}
 
 
 class CcxtAdapter:
@@ -163,10 +91,10 @@ class CcxtAdapter:
             },
         )
         linear = self.kind is MarketKind.LINEAR
-        # Resting exits are read the way Binance keeps them (ccxt_algo); elsewhere the
-        # position monitor enforces stops and targets.
-        resting = linear and config.exchange in _ALGO_EXCHANGES
-        self._algo = resting  # conditional orders live on Binance's Algo Service
+        # Exits rest on the venue where the exchange's quirks say they can (Binance's Algo
+        # Service); elsewhere the position monitor enforces stops and targets.
+        self.quirks = quirks_for(config.exchange, config.market_type)
+        resting = bool(self.quirks.resting_types)
         self.capabilities = Capabilities(
             stop_orders=resting,
             native_stop_loss=resting,
@@ -180,7 +108,7 @@ class CcxtAdapter:
             resting_targets=resting,
             nets_positions=linear,
         )
-        self.exchange: Any = _build_exchange(config, secrets)
+        self.exchange: Any = build_exchange(config, secrets, self.quirks)
         self._markets: dict[str, Market] | None = None
         # An override is held to the operator's allow-list now, and refused on every call
         # (before any request) rather than here, so one connection whose host the operator
@@ -351,7 +279,7 @@ class CcxtAdapter:
     # -- orders ------------------------------------------------------------------------------
 
     async def create_order(self, req: OrderRequest) -> VenueOrder:
-        resting = req.type in RESTING_TYPES and self._algo
+        resting = req.role in _RESTING_ROLES and req.type in self.quirks.resting_types
         if req.type.is_triggered and not resting:
             raise sb.InvalidRequest(
                 f"{req.type} orders are not supported here; the position monitor "
@@ -374,10 +302,7 @@ class CcxtAdapter:
             params["reduceOnly"] = True
         if req.type is VenueOrderType.LIMIT:
             params["timeInForce"] = _TIF[req.time_in_force]
-        kind: str = req.type.value
-        if resting:  # a trigger price sends it to Binance's Algo Service
-            params["triggerPrice"] = str(req.stop_price)
-            kind = req.type.value.upper()
+        kind = self.quirks.resting_order(req, params) if resting else req.type.value
         price = float(req.price) if req.price is not None else None
         raw: Mapping[str, Any] = await self._call(
             lambda: self.exchange.create_order(
@@ -387,8 +312,11 @@ class CcxtAdapter:
         )
         return await self._resolve(raw, req.client_order_id, venue)
 
-    async def fetch_order(self, symbol: str, client_order_id: str) -> VenueOrder:
-        """By client id: the matching engine first, then (futures) the Algo Service."""
+    async def fetch_order(
+        self, symbol: str, client_order_id: str, role: OrderRole | None = None
+    ) -> VenueOrder:
+        """By client id: the matching engine first, then where the exchange keeps
+        conditional orders (Binance futures: the Algo Service)."""
         venue = await self._venue_symbol(symbol)
         params = {"clientOrderId": client_order_id}
         try:
@@ -396,14 +324,15 @@ class CcxtAdapter:
                 lambda: self.exchange.fetch_order(None, venue, params)
             )
         except sb.OrderNotFound:
-            if not self._algo:
+            conditional = self.quirks.conditional(params)
+            if conditional is None:
                 raise
-            raw = await self._call(
-                lambda: self.exchange.fetch_order(None, venue, {**params, "trigger": True})
-            )
+            raw = await self._call(lambda: self.exchange.fetch_order(None, venue, conditional))
         return await self._resolve(raw, client_order_id, venue)
 
-    async def cancel_order(self, symbol: str, client_order_id: str) -> VenueOrder:
+    async def cancel_order(
+        self, symbol: str, client_order_id: str, role: OrderRole | None = None
+    ) -> VenueOrder:
         """Cancel by client id; a lost answer is a TransientError (cancelling is idempotent:
         a repeat answers OrderNotFound once the first one went through)."""
         venue = await self._venue_symbol(symbol)
@@ -413,11 +342,11 @@ class CcxtAdapter:
                 lambda: self.exchange.cancel_order(None, venue, params)
             )
         except sb.OrderNotFound:
-            if not self._algo:
+            conditional = self.quirks.conditional(params)
+            if conditional is None:
                 raise
-            conditional = {**params, "trigger": True}
             await self._call(lambda: self.exchange.cancel_order(None, venue, conditional))
-            # The Algo Service answers a cancel with ids only: read what it is now.
+            # A conditional cancel may answer with ids only (Binance): read what it is now.
             raw = await self._call(lambda: self.exchange.fetch_order(None, venue, conditional))
         return await self._resolve(raw, client_order_id, venue)
 
@@ -427,20 +356,18 @@ class CcxtAdapter:
         raw: list[Mapping[str, Any]] = await self._call(
             lambda: self.exchange.fetch_open_orders(venue)
         )
-        if self._algo:
-            raw = [
-                *raw,
-                *await self._call(
-                    lambda: self.exchange.fetch_open_orders(venue, None, None, {"trigger": True})
-                ),
-            ]
+        for query in self.quirks.open_order_queries():
+            more: list[Mapping[str, Any]] = await self._call(
+                partial(self.exchange.fetch_open_orders, venue, None, None, query)
+            )
+            raw = [*raw, *more]
         return [self._parsed(o, None) for o in raw]
 
     async def _resolve(
         self, raw: Mapping[str, Any], client_order_id: str | None, venue: str
     ) -> VenueOrder:
-        """A ccxt order as ours; a triggered algo order is read together with its child."""
-        actual = ccxt_algo.child_id(raw) if ccxt_algo.is_algo(raw) else None
+        """A ccxt order as ours; a triggered conditional order is read with its child."""
+        actual = self.quirks.child_id(raw)
         if actual is None:
             return self._parsed(raw, client_order_id)
         found: Mapping[str, Any] = await self._call(
@@ -454,57 +381,14 @@ class CcxtAdapter:
         client_order_id: str | None,
         child: VenueOrder | None = None,
     ) -> VenueOrder:
-        """A ccxt order as ours: an algo order with its child's fills, if it has one."""
-        order = self._order(raw, client_order_id)
-        return ccxt_algo.combine(order, raw, child) if ccxt_algo.is_algo(raw) else order
+        """A ccxt order as ours: a conditional order with its child's fills, if it has one."""
+        return self.quirks.combine(self._order(raw, client_order_id), raw, child)
 
     def _order(self, o: Mapping[str, Any], client_order_id: str | None) -> VenueOrder:
-        info = o.get("info")
-        raw_info = info if isinstance(info, Mapping) else {}
-        # binance spot answers a cancel with the cancel request's own id in clientOrderId
-        cid = client_order_id or o.get("clientOrderId") or raw_info.get("origClientOrderId")
-        amount = ccxt_decimal(o.get("amount")) or Decimal(0)
-        filled = ccxt_decimal(o.get("filled")) or Decimal(0)
-        status = _STATUS.get(str(o.get("status")), OrderStatus.OPEN)
-        if status is OrderStatus.OPEN and filled > 0:
-            status = OrderStatus.PARTIALLY_FILLED
-        price = ccxt_decimal(o.get("price"))
-        type_ = _TYPES.get(
-            str(o.get("type")).lower(), VenueOrderType.LIMIT if price else VenueOrderType.MARKET
-        )
-        fee_raw = o.get("fee")
-        fee = None
-        if isinstance(fee_raw, Mapping) and fee_raw.get("cost") is not None:
-            fee = Fee(
-                ccxt_decimal(fee_raw.get("cost")) or Decimal(0), str(fee_raw.get("currency") or "")
-            )
-        created = self._time(o.get("timestamp"))
-        updated = self._time(
-            o.get("lastUpdateTimestamp") or o.get("lastTradeTimestamp") or o.get("timestamp")
-        )
-        return VenueOrder(
-            client_order_id=str(cid) if cid else None,
-            venue_order_id=str(o.get("id") or ""),
-            symbol=self.symbols.to_canonical(str(o.get("symbol"))),
-            side=OrderSide(str(o.get("side") or "buy").lower()),
-            type=type_,
-            status=status,
-            amount=amount,
-            filled=filled,
-            average_price=ccxt_decimal(o.get("average")),
-            fee=fee,
-            created_at=created,
-            updated_at=max(updated, created),
-            price=price if price else None,
-            stop_price=ccxt_decimal(o.get("triggerPrice")) or None,
-            reduce_only=bool(o.get("reduceOnly")),
-            raw=dict(raw_info),
-        )
+        return order_from_ccxt(o, client_order_id, self.symbols.to_canonical, self._deps.clock)
 
     def _time(self, ms: Any) -> datetime:
-        if isinstance(ms, int | float) and ms > 0:
-            return datetime.fromtimestamp(ms / 1000, tz=UTC)
-        return self._deps.clock()
+        return time_of(ms, self._deps.clock)
 
     # -- health --------------------------------------------------------------------------------
 
@@ -512,9 +396,9 @@ class CcxtAdapter:
         """Check the key works and can trade but cannot withdraw.
 
         Authentication failures come back as ``ok=False``; network trouble raises (so the
-        kernel counts it). Binance-family venues report permissions through
-        ``GET /sapi/v1/account/apiRestrictions``; elsewhere ccxt has no unified way, so the
-        result says that withdrawal rights were not verified.
+        kernel counts it). The exchange's quirks read the key's permissions where the venue
+        reports them (Binance); elsewhere ccxt has no unified way, so the result says that
+        withdrawal rights were not verified.
         """
         started = time.perf_counter()
         try:
@@ -522,7 +406,13 @@ class CcxtAdapter:
         except sb.AuthenticationError as exc:
             return ProbeResult(False, _ms(started), False, False, f"key refused: {exc.message}")
         latency = _ms(started)
-        if not self.config.exchange.startswith("binance"):
+        try:
+            rights = await self.quirks.key_rights(self.exchange, self._call)
+        except sb.AuthenticationError as exc:
+            return ProbeResult(
+                False, latency, False, False, f"cannot read the key's permissions: {exc.message}"
+            )
+        if rights is None:
             return ProbeResult(
                 True,
                 latency,
@@ -530,20 +420,9 @@ class CcxtAdapter:
                 False,
                 f"key works; withdrawal permission could not be verified on {self.config.exchange}",
             )
-        try:
-            r: Mapping[str, Any] = await self._call(
-                lambda: self.exchange.sapi_get_account_apirestrictions()
-            )
-        except sb.AuthenticationError as exc:
-            return ProbeResult(
-                False, latency, False, False, f"cannot read the key's permissions: {exc.message}"
-            )
-        can_withdraw = bool(r.get("enableWithdrawals"))
-        flag = "enableSpotAndMarginTrading" if self.kind is MarketKind.SPOT else "enableFutures"
-        can_trade = bool(r.get(flag))
-        if can_withdraw:
-            return ProbeResult(False, latency, can_trade, True, WITHDRAW_REFUSAL)
-        if not can_trade:
+        if rights.can_withdraw:
+            return ProbeResult(False, latency, rights.can_trade, True, WITHDRAW_REFUSAL)
+        if not rights.can_trade:
             what = "spot trading" if self.kind is MarketKind.SPOT else "futures trading"
             return ProbeResult(
                 False, latency, False, False, f"this API key cannot trade: enable {what} for it"
@@ -555,42 +434,6 @@ class CcxtAdapter:
             await self.exchange.close()
         except Exception:  # closing must not fail shutdown  # noqa: S110
             pass
-
-
-_TIF = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.FOK: "FOK"}
-
-
-def _build_exchange(config: CcxtConfig, secrets: Mapping[str, str]) -> Any:
-    """The ccxt instance: our limiter (not ccxt's), a timeout, no sapi/margin side calls."""
-    klass = getattr(ccxt_async, config.exchange)
-    options: dict[str, Any] = {
-        "defaultType": "spot" if config.market_type == "spot" else "swap",
-        "defaultSubType": None if config.market_type == "spot" else "linear",
-    }
-    if config.exchange.startswith("binance"):
-        options.update(
-            {
-                "fetchCurrencies": False,
-                "fetchMargins": False,
-                "warnOnFetchOpenOrdersWithoutSymbol": False,
-                "fetchMarkets": {"types": ["spot"] if config.market_type == "spot" else ["linear"]},
-            }
-        )
-    options.update(config.options)
-    params: dict[str, Any] = {
-        "enableRateLimit": False,
-        "timeout": config.timeout_ms,
-        "options": options,
-    }
-    for ours, theirs in (("api_key", "apiKey"), ("secret", "secret"), ("password", "password")):
-        if secrets.get(ours):
-            params[theirs] = secrets[ours]
-    if config.urls:
-        params["urls"] = {"api": dict(config.urls)}
-    exchange = klass(params)
-    if config.sandbox:
-        exchange.set_sandbox_mode(True)
-    return exchange
 
 
 def _ms(started: float) -> float:

@@ -18,15 +18,15 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, runtime_checkable
 
+from signalbridge.domain.clock import utcnow
 from signalbridge.domain.market import Market, MarketKind
 from signalbridge.domain.signals import Side
-from signalbridge.store.types import utcnow
 
 if TYPE_CHECKING:
     import httpx
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from signalbridge.integrations.http import HttpClientFactory
+    from signalbridge.venues.paper.store import PaperStateStore
 
 __all__ = [
     "AdapterDeps",
@@ -99,6 +99,17 @@ class Balance:
     total: Decimal
 
 
+class OrderRole(StrEnum):
+    """What an order is for, set by the side that builds the request: an entry, the stop
+    or a target resting on the venue, or another exit (at market). Adapters route by it
+    (MetaTrader keeps a resting stop on the position, Binance on its Algo Service)."""
+
+    ENTRY = "entry"
+    STOP = "stop"
+    TARGET = "target"
+    EXIT = "exit"
+
+
 class OrderSide(StrEnum):
     BUY = "buy"
     SELL = "sell"
@@ -155,6 +166,7 @@ class OrderRequest:
     reduce_only: bool = False
     leverage: int | None = None
     time_in_force: TimeInForce = TimeInForce.GTC
+    role: OrderRole | None = None
 
     def __post_init__(self) -> None:
         if self.amount <= 0:
@@ -240,9 +252,11 @@ class AdapterDeps:
 
     ``shared`` holds process-wide objects adapters of one type share between connections
     (the paper venue keeps its hub under ``"paper"``), keyed by the adapter ``type``.
+    ``paper_store`` makes the paper venue's durable state store (bootstrap passes the SQL
+    one from ``store.paper_book``; ``None``: state in memory).
     """
 
-    session_factory: async_sessionmaker[AsyncSession] | None = None
+    paper_store: Callable[[], PaperStateStore] | None = None
     http_transport: httpx.AsyncBaseTransport | None = None
     #: The kernel's ``HttpClientFactory``: adapters that speak HTTP build clients from it.
     http_factory: HttpClientFactory | None = None
@@ -283,11 +297,16 @@ class ExchangeAdapter(Protocol):
 
     async def create_order(self, req: OrderRequest) -> VenueOrder: ...
 
-    async def fetch_order(self, symbol: str, client_order_id: str) -> VenueOrder:
-        """Raises OrderNotFound when the venue does not (yet) know the client order id."""
+    async def fetch_order(
+        self, symbol: str, client_order_id: str, role: OrderRole | None = None
+    ) -> VenueOrder:
+        """Raises OrderNotFound when the venue does not (yet) know the client order id.
+        ``role`` is the request's (a venue may keep a resting stop apart from orders)."""
         ...
 
-    async def cancel_order(self, symbol: str, client_order_id: str) -> VenueOrder: ...
+    async def cancel_order(
+        self, symbol: str, client_order_id: str, role: OrderRole | None = None
+    ) -> VenueOrder: ...
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[VenueOrder]: ...
 

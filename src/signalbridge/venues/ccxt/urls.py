@@ -19,9 +19,9 @@ import aiohttp
 import certifi
 import yarl
 
-from signalbridge.execution.base import AdapterDeps
 from signalbridge.integrations import errors as sb
 from signalbridge.integrations.ssrf import SSRFPolicy, url_syntax_problem
+from signalbridge.venues.base import AdapterDeps
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 

@@ -20,7 +20,6 @@ from urllib.parse import quote
 
 import httpx
 
-from signalbridge.execution.metaapi.errors import Resource, http_error, transport_error
 from signalbridge.integrations.bounded import ResponseDeadlineExceeded
 from signalbridge.integrations.errors import (
     AmbiguousOutcome,
@@ -28,6 +27,7 @@ from signalbridge.integrations.errors import (
     InvalidRequest,
     TransientError,
 )
+from signalbridge.venues.metaapi.errors import Resource, http_error, transport_error
 
 DEFAULT_BASE_URL = "https://mt-client-api-v1.new-york.agiliumtrade.ai"
 DEFAULT_PROVISIONING_URL = "https://mt-provisioning-api-v1.agiliumtrade.agiliumtrade.ai"

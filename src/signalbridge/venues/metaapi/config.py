@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from signalbridge.execution.metaapi.client import DEFAULT_BASE_URL, DEFAULT_PROVISIONING_URL
 from signalbridge.integrations.ssrf import url_syntax_problem
+from signalbridge.venues.metaapi.client import DEFAULT_BASE_URL, DEFAULT_PROVISIONING_URL
 
 
 class MetaApiConfig(BaseModel):

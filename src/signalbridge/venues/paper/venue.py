@@ -12,7 +12,8 @@ from datetime import datetime
 from decimal import Decimal
 
 from signalbridge.domain.market import Market, MarketKind
-from signalbridge.execution.base import (
+from signalbridge.integrations.errors import InsufficientFunds, InvalidRequest
+from signalbridge.venues.base import (
     OrderRequest,
     OrderSide,
     OrderStatus,
@@ -20,9 +21,8 @@ from signalbridge.execution.base import (
     TimeInForce,
     VenueOrderType,
 )
-from signalbridge.execution.paper.rules import ZERO, Quote, VenueRules, exact
-from signalbridge.execution.paper.state import AccountState, PaperFill, PaperOrder, PaperPosition
-from signalbridge.integrations.errors import InsufficientFunds, InvalidRequest
+from signalbridge.venues.paper.rules import ZERO, Quote, VenueRules, exact
+from signalbridge.venues.paper.state import AccountState, PaperFill, PaperOrder, PaperPosition
 
 _STOPS = (VenueOrderType.STOP_MARKET, VenueOrderType.STOP_LIMIT)
 _MARKET_LIKE = (

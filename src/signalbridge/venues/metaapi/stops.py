@@ -3,8 +3,8 @@
 MetaTrader keeps SL and TP on the position, not as orders, and its TP always closes the
 whole position; so only the stop rests there (``Capabilities.resting_stops``), and the
 monitor keeps the split targets. The protection desk speaks orders, so a reduce-only
-``stop_market`` with a resting-stop leg (``s<g>``) is read as "set the stop loss of every
-open position this execution's entries opened":
+``stop_market`` whose request has the role ``OrderRole.STOP`` is read as "set the stop loss
+of every open position this execution's entries opened":
 
 - placing sets it (POSITION_MODIFY, keeping each position's take profit);
 - the order is open while such a position is open with a stop loss, cancelled when the
@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from signalbridge.domain.signals import Side
-from signalbridge.execution.base import (
+from signalbridge.integrations.errors import InvalidRequest, OrderNotFound
+from signalbridge.venues.base import (
     OrderRequest,
     OrderSide,
     OrderStatus,
@@ -30,29 +31,18 @@ from signalbridge.execution.base import (
     VenueOrderType,
     parse_client_order_id,
 )
-from signalbridge.execution.legs import STOP_ROLE, is_entry_leg, resting_leg
-from signalbridge.execution.metaapi import convert
-from signalbridge.execution.metaapi.convert import MetaApiPosition
-from signalbridge.integrations.errors import InvalidRequest, OrderNotFound
-
-if TYPE_CHECKING:
-    from signalbridge.execution.metaapi.adapter import MetaApiAdapter
+from signalbridge.venues.metaapi import convert
+from signalbridge.venues.metaapi.account import MetaApiAccount
+from signalbridge.venues.metaapi.convert import MetaApiPosition
 
 ZERO = Decimal(0)
 STOPPED_OUT = "DEAL_REASON_SL"
 
 
-def is_position_stop(client_order_id: str | None) -> bool:
-    """Whether one of our client order ids names a resting stop (leg ``s<g>``)."""
-    parsed = parse_client_order_id(client_order_id)
-    found = resting_leg(parsed[1]) if parsed else None
-    return found is not None and found[0] == STOP_ROLE
-
-
 class PositionStops:
     """Resting stops as position stop losses, for one MetaApi account."""
 
-    def __init__(self, adapter: MetaApiAdapter) -> None:
+    def __init__(self, adapter: MetaApiAccount) -> None:
         self._adapter = adapter
 
     async def place(self, req: OrderRequest) -> VenueOrder:
@@ -97,7 +87,7 @@ class PositionStops:
         return [
             p
             for p in await self._adapter.fetch_position_details(symbol)
-            if execution_of(p.client_order_id, entry=True) == ident
+            if execution_of(p.client_order_id) == ident
         ]
 
     async def _closed(self, symbol: str, client_order_id: str) -> VenueOrder:
@@ -108,7 +98,7 @@ class PositionStops:
             str(d.get("positionId")): d
             for d in deals
             if d.get("entryType") == "DEAL_ENTRY_IN"
-            and execution_of(self._adapter.decode_client_id(d.get("clientId")), entry=True) == ident
+            and execution_of(self._adapter.decode_client_id(d.get("clientId"))) == ident
         }
         if not entries:
             raise OrderNotFound(
@@ -154,16 +144,16 @@ class PositionStops:
         )
 
 
-def execution_of(client_order_id: str | None, *, entry: bool = False) -> str | None:
-    """The execution part of one of our client ids (of an entry leg, when ``entry``)."""
+def execution_of(client_order_id: str | None) -> str | None:
+    """The execution part of one of our client ids. Only entries open positions (exits are
+    reduce-only closes), so a position's or an opening deal's id names the entry of its
+    execution."""
     parsed = parse_client_order_id(client_order_id)
-    if parsed is None or (entry and not is_entry_leg(parsed[1])):
-        return None
-    return parsed[0]
+    return None if parsed is None else parsed[0]
 
 
 def _from_deals(
-    adapter: MetaApiAdapter,
+    adapter: MetaApiAccount,
     client_order_id: str,
     symbol: str,
     held_buy: bool,

@@ -16,25 +16,25 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
+from signalbridge.domain.clock import utcnow
 from signalbridge.domain.market import Market
-from signalbridge.execution.base import OrderRequest, VenueOrder, VenuePosition
-from signalbridge.execution.paper import venue
-from signalbridge.execution.paper.feeds import PriceFeed, on_tick
-from signalbridge.execution.paper.markets import (
-    default_markets,
-    default_start_prices,
-    for_account,
-)
-from signalbridge.execution.paper.rules import Quote, VenueRules
-from signalbridge.execution.paper.state import AccountState, PaperBalance, PaperOrder
-from signalbridge.execution.paper.store import PaperStateStore
 from signalbridge.integrations.errors import (
     InvalidRequest,
     OrderNotFound,
     SymbolNotListed,
     TransientError,
 )
-from signalbridge.store.types import utcnow
+from signalbridge.venues.base import OrderRequest, VenueOrder, VenuePosition
+from signalbridge.venues.paper import venue
+from signalbridge.venues.paper.feeds import PriceFeed, on_tick
+from signalbridge.venues.paper.markets import (
+    default_markets,
+    default_start_prices,
+    for_account,
+)
+from signalbridge.venues.paper.rules import Quote, VenueRules
+from signalbridge.venues.paper.state import AccountState, PaperBalance, PaperOrder
+from signalbridge.venues.paper.store import PaperStateStore
 
 
 class PaperExchange:

@@ -16,23 +16,24 @@ from pathlib import Path
 from typing import Any, ClassVar, Self
 
 from signalbridge.domain.market import Market
-from signalbridge.execution.base import (
+from signalbridge.integrations.errors import InvalidRequest, SymbolNotListed
+from signalbridge.venues.base import (
     AdapterDeps,
     Balance,
     Capabilities,
     OrderRequest,
+    OrderRole,
     ProbeResult,
     Ticker,
     VenueOrder,
     VenuePosition,
 )
-from signalbridge.execution.paper.exchange import PaperExchange
-from signalbridge.execution.paper.feeds import PriceFeed, RandomWalkFeed, ReplayFeed
-from signalbridge.execution.paper.files import UnsafePath, confine
-from signalbridge.execution.paper.markets import default_start_prices, markets_from_config
-from signalbridge.execution.paper.rules import VenueRules
-from signalbridge.execution.paper.store import MemoryPaperStore, PaperStateStore
-from signalbridge.integrations.errors import InvalidRequest, SymbolNotListed
+from signalbridge.venues.paper.exchange import PaperExchange
+from signalbridge.venues.paper.feeds import PriceFeed, RandomWalkFeed, ReplayFeed
+from signalbridge.venues.paper.files import UnsafePath, confine
+from signalbridge.venues.paper.markets import default_start_prices, markets_from_config
+from signalbridge.venues.paper.rules import VenueRules
+from signalbridge.venues.paper.store import MemoryPaperStore, PaperStateStore
 
 PAPER_CAPABILITIES = Capabilities(
     market_orders=True,
@@ -57,13 +58,9 @@ DEFAULT_BALANCES = {"USDT": Decimal(10_000), "USD": Decimal(10_000)}
 
 def build_exchange(config: Mapping[str, Any], deps: AdapterDeps) -> PaperExchange:
     """A paper exchange from config: feed, markets, and SQL or memory state."""
-    store: PaperStateStore
-    if deps.session_factory is not None:
-        from signalbridge.execution.paper.sql_store import SqlPaperStore
-
-        store = SqlPaperStore(deps.session_factory)
-    else:
-        store = MemoryPaperStore()
+    store: PaperStateStore = (
+        deps.paper_store() if deps.paper_store is not None else MemoryPaperStore()
+    )
     markets = markets_from_config(config.get("markets"))
     ticks = {symbol: market.price_tick for symbol, market in markets.items()}
     return PaperExchange(
@@ -204,10 +201,14 @@ class PaperAdapter:
             raise InvalidRequest("client order id is too long", connection_id=self.connection_id)
         return await self.exchange.create_order(await self._account(), req)
 
-    async def fetch_order(self, symbol: str, client_order_id: str) -> VenueOrder:
+    async def fetch_order(
+        self, symbol: str, client_order_id: str, role: OrderRole | None = None
+    ) -> VenueOrder:
         return await self.exchange.fetch_order(await self._account(), client_order_id)
 
-    async def cancel_order(self, symbol: str, client_order_id: str) -> VenueOrder:
+    async def cancel_order(
+        self, symbol: str, client_order_id: str, role: OrderRole | None = None
+    ) -> VenueOrder:
         return await self.exchange.cancel_order(await self._account(), client_order_id)
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[VenueOrder]:

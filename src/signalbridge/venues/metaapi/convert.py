@@ -16,7 +16,8 @@ from typing import Any
 
 from signalbridge.domain.market import Market, MarketKind
 from signalbridge.domain.signals import Side
-from signalbridge.execution.base import (
+from signalbridge.integrations.errors import TransientError
+from signalbridge.venues.base import (
     OrderSide,
     OrderStatus,
     Ticker,
@@ -24,7 +25,6 @@ from signalbridge.execution.base import (
     VenueOrderType,
     VenuePosition,
 )
-from signalbridge.integrations.errors import TransientError
 
 ZERO = Decimal(0)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from ccxt.base.decimal_to_precision import DECIMAL_PLACES, TICK_SIZE
 
-from signalbridge.execution.base import Market, MarketKind
+from signalbridge.venues.base import Market, MarketKind
 
 
 def ccxt_decimal(value: Any) -> Decimal | None:

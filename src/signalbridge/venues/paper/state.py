@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from signalbridge.execution.base import (
+from signalbridge.venues.base import (
     Fee,
     OrderSide,
     OrderStatus,

@@ -1,4 +1,8 @@
-"""Tables of the paper venue (``paper_*``), on the project's declarative base."""
+"""Tables of the paper venue (``paper_*``), on the project's declarative base.
+
+They belong to the store: the venue speaks only its ``PaperStateStore`` protocol, which
+:class:`signalbridge.store.paper_book.SqlPaperStore` implements on these tables.
+"""
 
 from __future__ import annotations
 

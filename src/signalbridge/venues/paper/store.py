@@ -15,14 +15,14 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
-from signalbridge.execution.paper.state import (
+from signalbridge.integrations.errors import InvalidRequest
+from signalbridge.venues.paper.state import (
     AccountState,
     PaperBalance,
     PaperFill,
     PaperOrder,
     PaperPosition,
 )
-from signalbridge.integrations.errors import InvalidRequest
 
 T = TypeVar("T")
 Operation = Callable[[AccountState], T]

@@ -12,9 +12,9 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from signalbridge.execution.paper.adapter import PaperAdapter
-from signalbridge.execution.paper.files import confine, path_problem
 from signalbridge.integrations.registry import AdapterRegistry
+from signalbridge.venues.paper.adapter import PaperAdapter
+from signalbridge.venues.paper.files import confine, path_problem
 
 
 class PaperFeedConfig(BaseModel):
@@ -24,7 +24,7 @@ class PaperFeedConfig(BaseModel):
     schema refuses absolute paths and ``..`` by their text alone, so a bad path is a 422
     when the connection is saved; when validation is given a ``{"data_dir": ...}``
     context it also resolves symlinks there. The adapter checks again, symlinks resolved,
-    whenever it is built (see :mod:`signalbridge.execution.paper.files` for why both).
+    whenever it is built (see :mod:`signalbridge.venues.paper.files` for why both).
     """
 
     model_config = ConfigDict(extra="forbid")

@@ -18,6 +18,7 @@ Every leg but the entries reduces the position.
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 _TARGET = re.compile(r"t(\d+)(?:g(\d+))?")
 _STOP = re.compile(r"s(\d+)")
@@ -25,6 +26,22 @@ _STOP = re.compile(r"s(\d+)")
 STOP_ROLE = 0
 #: Legs that close everything: a later evaluation must not act on the position again.
 FULL_CLOSE_LEGS = ("sl", "opp")
+
+
+#: What an order is for, as its venue request says it (an adapter never parses legs):
+#: an entry, the stop or a target resting on the venue, or any other exit.
+Role = Literal["entry", "stop", "target", "exit"]
+
+
+def role_of_leg(leg: str) -> Role:
+    """The role of a leg: ``e<n>`` entry, ``s<g>`` resting stop, ``t<k>g<g>`` resting target,
+    anything else (market exits, closes) an exit."""
+    if is_entry_leg(leg):
+        return "entry"
+    resting = resting_leg(leg)
+    if resting is None:
+        return "exit"
+    return "stop" if resting[0] == STOP_ROLE else "target"
 
 
 def is_entry_leg(leg: str) -> bool:

@@ -7,7 +7,7 @@ in two places, each with what it can know there:
 
 * :func:`path_problem` is structural and needs only the text: no absolute path, no drive or
   home prefix, no ``..`` component, no NUL byte. The config schema
-  (:class:`~signalbridge.execution.paper.registration.PaperFeedConfig`) runs it, so the
+  (:class:`~signalbridge.venues.paper.registration.PaperFeedConfig`) runs it, so the
   connection API answers 422 at save time and nothing is opened.
 * :func:`confine` resolves the path under the data directory (symlinks included) and refuses
   anything that lands outside it. That needs the data directory itself, which reaches the

@@ -1,0 +1,1 @@
+"""Exchange and broker adapters: the venue protocol, paper, CCXT and MetaApi."""

@@ -1,0 +1,1 @@
+"""The CCXT adapter: a generic adapter plus small per-exchange modules for quirks."""

@@ -1,0 +1,86 @@
+"""A ccxt connection's settings and the ccxt instance built from them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import ccxt.async_support as ccxt_async
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from signalbridge.integrations.ssrf import url_syntax_problem
+from signalbridge.venues.ccxt.quirks import ExchangeQuirks
+from signalbridge.venues.ccxt.urls import options_problem
+from signalbridge.venues.symbols import SymbolStyle
+
+
+class CcxtConfig(BaseModel):
+    """A ccxt connection. ``urls`` replaces ccxt's ``urls['api']`` entries; it may only
+    point at hosts in the operator's allow-list (local fakes, an intranet gateway)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    exchange: str = Field(default="binance", pattern=r"^[a-z0-9]{2,32}$")
+    market_type: Literal["spot", "linear"] = "spot"
+    sandbox: bool = False
+    timeout_ms: int = Field(default=10_000, ge=100, le=120_000)
+    urls: dict[str, str] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=dict)
+    symbol_style: SymbolStyle | None = None
+    symbol_prefix: str = ""
+    symbol_suffix: str = ""
+    symbol_map: dict[str, str] = Field(default_factory=dict)
+    api_key: str | None = Field(default=None, description="secret: the venue API key")
+    secret: str | None = Field(default=None, description="secret: the venue API secret")
+    password: str | None = Field(default=None, description="secret: passphrase, if any")
+
+    @field_validator("exchange")
+    @classmethod
+    def _known_exchange(cls, value: str) -> str:
+        if value not in ccxt_async.exchanges:
+            raise ValueError(f"ccxt has no exchange {value!r}")
+        return value
+
+    @field_validator("urls")
+    @classmethod
+    def _plain_urls(cls, value: dict[str, str]) -> dict[str, str]:
+        """Signed requests carry the API key: refuse at save what no operator setting can
+        make safe; the host itself is held to the allow-list when the adapter is built."""
+        for name, url in value.items():
+            problem = url_syntax_problem(url)
+            if problem is not None:
+                raise ValueError(f"url override {name!r}: {problem}")
+        return value
+
+    @field_validator("options")
+    @classmethod
+    def _no_urls_in_options(cls, value: dict[str, Any]) -> dict[str, Any]:
+        problem = options_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+
+def build_exchange(config: CcxtConfig, secrets: Mapping[str, str], quirks: ExchangeQuirks) -> Any:
+    """The ccxt instance: our limiter (not ccxt's), a timeout, the exchange's own options."""
+    klass = getattr(ccxt_async, config.exchange)
+    options: dict[str, Any] = {
+        "defaultType": "spot" if config.market_type == "spot" else "swap",
+        "defaultSubType": None if config.market_type == "spot" else "linear",
+    }
+    options.update(quirks.options())
+    options.update(config.options)
+    params: dict[str, Any] = {
+        "enableRateLimit": False,
+        "timeout": config.timeout_ms,
+        "options": options,
+    }
+    for ours, theirs in (("api_key", "apiKey"), ("secret", "secret"), ("password", "password")):
+        if secrets.get(ours):
+            params[theirs] = secrets[ours]
+    if config.urls:
+        params["urls"] = {"api": dict(config.urls)}
+    exchange = klass(params)
+    if config.sandbox:
+        exchange.set_sandbox_mode(True)
+    return exchange

@@ -1,0 +1,23 @@
+"""Which quirks each ccxt exchange gets, chosen once by exchange id (default: generic).
+
+A new exchange's quirks are one module beside ``binance.py`` plus one line here.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from signalbridge.venues.ccxt.binance import Binance, BinanceFamily
+from signalbridge.venues.ccxt.quirks import ExchangeQuirks
+
+QUIRKS: dict[str, type[ExchangeQuirks]] = {
+    "binance": Binance,
+    "binanceusdm": Binance,
+    "binancecoinm": BinanceFamily,
+    "binanceus": BinanceFamily,
+}
+
+
+def quirks_for(exchange_id: str, market_type: Literal["spot", "linear"]) -> ExchangeQuirks:
+    """The quirks of one exchange and market type."""
+    return QUIRKS.get(exchange_id, ExchangeQuirks)(exchange_id, market_type)

@@ -1,0 +1,72 @@
+"""What sets one ccxt exchange apart from ccxt's unified API: the generic case.
+
+The adapter is written against ccxt's unified calls only. Where an exchange needs more
+(extra options, orders kept on a separate service, a way to read a key's permissions) it
+gets a small subclass in its own module (``binance.py``), chosen once by exchange id in
+``exchanges.py``; this class is what every other exchange gets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from signalbridge.venues.base import OrderRequest, VenueOrder, VenueOrderType
+
+#: The adapter's call through its error boundary (translation, URL policy).
+Call = Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRights:
+    """What an API key may do, as the venue reports it."""
+
+    can_trade: bool
+    can_withdraw: bool
+
+
+class ExchangeQuirks:
+    """The generic exchange: ccxt's unified API and nothing more (no resting exits, key
+    permissions not readable)."""
+
+    def __init__(self, exchange_id: str, market_type: Literal["spot", "linear"]) -> None:
+        self.exchange_id = exchange_id
+        self.market_type = market_type
+
+    def options(self) -> dict[str, Any]:
+        """ccxt options this exchange needs beyond the market type (the config's win)."""
+        return {}
+
+    @property
+    def resting_types(self) -> frozenset[VenueOrderType]:
+        """Order types that can rest on the venue as exits (none: the monitor enforces
+        stops and targets)."""
+        return frozenset()
+
+    def resting_order(self, req: OrderRequest, params: dict[str, Any]) -> str:
+        """The ccxt order type for a resting exit; adds its trigger to ``params``."""
+        params["triggerPrice"] = str(req.stop_price)
+        return req.type.value
+
+    def conditional(self, params: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Where to look next for an order the matching engine does not know (None: nowhere)."""
+        return None
+
+    def open_order_queries(self) -> tuple[dict[str, Any], ...]:
+        """Extra ``fetch_open_orders`` params whose answers are open orders too."""
+        return ()
+
+    def child_id(self, raw: Mapping[str, Any]) -> str | None:
+        """The order a triggered conditional order became, if it lives apart."""
+        return None
+
+    def combine(
+        self, order: VenueOrder, raw: Mapping[str, Any], child: VenueOrder | None
+    ) -> VenueOrder:
+        """One order from a conditional order and its child (the generic order is whole)."""
+        return order
+
+    async def key_rights(self, exchange: Any, call: Call) -> KeyRights | None:
+        """The key's permissions, or None when the exchange has no way to tell."""
+        return None
