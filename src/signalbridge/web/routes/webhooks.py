@@ -25,7 +25,6 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -38,7 +37,6 @@ from signalbridge.web.deps import ContainerDep
 from signalbridge.web.errors import ApiError
 
 router = APIRouter(tags=["webhooks"])
-log = structlog.get_logger("signalbridge.web.webhooks")
 
 UNAUTHENTICATED = (
     "the delivery is not authenticated: its signature (or the secret in its body) is "
