@@ -13,10 +13,19 @@ than the key's own -1022. The known keys are the constructor's pair, replaced wi
 Tests drive it with thread-safe methods: :meth:`FakeBinance.set_price` fills resting limit
 orders; :meth:`fail_next`, :meth:`accept_then_drop`, :meth:`hide_new_orders`,
 :meth:`rate_limit`, ``reuse_client_order_ids`` and ``withdrawals_enabled`` inject the
-failures of reliability rows 9-17 and 29 (:meth:`clear_faults` ends them);
+failures of reliability rows 9-17 and 29 (:meth:`clear_faults` ends them); request weight is
+counted per endpoint and argument, spot / futures / SAPI apart (:mod:`tests.fakes.binance_weights`),
+set with :meth:`set_weight_limit`, :meth:`spend_weight`, :meth:`ban` and
+``retry_after_on_ban``, read with :meth:`used_weight_of`;
 :meth:`place_outside_order`, :meth:`set_order_status`, :meth:`lose_order` and :meth:`set_tick`
-change the account behind the client's back; :meth:`count`, :meth:`orders` and :meth:`order`
-observe. Tests never reach into the fake's private state.
+change the account behind the client's back, as do :meth:`revoke_key`, :meth:`set_market_lot`
+(MARKET_LOT_SIZE) and ``account`` (:mod:`tests.fakes.binance_account`: position mode, margin
+types, the key's permissions, a skewed server clock); :meth:`set_spot_commission` sets the
+spot fee rates and BNB option (:mod:`tests.fakes.binance_fees`: 0.1 % by default, in the
+coin bought; ``/api/v3/myTrades`` and ``/fapi/v1/userTrades``) and :meth:`advance` lets
+days pass for the orders' lookups (:mod:`tests.fakes.binance_ageing`); a client id is
+unique among OPEN orders only, as on Binance; :meth:`count`, :meth:`orders` and
+:meth:`order` observe. Tests never reach into the fake's private state.
 
     with FakeBinance() as fake:
         ex = ccxt.async_support.binance({"apiKey": fake.api_key, "secret": fake.secret,
@@ -51,9 +60,12 @@ from urllib.parse import parse_qsl
 import pytest
 from aiohttp import web
 
+from tests.fakes import binance_ageing, binance_fees
 from tests.fakes import binance_wire as wire
+from tests.fakes.binance_account import AccountSettings
 from tests.fakes.binance_algo import AlgoDesk, algo_json
 from tests.fakes.binance_book import BinanceBook, BinanceError, FakeOrder
+from tests.fakes.binance_weights import Refusal, WeightMeter
 
 PUBLIC_PATHS = frozenset(
     {
@@ -77,9 +89,11 @@ PRIVATE_PATHS = frozenset(
     {
         "/api/v3/order",
         "/api/v3/openOrders",
+        "/api/v3/myTrades",
         "/api/v3/account",
         "/fapi/v1/order",
         "/fapi/v1/openOrders",
+        "/fapi/v1/userTrades",
         "/fapi/v1/algoOrder",
         "/fapi/v1/openAlgoOrders",
         "/fapi/v2/account",
@@ -90,27 +104,11 @@ PRIVATE_PATHS = frozenset(
         "/fapi/v3/positionRisk",
         "/fapi/v1/leverageBracket",
         "/fapi/v1/leverage",
+        "/fapi/v1/marginType",
+        "/fapi/v1/positionSide/dual",
         "/sapi/v1/account/apiRestrictions",
     }
 )
-
-#: Request weights (Binance's documented values for the calls we serve; others weigh 1).
-WEIGHTS = {
-    "/api/v3/exchangeInfo": 20,
-    "/fapi/v1/exchangeInfo": 1,
-    "/api/v3/account": 20,
-    "/api/v3/openOrders": 6,
-    "/api/v3/order": 4,
-    "/fapi/v2/account": 5,
-    "/fapi/v3/account": 5,
-    "/fapi/v2/balance": 5,
-    "/fapi/v3/balance": 5,
-    "/fapi/v2/positionRisk": 5,
-    "/fapi/v3/positionRisk": 5,
-    "/fapi/v1/openOrders": 1,
-    "/api/v3/ticker/24hr": 2,
-    "/fapi/v1/ticker/24hr": 1,
-}
 
 BAD_SIGNATURE = (-1022, "Signature for this request is not valid.")
 BAD_KEY_FORMAT = (-2014, "API-key format invalid.")
@@ -151,15 +149,17 @@ class FakeBinance:
         *,
         api_key: str = "fake-binance-api-key-0123456789abcdef",
         secret: str = "fake-binance-secret-0123456789abcdef",
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         weight_limit: int = 6000,
+        futures_weight_limit: int = 2400,
     ) -> None:
         self.clock = clock
         self._keys_lock = threading.Lock()
         self._keys: dict[str, str] = {}
         self._initial_keys = (api_key, secret)
         self.set_credentials(api_key, secret)
-        self.weight_limit = weight_limit
+        #: REQUEST_WEIGHT per minute and IP, per family (see tests.fakes.binance_weights)
+        self._weight_limits = {"spot": weight_limit, "futures": futures_weight_limit}
         self._lock = threading.RLock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -204,6 +204,7 @@ class FakeBinance:
         self._loop = loop
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
+        app.on_response_prepare.append(self._stamp_weight)
         runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.2)
         self._runner = runner
         loop.run_until_complete(runner.setup())
@@ -273,6 +274,11 @@ class FakeBinance:
         with self._keys_lock:
             self._keys[api_key] = secret
 
+    def revoke_key(self, api_key: str) -> None:
+        """The user deletes a key on Binance: from now on it is answered -2015."""
+        with self._keys_lock:
+            self._keys.pop(api_key, None)
+
     def _secret_for(self, api_key: str) -> str | None:
         with self._keys_lock:
             return self._keys.get(api_key)
@@ -285,6 +291,8 @@ class FakeBinance:
         with self._lock:
             self.book = BinanceBook()
             self.algo = AlgoDesk(self.book)
+            #: Position mode, margin types, the key's permissions, the server's clock skew.
+            self.account = AccountSettings()
             self.withdrawals_enabled = False
             self.trading_enabled = True
             self._faults: list[_Fault] = []
@@ -294,14 +302,10 @@ class FakeBinance:
             self.request_log: list[tuple[str, str]] = []
             #: (arrival on time.monotonic(), path, 429/418 if refused else 0) per request
             self.arrivals: list[tuple[float, str, int]] = []
-            self._window = -1
-            self.used_weight = 0
-            self._throttled_until = 0.0
-            self._banned_until = 0.0
-            self._ban_after = 1
-            self._ban_seconds = 120.0
-            self._strikes = 0
-            self.requests_while_limited = 0
+            #: request weight per IP, spot / futures / SAPI apart, on ``self.clock``
+            self.weights = WeightMeter(lambda: self.clock(), dict(self._weight_limits))
+            #: whether a 418 carries Retry-After (documented; a proxy may drop it)
+            self.retry_after_on_ban = True
 
     def set_price(
         self,
@@ -338,8 +342,44 @@ class FakeBinance:
 
     @reuse_client_order_ids.setter
     def reuse_client_order_ids(self, value: bool) -> None:
+        """True: duplicates accepted (row 15); False: Binance's rule, unique among open."""
         with self._lock:
-            self.book.client_id_uniqueness = "none" if value else "all"
+            self.book.client_id_uniqueness = "none" if value else "open"
+
+    def set_spot_commission(
+        self,
+        rate: Decimal | str = "0.001",
+        *,
+        maker: Decimal | str | None = None,
+        pay_with_bnb: bool = False,
+        bnb_price: Decimal | str = "600",
+    ) -> None:
+        """Spot commission rates (taker ``rate``; maker the same unless given) and whether
+        BNB pays them (Binance's "Use BNB to pay for fees"): see :mod:`.binance_fees`."""
+        with self._lock:
+            self.book.commission = binance_fees.SpotCommission(
+                maker=Decimal(rate if maker is None else maker),
+                taker=Decimal(rate),
+                pay_with_bnb=pay_with_bnb,
+                bnb_price=Decimal(bnb_price),
+            )
+
+    def advance(self, *, days: float = 0, hours: float = 0) -> None:
+        """Time passes for the venue's records: every order (regular and algo) becomes that
+        much older, so lookups forget as Binance's do (:mod:`.binance_ageing`)."""
+        ms = int((days * 24 + hours) * 3_600_000)
+        with self._lock:
+            binance_ageing.advance([*self.book.orders, *self.algo.orders], ms)
+
+    def set_market_lot(self, symbol: str, max_qty: Decimal | str, *, futures: bool = False) -> None:
+        """The symbol's MARKET_LOT_SIZE maxQty: the largest quantity one MARKET order may have."""
+        with self._lock:
+            self.book.symbols = [
+                replace(s, market_max_qty=Decimal(max_qty))
+                if (s.symbol, s.futures) == (symbol, futures)
+                else s
+                for s in self.book.symbols
+            ]
 
     def set_tick(self, symbol: str, tick: Decimal | str, *, futures: bool = False) -> None:
         """The venue changes a symbol's PRICE_FILTER tick; a client keeps the markets it loaded."""
@@ -442,15 +482,58 @@ class FakeBinance:
             self._hide_next = k
 
     def rate_limit(
-        self, retry_after: float = 5.0, *, ban_after: int = 1, ban_seconds: float = 120.0
+        self,
+        retry_after: float = 5.0,
+        *,
+        ban_after: int = 1,
+        ban_seconds: float = 120.0,
+        family: str | None = None,
     ) -> None:
         """Answer 429 + Retry-After for ``retry_after`` seconds; more than ``ban_after``
-        requests inside that window earn a 418 IP ban for ``ban_seconds`` (Binance's rule)."""
+        requests inside that window earn a 418 IP ban for ``ban_seconds`` (Binance's rule).
+        ``family``: ``"spot"``, ``"futures"`` or ``"sapi"`` (default: all of them)."""
         with self._lock:
-            self._throttled_until = self.clock() + retry_after
-            self._ban_after = ban_after
-            self._ban_seconds = ban_seconds
-            self._strikes = 0
+            self.weights.rate_limit(
+                retry_after, ban_after=ban_after, ban_seconds=ban_seconds, family_name=family
+            )
+
+    def ban(self, seconds: float, *, family: str | None = None) -> None:
+        """The IP is banned for ``seconds`` from now: 418 "IP banned until <ms>"."""
+        with self._lock:
+            self.weights.ban(seconds, family_name=family)
+
+    def set_weight_limit(self, family: str, limit: int) -> None:
+        """A family's REQUEST_WEIGHT per minute (``exchangeInfo`` states it)."""
+        with self._lock:
+            self.weights.set_limit(family, limit)
+
+    def spend_weight(self, family: str, amount: int) -> None:
+        """Weight used this minute by another program behind the same IP."""
+        with self._lock:
+            self.weights.spend(family, amount)
+
+    def used_weight_of(self, family: str) -> int:
+        """Weight used this minute (what X-MBX-USED-WEIGHT-1M says)."""
+        with self._lock:
+            return self.weights.used(family)
+
+    @property
+    def weight_limit(self) -> int:
+        """The spot REQUEST_WEIGHT per minute."""
+        return self.weights.limit("spot")
+
+    @weight_limit.setter
+    def weight_limit(self, limit: int) -> None:
+        self.set_weight_limit("spot", limit)
+
+    @property
+    def used_weight(self) -> int:
+        return self.used_weight_of("spot")
+
+    @property
+    def requests_while_limited(self) -> int:
+        """Requests that arrived while told to wait (429) or banned (418)."""
+        return self.weights.requests_while_limited
 
     # -- observation -----------------------------------------------------------------------
 
@@ -482,10 +565,12 @@ class FakeBinance:
         method, path = request.method, request.path
         raw_query = request.rel_url.raw_query_string
         body = (await request.read()).decode()
+        charged = dict(parse_qsl(raw_query, keep_blank_values=True))
+        charged.update(parse_qsl(body, keep_blank_values=True))
         with self._lock:
             self._counts[f"{method} {path}"] += 1
             self.request_log.append((method, path))
-            limited = self._rate_limit_check(WEIGHTS.get(path, 1))
+            limited = self._rate_limit_check(method, path, charged)
             self.arrivals.append((time.monotonic(), path, 0 if limited is None else limited.status))
             fault = None if limited else self._take(self._faults, method, path)
         if limited is not None:
@@ -525,7 +610,13 @@ class FakeBinance:
         )
 
     def _weight_headers(self) -> dict[str, str]:
-        return {"X-MBX-USED-WEIGHT-1M": str(self.used_weight)}
+        """None here: :meth:`_stamp_weight` adds the used weight to every answer as it is sent."""
+        return {}
+
+    async def _stamp_weight(self, request: web.Request, response: web.StreamResponse) -> None:
+        """Every answer carries its family's used weight (X-MBX-USED-WEIGHT-1M or SAPI's)."""
+        with self._lock:
+            response.headers.update(self.weights.headers(request.path))
 
     @staticmethod
     def _take(faults: list[_Fault], method: str, path: str) -> _Fault | None:
@@ -556,44 +647,31 @@ class FakeBinance:
         _reset(request)
         return web.Response(status=500)
 
-    def _rate_limit_check(self, weight: int) -> web.Response | None:
+    def _rate_limit_check(
+        self, method: str, path: str, params: dict[str, str]
+    ) -> web.Response | None:
         """Binance's weight budget: 429 + Retry-After when over, 418 ban when ignored."""
-        now = self.clock()
-        if now < self._banned_until:
-            self.requests_while_limited += 1
-            return self._limit_response(418, self._banned_until - now)
-        if now < self._throttled_until:
-            self.requests_while_limited += 1
-            self._strikes += 1
-            if self._strikes > self._ban_after:
-                self._banned_until = now + self._ban_seconds
-                return self._limit_response(418, self._ban_seconds)
-            return self._limit_response(429, self._throttled_until - now)
-        window = int(now // 60)
-        if window != self._window:
-            self._window, self.used_weight = window, 0
-        if self.used_weight + weight > self.weight_limit:
-            self._throttled_until = (window + 1) * 60.0
-            self._strikes = 1
-            return self._limit_response(429, self._throttled_until - now)
-        self.used_weight += weight
-        return None
+        refusal = self.weights.charge(method, path, params)
+        return None if refusal is None else self._limit_response(refusal)
 
-    def _limit_response(self, status: int, retry_after: float) -> web.Response:
-        seconds = max(1, int(retry_after + 0.999))
-        if status == 418:
+    def _limit_response(self, refusal: Refusal) -> web.Response:
+        seconds = max(1, int(refusal.retry_after + 0.999))
+        headers = {"Retry-After": str(seconds)}
+        if refusal.banned_until is not None:
             msg = (
                 f"Way too much request weight used; IP banned until "
-                f"{_now_ms() + seconds * 1000}. Please use WebSocket Streams for live "
+                f"{int(refusal.banned_until * 1000)}. Please use WebSocket Streams for live "
                 "updates to avoid bans."
             )
+            if not self.retry_after_on_ban:
+                headers = {}
         else:
             msg = (
                 f"Too many requests; current limit of IP(127.0.0.1) request weight is "
-                f"{self.weight_limit} per 1 MINUTE. Please use WebSocket Streams for live "
+                f"{refusal.limit} per 1 MINUTE. Please use WebSocket Streams for live "
                 "updates to avoid polling the API."
             )
-        return self._json({"code": -1003, "msg": msg}, status, {"Retry-After": str(seconds)})
+        return self._json({"code": -1003, "msg": msg}, refusal.status, headers)
 
     def _authenticate(
         self, request: web.Request, raw_query: str, body: str, params: dict[str, str]
@@ -623,7 +701,7 @@ class FakeBinance:
             raise BinanceError(
                 -1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed."
             ) from None
-        now = _now_ms()
+        now = self.account.now_ms()  # the server's clock, which a test may skew
         if recv_window > 60000:
             raise BinanceError(-1131, "recvWindow must be less than 60000")
         if stamp > now + 1000:
@@ -643,7 +721,7 @@ class FakeBinance:
         if route in ("GET /api/v3/ping", "GET /fapi/v1/ping"):
             return {}, None
         if route in ("GET /api/v3/time", "GET /fapi/v1/time"):
-            return {"serverTime": now}, None
+            return {"serverTime": self.account.now_ms()}, None
         if route == "GET /api/v3/exchangeInfo":
             return {
                 "timezone": "UTC",
@@ -657,7 +735,7 @@ class FakeBinance:
                 "timezone": "UTC",
                 "serverTime": now,
                 "futuresType": "U_MARGINED",
-                "rateLimits": wire.rate_limits(2400),
+                "rateLimits": wire.rate_limits(self.weights.limit("futures")),
                 "exchangeFilters": [],
                 "assets": [
                     {"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-10000"}
@@ -679,6 +757,12 @@ class FakeBinance:
             return self._order_route(method, p, futures, now)
         if path == "/fapi/v1/algoOrder" or route == "GET /fapi/v1/openAlgoOrders":
             return self._algo_route(method, path, p, now), None
+        if route == "GET /api/v3/myTrades":
+            book.spec(_required(p, "symbol"), False)
+            return binance_fees.my_trades(book.orders, p), None
+        if route == "GET /fapi/v1/userTrades":
+            book.spec(_required(p, "symbol"), True)
+            return binance_fees.user_trades(book.orders, p), None
         if route in ("GET /api/v3/openOrders", "GET /fapi/v1/openOrders"):
             symbol = p.get("symbol")
             if symbol is not None:
@@ -695,16 +779,22 @@ class FakeBinance:
             v2 = "/v2/" in path
             symbol = p.get("symbol")
             return [
-                wire.position_risk(book, s, now, v2)
-                for s, pos in book.positions.items()
-                if (v2 or pos.amount != 0) and (symbol is None or s == symbol)
+                wire.position_risk(book, k, now, v2, self.account.margin_type(k[0]))
+                for k, pos in book.positions.items()
+                if (v2 or pos.amount != 0) and (symbol is None or k[0] == symbol)
             ], None
         if route == "GET /fapi/v1/leverageBracket":
             return wire.leverage_brackets(book), None
         if route == "POST /fapi/v1/leverage":
             return self._set_leverage(p), None
+        if route == "GET /fapi/v1/positionSide/dual":
+            return self.account.position_mode(), None
+        if route == "POST /fapi/v1/positionSide/dual":
+            return self.account.change_position_mode(book, p), None
+        if route == "POST /fapi/v1/marginType":
+            return self.account.change_margin_type(book, p), None
         if route == "GET /sapi/v1/account/apiRestrictions":
-            return wire.api_restrictions(now, self.withdrawals_enabled, self.trading_enabled), None
+            return self.account.restrictions(self.withdrawals_enabled, self.trading_enabled), None
         if _money_out(path):
             raise BinanceError(-1002, "You are not authorized to execute this request.", 401)
         raise _NotFound()
@@ -753,6 +843,7 @@ class FakeBinance:
                 reduce_only=p.get("reduceOnly", "false").lower() == "true",
                 now_ms=now,
                 hidden_lookups=self._hide_next,
+                position_side=self.account.position_side(p) if futures else None,
             )
             drop = self._take(self._drops, "POST", "")
             if futures:
@@ -771,6 +862,11 @@ class FakeBinance:
             )
         if method == "GET":
             order = book.find_order(futures, symbol, order_id, client_id)
+            filled = order.executed_qty > 0
+            if futures:
+                binance_ageing.check_futures(order.created_ms, order.status, filled, now)
+            else:
+                binance_ageing.check_spot(order.status, filled, order.updated_ms, now)
             if order.hidden_lookups > 0:
                 order.hidden_lookups -= 1
                 raise BinanceError(-2013, "Order does not exist.")
@@ -795,9 +891,12 @@ class FakeBinance:
         if method == "POST":
             if not self.trading_enabled:
                 raise BinanceError(*BAD_KEY, status=401)
-            return algo_json(self.algo.new(p, now))
+            side = self.account.position_side(p)  # hedge mode rules hold for algo orders too
+            algo = self.algo.new(p, now)
+            self.book.position_sides[f"autoalgo_{algo.algo_id}"] = side  # its child's side
+            return algo_json(algo)
         if method == "GET":
-            return algo_json(self.algo.find(p))
+            return algo_json(self.algo.lookup(p, now))
         if method == "DELETE":
             return self.algo.cancel(p, now)
         raise _NotFound()

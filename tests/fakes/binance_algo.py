@@ -7,6 +7,15 @@ when the last price reaches ``triggerPrice`` it is forwarded as a MARKET order (
 A reduce-only order the matching engine refuses leaves the algo order REJECTED. The
 wire shape follows the documented fields (algoId, clientAlgoId, algoType, orderType,
 quantity, triggerPrice, algoStatus, actualOrderId, createTime, updateTime, triggerTime).
+
+On Binance a ``clientAlgoId`` is unique among OPEN algo orders only (a finished one's may
+be used again): the fake follows ``BinanceBook.client_id_uniqueness`` as regular orders do
+("open" is that rule). Since 2025-12-29 an account holds at most 200 open conditional
+orders across all symbols (the per-symbol MAX_NUM_ALGO_ORDERS filter is gone): the 201st
+is -4045 "Reach max stop order limit.". A lookup forgets as :mod:`.binance_ageing` says;
+an unknown or forgotten id (and a cancel of a finished one) is answered -20124 "Invalid
+algo id or it has been completed." (Binance's code for its algo services; ccxt's common
+table reads it as BadRequest).
 """
 
 from __future__ import annotations
@@ -16,17 +25,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from tests.fakes.binance_book import (
-    ORDER_NOT_FOUND,
-    UNKNOWN_ORDER,
-    BinanceBook,
-    BinanceError,
-)
+from tests.fakes.binance_ageing import futures_forgets
+from tests.fakes.binance_book import BinanceBook, BinanceError
 from tests.fakes.binance_wire import plain
 
 TYPES = ("STOP_MARKET", "TAKE_PROFIT_MARKET")
 DUPLICATE = (-4116, "ClientOrderId is duplicated.")
 WOULD_TRIGGER = (-2021, "Order would immediately trigger.")
+UNKNOWN_ALGO = (-20124, "Invalid algo id or it has been completed.")
+MAX_OPEN_REACHED = (-4045, "Reach max stop order limit.")
+#: Open conditional orders one account may hold, all symbols together (since 2025-12-29).
+MAX_OPEN_ALGO_ORDERS = 200
 
 
 @dataclass
@@ -48,6 +57,11 @@ class AlgoOrder:
     @property
     def is_open(self) -> bool:
         return self.status == "NEW"
+
+    @property
+    def filled(self) -> bool:
+        """Whether it has a filled trade (its triggered child executed)."""
+        return self.status == "FINISHED" and self.actual_order_id is not None
 
     def reached(self, last: Decimal) -> bool:
         """STOP_MARKET sells below / buys above; TAKE_PROFIT_MARKET the other way round."""
@@ -80,8 +94,12 @@ class AlgoDesk:
         if trigger <= 0 or trigger % spec.tick != 0:
             raise BinanceError(-1013, "Filter failure: PRICE_FILTER")
         client_id = p.get("clientAlgoId") or f"algo_{next(self._ids)}"
-        if any(o.client_algo_id == client_id for o in self.orders):
+        rule = self.book.client_id_uniqueness  # as for regular orders: see BinanceBook
+        taken = self.orders if rule == "all" else self.open(None) if rule == "open" else []
+        if any(o.client_algo_id == client_id for o in taken):
             raise BinanceError(*DUPLICATE)
+        if len(self.open(None)) >= MAX_OPEN_ALGO_ORDERS:
+            raise BinanceError(*MAX_OPEN_REACHED)
         order = AlgoOrder(
             algo_id=next(self._ids),
             client_algo_id=client_id,
@@ -100,6 +118,7 @@ class AlgoDesk:
         return order
 
     def find(self, p: dict[str, str]) -> AlgoOrder:
+        """The newest algo order with this id, however old (-20124 when there is none)."""
         algo_id, client_id = p.get("algoId"), p.get("clientAlgoId")
         if algo_id is None and client_id is None:
             raise BinanceError(
@@ -108,15 +127,19 @@ class AlgoDesk:
         for o in reversed(self.orders):
             if str(o.algo_id) == algo_id or o.client_algo_id == client_id:
                 return o
-        raise BinanceError(*ORDER_NOT_FOUND)
+        raise BinanceError(*UNKNOWN_ALGO)
+
+    def lookup(self, p: dict[str, str], now_ms: int) -> AlgoOrder:
+        """``GET /fapi/v1/algoOrder``: :meth:`find`, as the query's memory allows."""
+        order = self.find(p)
+        if futures_forgets(order.created_ms, order.status, order.filled, now_ms):
+            raise BinanceError(*UNKNOWN_ALGO)
+        return order
 
     def cancel(self, p: dict[str, str], now_ms: int) -> dict[str, Any]:
-        try:
-            order = self.find(p)
-        except BinanceError:
-            raise BinanceError(*UNKNOWN_ORDER) from None
+        order = self.find(p)
         if not order.is_open:
-            raise BinanceError(*UNKNOWN_ORDER)
+            raise BinanceError(*UNKNOWN_ALGO)
         order.status, order.updated_ms = "CANCELED", now_ms
         return {
             "algoId": order.algo_id,

@@ -11,6 +11,13 @@ import itertools
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from tests.fakes.binance_fees import (
+    SpotCommission,
+    SpotFill,
+    record_futures_fill,
+    settle_spot_fill,
+)
+
 ZERO = Decimal(0)
 
 
@@ -47,6 +54,12 @@ class SymbolSpec:
     max_qty: Decimal
     min_notional: Decimal
     max_leverage: int = 125
+    #: MARKET_LOT_SIZE maxQty: the cap on one MARKET order (None: LOT_SIZE's maxQty).
+    market_max_qty: Decimal | None = None
+
+    @property
+    def market_cap(self) -> Decimal:
+        return self.max_qty if self.market_max_qty is None else self.market_max_qty
 
 
 def default_symbols() -> list[SymbolSpec]:
@@ -62,18 +75,46 @@ def default_symbols() -> list[SymbolSpec]:
             d("0.00001"),
             d("9000"),
             d("5"),
+            market_max_qty=d("70"),  # MARKET_LOT_SIZE: far below LOT_SIZE, as on Binance
         ),
         SymbolSpec(
-            "ETHUSDT", "ETH", "USDT", False, d("0.01"), d("0.0001"), d("0.0001"), d("9000"), d("5")
+            "ETHUSDT",
+            "ETH",
+            "USDT",
+            False,
+            d("0.01"),
+            d("0.0001"),
+            d("0.0001"),
+            d("9000"),
+            d("5"),
+            market_max_qty=d("2000"),
         ),
         SymbolSpec(
             "SOLUSDT", "SOL", "USDT", False, d("0.01"), d("0.001"), d("0.001"), d("90000"), d("5")
         ),
         SymbolSpec(
-            "BTCUSDT", "BTC", "USDT", True, d("0.10"), d("0.001"), d("0.001"), d("1000"), d("100")
+            "BTCUSDT",
+            "BTC",
+            "USDT",
+            True,
+            d("0.10"),
+            d("0.001"),
+            d("0.001"),
+            d("1000"),
+            d("100"),
+            market_max_qty=d("120"),
         ),
         SymbolSpec(
-            "ETHUSDT", "ETH", "USDT", True, d("0.01"), d("0.001"), d("0.001"), d("10000"), d("20")
+            "ETHUSDT",
+            "ETH",
+            "USDT",
+            True,
+            d("0.01"),
+            d("0.001"),
+            d("0.001"),
+            d("10000"),
+            d("20"),
+            market_max_qty=d("2000"),
         ),
     ]
 
@@ -102,6 +143,8 @@ class FakeOrder:
     executed_qty: Decimal = ZERO
     cum_quote: Decimal = ZERO
     hidden_lookups: int = 0
+    position_side: str = "BOTH"  # futures: BOTH (one-way mode), LONG or SHORT (hedge mode)
+    fills: list[SpotFill] = field(default_factory=list)  # its trades, with their commission
 
     @property
     def is_open(self) -> bool:
@@ -134,12 +177,19 @@ class BinanceBook:
     spot_free: dict[str, Decimal] = field(default_factory=dict)
     spot_locked: dict[str, Decimal] = field(default_factory=dict)
     futures_wallet: Decimal = Decimal("10000")
-    positions: dict[str, FuturesPosition] = field(default_factory=dict)
+    #: Futures positions by (symbol, positionSide): BOTH in one-way mode, LONG/SHORT in hedge.
+    positions: dict[tuple[str, str], FuturesPosition] = field(default_factory=dict)
+    #: positionSide of orders the venue places itself, by client id (an algo order's child
+    #: inherits its parent's).
+    position_sides: dict[str, str] = field(default_factory=dict)
     leverage: dict[str, int] = field(default_factory=dict)
     orders: list[FakeOrder] = field(default_factory=list)
-    #: "all": a client id is never reused; "open": unique among open orders (Binance's
-    #: documented rule); "none": duplicates accepted as new orders (reliability row 15).
-    client_id_uniqueness: str = "all"
+    #: "open" (Binance's documented rule, the default): unique among open orders, so a
+    #: finished order's id may be sent again as a new order; "all": never reused;
+    #: "none": duplicates accepted as new orders (reliability row 15).
+    client_id_uniqueness: str = "open"
+    #: Spot commission rates and whether BNB pays them (:mod:`tests.fakes.binance_fees`).
+    commission: SpotCommission = field(default_factory=SpotCommission)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
     def __post_init__(self) -> None:
@@ -197,7 +247,7 @@ class BinanceBook:
         if (o.side == "BUY" and q.ask <= o.price) or (o.side == "SELL" and q.bid >= o.price):
             if not o.futures:
                 self._unlock_spot(o)
-            self._fill(o, o.price, now_ms)
+            self._fill(o, o.price, now_ms, maker=True)
 
     # -- orders ----------------------------------------------------------------------------
 
@@ -215,8 +265,11 @@ class BinanceBook:
         reduce_only: bool,
         now_ms: int,
         hidden_lookups: int = 0,
+        position_side: str | None = None,
     ) -> FakeOrder:
         spec = self.spec(symbol, futures)
+        if position_side is None:
+            position_side = self.position_sides.get(client_id, "BOTH")
         quote = self.quote(symbol)
         if side not in ("BUY", "SELL"):
             raise BinanceError(
@@ -229,7 +282,7 @@ class BinanceBook:
                 -1102, "Mandatory parameter 'price' was not sent, was empty/null, or malformed."
             )
         self._check_duplicate(futures, client_id)
-        self._check_filters(spec, qty, price, futures)
+        self._check_filters(spec, qty, price, futures, type_)
         fill_price = quote.ask if side == "BUY" else quote.bid
         marketable = type_ == "MARKET" or (
             price is not None
@@ -238,7 +291,7 @@ class BinanceBook:
         ref_price = fill_price if marketable else (price or fill_price)
         self._check_notional(spec, qty, ref_price, futures, reduce_only)
         if futures:
-            self._check_margin(spec, side, qty, ref_price, reduce_only)
+            self._check_margin(spec, side, qty, ref_price, reduce_only, position_side)
         else:
             self._check_spot_funds(spec, side, qty, ref_price)
         order = FakeOrder(
@@ -255,6 +308,7 @@ class BinanceBook:
             created_ms=now_ms,
             updated_ms=now_ms,
             hidden_lookups=hidden_lookups,
+            position_side=position_side if futures else "BOTH",
         )
         self.orders.append(order)
         if marketable:
@@ -300,7 +354,7 @@ class BinanceBook:
 
     @staticmethod
     def _check_filters(
-        spec: SymbolSpec, qty: Decimal, price: Decimal | None, futures: bool
+        spec: SymbolSpec, qty: Decimal, price: Decimal | None, futures: bool, type_: str = "LIMIT"
     ) -> None:
         if qty <= 0:
             raise (
@@ -314,6 +368,12 @@ class BinanceBook:
             raise BinanceError(-1013, "Filter failure: LOT_SIZE")
         if price is not None and (price <= 0 or price % spec.tick != 0):
             raise BinanceError(-1013, "Filter failure: PRICE_FILTER")
+        if type_ == "MARKET" and qty > spec.market_cap:  # MARKET_LOT_SIZE
+            raise (
+                BinanceError(-4005, "Quantity greater than max quantity.")
+                if futures
+                else BinanceError(-1013, "Filter failure: MARKET_LOT_SIZE")
+            )
 
     @staticmethod
     def _check_notional(
@@ -337,10 +397,22 @@ class BinanceBook:
             raise BinanceError(*SPOT_NO_BALANCE)
 
     def _check_margin(
-        self, spec: SymbolSpec, side: str, qty: Decimal, price: Decimal, reduce_only: bool
+        self,
+        spec: SymbolSpec,
+        side: str,
+        qty: Decimal,
+        price: Decimal,
+        reduce_only: bool,
+        position_side: str = "BOTH",
     ) -> None:
-        pos = self.positions.get(spec.symbol, FuturesPosition())
+        pos = self.positions.get((spec.symbol, position_side), FuturesPosition())
         signed = qty if side == "BUY" else -qty
+        if position_side != "BOTH":  # hedge mode: the side says which position it acts on
+            opens = (position_side == "LONG") == (side == "BUY")
+            if not opens and abs(signed) > abs(pos.amount):
+                raise BinanceError(-2022, "ReduceOnly Order is rejected.")
+            if not opens:
+                return
         if reduce_only:
             if pos.amount == 0 or (pos.amount > 0) == (signed > 0) or abs(signed) > abs(pos.amount):
                 raise BinanceError(-2022, "ReduceOnly Order is rejected.")
@@ -355,25 +427,25 @@ class BinanceBook:
     def leverage_of(self, symbol: str) -> int:
         return self.leverage.get(symbol, 20)
 
-    def unrealised(self, symbol: str) -> Decimal:
-        pos = self.positions.get(symbol)
+    def unrealised(self, symbol: str, side: str = "BOTH") -> Decimal:
+        pos = self.positions.get((symbol, side))
         if pos is None or pos.amount == 0:
             return ZERO
         return (self.quote(symbol).last - pos.entry_price) * pos.amount
 
-    def position_margin(self, symbol: str) -> Decimal:
-        pos = self.positions.get(symbol)
+    def position_margin(self, symbol: str, side: str = "BOTH") -> Decimal:
+        pos = self.positions.get((symbol, side))
         if pos is None or pos.amount == 0:
             return ZERO
         return abs(pos.amount) * pos.entry_price / self.leverage_of(symbol)
 
     def futures_available(self) -> Decimal:
-        used = sum((self.position_margin(s) for s in self.positions), ZERO)
+        used = sum((self.position_margin(*k) for k in self.positions), ZERO)
         used += sum(
             (o.qty * o.price / self.leverage_of(o.symbol) for o in self.open_orders(True, None)),
             ZERO,
         )
-        upnl = sum((self.unrealised(s) for s in self.positions), ZERO)
+        upnl = sum((self.unrealised(*k) for k in self.positions), ZERO)
         return self.futures_wallet + upnl - used
 
     def _lock_spot(self, o: FakeOrder) -> None:
@@ -388,21 +460,23 @@ class BinanceBook:
         self.spot_free[asset] = self.spot_free.get(asset, ZERO) + amount
         self.spot_locked[asset] = self.spot_locked.get(asset, ZERO) - amount
 
-    def _fill(self, o: FakeOrder, price: Decimal, now_ms: int) -> None:
+    def _fill(self, o: FakeOrder, price: Decimal, now_ms: int, *, maker: bool = False) -> None:
         o.executed_qty = o.qty
         o.cum_quote = o.qty * price
         o.status = "FILLED"
         o.updated_ms = now_ms
         if o.futures:
-            self._apply_position(o.symbol, o.qty if o.side == "BUY" else -o.qty, price)
+            signed = o.qty if o.side == "BUY" else -o.qty
+            self._apply_position((o.symbol, o.position_side), signed, price)
+            record_futures_fill(o, price, self.next_id(), now_ms, maker=maker)
             return
         spec = self.spec(o.symbol, False)
-        sign = 1 if o.side == "BUY" else -1
-        self.spot_free[spec.base] = self.spot_free.get(spec.base, ZERO) + sign * o.qty
-        self.spot_free[spec.quote] = self.spot_free.get(spec.quote, ZERO) - sign * o.cum_quote
+        settle_spot_fill(
+            self.spot_free, self.commission, spec, o, price, self.next_id(), now_ms, maker=maker
+        )
 
-    def _apply_position(self, symbol: str, signed: Decimal, price: Decimal) -> None:
-        pos = self.positions.setdefault(symbol, FuturesPosition())
+    def _apply_position(self, key: tuple[str, str], signed: Decimal, price: Decimal) -> None:
+        pos = self.positions.setdefault(key, FuturesPosition())
         if pos.amount == 0 or (pos.amount > 0) == (signed > 0):
             total = pos.amount + signed
             pos.entry_price = (pos.entry_price * abs(pos.amount) + price * abs(signed)) / abs(total)

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from tests.fakes.binance_book import BinanceBook, FakeOrder, SymbolSpec
+from tests.fakes.binance_fees import fill_json
 
 FAR_FUTURE_MS = 4133404800000
 
@@ -96,7 +97,7 @@ def spot_symbol(spec: SymbolSpec) -> dict[str, Any]:
             {
                 "filterType": "MARKET_LOT_SIZE",
                 "minQty": s8(Decimal(0)),
-                "maxQty": s8(spec.max_qty),
+                "maxQty": s8(spec.market_cap),
                 "stepSize": s8(Decimal(0)),
             },
             {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": 200},
@@ -135,9 +136,9 @@ def futures_symbol(spec: SymbolSpec) -> dict[str, Any]:
         "filters": [
             _price_filter(spec, plain),
             _lot(spec, plain),
-            _lot(spec, plain, "MARKET_LOT_SIZE"),
+            {**_lot(spec, plain, "MARKET_LOT_SIZE"), "maxQty": plain(spec.market_cap)},
             {"filterType": "MAX_NUM_ORDERS", "limit": 200},
-            {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
+            # MAX_NUM_ALGO_ORDERS is gone since 2025-12-29: 200 per account, all symbols
             {"filterType": "MIN_NOTIONAL", "notional": plain(spec.min_notional)},
             {
                 "filterType": "PERCENT_PRICE",
@@ -252,19 +253,7 @@ def spot_order(o: FakeOrder, *, resp_type: str = "GET", now_ms: int = 0) -> dict
         return body
     body["transactTime"] = now_ms
     if resp_type == "FULL":
-        body["fills"] = (
-            [
-                {
-                    "price": s8(o.avg_price),
-                    "qty": s8(o.executed_qty),
-                    "commission": s8(Decimal(0)),
-                    "commissionAsset": "BNB",
-                    "tradeId": o.order_id,
-                }
-            ]
-            if o.executed_qty
-            else []
-        )
+        body["fills"] = [fill_json(f) for f in o.fills]  # each with its commission
     return body
 
 
@@ -305,13 +294,13 @@ def futures_order(o: FakeOrder, *, ack: bool = False) -> dict[str, Any]:
 def spot_account(book: BinanceBook, now_ms: int, can_withdraw: bool) -> dict[str, Any]:
     assets = sorted(set(book.spot_free) | set(book.spot_locked))
     return {
-        "makerCommission": 10,
-        "takerCommission": 10,
+        "makerCommission": int(book.commission.maker * 10000),
+        "takerCommission": int(book.commission.taker * 10000),
         "buyerCommission": 0,
         "sellerCommission": 0,
         "commissionRates": {
-            "maker": "0.00100000",
-            "taker": "0.00100000",
+            "maker": s8(book.commission.maker),
+            "taker": s8(book.commission.taker),
             "buyer": "0.00000000",
             "seller": "0.00000000",
         },
@@ -337,8 +326,8 @@ def spot_account(book: BinanceBook, now_ms: int, can_withdraw: bool) -> dict[str
 
 
 def futures_asset(book: BinanceBook, now_ms: int) -> dict[str, Any]:
-    upnl = sum((book.unrealised(s) for s in book.positions), Decimal(0))
-    pos_margin = sum((book.position_margin(s) for s in book.positions), Decimal(0))
+    upnl = sum((book.unrealised(*k) for k in book.positions), Decimal(0))
+    pos_margin = sum((book.position_margin(*k) for k in book.positions), Decimal(0))
     available = book.futures_available()
     return {
         "asset": "USDT",
@@ -374,7 +363,7 @@ def futures_account(book: BinanceBook, now_ms: int) -> dict[str, Any]:
         "maxWithdrawAmount": asset["maxWithdrawAmount"],
         "assets": [asset],
         "positions": [
-            position_risk(book, s, now_ms) for s, p in book.positions.items() if p.amount != 0
+            position_risk(book, k, now_ms) for k, p in book.positions.items() if p.amount != 0
         ],
     }
 
@@ -396,24 +385,33 @@ def futures_balance(book: BinanceBook, now_ms: int) -> list[dict[str, Any]]:
     ]
 
 
-def position_risk(book: BinanceBook, symbol: str, now_ms: int, v2: bool = False) -> dict[str, Any]:
-    pos = book.positions[symbol]
+def position_risk(
+    book: BinanceBook,
+    key: tuple[str, str],
+    now_ms: int,
+    v2: bool = False,
+    margin_type: str = "CROSSED",
+) -> dict[str, Any]:
+    """One position (``key``: symbol and positionSide) as positionRisk / account show it."""
+    symbol, side = key
+    pos = book.positions[key]
     mark = book.quote(symbol).last
     lev = book.leverage_of(symbol)
-    margin = book.position_margin(symbol)
+    margin = book.position_margin(symbol, side)
+    isolated = plain(margin) if margin_type == "ISOLATED" else "0"
     out: dict[str, Any] = {
         "symbol": symbol,
-        "positionSide": "BOTH",
+        "positionSide": side,
         "positionAmt": plain(pos.amount),
         "entryPrice": plain(pos.entry_price),
         "breakEvenPrice": plain(pos.entry_price),
         "markPrice": plain(mark),
-        "unRealizedProfit": plain(book.unrealised(symbol)),
+        "unRealizedProfit": plain(book.unrealised(symbol, side)),
         "liquidationPrice": "0",
-        "isolatedMargin": "0",
+        "isolatedMargin": isolated,
         "notional": plain(pos.amount * mark),
         "marginAsset": "USDT",
-        "isolatedWallet": "0",
+        "isolatedWallet": isolated,
         "initialMargin": plain(margin),
         "maintMargin": plain(abs(pos.amount) * mark * Decimal("0.004")),
         "positionInitialMargin": plain(margin),
@@ -427,7 +425,7 @@ def position_risk(book: BinanceBook, symbol: str, now_ms: int, v2: bool = False)
         out.update(
             {
                 "leverage": str(lev),
-                "marginType": "cross",
+                "marginType": "isolated" if margin_type == "ISOLATED" else "cross",
                 "isAutoAddMargin": "false",
                 "maxNotionalValue": "1000000",
             }
@@ -462,19 +460,3 @@ def leverage_brackets(book: BinanceBook) -> list[dict[str, Any]]:
         for s in book.symbols
         if s.futures
     ]
-
-
-def api_restrictions(now_ms: int, withdrawals: bool, trading: bool) -> dict[str, Any]:
-    return {
-        "ipRestrict": False,
-        "createTime": now_ms - 86_400_000,
-        "enableInternalTransfer": False,
-        "enableFutures": trading,
-        "enablePortfolioMarginTrading": False,
-        "enableVanillaOptions": False,
-        "permitsUniversalTransfer": False,
-        "enableReading": True,
-        "enableSpotAndMarginTrading": trading,
-        "enableWithdrawals": withdrawals,
-        "enableMargin": False,
-    }

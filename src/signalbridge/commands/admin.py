@@ -7,11 +7,14 @@ audit record as the actor ``cli``.
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from signalbridge.commands.common import build, fail, load_settings, migrate_schema
+from signalbridge.commands.common import build, load_settings, migrate_schema, on_database
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 
 def users_create(
@@ -31,29 +34,20 @@ def users_create(
     from signalbridge.services import audit
     from signalbridge.services.auth import create_user
 
-    async def run() -> int:
-        c = build()
-        try:
-            await migrate_schema(c)
-            async with c.sessions() as s, s.begin():
-                user = await create_user(s, email, password, role)
-                await audit.record(
-                    s,
-                    actor="cli",
-                    actor_id=None,
-                    action="create",
-                    entity="user",
-                    entity_id=user.id,
-                    changes={"email": user.email, "role": role},
-                )
-                return user.id
-        finally:
-            await c.engine.dispose()
+    async def work(s: AsyncSession) -> int:
+        user = await create_user(s, email, password, role)
+        await audit.record(
+            s,
+            actor="cli",
+            actor_id=None,
+            action="create",
+            entity="user",
+            entity_id=user.id,
+            changes={"email": user.email, "role": role},
+        )
+        return user.id
 
-    try:
-        user_id = asyncio.run(run())
-    except ValueError as exc:
-        fail(str(exc))
+    user_id = on_database(work)
     typer.echo(f"user {user_id} created: {email} ({role})")
 
 
@@ -75,41 +69,31 @@ def tokens_create(
 
     settings = load_settings()
 
-    async def run() -> str:
-        c = build(settings)
-        try:
-            await migrate_schema(c)
-            async with c.sessions() as s, s.begin():
-                user = await s.scalar(select(m.User).where(m.User.email == email.strip().lower()))
-                if user is None:
-                    raise ValueError(f"no user with email {email}")
-                row, plain = await create_token(
-                    s, user, name, scope or ["signals:read"], days=days or settings.token_days
-                )
-                await audit.record(
-                    s,
-                    actor="cli",
-                    actor_id=None,
-                    action="create",
-                    entity="token",
-                    entity_id=row.id,
-                    changes={
-                        "user": user.email,
-                        "name": name,
-                        "scopes": row.scopes,
-                        "expires_at": row.expires_at,
-                    },
-                )
-                typer.echo(f"token {row.id} expires {row.expires_at:%Y-%m-%d %H:%M} UTC", err=True)
-                return plain
-        finally:
-            await c.engine.dispose()
+    async def work(s: AsyncSession) -> str:
+        user = await s.scalar(select(m.User).where(m.User.email == email.strip().lower()))
+        if user is None:
+            raise ValueError(f"no user with email {email}")
+        row, plain = await create_token(
+            s, user, name, scope or ["signals:read"], days=days or settings.token_days
+        )
+        await audit.record(
+            s,
+            actor="cli",
+            actor_id=None,
+            action="create",
+            entity="token",
+            entity_id=row.id,
+            changes={
+                "user": user.email,
+                "name": name,
+                "scopes": row.scopes,
+                "expires_at": row.expires_at,
+            },
+        )
+        typer.echo(f"token {row.id} expires {row.expires_at:%Y-%m-%d %H:%M} UTC", err=True)
+        return plain
 
-    try:
-        token = asyncio.run(run())
-    except ValueError as exc:
-        fail(str(exc))
-        return
+    token = on_database(work, settings)
     typer.echo(token)
 
 
@@ -125,39 +109,29 @@ def tokens_list(
     def when(value: Any) -> str:
         return f"{value:%Y-%m-%d %H:%M}" if value is not None else "-"
 
-    async def run() -> list[str]:
-        c = build()
-        try:
-            await migrate_schema(c)
-            async with c.sessions() as s:
-                query = select(m.User).order_by(m.User.id)
-                if email is not None:
-                    query = query.where(m.User.email == email.strip().lower())
-                users = (await s.scalars(query)).all()
-                if email is not None and not users:
-                    raise ValueError(f"no user with email {email}")
-                lines = []
-                for user in users:
-                    for t in await list_tokens(s, user.id):
-                        state = (
-                            "active"
-                            if is_active(t)
-                            else ("revoked" if t.revoked_at is not None else "expired")
-                        )
-                        lines.append(
-                            f"{t.id:>5}  {user.email:<28} {t.prefix:<9} {t.name[:24]:<24} "
-                            f"{when(t.created_at):<16}  {when(t.last_used_at):<16}  "
-                            f"{when(t.expires_at):<16}  {state:<7}  {','.join(t.scopes)}"
-                        )
-                return lines
-        finally:
-            await c.engine.dispose()
+    async def work(s: AsyncSession) -> list[str]:
+        query = select(m.User).order_by(m.User.id)
+        if email is not None:
+            query = query.where(m.User.email == email.strip().lower())
+        users = (await s.scalars(query)).all()
+        if email is not None and not users:
+            raise ValueError(f"no user with email {email}")
+        lines = []
+        for user in users:
+            for t in await list_tokens(s, user.id):
+                state = (
+                    "active"
+                    if is_active(t)
+                    else ("revoked" if t.revoked_at is not None else "expired")
+                )
+                lines.append(
+                    f"{t.id:>5}  {user.email:<28} {t.prefix:<9} {t.name[:24]:<24} "
+                    f"{when(t.created_at):<16}  {when(t.last_used_at):<16}  "
+                    f"{when(t.expires_at):<16}  {state:<7}  {','.join(t.scopes)}"
+                )
+        return lines
 
-    try:
-        lines = asyncio.run(run())
-    except ValueError as exc:
-        fail(str(exc))
-        return
+    lines = on_database(work, write=False)
     typer.echo(
         f"{'id':>5}  {'user':<28} {'prefix':<9} {'name':<24} {'created (UTC)':<16}  "
         f"{'last used':<16}  {'expires':<16}  {'state':<7}  scopes"
@@ -171,34 +145,24 @@ def tokens_revoke(token_id: Annotated[int, typer.Argument(min=1, max=2**63 - 1)]
     from signalbridge.services import audit
     from signalbridge.services.tokens import find_token, revoke
 
-    async def run() -> bool:
-        c = build()
-        try:
-            await migrate_schema(c)
-            async with c.sessions() as s, s.begin():
-                row = await find_token(s, token_id, owner_id=None)
-                if row is None:
-                    raise ValueError(f"no token with id {token_id}")
-                if not revoke(row):
-                    return False
-                await audit.record(
-                    s,
-                    actor="cli",
-                    actor_id=None,
-                    action="revoke",
-                    entity="token",
-                    entity_id=row.id,
-                    changes={"name": row.name, "user_id": row.user_id},
-                )
-                return True
-        finally:
-            await c.engine.dispose()
+    async def work(s: AsyncSession) -> bool:
+        row = await find_token(s, token_id, owner_id=None)
+        if row is None:
+            raise ValueError(f"no token with id {token_id}")
+        if not revoke(row):
+            return False
+        await audit.record(
+            s,
+            actor="cli",
+            actor_id=None,
+            action="revoke",
+            entity="token",
+            entity_id=row.id,
+            changes={"name": row.name, "user_id": row.user_id},
+        )
+        return True
 
-    try:
-        revoked = asyncio.run(run())
-    except ValueError as exc:
-        fail(str(exc))
-        return
+    revoked = on_database(work)
     typer.echo(f"token {token_id} revoked" if revoked else f"token {token_id} was revoked already")
 
 

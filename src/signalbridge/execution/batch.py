@@ -105,6 +105,7 @@ class BatchPlacer:
                         follows[x.follow_id],
                         now=self._now,
                         opposite=key in opposite,
+                        sessions=self._sessions,
                     )
                 except (SymbolNotListed, InvalidRequest) as exc:
                     skips.append((x.id, exc.message))

@@ -5,6 +5,14 @@ cancelled the same way, so the rule lives once: an order never sent is cancelled
 database unless the engine claims it first; an order whose POST outcome is unknown is
 looked up, not cancelled blind; an order on the venue is cancelled there and the venue's
 answer (which may be "filled after all") is recorded like any other answer.
+
+A venue's lookup may forget: Binance stops finding futures orders cancelled or expired
+unfilled more than 3 days after they were created, and any order after 90 days. So when
+neither the cancel nor the lookup knows the order, the venue's open orders decide: an
+order that is not among them is gone (cancelled by hand, expired, forgotten) and is
+recorded as cancelled, so a stop that must move is replaced and the position keeps its
+protection. Only an order acknowledged a settle window ago is judged that way (a venue
+may not show an order it has just accepted yet).
 """
 
 from __future__ import annotations
@@ -17,15 +25,17 @@ from decimal import Decimal
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from signalbridge.execution.pool import AdapterPool
+from signalbridge.execution.pool import AdapterPool, Connected
 from signalbridge.execution.recorder import log_row, record_order
 from signalbridge.execution.rows import order_role
 from signalbridge.execution.sending import OrderDesk
 from signalbridge.integrations.errors import IntegrationError, InvalidRequest, OrderNotFound
 from signalbridge.store import models as m
 from signalbridge.store.types import utcnow
+from signalbridge.venues.base import OrderRole, VenueOrder
 
 ZERO = Decimal(0)
+GONE = "not open on the venue and unknown to its lookup (cancelled, expired or forgotten)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +63,7 @@ class Canceller:
         self._pool = pool
         self._orders = orders
         self._now = now
+        self._settle = orders.settle
 
     async def cancel(self, order_id: int, reason: str, action: str) -> Canceled:
         """Cancel one order; ``action`` names the execution-log row written on success."""
@@ -90,6 +101,7 @@ class Canceller:
             execution_id, connection_id = order.execution_id, order.connection_id
             coid, symbol = order.client_order_id, order.symbol
             role = order_role(order.leg)
+            acked = order.acked_at or order.sent_at
             signal_id = await session.scalar(
                 select(m.Execution.signal_id).where(m.Execution.id == execution_id)
             )
@@ -97,21 +109,51 @@ class Canceller:
             return UNSURE
         try:
             live = await self._pool.get(connection_id)
-            try:
-                venue_order = await live.read(lambda: live.adapter.cancel_order(symbol, coid, role))
-            except (InvalidRequest, OrderNotFound):
-                # Refused because it is no longer open (filled or cancelled a moment ago;
-                # venues say so in different ways): what it became is what counts.
-                venue_order = await live.read(lambda: live.adapter.fetch_order(symbol, coid, role))
+            venue_order = await self._ask(live, symbol, coid, role)
         except IntegrationError as exc:
             async with self._sessions() as session, session.begin():
                 session.add(
                     log_row(execution_id, "cancel_failed", order_id=order_id, reason=exc.message)
                 )
             return UNSURE
+        if venue_order is None:
+            if acked is None or self._now() - acked < self._settle:
+                return UNSURE  # it may not show yet: ask again later
+            return await self._gone(order_id, execution_id, reason, action)
         async with self._sessions() as session, session.begin():
             row = await session.get_one(m.Order, order_id)
             await record_order(session, row, venue_order, signal_id, self._now())
             session.add(log_row(execution_id, action, order_id=order_id, reason=reason))
             settled = row.status in m.OrderStatus.FINAL
             return Canceled(settled, row.filled)
+
+    async def _ask(
+        self, live: Connected, symbol: str, coid: str, role: OrderRole
+    ) -> VenueOrder | None:
+        """Cancel on the venue and say what the order is now; None when it is gone."""
+        try:
+            return await live.read(lambda: live.adapter.cancel_order(symbol, coid, role))
+        except (InvalidRequest, OrderNotFound):
+            # Refused because it is no longer open (filled or cancelled a moment ago;
+            # venues say so in different ways): what it became is what counts.
+            pass
+        try:
+            return await live.read(lambda: live.adapter.fetch_order(symbol, coid, role))
+        except OrderNotFound:
+            pass  # a lookup may forget: the open orders decide
+        listed = await live.read(lambda: live.adapter.fetch_open_orders(symbol))
+        return next((o for o in listed if o.client_order_id == coid), None)
+
+    async def _gone(self, order_id: int, execution_id: int, reason: str, action: str) -> Canceled:
+        """Record an order the venue no longer has as cancelled, with what it had filled."""
+        async with self._sessions() as session, session.begin():
+            row = await session.get_one(m.Order, order_id)
+            if row.status in m.OrderStatus.FINAL:
+                return Canceled(True, row.filled)
+            row.status = m.OrderStatus.CANCELED
+            row.error = GONE
+            row.updated_at = self._now()
+            session.add(
+                log_row(execution_id, action, order_id=order_id, reason=f"{reason}; {GONE}")
+            )
+            return Canceled(True, row.filled)

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from signalbridge.domain.management import management_settings
 from signalbridge.domain.market import Market
@@ -28,6 +28,7 @@ from signalbridge.execution.planner import (
     staleness,
 )
 from signalbridge.execution.pool import Connected
+from signalbridge.execution.symbol_settings import apply_symbol_settings
 from signalbridge.store import models as m
 from signalbridge.venues.base import Balance, Ticker
 
@@ -42,9 +43,11 @@ async def decide(
     *,
     now: Callable[[], datetime],
     opposite: bool = False,
+    sessions: async_sessionmaker[AsyncSession],
 ) -> Plan | str | Wait:
     """The plan, a skip reason, or Wait. ``opposite``: one of our positions on this
-    connection and symbol is open the other way; ``now`` is the engine's clock."""
+    connection and symbol is open the other way; ``now`` is the engine's clock;
+    ``sessions``: where the symbol settings set for the plan are recorded."""
     adapter = live.adapter
 
     async def look() -> tuple[Market, Ticker, dict[str, Balance]] | str:
@@ -92,8 +95,8 @@ async def decide(
     )
     if not isinstance(plan, Plan):
         return plan.reason
-    if adapter.capabilities.leverage and plan.leverage > 1:
-        await live.read(lambda: adapter.set_leverage(signal.symbol, plan.leverage))
+    if adapter.capabilities.leverage:  # 1x too: never the account's leftover leverage
+        await apply_symbol_settings(live, signal.symbol, plan.leverage, sessions=sessions, now=now)
     return plan
 
 

@@ -5,7 +5,9 @@ it is sent (:mod:`intents`). Sending first moves the row to ``sending`` in its o
 transaction (:mod:`sending`), so whatever happens next (timeout, reset, SIGKILL) the row
 says an order *may* exist. Such an order is looked up by its client order id before
 anything else is done (:mod:`reconcile`); it is sent again (with the same id) only when the
-venue still does not know it after a settle window.
+venue still does not know it after a settle window and, on venues that keep a client id
+unique only among open orders, neither its trades nor its open orders since the intent
+show anything that could be it (:mod:`absence`).
 
 :class:`ExecutionEngine` is the face the workers, the monitor and the exit desks use; the
 work is done by the modules it composes: :mod:`decide` (market reads and the plan),
@@ -65,10 +67,10 @@ class ExecutionEngine:
         self._pool = pool
         self._now = now
         self.concurrency = concurrency
+        #: How long the venue may take to show an order it accepted (ORDER_SETTLE_SECONDS).
+        self.settle = timedelta(seconds=settle_seconds)
         self._outcomes = Outcomes(sessions, now)
-        self._lookup = OrderLookup(
-            sessions, pool, self._outcomes, settle=timedelta(seconds=settle_seconds), now=now
-        )
+        self._lookup = OrderLookup(sessions, pool, self._outcomes, settle=self.settle, now=now)
         self._sender = Sender(
             sessions,
             pool,
@@ -156,7 +158,13 @@ class ExecutionEngine:
         signal = signal_from_row(signal_row)
         try:
             outcome = await decide(
-                live, signal, signal_row.received_at, follow, now=self._now, opposite=opposite
+                live,
+                signal,
+                signal_row.received_at,
+                follow,
+                now=self._now,
+                opposite=opposite,
+                sessions=self._sessions,
             )
         except (SymbolNotListed, InvalidRequest) as exc:
             await self._skip(execution_id, exc.message)

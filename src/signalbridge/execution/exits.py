@@ -5,6 +5,10 @@ The monitor and the provider-update service decide what to do (:mod:`management`
 changes on the position), so an action decided twice (two ticks, two workers, a crash and a
 retry) is one order. Before a market exit for a level it cancels that level's order resting
 on the venue (:mod:`protection`) and skips the exit when the venue says it filled.
+
+An exit sells at most what the position holds (net of fees paid in its own coin, which a
+Binance spot BUY pays: :mod:`net_amount`), rounded down to the market's amount step; the
+step is recorded on the execution, so what a full exit leaves below it closes the position.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from signalbridge.domain.market import MarketKind
 from signalbridge.domain.signals import Side
 from signalbridge.execution.cancel import Canceller
 from signalbridge.execution.intents import NewOrder, write_intents
+from signalbridge.execution.net_amount import floor_to
 from signalbridge.execution.planner import OrderIntent
 from signalbridge.execution.pool import AdapterPool
 from signalbridge.execution.protection import ProtectionDesk, Released
@@ -141,8 +146,13 @@ class ExitDesk:
             position = await session.get(m.Position, position_id)
             if position is None or position.status != m.PositionStatus.OPEN:
                 return Carried(0)
+            execution = await session.get_one(m.Execution, execution_id)
+            stepped = execution.amount_step is None
+            if stepped:
+                execution.amount_step = precision.amount_step
             for action in actions:
                 amount, note = _exit_amount(action, position.amount, released)
+                amount = floor_to(amount, precision.amount_step)
                 if note is not None:
                     complete = False
                     session.add(log_row(execution_id, "exit_deferred", reason=note))
@@ -162,7 +172,7 @@ class ExitDesk:
                 )
         for order_id in order_ids:
             await self._orders.place(order_id)
-        if order_ids:
+        if order_ids or stepped:  # a remainder below the step now closes the position
             async with self._sessions() as session, session.begin():
                 await refresh_position(
                     session, execution_id, self._now(), contract_size=precision.contract_size

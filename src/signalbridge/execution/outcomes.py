@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from signalbridge.execution.recorder import (
@@ -130,6 +130,45 @@ class Outcomes:
                 )
             await settle_executions(session, [order.execution_id])
             return before, order.status
+
+    async def unsure(self, snapshot: OrderSnapshot, reason: str, *, flag: bool) -> None:
+        """The order may exist although the venue's lookup does not show it: it stays
+        ``sending`` (looked up again later, never sent again). With ``flag`` (unsure for too
+        long) the execution is flagged for a human, once: an ``order_needs_attention`` log
+        row, and the execution's reason."""
+        async with self._sessions() as session, session.begin():
+            session.add(
+                log_row(
+                    snapshot.execution_id, "order_unsure", order_id=snapshot.order_id, reason=reason
+                )
+            )
+            if not flag:
+                return
+            flagged = await session.scalar(
+                select(m.ExecutionLog.id).where(
+                    m.ExecutionLog.execution_id == snapshot.execution_id,
+                    m.ExecutionLog.order_id == snapshot.order_id,
+                    m.ExecutionLog.action == "order_needs_attention",
+                )
+            )
+            if flagged is not None:
+                return
+            why = (
+                f"order {snapshot.client_order_id} may exist on the venue but its lookup does "
+                f"not show it; it is not sent again. Check the venue's account and settle it "
+                f"by hand: {reason}"
+            )[:2000]
+            session.add(
+                log_row(
+                    snapshot.execution_id,
+                    "order_needs_attention",
+                    order_id=snapshot.order_id,
+                    reason=why,
+                )
+            )
+            execution = await session.get_one(m.Execution, snapshot.execution_id)
+            if execution.status not in m.ExecutionStatus.FINAL:
+                execution.reason = why
 
     async def note(self, execution_id: int, action: str, **fields: object) -> None:
         """One execution log row on its own (e.g. ``plan_deferred``, ``lookup_failed``)."""

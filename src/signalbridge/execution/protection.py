@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from signalbridge.domain.legs import STOP_ROLE, resting_leg, stop_leg, target_leg
@@ -263,7 +263,15 @@ class ProtectionDesk:
         execution_id = holder.execution_id
         have = snap.live.get(execution_id, {})
         latest = snap.latest.get(execution_id, {})
+        caps = (await self._pool.get(holder.connection_id)).adapter.capabilities
+        in_place_stops = caps.stop_replaces_in_place
         for stale in snap.extra.get(execution_id, []):
+            if in_place_stops and stale.role == STOP_ROLE:
+                # One stop slot: the newest generation owns it once it rests there.
+                newest = have.get(STOP_ROLE)
+                if newest is not None and newest.on_venue:
+                    await self._retire(execution_id, stale.order_id)
+                continue
             await self._canceller.cancel(
                 stale.order_id, "a newer protective order rests", "protective_canceled"
             )
@@ -277,6 +285,14 @@ class ProtectionDesk:
                     await self._orders.place(old.order_id)
                     settled = False
                 continue
+            if in_place_stops and role == STOP_ROLE and old is not None and need is not None:
+                if old.status == m.OrderStatus.OPEN:
+                    # The venue overwrites the stop in one call: place, then retire the old.
+                    status = await self._place(holder, need, latest.get(role, 0) + 1)
+                    if status == m.OrderStatus.OPEN:
+                        await self._retire(execution_id, old.order_id)
+                    settled = settled and status == m.OrderStatus.OPEN
+                    continue
             if old is not None:
                 outcome = await self._canceller.cancel(
                     old.order_id, "protective order replaced", "protective_canceled"
@@ -287,6 +303,21 @@ class ProtectionDesk:
                 status = await self._place(holder, need, latest.get(role, 0) + 1)
                 settled = settled and status not in m.OrderStatus.UNSETTLED
         return settled
+
+    async def _retire(self, execution_id: int, order_id: int) -> None:
+        """Record a stop as cancelled without a venue call: its successor took its place
+        on the venue (``Capabilities.stop_replaces_in_place``)."""
+        async with self._sessions() as session, session.begin():
+            done = await session.execute(
+                update(m.Order)
+                .where(m.Order.id == order_id, m.Order.status == m.OrderStatus.OPEN)
+                .values(status=m.OrderStatus.CANCELED)
+            )
+            if done.rowcount == 1:  # type: ignore[attr-defined]
+                reason = "replaced in place by the next stop"
+                session.add(
+                    log_row(execution_id, "protective_canceled", order_id=order_id, reason=reason)
+                )
 
     async def _place(self, holder: Holder, guard: Guard, generation: int) -> str:
         """Write the protective order (``generation`` of its role) and send it."""

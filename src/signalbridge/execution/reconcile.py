@@ -8,7 +8,8 @@ by the engine's settle rule); what cannot is flagged. Either way an execution lo
 what and why. Orders without our client-id prefix are never touched.
 
 :class:`OrderLookup` is the one-order form of the same question, asked whenever an order's
-outcome is unknown: the venue is asked by client order id before anything is sent again.
+outcome is unknown: the venue is asked by client order id before anything is sent again,
+and, where the adapter can list trades, a second way too (:mod:`absence`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from signalbridge.execution.absence import UNSURE_LIMIT, prove_absent
 from signalbridge.execution.outcomes import Outcomes
 from signalbridge.execution.pool import AdapterPool, Connected
 from signalbridge.execution.recorder import log_row, venue_summary
@@ -53,19 +55,22 @@ class OrderLookup:
         *,
         settle: timedelta,
         now: Callable[[], datetime],
+        unsure_limit: timedelta = UNSURE_LIMIT,
     ) -> None:
         self._sessions = sessions
         self._pool = pool
         self._outcomes = outcomes
         self._settle = settle
         self._now = now
+        self._unsure_limit = unsure_limit
 
     async def reconcile(self, order_id: int, *, force: bool = False) -> bool:
         """Ask the venue for an order whose outcome we do not know, by client order id.
 
         Returns whether the venue knows the order. "Not found" inside the settle window
-        changes nothing (the venue may simply not show it yet); only after the window is a
-        ``sending`` order put back to ``pending`` (to be sent again with the same id). A
+        changes nothing (the venue may simply not show it yet); only after the window, and
+        only when a second source proves it absent too (:func:`.absence.prove_absent`), is
+        a ``sending`` order put back to ``pending`` (to be sent again with the same id). A
         network error is never taken for "not found".
         """
         async with self._sessions() as session:
@@ -84,10 +89,8 @@ class OrderLookup:
         except OrderNotFound:
             sent_at = snapshot.sent_at or self._now()
             if snapshot.status == m.OrderStatus.SENDING and (self._now() - sent_at >= self._settle):
-                await self._outcomes.unsent(
-                    snapshot, "venue does not know the order after the settle window"
-                )
-            elif not force:
+                return await self._after_window(live, snapshot, self._now() - sent_at)
+            if not force:
                 await self._outcomes.note(
                     snapshot.execution_id, "order_not_found_yet", order_id=order_id
                 )
@@ -100,6 +103,38 @@ class OrderLookup:
             return False
         await self._outcomes.as_venue_says(order_id, venue_order)
         return True
+
+    async def _after_window(
+        self, live: Connected, snapshot: OrderSnapshot, unsure_for: timedelta
+    ) -> bool:
+        """Not found after the settle window: sent again only when the account's trades and
+        open orders show nothing that may be it; else kept unsure (flagged after a while)."""
+        try:
+            proof = await prove_absent(live, self._sessions, snapshot)
+        except IntegrationError as exc:  # nothing proven: keep the order, ask again later
+            await self._outcomes.note(
+                snapshot.execution_id,
+                "lookup_failed",
+                order_id=snapshot.order_id,
+                reason=f"second proof of absence: {exc.message}",
+            )
+            return False
+        if proof.listed is not None:
+            await self._outcomes.as_venue_says(snapshot.order_id, proof.listed, reason=proof.reason)
+            return True
+        if proof.absent:
+            await self._outcomes.unsent(
+                snapshot, f"venue does not know the order after the settle window; {proof.reason}"
+            )
+            return False
+        log.warning(
+            "order_unsure",
+            order_id=snapshot.order_id,
+            client_order_id=snapshot.client_order_id,
+            reason=proof.reason,
+        )
+        await self._outcomes.unsure(snapshot, proof.reason, flag=unsure_for >= self._unsure_limit)
+        return False
 
 
 class Desk(Protocol):
@@ -247,7 +282,10 @@ class ConnectionReconciler:
                 why = "the venue does not know it after the settle window: it will be sent again"
                 await self._note(self.report.repaired, "reconcile_repaired", why, row)
             else:
-                why = "outcome unknown and the venue does not show it yet (settle window)"
+                why = (
+                    "outcome unknown: the venue does not show it yet (settle window), or its "
+                    "trades or open orders may hold it (not sent again)"
+                )
                 await self._flag("reconcile_unsettled", why, row=row)
             return
         # open or partially filled in the database

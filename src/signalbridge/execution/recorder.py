@@ -2,7 +2,9 @@
 
 A position is always *derived* from its execution's filled orders (entries ``e0``, ``e1``...
 open it; every other leg is a reduce-only exit), so recording the same fill twice, or in
-any order, gives the same position: amount, average entry, fees and realised PnL.
+any order, gives the same position: amount, average entry, fees and realised PnL. Fees are
+kept as the venue reports them (amount and asset, per order); one paid in the coin bought
+is no longer held (:mod:`net_amount`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sqlalchemy.orm.util import identity_key
 
 from signalbridge.domain.legs import is_entry_leg, target_index
 from signalbridge.domain.market import tidy
+from signalbridge.execution.net_amount import fees_json, fill_fees, stored_fees
 from signalbridge.store import models as m
 from signalbridge.store.db import insert_ignore_many
 from signalbridge.store.types import utcnow
@@ -109,6 +112,7 @@ def venue_summary(vo: VenueOrder) -> dict[str, Any]:
         "filled": str(vo.filled),
         "average_price": None if vo.average_price is None else str(vo.average_price),
         "fee": None if vo.fee is None else f"{vo.fee.amount} {vo.fee.asset}",
+        "fees": fees_json(vo.fees) if vo.fees else None,
     }
 
 
@@ -141,8 +145,10 @@ async def record_orders(
         order.status = _STATUS[vo.status]
         order.filled = vo.filled
         order.average_price = vo.average_price
-        if vo.fee is not None:
-            order.fee, order.fee_asset = vo.fee.amount, vo.fee.asset
+        fees = vo.fees or ((vo.fee,) if vo.fee is not None else ())
+        if fees:
+            order.fee, order.fee_asset = fees[0].amount, fees[0].asset
+            order.fees = fees_json(fees)
         order.acked_at = order.acked_at or now
         _earliest(acked, signal_id, order.acked_at)
         if vo.status is VenueStatus.FILLED:
@@ -169,10 +175,14 @@ def exact(value: Decimal) -> Decimal:
 
 @dataclass(frozen=True, slots=True)
 class Fill:
+    """One order's fill: ``fee`` is worth that much quote currency; ``held_fee`` of the
+    base asset was paid out of what the fill brought in (a Binance spot BUY)."""
+
     leg: str
     filled: Decimal
     price: Decimal
     fee: Decimal
+    held_fee: Decimal = ZERO
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,14 +195,26 @@ class Book:
     realized_pnl: Decimal
     fees: Decimal
     tp_hits: int
+    #: Left below one amount step once exits sold the rest: cannot be sold, not held here.
+    dust: Decimal = ZERO
 
     @property
     def closed(self) -> bool:
         return self.amount <= 0
 
 
-def book(fills: Iterable[Fill], long: bool, contract_size: Decimal = Decimal(1)) -> Book | None:
-    """Pure accounting of one execution's fills; ``None`` while no entry has filled."""
+def book(
+    fills: Iterable[Fill],
+    long: bool,
+    contract_size: Decimal = Decimal(1),
+    step: Decimal | None = None,
+) -> Book | None:
+    """Pure accounting of one execution's fills; ``None`` while no entry has filled.
+
+    What is held is what the entries filled, less fees paid in the base asset, less what
+    the exits sold. With the market's amount ``step`` known (recorded when an exit is
+    written), a remainder below one step is dust that cannot be sold: the position is closed.
+    """
     entries = [f for f in fills if f.filled > 0 and is_entry_leg(f.leg)]
     exits = [f for f in fills if f.filled > 0 and not is_entry_leg(f.leg)]
     opened = sum((f.filled for f in entries), ZERO)
@@ -200,17 +222,20 @@ def book(fills: Iterable[Fill], long: bool, contract_size: Decimal = Decimal(1))
         return None
     entry_price = exact(sum((f.filled * f.price for f in entries), ZERO) / opened)
     closed = sum((f.filled for f in exits), ZERO)
+    held = max(opened - sum((f.held_fee for f in (*entries, *exits)), ZERO) - closed, ZERO)
+    dust = held if step and held < step else ZERO
     sign = 1 if long else -1
     gross = sum(((f.price - entry_price) * f.filled * sign for f in exits), ZERO) * contract_size
     fees = sum((f.fee for f in (*entries, *exits)), ZERO)
     tp_hits = max((target_index(f.leg) or 0 for f in exits), default=0)
     return Book(
         opened=opened,
-        amount=max(opened - closed, ZERO),
+        amount=exact(held - dust),
         entry_price=entry_price,
         realized_pnl=exact(gross - fees),
         fees=exact(fees),
         tp_hits=tp_hits,
+        dust=exact(dust),
     )
 
 
@@ -257,10 +282,15 @@ async def refresh_positions(
                 orders.c.average_price,
                 orders.c.price,
                 orders.c.fee,
+                orders.c.fee_asset,
+                orders.c.fees,
+                orders.c.symbol,
             ).where(orders.c.execution_id.in_(chunk), orders.c.filled > 0)
         )
-        for execution_id, leg, filled, average, price, fee in rows.all():
-            fills[execution_id].append(Fill(leg, filled, average or price or ZERO, fee or ZERO))
+        for execution_id, leg, filled, average, price, fee, asset, listed, symbol in rows.all():
+            at = average or price or ZERO
+            paid = fill_fees(stored_fees(listed, fee, asset), symbol, at)
+            fills[execution_id].append(Fill(leg, filled, at, paid.quote, paid.held))
     executions = await get_rows(session, m.Execution, list(fills))
     signals = await get_rows(session, m.Signal, sorted({x.signal_id for x in executions.values()}))
     books: dict[int, Book] = {}
@@ -269,7 +299,7 @@ async def refresh_positions(
         execution = executions[execution_id]
         signal = signals[execution.signal_id]
         size = contract_size or execution.contract_size or Decimal(1)
-        result = book(fills[execution_id], signal.side == "long", size)
+        result = book(fills[execution_id], signal.side == "long", size, execution.amount_step)
         if result is None:
             continue
         books[execution_id] = result

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import update
@@ -62,6 +62,9 @@ class NoHooks:
 class OrderDesk(Protocol):
     """What exits, protective orders and cancels need to have an order sent or looked up
     (the engine is one)."""
+
+    #: How long the venue may take to show an order it accepted.
+    settle: timedelta
 
     async def place(self, order_id: int) -> None: ...
 

@@ -5,7 +5,8 @@ raise nothing else, so callers choose what to do by class, never by vendor::
 
     IntegrationError                 base; ``connection_id`` and a redacted message
     ├── TransientError               retry with backoff (network error, timeout, 5xx)
-    │   └── RateLimited              wait: ``retry_after`` seconds (429, 418 ban, quota)
+    │   └── RateLimited              wait: ``retry_after`` seconds (429, 418 ban until
+    │                                ``banned_until``, quota); ``scope``: which budget
     ├── AuthenticationError          stop and alert: bad or revoked key, missing permission
     ├── InvalidRequest               stop: the request itself is wrong; retrying cannot help
     │   ├── InsufficientFunds        business error: never trips a breaker
@@ -46,7 +47,13 @@ class TransientError(IntegrationError):
 
 
 class RateLimited(TransientError):
-    """The provider asked us to slow down (429) or banned us for a while (418)."""
+    """The provider asked us to slow down (429) or banned us for a while (418).
+
+    ``banned_until`` is the end of a ban the provider stated (epoch seconds), when it did.
+    ``scope`` names the budget the refusal is about (an API host's per-IP budget such as
+    ``"binance:spot"``) once its back-off is recorded there; the guard then records none of
+    its own. None: the connection's provider as a whole.
+    """
 
     def __init__(
         self,
@@ -54,11 +61,15 @@ class RateLimited(TransientError):
         *,
         retry_after: float | None = None,
         banned: bool = False,
+        banned_until: float | None = None,
+        scope: str | None = None,
         connection_id: str | None = None,
     ) -> None:
         super().__init__(message, connection_id=connection_id)
         self.retry_after = retry_after
         self.banned = banned
+        self.banned_until = banned_until
+        self.scope = scope
 
 
 class AuthenticationError(IntegrationError):

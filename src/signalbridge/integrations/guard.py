@@ -27,7 +27,7 @@ from signalbridge.integrations.errors import (
     TransientError,
 )
 from signalbridge.integrations.health import HealthState
-from signalbridge.integrations.ratelimit import ConnectionLimiter
+from signalbridge.integrations.ratelimit import ConnectionLimiter, serving
 from signalbridge.integrations.redaction import redact
 from signalbridge.integrations.retry import RetryPolicy, call_with_retry
 
@@ -133,7 +133,10 @@ class ConnectionGuard:
             await self.limiter.acquire(weight)
         await self.breaker.before_call()
         try:
-            result = await fn()
+            # The adapter may take per-request budgets (an API host's per-IP weight) from
+            # the same process limiter, shared through Redis like the rest.
+            with serving(self.limiter.limiter if self.limiter is not None else None):
+                result = await fn()
         except asyncio.CancelledError:
             raise
         except BaseException as raw:
@@ -141,8 +144,12 @@ class ConnectionGuard:
                 raise
             exc = translate(raw, connection_id=self.connection_id, idempotent=idempotent)
             await self.breaker.record_failure(exc)
-            if isinstance(exc, RateLimited) and self.limiter is not None:
-                await self.limiter.back_off(exc.retry_after)
+            if isinstance(exc, RateLimited) and exc.scope is None and self.limiter is not None:
+                # A scoped refusal was recorded on its own budget (one API host's IP) by
+                # whoever raised it; holding the whole provider would hold unrelated hosts.
+                await self.limiter.back_off(
+                    exc.retry_after, banned=exc.banned, until=exc.banned_until
+                )
             if exc is raw:
                 raise
             raise exc from None

@@ -4,6 +4,12 @@ Budgets use the ``limits`` package's moving window (atomic in Redis, so several 
 never overspend one budget). On top sits a back-off gate: when a provider answers 429 or
 bans us (418), :meth:`ConnectionLimiter.back_off` records "nothing before T" and every
 process waits until T before sending anything to that provider again.
+
+A budget is a key with limits: a provider and account (what the connection guard takes per
+call), or an API host's own per-IP budget that an adapter takes per request, weighed by the
+venue's table (Binance: ``"binance:spot"``, ``"binance:fapi"``). The guard makes its
+process limiter :func:`current_limiter` for the duration of each call, so an adapter reaches
+the same (Redis-shared) limiter without holding one; outside a guard there is none.
 """
 
 from __future__ import annotations
@@ -11,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -24,6 +32,25 @@ from signalbridge.integrations.errors import InvalidRequest, RateLimited
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
 _MIN_SLEEP = 0.005
+#: How long a ban whose length the provider did not state holds (Binance's shortest ban:
+#: two minutes; its bans grow to three days for repeat offenders).
+BAN_DEFAULT = 120.0
+_SERVING: ContextVar[RateLimiter | None] = ContextVar("signalbridge_limiter", default=None)
+
+
+def current_limiter() -> RateLimiter | None:
+    """The process limiter of the guarded call under way (None outside a connection guard)."""
+    return _SERVING.get()
+
+
+@contextmanager
+def serving(limiter: RateLimiter | None) -> Iterator[None]:
+    """Make ``limiter`` the :func:`current_limiter` inside the block (the guard's call)."""
+    token = _SERVING.set(limiter)
+    try:
+        yield
+    finally:
+        _SERVING.reset(token)
 
 
 class BackoffGate(Protocol):
@@ -94,6 +121,10 @@ class RateLimiter:
     sleep: Sleep = asyncio.sleep
     clock: Clock = time.time
     max_wait: float = 60.0
+    #: Limits a provider stated at run time, by budget key (``"binance:spot"`` →
+    #: ``"6000/minute"`` from Binance's exchangeInfo): every connection of the process
+    #: budgets by what the venue said rather than by a documented default.
+    stated_limits: dict[str, str] = field(default_factory=dict)
     _strategy: MovingWindowRateLimiter = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -142,6 +173,7 @@ class RateLimiter:
             raise RateLimited(
                 f"backing off from {key} for {delay:.1f} s (provider asked us to wait)",
                 retry_after=delay,
+                scope=key,
             )
         await self.sleep(delay)
 
@@ -152,8 +184,12 @@ class RateLimiter:
         *,
         wait: bool,
         max_wait: float,
+        scope: str | None = None,
     ) -> None:
-        """Consume ``cost`` from every scope, waiting for room (never overspending)."""
+        """Consume ``cost`` from every scope, waiting for room (never overspending).
+
+        ``scope`` names the budget on the :class:`RateLimited` raised when there is none.
+        """
         for item, _ in scopes:
             if cost > item.amount:
                 raise InvalidRequest(f"request weight {cost} exceeds the whole budget {item}")
@@ -176,8 +212,18 @@ class RateLimiter:
             now = self.clock()
             delay = max(_MIN_SLEEP, (blocked_until or now) - now)
             if not wait or (now - started) + delay > max_wait:
-                raise RateLimited("local rate limit reached", retry_after=delay)
+                raise RateLimited("local rate limit reached", retry_after=delay, scope=scope)
             await self.sleep(delay)
+
+    async def top_up(
+        self, scopes: Sequence[tuple[RateLimitItem, tuple[str, ...]]], used: int
+    ) -> None:
+        """Raise each scope's count in its window to ``used`` (never lower it)."""
+        for item, ids in scopes:
+            stats = await self._strategy.get_window_stats(item, *ids)
+            missing = min(used, item.amount) - (item.amount - stats.remaining)
+            if missing > 0:  # a concurrent hit may refuse it: the count is then higher anyway
+                await self._strategy.hit(item, *ids, cost=missing)
 
 
 @dataclass
@@ -202,18 +248,30 @@ class ConnectionLimiter:
         return scopes
 
     async def acquire(
-        self, cost: int = 1, *, wait: bool = True, max_wait: float | None = None
+        self,
+        cost: int = 1,
+        *,
+        wait: bool = True,
+        max_wait: float | None = None,
+        wait_for_gate: bool = True,
     ) -> None:
-        """Wait for the back-off gate and for room in every budget, then take ``cost``.
+        """Wait for the back-off gate and for room in every budget, then take ``cost``
+        (a request of weight 0 waits for the gate only).
 
-        Raises :class:`RateLimited` when ``wait`` is false or the wait exceeds ``max_wait``.
+        Raises :class:`RateLimited` (its ``scope`` this budget's key) when ``wait`` is false
+        or the wait exceeds ``max_wait``. With ``wait_for_gate`` false a closed gate refuses
+        at once: a caller already holding permits of its own (an adapter inside the guard's
+        call) is retried with fresh ones instead of spending them long after they were
+        granted, all at once when the gate opens.
         """
         limit = self.limiter.max_wait if max_wait is None else max_wait
         scopes = self._scopes()
         while True:
-            await self.limiter.wait_gate(self.gate_key, wait=wait, max_wait=limit)
-            if scopes:
-                await self.limiter.take(scopes, cost, wait=wait, max_wait=limit)
+            await self.limiter.wait_gate(self.gate_key, wait=wait and wait_for_gate, max_wait=limit)
+            if scopes and cost > 0:
+                await self.limiter.take(
+                    scopes, cost, wait=wait, max_wait=limit, scope=self.gate_key
+                )
             # A 429 may have arrived from another worker while we waited for room. A permit
             # taken before that wait would be spent long after it was granted (and could
             # overrun the budget with fresh permits then): drop it, wait, take a new one.
@@ -221,12 +279,31 @@ class ConnectionLimiter:
             if until is None or until <= self.limiter.clock():
                 return
 
-    async def back_off(self, retry_after: float | None, *, default: float = 1.0) -> float:
-        """Record "nothing before now + retry_after" for everyone; returns that time."""
+    async def back_off(
+        self,
+        retry_after: float | None,
+        *,
+        default: float = 1.0,
+        banned: bool = False,
+        until: float | None = None,
+    ) -> float:
+        """Record "nothing before T" for everyone; returns T.
+
+        T is the later of ``until`` (an end the provider stated, wall-clock seconds) and now
+        + ``retry_after``; with neither, now + ``default``, or :data:`BAN_DEFAULT` for a ban.
+        """
         now = self.limiter.clock()
-        until = now + (retry_after if retry_after is not None and retry_after > 0 else default)
-        await self.limiter.gate.block_until(self.gate_key, until, now)
-        return until
+        stated = [t for t in (until, now + (retry_after or 0.0)) if t is not None and t > now]
+        target = max(stated) if stated else now + (BAN_DEFAULT if banned else default)
+        await self.limiter.gate.block_until(self.gate_key, target, now)
+        return target
+
+    async def sync_used(self, used: int) -> None:
+        """The provider says ``used`` of its budget is spent in this window (Binance's
+        ``X-MBX-USED-WEIGHT-1M``): count at least that much, so traffic we did not send
+        (another program behind the same IP) or weighed too low is not spent again."""
+        scopes = [(item, ("provider", self.provider)) for item in self.provider_items]
+        await self.limiter.top_up(scopes, used)
 
     async def not_before(self) -> float | None:
         return await self.limiter.gate.not_before(self.gate_key)

@@ -77,9 +77,9 @@ def parse_host_ip(host: str) -> IPAddress | None:
     except ValueError:
         pass
     parts = text.split(".")
-    if not parts or not _NUMERIC_PART.match(parts[-1]):
+    if not parts or not _NUMERIC_PART.fullmatch(parts[-1]):
         return None
-    if len(parts) > 4 or not all(_NUMERIC_PART.match(p) for p in parts):
+    if len(parts) > 4 or not all(_NUMERIC_PART.fullmatch(p) for p in parts):
         raise InvalidRequest(f"URL host {host!r} looks like a malformed IP address")
     try:
         numbers = [_parse_number(p) for p in parts]
@@ -134,7 +134,7 @@ def url_syntax_problem(url: str) -> str | None:
         host, _, port = authority.partition(":")
         if not host:
             return "the URL has no host"
-        if not _HOST_NAME.match(host):
+        if not _HOST_NAME.fullmatch(host):
             return f"URL host {host!r} is not a plain host name or IP address"
         try:
             literal = parse_host_ip(host)

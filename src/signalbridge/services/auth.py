@@ -136,6 +136,24 @@ async def create_token(
     return row, plain
 
 
+async def revoke_tokens(session: AsyncSession, user_id: int, *, keep: int | None = None) -> int:
+    """Revoke every live token of the user but ``keep`` (the caller's own); how many.
+
+    A new password must lock out whoever learnt the old one, and a token made with the old
+    password is exactly what they would hold.
+    """
+    now = utcnow()
+    stmt = (
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    if keep is not None:
+        stmt = stmt.where(ApiToken.id != keep)
+    result = await session.execute(stmt)
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 async def authenticate(
     session: AsyncSession, token: str, *, usage: TokenUsage | None = None
 ) -> Principal:

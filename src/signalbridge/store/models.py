@@ -224,6 +224,23 @@ class ExecutionConnection(ConnectionMixin, Base):
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
 
 
+class VenueSymbolSettings(Base):
+    """What a futures connection last set for a symbol before trading it (Binance: the
+    account's position mode, the leverage and the margin type; None: left as it was)."""
+
+    __tablename__ = "venue_symbol_settings"
+    __table_args__ = (UniqueConstraint("connection_id", "symbol"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("execution_connections.id", ondelete="CASCADE")
+    )
+    symbol: Mapped[str] = mapped_column(String(64))
+    position_mode: Mapped[str] = mapped_column(String(16))
+    leverage: Mapped[int] = mapped_column(Integer)
+    margin_type: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class Follow(Timestamps, Base):
     """Which connection copies which channel, with its sizing and risk limits."""
 
@@ -262,6 +279,9 @@ class Execution(Timestamps, Base):
     #: Base units per amount unit of the market it trades (100,000 for a forex lot), set
     #: when planned; values the position's PnL. NULL means 1 (crypto).
     contract_size: Mapped[Decimal | None] = mapped_column(nullable=True)
+    #: The market's amount step, recorded when an exit is written: what a full exit leaves
+    #: below one step (spot fee dust) cannot be sold, so the position is closed with it.
+    amount_step: Mapped[Decimal | None] = mapped_column(nullable=True)
 
 
 class OrderStatus:
@@ -298,6 +318,9 @@ class Order(Timestamps, Base):
     average_price: Mapped[Decimal | None] = mapped_column(nullable=True)
     fee: Mapped[Decimal] = mapped_column(default=Decimal(0))
     fee_asset: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    #: Every fee of its fills as the venue reported it, per asset: ``[{"asset", "amount"}]``
+    #: (a Binance spot BUY pays in the coin bought, or in BNB; ``fee`` is the first).
+    fees: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

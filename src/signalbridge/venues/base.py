@@ -41,14 +41,17 @@ __all__ = [
     "OrderStatus",
     "PositionSide",
     "ProbeResult",
+    "SymbolSettings",
     "Ticker",
     "TimeInForce",
     "VenueOrder",
     "VenueOrderType",
     "VenuePosition",
+    "VenueTrade",
     "client_order_id",
     "is_ours",
     "parse_client_order_id",
+    "part_client_order_id",
 ]
 
 
@@ -78,6 +81,10 @@ class Capabilities:
     #: (paper futures, Binance's default one-way mode). MetaTrader hedging accounts keep
     #: each position apart.
     nets_positions: bool = False
+    #: Placing a resting stop overwrites the one before it in the same venue call
+    #: (MetaTrader: the positions' one stop-loss slot), so a moved stop is placed first and
+    #: its predecessor retired in the books, never removed on the venue in between.
+    stop_replaces_in_place: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,10 +225,28 @@ class VenueOrder:
     stop_price: Decimal | None = None
     reduce_only: bool = False
     raw: Mapping[str, Any] = field(default_factory=dict)
+    #: Every fee the venue reported for the order's fills, one per asset (a Binance spot
+    #: BUY pays in the coin bought, or in BNB); ``fee`` is the one when there is only one.
+    fees: tuple[Fee, ...] = ()
 
     @property
     def remaining(self) -> Decimal:
         return self.amount - self.filled
+
+
+@dataclass(frozen=True, slots=True)
+class VenueTrade:
+    """One fill of the account from the venue's trade history: it names its order by the
+    venue's id only (no client id), and is found without knowing any id."""
+
+    trade_id: str
+    venue_order_id: str
+    symbol: str
+    side: OrderSide
+    amount: Decimal
+    price: Decimal
+    at: datetime
+    fee: Fee | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +258,18 @@ class VenuePosition:
     leverage: int | None
     unrealised_pnl: Decimal
     liquidation_price: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolSettings:
+    """What a futures venue was told for one symbol before trading it: the account's
+    position mode (``one_way`` / ``hedge``), the leverage and the margin type (``isolated``
+    / ``cross``; None where the venue has none). The engine records it."""
+
+    symbol: str
+    position_mode: str
+    leverage: int
+    margin_type: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,13 +375,13 @@ def client_order_id(
     that would make the result longer than ``max_len`` (or that has other characters) is
     replaced by a stable hash of itself.
     """
-    if not _PREFIX.match(prefix):
+    if not _PREFIX.fullmatch(prefix):
         raise ValueError("prefix must be 1-8 letters or digits")
-    if not _LEG.match(leg):
+    if not _LEG.fullmatch(leg):
         raise ValueError("leg must be 1-10 characters of [A-Za-z0-9_]")
     ident = str(execution_id)
     text = f"{prefix}-{ident}-{leg}"
-    if len(text) > max_len or not _ID_PART.match(ident):
+    if len(text) > max_len or not _ID_PART.fullmatch(ident):
         room = max_len - len(prefix) - len(leg) - 3  # two dashes and the "h" marker
         if room < 6:
             raise ValueError(f"max_len {max_len} leaves no room for the execution id")
@@ -363,9 +400,25 @@ def parse_client_order_id(
     if len(parts) != 3 or parts[0] != prefix:
         return None
     ident, leg = parts[1], parts[2]
-    if not ident or not _ID_PART.match(ident) or not _LEG.match(leg):
+    if not ident or not _ID_PART.fullmatch(ident) or not _LEG.fullmatch(leg):
         return None
     return ident, leg
+
+
+def part_client_order_id(client_order_id_: str, part: int, *, max_len: int = 36) -> str:
+    """The client order id of part ``part`` of an order a venue made us split (Binance's
+    MARKET_LOT_SIZE): part 0 keeps the order's own id, part k adds ``_k`` to its leg
+    (``sb-42-e0`` → ``sb-42-e0_2``). Deterministic, so a retried split finds its parts; an
+    id of another shape, or a leg with no room left, is replaced by a stable hash."""
+    if part == 0:
+        return client_order_id_
+    pieces = client_order_id_.split("-")
+    if len(pieces) == 3 and _PREFIX.fullmatch(pieces[0]) and _ID_PART.fullmatch(pieces[1]):
+        leg = f"{pieces[2]}_{part}"
+        if _LEG.fullmatch(leg):
+            return client_order_id(pieces[1], leg, pieces[0], max_len=max_len)
+    digest = hashlib.blake2b(client_order_id_.encode(), digest_size=16).hexdigest()
+    return client_order_id(f"h{digest}", f"x{part}", max_len=max_len)
 
 
 def is_ours(value: str | None, prefix: str = DEFAULT_PREFIX) -> bool:

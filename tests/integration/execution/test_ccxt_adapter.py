@@ -18,6 +18,7 @@ from tests.fakes.loopback import loopback_deps
 from signalbridge.integrations import errors as sb
 from signalbridge.venues.base import (
     ExchangeAdapter,
+    Fee,
     MarketKind,
     OrderRequest,
     OrderSide,
@@ -152,11 +153,13 @@ async def test_market_order_fills_with_our_client_id(spot: CcxtAdapter, fake: Fa
     assert (order.amount, order.filled, order.average_price) == (D("0.01"), D("0.01"), D(50000))
     assert order.symbol == "BTC/USDT" and order.side is OrderSide.BUY
     assert order.type is VenueOrderType.MARKET
+    # a regular account pays 0.1 % on a spot fill, in the coin bought
+    assert order.fees == (Fee(D("0.00001"), "BTC"),) and order.fee == Fee(D("0.00001"), "BTC")
     [placed] = fake.orders()
     assert placed.client_order_id == "sb-11-e0" and str(placed.order_id) == order.venue_order_id
     balances = await spot.fetch_balance()
     assert balances["USDT"].free == D(9500)
-    assert balances["BTC"].total == D("1.01")
+    assert balances["BTC"].total == D("1.00999")  # 0.01 bought, less its fee
 
 
 async def test_limit_rests_then_fills_when_price_moves(
@@ -285,10 +288,31 @@ async def test_wrong_api_key_is_authentication_error(fake: FakeBinance) -> None:
 
 
 async def test_duplicate_client_id_is_refused(spot: CcxtAdapter, fake: FakeBinance) -> None:
-    await spot.create_order(buy("sb-26-e0"))
+    """Binance refuses a client id that an OPEN order holds; once that order is finished
+    (here cancelled) the id is free again."""
+    resting = buy("sb-26-e0", type=VenueOrderType.LIMIT, price=D("40000"))
+    await spot.create_order(resting)
     with pytest.raises(sb.InvalidRequest, match="Duplicate"):
-        await spot.create_order(buy("sb-26-e0"))
+        await spot.create_order(resting)
     assert len(fake.orders()) == 1
+    await spot.cancel_order("BTC/USDT", "sb-26-e0")
+    again = await spot.create_order(resting)
+    assert again.status is OrderStatus.OPEN
+    assert [o.status for o in fake.orders()] == ["CANCELED", "NEW"]
+
+
+async def test_a_filled_orders_client_id_is_accepted_again(
+    spot: CcxtAdapter, fake: FakeBinance
+) -> None:
+    """Binance's rule: a client id is unique among open orders only, so the id of a FILLED
+    order is taken as a NEW order. The venue does not stop a blind re-send of a market
+    order; the engine must prove absence otherwise (see test_engine_absence.py)."""
+    first = await spot.create_order(buy("sb-28-e0"))
+    second = await spot.create_order(buy("sb-28-e0"))
+    assert first.status is second.status is OrderStatus.FILLED
+    assert first.venue_order_id != second.venue_order_id
+    assert [o.client_order_id for o in fake.orders()] == ["sb-28-e0", "sb-28-e0"]
+    assert (await spot.fetch_balance())["BTC"].total == D("1.01998")  # bought twice
 
 
 async def test_reused_client_ids_are_accepted_in_reuse_mode(

@@ -75,6 +75,8 @@ async def test_spot_round_trip(spot: Any, fake: FakeBinance) -> None:
         "BTC/USDT", "market", "buy", 0.02, None, {"clientOrderId": "sb-1-e0"}
     )
     assert (order["clientOrderId"], order["status"], order["filled"]) == ("sb-1-e0", "closed", 0.02)
+    # a regular account pays 0.1 % on a spot fill, in the coin bought
+    assert order["fee"] == {"cost": 0.00002, "currency": "BTC"}
     fetched = await spot.fetch_order(None, "BTC/USDT", {"clientOrderId": "sb-1-e0"})
     assert fetched["id"] == order["id"] and fetched["average"] == 50000
     await spot.create_order("ETH/USDT", "limit", "sell", 1, 3500, {"clientOrderId": "sb-2-e0"})
@@ -84,7 +86,7 @@ async def test_spot_round_trip(spot: Any, fake: FakeBinance) -> None:
     assert canceled["status"] == "canceled"
     assert canceled["info"]["origClientOrderId"] == "sb-2-e0"
     balance = await spot.fetch_balance()
-    assert balance["BTC"]["free"] == 1.02 and balance["ETH"]["free"] == 10
+    assert balance["BTC"]["free"] == 1.01998 and balance["ETH"]["free"] == 10
     raw = fake.orders()
     assert [o.client_order_id for o in raw] == ["sb-1-e0", "sb-2-e0"]
 
@@ -110,6 +112,45 @@ async def test_future_round_trip(future: Any, fake: FakeBinance) -> None:
     assert bids_asks["ETH/USDT:USDT"]["bid"] == 3000
     assert fake.count("/fapi/v3/positionRisk") == 1
     assert fake.count("/fapi/v1/leverage", "POST") == 1
+
+
+async def test_trades_since_a_moment_read_by_ccxt(
+    spot: Any, future: Any, fake: FakeBinance
+) -> None:
+    """``myTrades`` (spot) and ``userTrades`` (USDⓈ-M) filtered by ``startTime``, through
+    ccxt's ``fetch_my_trades`` and its trade parser: what a client reads to learn what
+    traded since a moment without knowing any order id."""
+    await spot.create_order("BTC/USDT", "market", "buy", 0.01, None, {"clientOrderId": "a-1"})
+    await future.create_order(
+        "BTC/USDT:USDT", "market", "buy", 0.01, None, {"clientOrderId": "a-2"}
+    )
+    fake.advance(hours=1)  # both trades are an hour old now
+    since = int(time.time() * 1000) - 60_000
+    sold = await spot.create_order(
+        "BTC/USDT", "market", "sell", 0.01, None, {"clientOrderId": "a-3"}
+    )
+    shorted = await future.create_order(
+        "BTC/USDT:USDT", "market", "sell", 0.01, None, {"clientOrderId": "a-4"}
+    )
+    [trade] = await spot.fetch_my_trades("BTC/USDT", since)
+    assert (trade["order"], trade["side"], trade["amount"], trade["price"]) == (
+        sold["id"],
+        "sell",
+        0.01,
+        50000,
+    )
+    assert trade["fee"] == {"cost": 0.5, "currency": "USDT"}  # a SELL pays in the quote
+    assert len(await spot.fetch_my_trades("BTC/USDT")) == 2
+    [fut] = await future.fetch_my_trades("BTC/USDT:USDT", since)
+    assert (fut["order"], fut["side"], fut["amount"], fut["price"]) == (
+        shorted["id"],
+        "sell",
+        0.01,
+        50000,
+    )
+    assert fut["info"]["positionSide"] == "BOTH" and fut["fee"]["currency"] == "USDT"
+    assert len(await future.fetch_my_trades("BTC/USDT:USDT")) == 2
+    assert fake.count("/fapi/v1/userTrades", "GET") == 2
 
 
 async def test_order_not_found_and_bad_symbol(spot: Any) -> None:

@@ -1,18 +1,36 @@
 """Reliability rows 9, 10, 12, 13 and 15 through the engine, the real ccxt and the fake
-Binance: a timeout never means that an order failed, and an order is never sent twice."""
+Binance: a timeout never means that an order failed, and an order is never sent twice.
+
+The fake follows Binance's client-id rule (unique among OPEN orders only): a filled order's
+id would be accepted again, so row 12 holds only because the engine proves absence a second
+way before any re-send (:mod:`signalbridge.execution.absence`). Runs on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from decimal import Decimal
+from pathlib import Path
 
+import pytest
 from sqlalchemy.exc import IntegrityError
 from tests.fakes.binance import FakeBinance
-from tests.integration.execution.test_engine_fixtures import Rig
+from tests.integration.execution.test_engine_fixtures import Rig, build_rig
 
 from signalbridge.store import models as m
 
 POST_ORDER = ("/api/v3/order", "POST")
+
+
+@pytest.fixture
+async def rig(tmp_path: Path, database_url: str) -> AsyncIterator[Rig]:
+    built = await build_rig(tmp_path, database_url=database_url)
+    try:
+        yield built
+    finally:
+        await built.pool.close()
+        await built.container.engine.dispose()
 
 
 async def ccxt_follow(rig: Rig, fake: FakeBinance) -> int:
@@ -69,6 +87,9 @@ async def test_row10_no_second_post_until_lookup_says_absent(
     methods = [fake.request_log[i][0] for i in gets]
     assert methods[0] == "POST" and methods[-1] == "POST"
     assert "GET" in methods[1:-1]  # a lookup proved absence between the two POSTs
+    # and so did the account's trades and open orders on the symbol (the second proof)
+    assert fake.count("/api/v3/myTrades", "GET") >= 1
+    assert fake.count("/api/v3/openOrders", "GET") >= 1
 
 
 async def test_row12_not_found_k_times_neither_cancelled_nor_placed_again(
@@ -83,10 +104,13 @@ async def test_row12_not_found_k_times_neither_cancelled_nor_placed_again(
     for _ in range(2):
         await rig.engine.run(execution_id)  # not found (2, 3) inside the window
     rig.clock.advance(31)
-    # (4) after the window the venue still says not found: the id is sent again, the venue
-    # refuses the duplicate id, and the lookup that follows finds the order: tracked, once.
+    # (4) after the window the venue still says not found. Binance would accept the same id
+    # again (the first order FILLED, so it is no longer open): the account's trades since
+    # the intent show a fill no known order explains, so nothing is sent; (5) the lookup
+    # finds the order: tracked, once.
     await rig.engine.run(execution_id)
     await rig.engine.run(execution_id)
+    assert fake.count(*POST_ORDER) == 1
     assert fake.count("/api/v3/order", "DELETE") == 0
     venue = fake.orders()
     assert len(venue) == 1

@@ -69,9 +69,14 @@ WEBHOOK_CASES: list[tuple[str, dict[str, Any] | bytes]] = [
     ("closed nesting 10,000 deep", b'{"kind": ' + b"[" * DEEP + b"]" * DEEP + b"}"),
     ("nesting 40 deep", b'{"kind": "signal", "x": ' + b"[" * 40 + b"]" * 40 + b"}"),
     ("NUL byte", b'{"kind": "signal", "symbol": "BTC/USDT\x00"}'),
-    # Free text: what the rule parser reads must fit as well.
+]
+
+# Free text: the rule parser never reads a number the store cannot hold (parsing/numbers.py),
+# so such a message is stored, read without that number, and never executed on its own.
+TEXT_CASES: list[tuple[str, bytes]] = [
     ("text with a 22-decimal stop", b"BUY BTCUSDT @ 60000 SL 0.0000000000000000000001 TP 70000"),
     ("text with 20-decimal prices", b"LONG BTC/USDT entry 0." + b"0" * 19 + b"1 sl 1 tp 2"),
+    ("text with a 22-digit target", b"BUY BTCUSDT @ 60000 SL 59000 TP 1" + b"0" * 21),
 ]
 
 
@@ -110,6 +115,22 @@ async def test_hostile_webhook_bodies_are_kept_as_rejected_messages(harness: Har
     body = (await h.api("GET", f"/signals/{signal_id}")).json()
     assert body["stop_loss"] == "58000.123456789012345678"
     assert (await h.api("GET", "/signals")).status_code == 200
+
+
+async def test_unstorable_numbers_in_text_are_never_read(harness: Harness) -> None:
+    h = harness
+    channel_id, secret = await h.webhook_channel()
+    for name, payload in TEXT_CASES:
+        response = await h.post_signal(channel_id, secret, payload)
+        assert response.status_code in (202, 422), (name, response.status_code, response.text)
+        answer = response.json()
+        details = answer["error"]["details"] if response.status_code == 422 else answer
+        assert details["status"] in ("review", "rejected"), (name, details)
+        if details["signal_id"] is not None:
+            signal = (await h.api("GET", f"/signals/{details['signal_id']}")).json()
+            text = json.dumps(signal)
+            assert "0000000000000000000001" not in text and "1" + "0" * 21 not in text, name
+    assert await _count(h, m.Execution) == 0
 
 
 async def test_messages_name_what_is_wrong(harness: Harness) -> None:

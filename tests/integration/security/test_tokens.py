@@ -249,3 +249,23 @@ async def test_a_demoted_admins_tokens_lose_the_admin_scope(harness: Harness) ->
     assert (await call(h, token, "GET", "/plans")).status_code == 403
     others = await call(h, token, "GET", "/tokens", params={"user_id": 1})
     assert others.status_code == 404
+
+
+async def test_a_new_password_revokes_the_tokens_made_with_the_old_one(harness: Harness) -> None:
+    h = harness
+    uid, first = await member(h, "pw@example.com")
+    login = await h.client.post(
+        "/api/v1/auth/login", json={"email": "pw@example.com", "password": PASSWORD}
+    )
+    second = str(login.json()["token"])
+    # the user changes its own password with the second token: that one stays, the first goes
+    changed = await call(h, second, "PATCH", f"/users/{uid}", json={"password": "another password"})
+    assert changed.status_code == 200, changed.text
+    assert (await call(h, first, "GET", "/tokens")).status_code == 401
+    assert (await call(h, second, "GET", "/tokens")).status_code == 200
+    # an admin resetting it leaves the user no token at all
+    await h.ok("PATCH", f"/users/{uid}", json={"password": "a third password"})
+    assert (await call(h, second, "GET", "/tokens")).status_code == 401
+    audit = await h.ok("GET", "/audit", params={"entity": "user"})
+    revoked = [row["changes"].get("logins_revoked") for row in audit["items"]]
+    assert 1 in revoked and "another password" not in str(audit)

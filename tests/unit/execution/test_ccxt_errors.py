@@ -285,3 +285,32 @@ def test_no_withdraw_or_transfer_call_exists_in_src() -> None:
     ]
     assert list(src.rglob("*.py")), "the scan found no source files"
     assert offenders == []
+
+
+# -- Binance's authentication codes win over ccxt's class (issue 13, item 6) -------------------
+
+BINANCE_AUTH = [
+    '{"code":-2015,"msg":"Invalid API-key, IP, or permissions for action."}',
+    '{"code":-2014,"msg":"API-key format invalid."}',
+    '{"code":-1022,"msg":"Signature for this request is not valid."}',
+]
+
+
+@pytest.mark.parametrize("body", BINANCE_AUTH)
+@pytest.mark.parametrize("klass", [ccxt.DDoSProtection, ccxt.BadRequest, ccxt.ExchangeError])
+def test_binance_auth_codes_are_authentication_errors(body: str, klass: type[Exception]) -> None:
+    exchange = ccxt.binance()
+    for write in (False, True):
+        translated = translate(klass(f"binance {body}"), write=write, exchange=exchange)
+        assert type(translated) is sb.AuthenticationError, (klass, body)
+
+
+def test_a_real_binance_rate_limit_stays_a_rate_limit() -> None:
+    exchange = ccxt.binance()
+    ban = ccxt.DDoSProtection('binance 418 I\'m a teapot {"code":-1003,"msg":"banned"}')
+    assert isinstance(translate(ban, write=False, exchange=exchange), sb.RateLimited)
+
+
+def test_other_exchanges_keep_their_own_codes() -> None:
+    other = ccxt.DDoSProtection('okx {"code":-2015,"msg":"slow down"}')
+    assert isinstance(translate(other, write=False, exchange=ccxt.okx()), sb.RateLimited)

@@ -77,3 +77,11 @@ def test_paper_adapter_satisfies_the_protocol() -> None:
     adapter = PaperAdapter.from_config("c1", {}, {}, deps=AdapterDeps())
     assert isinstance(adapter, ExchangeAdapter)
     assert not hasattr(adapter, "withdraw") and not hasattr(adapter, "transfer")
+
+
+@pytest.mark.parametrize("ident", ["12\n", "12\r\n", "a\n"])
+def test_a_trailing_newline_is_not_alphanumeric(ident: str) -> None:
+    """``$`` matches before a final newline; the id rules use fullmatch, so it is hashed."""
+    coid = client_order_id(ident, "e0")
+    assert "\n" not in coid and "\r" not in coid
+    assert parse_client_order_id(coid) is None or parse_client_order_id(coid) != (ident, "e0")

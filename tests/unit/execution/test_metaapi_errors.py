@@ -109,7 +109,7 @@ def test_string_code_used_when_number_missing() -> None:
         (404, Resource.POSITION, OrderNotFound),
         (404, Resource.SYMBOL, SymbolNotListed),
         (400, Resource.TRADE, InvalidRequest),
-        (409, Resource.ACCOUNT, InvalidRequest),
+        (409, Resource.ACCOUNT, TransientError),
         (429, Resource.ACCOUNT, RateLimited),
         (500, Resource.ACCOUNT, TransientError),
         (503, Resource.SYMBOL, TransientError),

@@ -164,7 +164,7 @@ def test_open_order_partially_filled() -> None:
 
 def test_config_region_and_secret() -> None:
     cfg = MetaApiConfig(account_id="a", token=SecretStr("tok-123456789"), region="london")
-    assert cfg.resolved_base_url() == "https://mt-client-api-v1.london.agiliumtrade.ai"
+    assert cfg.region == "london" and cfg.base_url is None  # the host is looked up, not guessed
     assert "tok-123456789" not in repr(cfg)
     explicit = MetaApiConfig(account_id="a", token=SecretStr("t"), base_url="http://127.0.0.1:1")
-    assert explicit.resolved_base_url() == "http://127.0.0.1:1"
+    assert explicit.base_url == "http://127.0.0.1:1"

@@ -6,7 +6,12 @@ import pytest
 from limits.aio.storage import memory as limits_memory
 
 from signalbridge.integrations.errors import InvalidRequest, RateLimited
-from signalbridge.integrations.ratelimit import RateLimiter
+from signalbridge.integrations.ratelimit import (
+    BAN_DEFAULT,
+    RateLimiter,
+    current_limiter,
+    serving,
+)
 
 
 class FakeTime:
@@ -127,3 +132,76 @@ async def test_account_scoped_gate_does_not_block_other_accounts(fake_time: Fake
     await a.back_off(30)
     await b.acquire()
     assert fake_time.sleeps == []
+
+
+# -- per-host weight budgets (issue 13, item 7) -------------------------------------------------
+
+
+async def test_a_ban_without_a_stated_length_holds_for_the_shortest_ban(
+    fake_time: FakeTime,
+) -> None:
+    conn = limiter(fake_time).for_connection("binance:spot")
+    assert await conn.back_off(None, banned=True) == fake_time.now + BAN_DEFAULT
+    other = limiter(fake_time).for_connection("binance:fapi")
+    assert await other.back_off(None) == fake_time.now + 1.0  # a plain 429: one second
+
+
+async def test_a_stated_ban_end_wins_over_a_shorter_retry_after(fake_time: FakeTime) -> None:
+    rl = limiter(fake_time, max_wait=30)
+    conn = rl.for_connection("binance:spot")
+    until = fake_time.now + 3600
+    assert await conn.back_off(5, banned=True, until=until) == until
+    with pytest.raises(RateLimited) as info:
+        await rl.for_connection("binance:spot", "another account").acquire()
+    assert info.value.retry_after == pytest.approx(3600)
+    assert info.value.scope == "binance:spot"  # the guard records nothing more
+
+
+async def test_weight_zero_waits_for_the_gate_only(fake_time: FakeTime) -> None:
+    conn = limiter(fake_time).for_connection("binance:fapi", provider_limits=["1/minute"])
+    await conn.acquire(1)
+    await conn.acquire(0)  # an order: no weight, so no wait for room
+    assert fake_time.sleeps == []
+    await conn.back_off(4)
+    await conn.acquire(0)
+    assert fake_time.sleeps == [pytest.approx(4)]
+
+
+async def test_local_refusal_names_its_budget(fake_time: FakeTime) -> None:
+    conn = limiter(fake_time).for_connection("binance:spot", provider_limits=["10/minute"])
+    await conn.acquire(10)
+    with pytest.raises(RateLimited) as info:
+        await conn.acquire(1, wait=False)
+    assert info.value.scope == "binance:spot" and not info.value.banned
+
+
+async def test_used_weight_from_the_venue_raises_the_count_never_lowers_it(
+    fake_time: FakeTime,
+) -> None:
+    rl = limiter(fake_time)
+    conn = rl.for_connection("binance:spot", provider_limits=["100/minute"])
+    await conn.acquire(10)
+    await conn.sync_used(95)  # another program behind our IP spent 85
+    await conn.acquire(5)
+    with pytest.raises(RateLimited):
+        await conn.acquire(1, wait=False)
+    await conn.sync_used(3)  # a lower figure (the venue's minute rolled) changes nothing
+    with pytest.raises(RateLimited):
+        await conn.acquire(1, wait=False)
+    same = rl.for_connection("binance:spot", provider_limits=["100/minute"])
+    with pytest.raises(RateLimited):  # one budget per key: every connection sees it
+        await same.acquire(1, wait=False)
+
+
+async def test_serving_makes_the_limiter_current_for_the_call_only(fake_time: FakeTime) -> None:
+    rl = limiter(fake_time)
+    seen: list[RateLimiter | None] = []
+
+    async def call() -> None:
+        seen.append(current_limiter())
+
+    assert current_limiter() is None
+    with serving(rl):
+        await call()
+    await call()
+    assert seen == [rl, None]

@@ -12,6 +12,7 @@ withdraw or transfer call here, by design; :meth:`CcxtAdapter.probe` refuses key
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
@@ -20,6 +21,7 @@ from functools import partial
 from typing import Any, ClassVar, Self, TypeVar
 
 from ccxt.base.decimal_to_precision import TICK_SIZE
+from ccxt.base.errors import InvalidNonce
 
 from signalbridge.integrations import errors as sb
 from signalbridge.integrations.redaction import register_secret
@@ -27,33 +29,44 @@ from signalbridge.integrations.registry import AdapterRegistry
 from signalbridge.venues.base import (
     AdapterDeps,
     Balance,
-    Capabilities,
     Market,
     MarketKind,
     OrderRequest,
     OrderRole,
-    PositionSide,
     ProbeResult,
+    SymbolSettings,
     Ticker,
     TimeInForce,
     VenueOrder,
     VenueOrderType,
     VenuePosition,
+    VenueTrade,
 )
-from signalbridge.venues.ccxt.config import CcxtConfig, build_exchange
+from signalbridge.venues.ccxt import market_lots
+from signalbridge.venues.ccxt.account import (
+    balances_from_ccxt,
+    position_from_ccxt,
+    ticker_from_ccxt,
+)
+from signalbridge.venues.ccxt.config import (
+    CcxtConfig,
+    build_exchange,
+    capabilities_of,
+    is_wanted,
+    symbol_map,
+)
 from signalbridge.venues.ccxt.errors import translate
 from signalbridge.venues.ccxt.exchanges import quirks_for
-from signalbridge.venues.ccxt.markets import ccxt_decimal, market_from_ccxt
-from signalbridge.venues.ccxt.orders import order_from_ccxt, time_of
+from signalbridge.venues.ccxt.keys import TRANSFER_REFUSAL, WITHDRAW_REFUSAL, key_verdict
+from signalbridge.venues.ccxt.markets import market_from_ccxt
+from signalbridge.venues.ccxt.orders import order_from_ccxt, sum_fees
+from signalbridge.venues.ccxt.trades import trade_from_ccxt, venue_ms
 from signalbridge.venues.ccxt.urls import guarded_session, override_problem, policy_of
-from signalbridge.venues.symbols import SymbolMap, SymbolStyle
 
-__all__ = ["WITHDRAW_REFUSAL", "CcxtAdapter", "CcxtConfig", "register"]
+__all__ = ["TRANSFER_REFUSAL", "WITHDRAW_REFUSAL", "CcxtAdapter", "CcxtConfig", "register"]
 
 T = TypeVar("T")
 
-WITHDRAW_REFUSAL = "this API key can withdraw funds; create a trade-only key"
-_BALANCE_META = frozenset({"info", "free", "used", "total", "debt", "timestamp", "datetime"})
 _RESTING_ROLES = frozenset({OrderRole.STOP, OrderRole.TARGET})
 _TIF = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.FOK: "FOK"}
 
@@ -78,38 +91,16 @@ class CcxtAdapter:
         self._secrets = tuple(v for v in secrets.values() if v)
         for value in self._secrets:
             register_secret(value)
-        style = config.symbol_style or (
-            SymbolStyle.SLASH if self.kind is MarketKind.SPOT else SymbolStyle.LINEAR
-        )
-        self.symbols = SymbolMap.from_config(
-            config.exchange,
-            {
-                "symbol_style": style.value,
-                "symbol_prefix": config.symbol_prefix,
-                "symbol_suffix": config.symbol_suffix,
-                "symbol_map": config.symbol_map,
-            },
-        )
-        linear = self.kind is MarketKind.LINEAR
+        self.symbols = symbol_map(config, self.kind)
         # Exits rest on the venue where the exchange's quirks say they can (Binance's Algo
         # Service); elsewhere the position monitor enforces stops and targets.
         self.quirks = quirks_for(config.exchange, config.market_type)
-        resting = bool(self.quirks.resting_types)
-        self.capabilities = Capabilities(
-            stop_orders=resting,
-            native_stop_loss=resting,
-            native_take_profit=resting,
-            reduce_only=linear,
-            futures=linear,
-            leverage=linear,
-            batch_tickers=True,
-            max_client_order_id_len=36,
-            resting_stops=resting,
-            resting_targets=resting,
-            nets_positions=linear,
-        )
+        self.capabilities = capabilities_of(self.kind, resting=bool(self.quirks.resting_types))
         self.exchange: Any = build_exchange(config, secrets, self.quirks)
+        self.quirks.install_budgets(self.exchange)  # Binance: request weight per IP
         self._markets: dict[str, Market] | None = None
+        #: The most one MARKET order may hold, by canonical symbol (Binance MARKET_LOT_SIZE).
+        self._market_caps: dict[str, Decimal] = {}
         # An override is held to the operator's allow-list now, and refused on every call
         # (before any request) rather than here, so one connection whose host the operator
         # no longer allows cannot stop the adapter pool from building the others.
@@ -145,7 +136,12 @@ class CcxtAdapter:
             # ccxt closes it with its own (own_session stays true) and never replaces it.
             self.exchange.session = guarded_session(self._policy)
         try:
-            return await fn()
+            try:
+                return await fn()
+            except InvalidNonce:  # -1021: refused for its timestamp, so never executed
+                if not await self.quirks.resync_clock(self.exchange):
+                    raise
+                return await fn()
         except Exception as exc:  # every ccxt/aiohttp failure is translated here
             raise translate(
                 exc,
@@ -164,20 +160,18 @@ class CcxtAdapter:
             mode = getattr(self.exchange, "precisionMode", TICK_SIZE)
             markets: dict[str, Market] = {}
             for m in raw.values():
-                if not self._wanted(m):
+                if not is_wanted(m, self.kind):
                     continue
                 market = market_from_ccxt(
                     m, self.symbols.to_canonical(m["symbol"]), self.kind, mode
                 )
                 if market is not None:
                     markets.setdefault(market.symbol, market)
+                    cap = market_lots.market_cap(m)
+                    if cap is not None:
+                        self._market_caps.setdefault(market.symbol, cap)
             self._markets = markets
         return self._markets
-
-    def _wanted(self, m: Mapping[str, Any]) -> bool:
-        if self.kind is MarketKind.SPOT:
-            return bool(m.get("spot"))
-        return bool(m.get("swap")) and bool(m.get("linear"))
 
     async def _venue_symbol(self, symbol: str) -> str:
         markets = await self.load_markets()
@@ -194,7 +188,13 @@ class CcxtAdapter:
         if not wanted:
             return {}
         venue = list(wanted)
-        raw: dict[str, Any] = await self._call(lambda: self.exchange.fetch_tickers(venue))
+        raw: dict[str, Any]
+        if len(venue) == 1 and self.exchange.has.get("fetchTicker"):
+            # One symbol: ask for it alone. An every-symbol answer may weigh far more on the
+            # venue's budget (Binance USDⓈ-M: 40 without a symbol, 1 with it).
+            raw = {venue[0]: await self._call(lambda: self.exchange.fetch_ticker(venue[0]))}
+        else:
+            raw = await self._call(lambda: self.exchange.fetch_tickers(venue))
         missing_book = any(
             (raw.get(v) or {}).get("bid") is None or (raw.get(v) or {}).get("ask") is None
             for v in venue
@@ -212,61 +212,22 @@ class CcxtAdapter:
         return out
 
     def _ticker(self, t: Mapping[str, Any] | None, symbol: str) -> Ticker | None:
-        if not t:
-            return None
-        bid, ask, last = (
-            ccxt_decimal(t.get("bid")),
-            ccxt_decimal(t.get("ask")),
-            ccxt_decimal(t.get("last")),
-        )
-        if last is None and bid is not None and ask is not None:
-            last = (bid + ask) / 2
-        if last is None:
-            return None
         canonical = self.symbols.to_canonical(self.symbols.to_venue(symbol))
-        return Ticker(canonical, bid, ask, last, self._time(t.get("timestamp")))
+        return ticker_from_ccxt(t, canonical, self._deps.clock)
 
     # -- account ---------------------------------------------------------------------------
 
     async def fetch_balance(self) -> dict[str, Balance]:
         raw: Mapping[str, Any] = await self._call(lambda: self.exchange.fetch_balance())
-        out: dict[str, Balance] = {}
-        for asset, entry in raw.items():
-            if asset in _BALANCE_META or not isinstance(entry, Mapping):
-                continue
-            free = ccxt_decimal(entry.get("free")) or Decimal(0)
-            used = ccxt_decimal(entry.get("used")) or Decimal(0)
-            total = ccxt_decimal(entry.get("total"))
-            total = free + used if total is None else total
-            if free or used or total:
-                out[asset] = Balance(asset, free, used, total)
-        return out
+        return balances_from_ccxt(raw)
 
     async def fetch_positions(self) -> list[VenuePosition]:
         if self.kind is MarketKind.SPOT:
             return []
         await self.load_markets()
         raw: list[Mapping[str, Any]] = await self._call(lambda: self.exchange.fetch_positions())
-        out = []
-        for p in raw:
-            contracts = ccxt_decimal(p.get("contracts")) or Decimal(0)
-            if contracts == 0:
-                continue
-            side = PositionSide.SHORT if p.get("side") == "short" else PositionSide.LONG
-            leverage = ccxt_decimal(p.get("leverage"))
-            liquidation = ccxt_decimal(p.get("liquidationPrice"))
-            out.append(
-                VenuePosition(
-                    symbol=self.symbols.to_canonical(str(p.get("symbol"))),
-                    side=side,
-                    amount=abs(contracts),
-                    entry_price=ccxt_decimal(p.get("entryPrice")) or Decimal(0),
-                    leverage=int(leverage) if leverage else None,
-                    unrealised_pnl=ccxt_decimal(p.get("unrealizedPnl")) or Decimal(0),
-                    liquidation_price=liquidation if liquidation else None,
-                )
-            )
-        return out
+        read = (position_from_ccxt(p, self.symbols.to_canonical) for p in raw)
+        return [p for p in read if p is not None]
 
     async def set_leverage(self, symbol: str, leverage: int) -> None:
         if self.kind is MarketKind.SPOT:
@@ -275,6 +236,16 @@ class CcxtAdapter:
             )
         venue = await self._venue_symbol(symbol)
         await self._call(lambda: self.exchange.set_leverage(leverage, venue))
+
+    async def configure_symbol(self, symbol: str, leverage: int) -> SymbolSettings | None:
+        """Set a futures symbol's leverage and the connection's margin type, once per
+        symbol and value; what was set (to record), or None when nothing had to be."""
+        if self.kind is MarketKind.SPOT:
+            return None
+        venue = await self._venue_symbol(symbol)
+        return await self.quirks.configure_symbol(
+            self.exchange, self._call, venue, symbol, leverage, self.config.margin_type
+        )
 
     # -- orders ------------------------------------------------------------------------------
 
@@ -296,10 +267,28 @@ class CcxtAdapter:
         if problem is not None:  # ccxt would silently truncate the amount to the step
             raise sb.InvalidRequest(f"{req.symbol}: {problem}", connection_id=self.connection_id)
         if req.leverage is not None and self.kind is MarketKind.LINEAR:
-            await self.set_leverage(req.symbol, req.leverage)
+            await self.configure_symbol(req.symbol, req.leverage)
+        cap = self._market_caps.get(market.symbol)
+        parts = market_lots.parts_of(req, cap, market.amount_step)
+        if cap is not None and len(parts) > 1:
+            return await market_lots.send_parts(
+                parts, lambda part: self._send(part, venue, resting), cap
+            )
+        return await self._send(req, venue, resting)
+
+    async def _send(self, req: OrderRequest, venue: str, resting: bool) -> VenueOrder:
+        """POST one order. Refused for the account's position mode (changed behind our
+        back: nothing was placed), the mode is read again and the order sent once more."""
+        try:
+            return await self._post(req, venue, resting)
+        except sb.InvalidRequest as exc:
+            if not self.quirks.refused_for_mode(exc):
+                raise
+        return await self._post(req, venue, resting)
+
+    async def _post(self, req: OrderRequest, venue: str, resting: bool) -> VenueOrder:
         params: dict[str, Any] = {"clientOrderId": req.client_order_id}
-        if req.reduce_only:
-            params["reduceOnly"] = True
+        await self.quirks.order_params(self.exchange, self._call, req, params)
         if req.type is VenueOrderType.LIMIT:
             params["timeInForce"] = _TIF[req.time_in_force]
         kind = self.quirks.resting_order(req, params) if resting else req.type.value
@@ -316,9 +305,14 @@ class CcxtAdapter:
         self, symbol: str, client_order_id: str, role: OrderRole | None = None
     ) -> VenueOrder:
         """By client id: the matching engine first, then where the exchange keeps
-        conditional orders (Binance futures: the Algo Service)."""
+        conditional orders (Binance futures: the Algo Service); a resting stop or target
+        (``role``) is looked up there only."""
         venue = await self._venue_symbol(symbol)
         params = {"clientOrderId": client_order_id}
+        resting = self._resting_query(params, role)
+        if resting is not None:
+            found = await self._call(lambda: self.exchange.fetch_order(None, venue, resting))
+            return await self._resolve(found, client_order_id, venue)
         try:
             raw: Mapping[str, Any] = await self._call(
                 lambda: self.exchange.fetch_order(None, venue, params)
@@ -328,7 +322,23 @@ class CcxtAdapter:
             if conditional is None:
                 raise
             raw = await self._call(lambda: self.exchange.fetch_order(None, venue, conditional))
-        return await self._resolve(raw, client_order_id, venue)
+        order = await self._resolve(raw, client_order_id, venue)
+        cap = self._market_caps.get(order.symbol)
+        if not market_lots.may_be_split(order, cap):
+            return order
+        parts = await market_lots.find_parts(order, partial(self._part, venue))
+        return market_lots.combine(parts, client_order_id, cap)
+
+    async def _part(self, venue: str, client_order_id: str) -> VenueOrder | None:
+        """One part of a split market order, or None when the venue does not know it."""
+        params = {"clientOrderId": client_order_id}
+        try:
+            raw: Mapping[str, Any] = await self._call(
+                lambda: self.exchange.fetch_order(None, venue, params)
+            )
+        except sb.OrderNotFound:
+            return None
+        return self._parsed(raw, client_order_id)
 
     async def cancel_order(
         self, symbol: str, client_order_id: str, role: OrderRole | None = None
@@ -337,6 +347,11 @@ class CcxtAdapter:
         a repeat answers OrderNotFound once the first one went through)."""
         venue = await self._venue_symbol(symbol)
         params = {"clientOrderId": client_order_id}
+        resting = self._resting_query(params, role)
+        if resting is not None:
+            await self._call(lambda: self.exchange.cancel_order(None, venue, resting))
+            found = await self._call(lambda: self.exchange.fetch_order(None, venue, resting))
+            return await self._resolve(found, client_order_id, venue)
         try:
             raw: Mapping[str, Any] = await self._call(
                 lambda: self.exchange.cancel_order(None, venue, params)
@@ -349,6 +364,16 @@ class CcxtAdapter:
             # A conditional cancel may answer with ids only (Binance): read what it is now.
             raw = await self._call(lambda: self.exchange.fetch_order(None, venue, conditional))
         return await self._resolve(raw, client_order_id, venue)
+
+    def _resting_query(
+        self, params: Mapping[str, Any], role: OrderRole | None
+    ) -> dict[str, Any] | None:
+        """Where a resting stop or target lives when the exchange keeps them apart (Binance
+        futures: the Algo Service). Asked there directly: on fapi.binance.com ccxt reads the
+        matching engine's "unknown order" (-2011) as a plain error, not as not-found."""
+        if role not in _RESTING_ROLES or not self.quirks.resting_types:
+            return None
+        return self.quirks.conditional(params)
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[VenueOrder]:
         venue = await self._venue_symbol(symbol) if symbol is not None else None
@@ -363,17 +388,53 @@ class CcxtAdapter:
             raw = [*raw, *more]
         return [self._parsed(o, None) for o in raw]
 
+    async def fetch_trades_since(
+        self, symbol: str, since: datetime, limit: int
+    ) -> list[VenueTrade] | None:
+        """The account's fills on ``symbol`` from ``since`` on (at most ``limit``), from its
+        trade history, not by client id: the engine's second proof of absence before it
+        sends an order again. None where ccxt has no trade history for the exchange."""
+        if not self.exchange.has.get("fetchMyTrades"):
+            return None
+        venue = await self._venue_symbol(symbol)
+        start = venue_ms(self.exchange, since)
+        raw: list[Mapping[str, Any]] = await self._call(
+            lambda: self.exchange.fetch_my_trades(venue, start, limit)
+        )
+        return [trade_from_ccxt(t, self.symbols.to_canonical, self._deps.clock) for t in raw]
+
     async def _resolve(
         self, raw: Mapping[str, Any], client_order_id: str | None, venue: str
     ) -> VenueOrder:
         """A ccxt order as ours; a triggered conditional order is read with its child."""
         actual = self.quirks.child_id(raw)
         if actual is None:
-            return self._parsed(raw, client_order_id)
+            return await self._with_fees(self._parsed(raw, client_order_id), venue)
         found: Mapping[str, Any] = await self._call(
             lambda: self.exchange.fetch_order(actual, venue)
         )
         return self._parsed(raw, client_order_id, self._order(found, None))
+
+    async def _with_fees(self, order: VenueOrder, venue: str) -> VenueOrder:
+        """A filled spot order with its fees, read from its trades when the answer has none
+        (Binance's ``GET /api/v3/order`` carries no fills): a spot BUY pays in the coin it
+        bought (or in BNB), so what is held depends on it."""
+        if (
+            self.kind is not MarketKind.SPOT
+            or order.filled <= 0
+            or order.fees
+            or order.fee is not None
+            or not order.venue_order_id
+            or not self.exchange.has.get("fetchOrderTrades")
+        ):
+            return order
+        trades: list[Mapping[str, Any]] = await self._call(
+            lambda: self.exchange.fetch_order_trades(order.venue_order_id, venue)
+        )
+        fees = sum_fees(fee for t in trades for fee in (t.get("fees") or [t.get("fee")]))
+        if not fees:
+            return order
+        return dataclasses.replace(order, fees=fees, fee=fees[0] if len(fees) == 1 else None)
 
     def _parsed(
         self,
@@ -387,13 +448,10 @@ class CcxtAdapter:
     def _order(self, o: Mapping[str, Any], client_order_id: str | None) -> VenueOrder:
         return order_from_ccxt(o, client_order_id, self.symbols.to_canonical, self._deps.clock)
 
-    def _time(self, ms: Any) -> datetime:
-        return time_of(ms, self._deps.clock)
-
     # -- health --------------------------------------------------------------------------------
 
     async def probe(self) -> ProbeResult:
-        """Check the key works and can trade but cannot withdraw.
+        """Check the key works and can trade but cannot withdraw or transfer funds.
 
         Authentication failures come back as ``ok=False``; network trouble raises (so the
         kernel counts it). The exchange's quirks read the key's permissions where the venue
@@ -412,22 +470,7 @@ class CcxtAdapter:
             return ProbeResult(
                 False, latency, False, False, f"cannot read the key's permissions: {exc.message}"
             )
-        if rights is None:
-            return ProbeResult(
-                True,
-                latency,
-                True,
-                False,
-                f"key works; withdrawal permission could not be verified on {self.config.exchange}",
-            )
-        if rights.can_withdraw:
-            return ProbeResult(False, latency, rights.can_trade, True, WITHDRAW_REFUSAL)
-        if not rights.can_trade:
-            what = "spot trading" if self.kind is MarketKind.SPOT else "futures trading"
-            return ProbeResult(
-                False, latency, False, False, f"this API key cannot trade: enable {what} for it"
-            )
-        return ProbeResult(True, latency, True, False, "ok: trade-only key")
+        return key_verdict(rights, latency, self.config.exchange, self.kind)
 
     async def close(self) -> None:
         try:

@@ -1,4 +1,5 @@
-"""Binance: its ccxt options, its key permissions and its Algo Service conditional orders.
+"""Binance: its ccxt options, its key permissions and its Algo Service conditional orders;
+the account's position mode and symbol settings live in :mod:`.binance_account`.
 
 Since December 2025 Binance USDⓈ-M keeps conditional orders (stop / take-profit market) on
 its Algo Service (``/fapi/v1/algoOrder``, ccxt routes there when a trigger price is given):
@@ -12,9 +13,18 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
-from signalbridge.venues.base import OrderRequest, OrderStatus, VenueOrder, VenueOrderType
+from signalbridge.integrations import errors as sb
+from signalbridge.venues.base import (
+    OrderRequest,
+    OrderStatus,
+    SymbolSettings,
+    VenueOrder,
+    VenueOrderType,
+)
+from signalbridge.venues.ccxt.binance_account import FuturesAccount, key_rights
+from signalbridge.venues.ccxt.binance_budget import WeightBudgets
 from signalbridge.venues.ccxt.quirks import Call, ExchangeQuirks, KeyRights
 
 #: What each algoStatus means for the order as a whole (None: ask the triggered child).
@@ -70,6 +80,7 @@ def combine(parent: VenueOrder, raw: Mapping[str, Any], child: VenueOrder | None
         filled=child.filled if child is not None else parent.filled,
         average_price=child.average_price if child is not None else parent.average_price,
         fee=child.fee if child is not None else parent.fee,
+        fees=child.fees if child is not None else parent.fees,
         updated_at=max(parent.updated_at, child.updated_at) if child else parent.updated_at,
         price=None,
     )
@@ -77,6 +88,7 @@ def combine(parent: VenueOrder, raw: Mapping[str, Any], child: VenueOrder | None
 
 class BinanceFamily(ExchangeQuirks):
     """Every Binance venue: no currency or margin side calls, one market type's markets,
+    the server's clock measured once a signed request is refused for its timestamp (-1021),
     and key permissions from ``GET /sapi/v1/account/apiRestrictions``."""
 
     def options(self) -> dict[str, Any]:
@@ -89,17 +101,45 @@ class BinanceFamily(ExchangeQuirks):
 
     async def key_rights(self, exchange: Any, call: Call) -> KeyRights:
         r: Mapping[str, Any] = await call(lambda: exchange.sapi_get_account_apirestrictions())
-        flag = "enableSpotAndMarginTrading" if self.market_type == "spot" else "enableFutures"
-        return KeyRights(can_trade=bool(r.get(flag)), can_withdraw=bool(r.get("enableWithdrawals")))
+        return key_rights(r, self.market_type)
+
+    async def resync_clock(self, exchange: Any) -> bool:
+        """Turn on ccxt's ``adjustForTimeDifference`` at the first -1021 and measure the
+        clock now (ccxt measures it again whenever it loads markets from then on). Not on
+        from the start: ccxt would spend a ``/time`` request, outside every budget, on each
+        adapter built for a venue whose clock agrees with ours."""
+        exchange.options["adjustForTimeDifference"] = True
+        await exchange.load_time_difference()
+        return True
 
 
 class Binance(BinanceFamily):
     """Binance and Binance USDⓈ-M: on linear markets stops and targets rest on the Algo
     Service, and an order is looked up there when the matching engine does not know it."""
 
+    def __init__(self, exchange_id: str, market_type: Literal["spot", "linear"]) -> None:
+        super().__init__(exchange_id, market_type)
+        self.account = FuturesAccount()  # position mode and symbol settings, read once
+
     @property
     def resting_types(self) -> frozenset[VenueOrderType]:
         return RESTING_TYPES if self.market_type == "linear" else frozenset()
+
+    async def order_params(
+        self, exchange: Any, call: Call, req: OrderRequest, params: dict[str, Any]
+    ) -> None:
+        if self.market_type != "linear":
+            await super().order_params(exchange, call, req, params)
+            return
+        await self.account.order_params(exchange, call, req, params)
+
+    def refused_for_mode(self, exc: sb.IntegrationError) -> bool:
+        return self.market_type == "linear" and self.account.refused_for_mode(exc)
+
+    async def configure_symbol(
+        self, exchange: Any, call: Call, venue: str, symbol: str, leverage: int, margin: str
+    ) -> SymbolSettings | None:
+        return await self.account.configure(exchange, call, venue, symbol, leverage, margin)
 
     def resting_order(self, req: OrderRequest, params: dict[str, Any]) -> str:
         params["triggerPrice"] = str(req.stop_price)  # a trigger price routes to the service
@@ -110,6 +150,11 @@ class Binance(BinanceFamily):
 
     def open_order_queries(self) -> tuple[dict[str, Any], ...]:
         return ({"trigger": True},) if self.resting_types else ()
+
+    def install_budgets(self, exchange: Any) -> None:
+        """Binance's per-IP request-weight budgets (``binance:spot`` / ``binance:fapi`` /
+        ``binance:sapi``), taken before every request: :mod:`.binance_budget`."""
+        WeightBudgets(exchange).install()
 
     def child_id(self, raw: Mapping[str, Any]) -> str | None:
         return child_id(raw)

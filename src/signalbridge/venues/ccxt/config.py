@@ -9,9 +9,10 @@ import ccxt.async_support as ccxt_async
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from signalbridge.integrations.ssrf import url_syntax_problem
+from signalbridge.venues.base import Capabilities, MarketKind
 from signalbridge.venues.ccxt.quirks import ExchangeQuirks
 from signalbridge.venues.ccxt.urls import options_problem
-from signalbridge.venues.symbols import SymbolStyle
+from signalbridge.venues.symbols import SymbolMap, SymbolStyle
 
 
 class CcxtConfig(BaseModel):
@@ -22,6 +23,9 @@ class CcxtConfig(BaseModel):
 
     exchange: str = Field(default="binance", pattern=r"^[a-z0-9]{2,32}$")
     market_type: Literal["spot", "linear"] = "spot"
+    #: Futures: the margin type set on every symbol before it is traded. Isolated by
+    #: default, so one signal's position can lose its own margin, never the whole wallet.
+    margin_type: Literal["isolated", "cross"] = "isolated"
     sandbox: bool = False
     timeout_ms: int = Field(default=10_000, ge=100, le=120_000)
     urls: dict[str, str] = Field(default_factory=dict)
@@ -84,3 +88,45 @@ def build_exchange(config: CcxtConfig, secrets: Mapping[str, str], quirks: Excha
     if config.sandbox:
         exchange.set_sandbox_mode(True)
     return exchange
+
+
+def symbol_map(config: CcxtConfig, kind: MarketKind) -> SymbolMap:
+    """Canonical ↔ venue symbols: ccxt's unified style for the market type unless the
+    connection names its own."""
+    style = config.symbol_style or (
+        SymbolStyle.SLASH if kind is MarketKind.SPOT else SymbolStyle.LINEAR
+    )
+    return SymbolMap.from_config(
+        config.exchange,
+        {
+            "symbol_style": style.value,
+            "symbol_prefix": config.symbol_prefix,
+            "symbol_suffix": config.symbol_suffix,
+            "symbol_map": config.symbol_map,
+        },
+    )
+
+
+def capabilities_of(kind: MarketKind, *, resting: bool) -> Capabilities:
+    """What a ccxt connection can do; ``resting``: stops and targets rest on the venue."""
+    linear = kind is MarketKind.LINEAR
+    return Capabilities(
+        stop_orders=resting,
+        native_stop_loss=resting,
+        native_take_profit=resting,
+        reduce_only=linear,
+        futures=linear,
+        leverage=linear,
+        batch_tickers=True,
+        max_client_order_id_len=36,
+        resting_stops=resting,
+        resting_targets=resting,
+        nets_positions=linear,
+    )
+
+
+def is_wanted(market: Mapping[str, Any], kind: MarketKind) -> bool:
+    """Whether a ccxt market belongs to the connection's market type."""
+    if kind is MarketKind.SPOT:
+        return bool(market.get("spot"))
+    return bool(market.get("swap")) and bool(market.get("linear"))

@@ -10,6 +10,7 @@ before ``NetworkError``). A network failure during an order *write* becomes
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -22,12 +23,35 @@ from signalbridge.integrations.redaction import redact
 _URL_QUERY = re.compile(r"(https?://[^\s?\"']+)\?[^\s\"']*")
 _HTTP_STATUS = re.compile(r"(?:^|\s)(4\d\d|5\d\d)(?=\s)")
 _JSON_CODE = re.compile(r'"code"\s*:\s*(-?\d+)')
+_BANNED_UNTIL = re.compile(r"banned until (\d{12,})", re.IGNORECASE)
 _INSUFFICIENT = re.compile(
     r"insufficient (?:balance|margin|funds)|margin is insufficient|balance is insufficient"
     r"|not enough (?:balance|margin|funds)",
     re.IGNORECASE,
 )
 _MAX_MESSAGE = 400
+#: Venue codes that always mean "this key is not accepted" (bad key, IP, permission, key
+#: format, signature), by ccxt exchange id prefix. ccxt's binance reports -2015 as
+#: DDoSProtection once a spot call has succeeded (its "temporary ban" workaround) and some
+#: per-market tables call -1022 a BadRequest: the venue's code decides, not ccxt's class.
+_AUTH_CODES: dict[str, frozenset[str]] = {"binance": frozenset({"-2015", "-2014", "-1022"})}
+_ALGO_CAP = (
+    "the account holds Binance's maximum of 200 open conditional orders (stops and targets, "
+    "all symbols together); the monitor enforces this one: "
+)
+#: Venue codes whose meaning ccxt's tables miss, by (exchange id prefix, market type), with
+#: the error they are and a note. Binance forgets orders: its Algo Service answers an
+#: unknown, forgotten or finished algo order -20124 ("Invalid algo id or it has been
+#: completed", a BadRequest to ccxt) and spot an archived order -2026 (InvalidOrder to
+#: ccxt; on futures -2026 means something else): the venue does not know them. -4045 is
+#: the account's cap of 200 open conditional orders (since 2025-12-29).
+_ANSWERS: dict[tuple[str, str], dict[str, tuple[type[sb.IntegrationError], str]]] = {
+    ("binance", "spot"): {"-2026": (sb.OrderNotFound, "")},
+    ("binance", "linear"): {
+        "-20124": (sb.OrderNotFound, ""),
+        "-4045": (sb.InvalidRequest, _ALGO_CAP),
+    },
+}
 
 
 def clean_message(exc: BaseException, secrets: Iterable[str] = ()) -> str:
@@ -65,10 +89,38 @@ def retry_after_seconds(headers: Mapping[str, Any] | None) -> float | None:
     return seconds if seconds >= 0 else None
 
 
+def banned_until(text: str) -> float | None:
+    """When a ban ends, in epoch seconds, from Binance's 418 body ("IP banned until <ms>")."""
+    match = _BANNED_UNTIL.search(text)
+    return int(match.group(1)) / 1000 if match else None
+
+
 def http_status(message: str) -> int | None:
     """The HTTP status ccxt wrote into its message (``binance 418 I'm a teapot ...``)."""
     match = _HTTP_STATUS.search(message)
     return int(match.group(1)) if match else None
+
+
+def auth_code(exc: BaseException, exchange: Any) -> str | None:
+    """The venue's authentication code in ``exc``'s message, if its exchange has such codes."""
+    family = str(getattr(exchange, "id", "") or "")
+    codes = next((c for prefix, c in _AUTH_CODES.items() if family.startswith(prefix)), None)
+    match = _JSON_CODE.search(str(exc)) if codes else None
+    return match.group(1) if match and codes and match.group(1) in codes else None
+
+
+def venue_answer(
+    exc: BaseException, exchange: Any, market_type: str
+) -> tuple[type[sb.IntegrationError], str] | None:
+    """The error class (and a note) a venue code in ``exc`` stands for (:data:`_ANSWERS`)."""
+    family = str(getattr(exchange, "id", "") or "")
+    table = next(
+        (t for (prefix, kind), t in _ANSWERS.items() if kind == market_type
+         and family.startswith(prefix)),
+        None,
+    )  # fmt: skip
+    match = _JSON_CODE.search(str(exc)) if table else None
+    return table.get(match.group(1)) if table and match else None
 
 
 def _never_connected(exc: BaseException) -> bool:
@@ -121,12 +173,26 @@ def translate(
             )
         return sb.TransientError(message, connection_id=cid)
 
+    if auth_code(exc, exchange) is not None:  # before the class: ccxt may call it a DDoS
+        return sb.AuthenticationError(message, connection_id=cid)
+    answer = venue_answer(exc, exchange, market_type)
+    if answer is not None:
+        kind, note = answer
+        return kind(note + message, connection_id=cid)
     if isinstance(exc, (ccxt.DDoSProtection, ccxt.RateLimitExceeded)):  # siblings in 4.x
         headers = getattr(exchange, "last_response_headers", None)
         status = http_status(str(exc))
         banned = status == 418 or "banned" in str(exc).lower()
+        until = banned_until(str(exc))  # a 418 may come without Retry-After: read the body
+        retry_after = retry_after_seconds(headers)
+        if retry_after is None and until is not None:
+            retry_after = max(0.0, until - time.time())
         return sb.RateLimited(
-            message, retry_after=retry_after_seconds(headers), banned=banned, connection_id=cid
+            message,
+            retry_after=retry_after,
+            banned=banned,
+            banned_until=until,
+            connection_id=cid,
         )
     if isinstance(exc, ccxt.InvalidNonce):  # clock skew: rejected, never executed
         return sb.TransientError(message, connection_id=cid)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -30,6 +30,29 @@ _TYPES = {
     "take_profit_market": VenueOrderType.TAKE_PROFIT_MARKET,
     "take_profit_limit": VenueOrderType.TAKE_PROFIT_LIMIT,
 }
+
+
+def sum_fees(items: Iterable[Any]) -> tuple[Fee, ...]:
+    """ccxt fee structures (``{"cost", "currency"}``) added up per asset, in the order the
+    assets first appear (an entry without a cost is left out; a zero fee is a fee)."""
+    totals: dict[str, Decimal] = {}
+    for item in items:
+        if not isinstance(item, Mapping):
+            continue
+        cost = ccxt_decimal(item.get("cost"))
+        if cost is None:
+            continue
+        asset = str(item.get("currency") or "")
+        totals[asset] = totals.get(asset, Decimal(0)) + cost
+    return tuple(Fee(cost, asset) for asset, cost in totals.items())
+
+
+def order_fees(o: Mapping[str, Any]) -> tuple[Fee, ...]:
+    """Every fee of a ccxt order, per asset: its ``fees`` list, else its one ``fee``."""
+    listed = o.get("fees")
+    if isinstance(listed, list) and listed:
+        return sum_fees(listed)
+    return sum_fees([o.get("fee")])
 
 
 def time_of(ms: Any, clock: Callable[[], datetime]) -> datetime:
@@ -65,6 +88,9 @@ def order_from_ccxt(
         fee = Fee(
             ccxt_decimal(fee_raw.get("cost")) or Decimal(0), str(fee_raw.get("currency") or "")
         )
+    fees = order_fees(o)
+    if fee is None and len(fees) == 1:
+        fee = fees[0]
     created = time_of(o.get("timestamp"), clock)
     updated = time_of(
         o.get("lastUpdateTimestamp") or o.get("lastTradeTimestamp") or o.get("timestamp"), clock
@@ -86,4 +112,5 @@ def order_from_ccxt(
         stop_price=ccxt_decimal(o.get("triggerPrice")) or None,
         reduce_only=bool(o.get("reduceOnly")),
         raw=dict(raw_info),
+        fees=fees,
     )

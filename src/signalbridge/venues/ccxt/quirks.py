@@ -12,7 +12,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from signalbridge.venues.base import OrderRequest, VenueOrder, VenueOrderType
+from signalbridge.integrations import errors as sb
+from signalbridge.venues.base import OrderRequest, SymbolSettings, VenueOrder, VenueOrderType
 
 #: The adapter's call through its error boundary (translation, URL policy).
 Call = Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]]
@@ -24,6 +25,12 @@ class KeyRights:
 
     can_trade: bool
     can_withdraw: bool
+    #: Funds can leave the account by transfer (Binance: internal or universal transfers).
+    can_transfer: bool = False
+    #: Whether the key only works from trusted IPs (None: the venue does not say).
+    ip_restricted: bool | None = None
+    #: What the key's owner should know (e.g. a permission that expires).
+    notes: tuple[str, ...] = ()
 
 
 class ExchangeQuirks:
@@ -37,6 +44,10 @@ class ExchangeQuirks:
     def options(self) -> dict[str, Any]:
         """ccxt options this exchange needs beyond the market type (the config's win)."""
         return {}
+
+    def install_budgets(self, exchange: Any) -> None:
+        """Put the venue's own request budgets around the ccxt instance's requests (none
+        generically: the guard's per-account budget is all)."""
 
     @property
     def resting_types(self) -> frozenset[VenueOrderType]:
@@ -70,3 +81,30 @@ class ExchangeQuirks:
     async def key_rights(self, exchange: Any, call: Call) -> KeyRights | None:
         """The key's permissions, or None when the exchange has no way to tell."""
         return None
+
+    async def order_params(
+        self, exchange: Any, call: Call, req: OrderRequest, params: dict[str, Any]
+    ) -> None:
+        """Adds what the account needs on an order (generic: ``reduceOnly`` on exits)."""
+        if req.reduce_only:
+            params["reduceOnly"] = True
+
+    def refused_for_mode(self, exc: sb.IntegrationError) -> bool:
+        """Whether an order was refused for the account's position mode, which is then
+        read again before the order is sent once more (generic: never)."""
+        return False
+
+    async def configure_symbol(
+        self, exchange: Any, call: Call, venue: str, symbol: str, leverage: int, margin: str
+    ) -> SymbolSettings | None:
+        """Set a futures symbol's leverage (generic: no margin type, one-way positions)."""
+        await call(lambda: exchange.set_leverage(leverage, venue))
+        return SymbolSettings(symbol, "one_way", leverage, None)
+
+    async def resync_clock(self, exchange: Any) -> bool:
+        """Measure the venue's clock again after a timestamp refusal, where ccxt adjusts
+        for it (``adjustForTimeDifference``); whether it did."""
+        if not exchange.options.get("adjustForTimeDifference"):
+            return False
+        await exchange.load_time_difference()
+        return True

@@ -70,6 +70,7 @@ class MetaApiAccount:
         self._limit = asyncio.Semaphore(max_concurrency)
         self._markets: dict[str, Market] = {}
         self._account_currency: str | None = None
+        self._nets: bool | None = None  # the account's margin mode, once read
         # clientIds we made from ids that do not map back (the hashed form), to name them.
         self._known_ids: dict[str, str] = {}
 
@@ -128,7 +129,15 @@ class MetaApiAccount:
     async def fetch_account(self) -> AccountInfo:
         info = convert.account_info(await self.client.account_information())
         self._account_currency = info.currency
+        self._nets = info.nets
         return info
+
+    async def nets_positions(self) -> bool:
+        """Whether the account keeps one position per symbol (MT5 netting or exchange
+        margin mode), read once: a broker does not change an account's mode."""
+        if self._nets is None:
+            await self.fetch_account()
+        return bool(self._nets)
 
     async def fetch_balance(self) -> dict[str, Balance]:
         """The account currency: total = equity, free = free margin, used = margin."""
@@ -156,13 +165,22 @@ class MetaApiAccount:
         connected = state is None or state.get("connectionStatus") == "CONNECTED"
         deployed = state is None or state.get("state") in (None, "DEPLOYED")
         ok = connected and deployed
+        can_trade = ok and info.trade_allowed and not info.investor_mode
         status = "connected" if ok else f"not ready ({_state_text(state)})"
+        mode = (
+            "netting account (one position per symbol: an entry on a symbol another "
+            "position holds is refused)"
+            if info.nets
+            else "hedging account"
+        )
+        trading = "allowed" if can_trade else "not allowed"
+        if info.investor_mode:
+            trading += " (connected with the investor password: read only)"
         message = (
             f"{info.platform.upper() or 'MT'} account {info.login} on {info.server}: {status}, "
-            f"trading {'allowed' if info.trade_allowed else 'not allowed'}, "
-            f"equity {info.equity} {info.currency}"
+            f"{mode}, trading {trading}, equity {info.equity} {info.currency}"
         )
-        return ProbeResult(ok, _ms(started), ok and info.trade_allowed, False, message)
+        return ProbeResult(ok, _ms(started), can_trade, False, message)
 
     # --- positions ----------------------------------------------------------------------
 
@@ -195,13 +213,19 @@ class MetaApiAccount:
     async def modify_position(
         self, position_id: str, stop_loss: Decimal | None, take_profit: Decimal | None
     ) -> None:
-        """Set both levels of a position (``None`` removes that level); no change is fine."""
-        body: dict[str, Any] = {"actionType": "POSITION_MODIFY", "positionId": str(position_id)}
-        if stop_loss is not None:
-            body["stopLoss"] = stop_loss
-        if take_profit is not None:
-            body["takeProfit"] = take_profit
-        await self._trade(body)
+        """Set both levels of a position (``None`` removes that level); no change is fine.
+
+        Both are always sent: MetaApi does not document what a level left out does, and a
+        level of 0 is MetaTrader's "none" (MqlTradeRequest), so ``None`` is sent as 0.
+        """
+        await self._trade(
+            {
+                "actionType": "POSITION_MODIFY",
+                "positionId": str(position_id),
+                "stopLoss": ZERO if stop_loss is None else stop_loss,
+                "takeProfit": ZERO if take_profit is None else take_profit,
+            }
+        )
 
     async def close_position(
         self,

@@ -70,6 +70,7 @@ class MetaApiAdapter(MetaApiAccount):
         native_take_profit=True,
         reduce_only=True,
         resting_stops=True,
+        stop_replaces_in_place=True,  # one POSITION_MODIFY moves the stop-loss slot
         futures=False,
         leverage=False,
         client_order_ids=True,
@@ -101,8 +102,9 @@ class MetaApiAdapter(MetaApiAccount):
         client = MetaApiClient(
             account_id=cfg.account_id,
             token=token,
-            base_url=cfg.resolved_base_url(),
+            base_url=cfg.base_url,
             provisioning_url=cfg.provisioning_url,
+            region=cfg.region,
             http=_guarded_client(deps, connection_id),
             owns_http=True,  # built for this connection alone
             timeout=cfg.timeout,
@@ -157,6 +159,8 @@ class MetaApiAdapter(MetaApiAccount):
                 connection_id=self.connection_id,
             )
         market = await self.market(req.symbol)
+        if await self.nets_positions():
+            await self._refuse_merge(req, market)
         client_id = self._client_id(req.client_order_id)
         body: dict[str, Any] = {
             "actionType": action,
@@ -176,7 +180,7 @@ class MetaApiAdapter(MetaApiAccount):
         if tp is not None:
             body["takeProfit"] = tp
         result = await self._trade(body)
-        return await self._placed(req, market, result)
+        return await self._placed(req, market, result, client_id)
 
     async def fetch_order(
         self, symbol: str, client_order_id: str, role: OrderRole | None = None
@@ -249,9 +253,32 @@ class MetaApiAdapter(MetaApiAccount):
     def _stops(self) -> PositionStops:
         return PositionStops(self)
 
-    async def _placed(self, req: OrderRequest, market: Market, result: JsonObject) -> VenueOrder:
+    async def _refuse_merge(self, req: OrderRequest, market: Market) -> None:
+        """On a netting account an entry on a symbol that another execution (or a trade of
+        someone else) holds or waits to enter would merge into that one position, and its
+        stop and exits would act on both: refused. The execution's own entries may add."""
+        ours = execution_of(req.client_order_id)
+        held = [p.client_order_id for p in await self.fetch_position_details(req.symbol)]
+        waiting = [
+            self._decode(o.get("clientId"))
+            for o in await self.client.orders()
+            if o.get("symbol") == market.venue_symbol
+        ]
+        others = [c for c in (*held, *waiting) if c is None or execution_of(c) != ours]
+        if others:
+            raise InvalidRequest(
+                f"netting account: {market.symbol} is already held or ordered by another "
+                "position, and MetaTrader would merge this entry into it; refused",
+                connection_id=self.connection_id,
+            )
+
+    async def _placed(
+        self, req: OrderRequest, market: Market, result: JsonObject, client_id: str
+    ) -> VenueOrder:
         """The order as the trade response describes it, with the fill price of a market
-        order read from its position (best effort: the order exists either way)."""
+        order read from its position (best effort: the order exists either way). MetaApi
+        may leave ``positionId`` out of the result: the position is then found by our
+        clientId."""
         code = result.get("numericCode")
         now = self._clock()
         status, filled, average = OrderStatus.OPEN, ZERO, None
@@ -260,15 +287,14 @@ class MetaApiAdapter(MetaApiAccount):
             # A partial fill of unknown size reports 0 filled until fetch_order knows more.
             status = OrderStatus.PARTIALLY_FILLED if partial_fill else OrderStatus.FILLED
             filled = ZERO if partial_fill else req.amount
-            position_id = result.get("positionId")
-            if position_id is not None:
-                try:
-                    position = await self.client.position(str(position_id))
+            try:
+                position = await self._position_of(result, client_id)
+                if position is not None:
                     average = convert.opt_dec(position.get("openPrice"))
                     if partial_fill:
                         filled = convert.dec(position.get("volume"), "volume")
-                except IntegrationError:
-                    log.warning("metaapi fill price not readable yet", exc_info=True)
+            except IntegrationError:
+                log.warning("metaapi fill price not readable yet", exc_info=True)
         return VenueOrder(
             client_order_id=req.client_order_id,
             venue_order_id=str(result.get("orderId") or result.get("positionId") or ""),
@@ -285,6 +311,16 @@ class MetaApiAdapter(MetaApiAccount):
             price=req.price,
             stop_price=req.stop_price,
             raw=dict(result),
+        )
+
+    async def _position_of(self, result: JsonObject, client_id: str) -> JsonObject | None:
+        """The position a market order opened: by the result's ``positionId``, else by the
+        clientId it carries."""
+        position_id = result.get("positionId")
+        if position_id is not None:
+            return await self.client.position(str(position_id))
+        return next(
+            (p for p in await self.client.positions() if p.get("clientId") == client_id), None
         )
 
     async def _reduce(self, req: OrderRequest) -> VenueOrder:

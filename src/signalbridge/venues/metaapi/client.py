@@ -1,9 +1,11 @@
 """Thin async REST client for one MetaApi MetaTrader account.
 
 The official SDK trades over socket.io against hard-coded https hosts, so it cannot be
-pointed at a loopback fake; this client speaks the documented REST endpoints with a
-configurable base URL instead. It returns the JSON as parsed (numbers as ``Decimal``) and
-raises only our error tree. No retries here: the integration kernel wraps adapter calls.
+pointed at a loopback fake; this client speaks the documented REST endpoints instead. Its
+host is the account's region's (found through provisioning as the SDK finds it, see
+:mod:`.hosts`) unless a base URL is configured. It returns the JSON as parsed (numbers as
+``Decimal``), reads history page by page, and raises only our error tree. No retries here:
+the integration kernel wraps adapter calls.
 
 The ``auth-token`` header is added per request (so a shared, factory-built
 ``httpx.AsyncClient`` can be injected) and scrubbed from every error message.
@@ -11,6 +13,7 @@ The ``auth-token`` header is added per request (so a shared, factory-built
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -27,11 +30,19 @@ from signalbridge.integrations.errors import (
     InvalidRequest,
     TransientError,
 )
-from signalbridge.venues.metaapi.errors import Resource, http_error, transport_error
+from signalbridge.venues.metaapi.errors import (
+    Resource,
+    accepted_error,
+    http_error,
+    transport_error,
+)
+from signalbridge.venues.metaapi.hosts import HOST_TTL, client_api_url, domain_of, region_of
 
-DEFAULT_BASE_URL = "https://mt-client-api-v1.new-york.agiliumtrade.ai"
 DEFAULT_PROVISIONING_URL = "https://mt-provisioning-api-v1.agiliumtrade.agiliumtrade.ai"
 DEFAULT_TIMEOUT = 30.0
+#: History endpoints: ``limit`` is at most 1,000 (and that is the default), paged by ``offset``.
+PAGE_SIZE = 1000
+MAX_PAGES = 100
 
 JsonObject = dict[str, Any]
 
@@ -44,8 +55,9 @@ class MetaApiClient:
         *,
         account_id: str,
         token: str,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str | None = None,
         provisioning_url: str | None = DEFAULT_PROVISIONING_URL,
+        region: str | None = None,
         http: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = DEFAULT_TIMEOUT,
@@ -54,15 +66,20 @@ class MetaApiClient:
         clock: Callable[[], datetime] | None = None,
         owns_http: bool | None = None,
     ) -> None:
-        """``http`` is closed by :meth:`aclose` only when ``owns_http`` (default: when this
-        client built it), so a shared client survives and a per-connection one does not leak."""
+        """Without ``base_url`` the host is the account's region's, looked up through
+        ``provisioning_url`` (``region`` overrides the account record's). ``http`` is closed
+        by :meth:`aclose` only when ``owns_http`` (default: when this client built it), so a
+        shared client survives and a per-connection one does not leak."""
         if not account_id or not token:
             raise ValueError("MetaApi needs an account id and a token")
         self.account_id = account_id
         self.connection_id = connection_id
         self._token = token
-        self._base = base_url.rstrip("/")
+        self._base = base_url.rstrip("/") if base_url else None
         self._provisioning = provisioning_url.rstrip("/") if provisioning_url else None
+        self._region = region
+        self._found: tuple[str, datetime] | None = None  # the region's host, and when
+        self._finding = asyncio.Lock()
         self._owns_http = http is None if owns_http is None else owns_http
         self._http = http or httpx.AsyncClient(transport=transport, timeout=timeout)
         self._timeout = httpx.Timeout(timeout)
@@ -70,7 +87,8 @@ class MetaApiClient:
         self._clock = clock or (lambda: datetime.now(UTC))
 
     def __repr__(self) -> str:
-        return f"MetaApiClient(account_id={self.account_id!r}, base_url={self._base!r})"
+        base = self._base or (self._found[0] if self._found else None)
+        return f"MetaApiClient(account_id={self.account_id!r}, base_url={base!r})"
 
     async def aclose(self) -> None:
         if self._owns_http:
@@ -100,14 +118,10 @@ class MetaApiClient:
         return await self._get_object(f"/orders/{_seg(order_id)}", Resource.ORDER)
 
     async def history_orders(self, start: datetime, end: datetime) -> list[JsonObject]:
-        return await self._get_list(
-            f"/history-orders/time/{_iso(start)}/{_iso(end)}", Resource.ACCOUNT
-        )
+        return await self._get_pages(f"/history-orders/time/{_iso(start)}/{_iso(end)}")
 
     async def history_deals(self, start: datetime, end: datetime) -> list[JsonObject]:
-        return await self._get_list(
-            f"/history-deals/time/{_iso(start)}/{_iso(end)}", Resource.ACCOUNT
-        )
+        return await self._get_pages(f"/history-deals/time/{_iso(start)}/{_iso(end)}")
 
     async def symbol_specification(self, symbol: str) -> JsonObject:
         return await self._get_object(f"/symbols/{_seg(symbol)}/specification", Resource.SYMBOL)
@@ -123,6 +137,33 @@ class MetaApiClient:
         data = await self._request("GET", url, Resource.ACCOUNT)
         return _expect_object(data, self.connection_id)
 
+    async def client_api_base(self) -> str:
+        """The client API's base URL: the configured one, else the account's region's host
+        (looked up once, and again after :data:`~.hosts.HOST_TTL`)."""
+        if self._base is not None:
+            return self._base
+        async with self._finding:
+            now = self._clock()
+            if self._found is not None and now - self._found[1] < HOST_TTL:
+                return self._found[0]
+            if self._provisioning is None:
+                raise InvalidRequest(
+                    "MetaApi needs a base_url, or a provisioning URL to find the region of "
+                    f"account {self.account_id}",
+                    connection_id=self.connection_id,
+                )
+            region = self._region
+            if region is None:
+                record = await self.account_state()
+                region = region_of(record or {}, self.account_id)
+            settings = await self._request(
+                "GET", f"{self._provisioning}/users/current/servers/mt-client-api", Resource.ACCOUNT
+            )
+            domain = domain_of(_expect_object(settings, self.connection_id))
+            found = client_api_url(self._provisioning, region, domain)
+            self._found = (found, now)
+            return found
+
     # --- trade -------------------------------------------------------------------------
 
     async def trade(self, body: Mapping[str, Any]) -> JsonObject:
@@ -131,22 +172,40 @@ class MetaApiClient:
         HTTP and transport failures are translated here (a failure after sending is
         :class:`AmbiguousOutcome`); the caller judges the return code in the response.
         """
-        data = await self._request(
-            "POST", self._account_url("/trade"), Resource.TRADE, body=body, trade=True
-        )
+        url = await self._account_url("/trade")
+        data = await self._request("POST", url, Resource.TRADE, body=body, trade=True)
         return _expect_object(data, self.connection_id)
 
     # --- plumbing ----------------------------------------------------------------------
 
-    def _account_url(self, suffix: str) -> str:
-        return f"{self._base}/users/current/accounts/{_seg(self.account_id)}{suffix}"
+    async def _account_url(self, suffix: str) -> str:
+        base = await self.client_api_base()
+        return f"{base}/users/current/accounts/{_seg(self.account_id)}{suffix}"
 
     async def _get_object(self, suffix: str, resource: Resource) -> JsonObject:
-        data = await self._request("GET", self._account_url(suffix), resource)
+        data = await self._request("GET", await self._account_url(suffix), resource)
         return _expect_object(data, self.connection_id)
 
-    async def _get_list(self, suffix: str, resource: Resource) -> list[JsonObject]:
-        data = await self._request("GET", self._account_url(suffix), resource)
+    async def _get_pages(self, suffix: str) -> list[JsonObject]:
+        """Every item of a paged history endpoint: pages of ``PAGE_SIZE`` until a short one."""
+        items: list[JsonObject] = []
+        for _ in range(MAX_PAGES):
+            params = {"offset": str(len(items)), "limit": str(PAGE_SIZE)}
+            page = await self._get_list(suffix, Resource.ACCOUNT, params=params)
+            items.extend(page)
+            if len(page) < PAGE_SIZE:
+                return items
+        raise TransientError(
+            f"MetaApi history holds more than {MAX_PAGES * PAGE_SIZE} items in the window; "
+            "shorten history_days",
+            connection_id=self.connection_id,
+        )
+
+    async def _get_list(
+        self, suffix: str, resource: Resource, *, params: Mapping[str, str] | None = None
+    ) -> list[JsonObject]:
+        url = await self._account_url(suffix)
+        data = await self._request("GET", url, resource, params=params)
         if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
             raise TransientError(
                 "MetaApi returned an unexpected body (expected a list)",
@@ -162,6 +221,7 @@ class MetaApiClient:
         *,
         body: Mapping[str, Any] | None = None,
         trade: bool = False,
+        params: Mapping[str, str] | None = None,
     ) -> Any:
         headers = {"auth-token": self._token, "accept": "application/json"}
         content: bytes | None = None
@@ -174,6 +234,7 @@ class MetaApiClient:
                 url,
                 headers=headers,
                 content=content,
+                params=params,
                 timeout=self._trade_timeout if trade else self._timeout,
             )
             raw = await response.aread()
@@ -199,8 +260,18 @@ class MetaApiClient:
                 )
             ) from None
         parsed = _parse_json(raw)
+        body_map = parsed if isinstance(parsed, dict) else None
+        if response.status_code == 202:
+            raise self._scrubbed(
+                accepted_error(
+                    response.headers,
+                    body_map,
+                    resource=resource,
+                    connection_id=self.connection_id,
+                    now=self._clock,
+                )
+            )
         if response.status_code >= 400:
-            body_map = parsed if isinstance(parsed, dict) else None
             raise self._scrubbed(
                 http_error(
                     response.status_code,

@@ -17,7 +17,8 @@ import re
 
 MAX_CLIENT_ID_LEN = 26
 HASH_MARKER = "H"
-_ALNUM = re.compile(r"^[A-Za-z0-9]+$")
+#: fullmatch, not ``^...$``: ``$`` also matches before a trailing newline.
+_ALNUM = re.compile(r"[A-Za-z0-9]+")
 
 
 def to_venue_client_id(client_order_id: str) -> str:
@@ -28,7 +29,7 @@ def to_venue_client_id(client_order_id: str) -> str:
     if (
         len(parts) == 3
         and parts[0] != HASH_MARKER
-        and all(_ALNUM.match(p) for p in parts)
+        and all(_ALNUM.fullmatch(p) for p in parts)
         and len(client_order_id) <= MAX_CLIENT_ID_LEN
     ):
         return "_".join(parts)
@@ -42,6 +43,6 @@ def from_venue_client_id(client_id: str | None) -> str | None:
     if not client_id:
         return None
     parts = client_id.split("_")
-    if len(parts) != 3 or parts[0] == HASH_MARKER or not all(_ALNUM.match(p) for p in parts):
+    if len(parts) != 3 or parts[0] == HASH_MARKER or not all(_ALNUM.fullmatch(p) for p in parts):
         return None
     return "-".join(parts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from signalbridge.integrations.ssrf import url_syntax_problem
-from signalbridge.venues.metaapi.client import DEFAULT_BASE_URL, DEFAULT_PROVISIONING_URL
+from signalbridge.venues.metaapi.client import DEFAULT_PROVISIONING_URL
 
 
 class MetaApiConfig(BaseModel):
@@ -18,15 +18,20 @@ class MetaApiConfig(BaseModel):
     region: str | None = Field(
         default=None,
         pattern=r"^[a-z0-9-]{2,40}$",
-        description="MetaApi region (new-york, london, ...); builds base_url when it is not set",
+        description="MetaApi region (new-york, london, ...): overrides the account's own "
+        "region when the client API host is looked up",
     )
     base_url: str | None = Field(
-        default=None, pattern=r"^https?://", description="client API URL (region specific)"
+        default=None,
+        pattern=r"^https?://",
+        description="client API URL; unset, it is mt-client-api-v1.<region>.<domain> of the "
+        "account's region, looked up through provisioning as the official SDK does",
     )
     provisioning_url: str | None = Field(
         default=DEFAULT_PROVISIONING_URL,
         pattern=r"^https?://",
-        description="provisioning API URL for the connection status; null to skip",
+        description="provisioning API URL (the account's region and state, the API domain); "
+        "null skips the connection status and then needs base_url",
     )
     symbol_prefix: str = Field(default="", max_length=10)
     symbol_suffix: str = Field(default="", max_length=10, description="broker suffix, e.g. m, .r")
@@ -51,10 +56,3 @@ class MetaApiConfig(BaseModel):
             if problem is not None:
                 raise ValueError(problem)
         return value
-
-    def resolved_base_url(self) -> str:
-        if self.base_url:
-            return self.base_url
-        if self.region:
-            return f"https://mt-client-api-v1.{self.region}.agiliumtrade.ai"
-        return DEFAULT_BASE_URL

@@ -74,6 +74,10 @@ class MetaApiPosition:
     opened_at: datetime
 
 
+#: MetatraderAccountInformation.marginMode of an account that keeps each position apart.
+HEDGING = "ACCOUNT_MARGIN_MODE_RETAIL_HEDGING"
+
+
 @dataclass(frozen=True, slots=True)
 class AccountInfo:
     currency: str
@@ -86,6 +90,18 @@ class AccountInfo:
     platform: str
     login: str
     server: str
+    #: ACCOUNT_MARGIN_MODE_RETAIL_HEDGING, _RETAIL_NETTING or _EXCHANGE (MT5; MT4 has none).
+    margin_mode: str | None = None
+    #: Connected with the investor (read-only) password: every trade is refused (-8).
+    investor_mode: bool = False
+
+    @property
+    def nets(self) -> bool:
+        """One position per symbol that orders add to, reduce or reverse. MT4 always hedges;
+        an MT5 account that does not name its mode is taken to net (the safe reading)."""
+        if self.platform.lower() == "mt4":
+            return False
+        return self.margin_mode != HEDGING
 
 
 def dec(value: object, what: str = "number") -> Decimal:
@@ -184,6 +200,8 @@ def account_info(data: Mapping[str, Any]) -> AccountInfo:
         platform=str(data.get("platform") or ""),
         login=str(data.get("login") or ""),
         server=str(data.get("server") or ""),
+        margin_mode=_opt_str(data.get("marginMode")),
+        investor_mode=data.get("investorMode") is True,
     )
 
 

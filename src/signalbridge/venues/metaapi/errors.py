@@ -1,10 +1,11 @@
 """Translate MetaApi HTTP failures and MetaTrader trade return codes into our error tree.
 
 Two sources of failure: the REST layer (HTTP status + ``{id, error, message, metadata}``
-body) and the trade result (HTTP 200 with a ``numericCode``/``stringCode`` that is not a
-success). Both end here so the adapter raises only :mod:`signalbridge.integrations.errors`
-classes. Messages are built from status, codes and the server's own description; the
-auth token is never part of what we format (the client scrubs it once more anyway).
+body) and the trade result (a ``numericCode``/``stringCode`` that is not a success, in an
+HTTP 200 or in a non-2xx ``TradeError`` body). Both end here so the adapter raises only
+:mod:`signalbridge.integrations.errors` classes. Messages are built from status, codes and
+the server's own description; the auth token is never part of what we format (the client
+scrubs it once more anyway).
 """
 
 from __future__ import annotations
@@ -63,11 +64,21 @@ class _Kind(Enum):
     AUTH = "auth"
 
 
-# MT5 (10xxx, plus MetaApi's own negative codes) and MT4 (small numbers) return codes.
-# Keyed by number; the string code is used when the number is unknown.
+# MT5 (10xxx, plus MetaApi's own negative codes and the MQL5 not-found errors it passes
+# on) and MT4 (small numbers) return codes, as MetaApi's MetatraderTradeResponse page lists
+# them. Keyed by number; the string code is used when the number is unknown.
 _CODES: dict[int, tuple[str, _Kind]] = {
     -11: ("TRADE_RETCODE_DISCONNECTED_DURING_TRADE", _Kind.AMBIGUOUS),
     -10: ("TRADE_RETCODE_DISCONNECTED_BEFORE_TRADE", _Kind.TRANSIENT),
+    -9: ("ERR_PIP_SIZE_NOT_DEFINED", _Kind.INVALID),
+    -8: ("ERR_INVESTOR", _Kind.AUTH),  # connected with the investor (read-only) password
+    -7: ("ERR_TRADE_TIMED_OUT", _Kind.AMBIGUOUS),
+    -6: ("ERR_NO_QUOTES", _Kind.TRANSIENT),
+    -5: ("ERR_NOT_SYNCHRONIZED", _Kind.TRANSIENT),
+    -4: ("TRADE_RETCODE_ORDER_TYPE_NOT_SUPPORTED", _Kind.INVALID),
+    -1: ("TRADE_RETCODE_UNKNOWN", _Kind.AMBIGUOUS),
+    4753: ("ERR_TRADE_POSITION_NOT_FOUND", _Kind.NOT_FOUND),
+    4754: ("ERR_TRADE_ORDER_NOT_FOUND", _Kind.NOT_FOUND),
     10004: ("TRADE_RETCODE_REQUOTE", _Kind.TRANSIENT),
     10006: ("TRADE_RETCODE_REJECT", _Kind.INVALID),
     10007: ("TRADE_RETCODE_CANCEL", _Kind.INVALID),
@@ -189,6 +200,12 @@ def http_error(
     :class:`SymbolNotListed`.
     """
     body = body or {}
+    if "numericCode" in body or "stringCode" in body:
+        # A TradeError carries the trade's own codes: they say what happened, whatever
+        # the status (a 5xx with "no money" was not executed).
+        refused = trade_error(body, connection_id=connection_id)
+        if refused is not None:
+            return refused
     name = str(body.get("error") or "")
     detail = str(body.get("message") or "").strip()
     suffix = f" ({name}: {detail})" if name or detail else ""
@@ -222,8 +239,41 @@ def http_error(
         )
     if status == 408:
         return _timeout(resource, connection_id, suffix)
+    if status == 409:
+        # The SDK's HTTP client retries a ConflictException with backoff: nothing was done.
+        return TransientError(
+            f"MetaApi answered a conflict (409){suffix}; try again", connection_id=connection_id
+        )
     return InvalidRequest(
         f"MetaApi refused the request ({status}){suffix}", connection_id=connection_id
+    )
+
+
+def accepted_error(
+    headers: Mapping[str, str],
+    body: Mapping[str, Any] | None,
+    *,
+    resource: Resource,
+    connection_id: str | None = None,
+    now: Callable[[], datetime] | None = None,
+) -> IntegrationError:
+    """A 202: accepted, the answer is not ready (the SDK waits ``retry-after`` seconds and
+    asks again). A read is :class:`RateLimited` with that wait; a trade was accepted but
+    not answered, so it is ambiguous: look it up before sending anything again."""
+    retry_after = retry_after_seconds(headers, body, now=now)
+    detail = str((body or {}).get("message") or "").strip()
+    suffix = f" ({detail})" if detail else ""
+    if resource is Resource.TRADE:
+        return AmbiguousOutcome(
+            f"MetaApi accepted the trade without a result (202){suffix}; look the order up "
+            "by client id before retrying",
+            connection_id=connection_id,
+        )
+    wait = f"{retry_after:g} s" if retry_after is not None else "a while"
+    return RateLimited(
+        f"MetaApi is still preparing the answer (202){suffix}; ask again in {wait}",
+        retry_after=retry_after,
+        connection_id=connection_id,
     )
 
 

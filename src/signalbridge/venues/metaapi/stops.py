@@ -6,13 +6,16 @@ monitor keeps the split targets. The protection desk speaks orders, so a reduce-
 ``stop_market`` whose request has the role ``OrderRole.STOP`` is read as "set the stop loss
 of every open position this execution's entries opened":
 
-- placing sets it (POSITION_MODIFY, keeping each position's take profit);
+- placing sets it (POSITION_MODIFY, keeping each position's take profit); a moved stop is
+  placed over the old one in that one call (``Capabilities.stop_replaces_in_place``: the
+  protection desk then retires the old generation in its books);
 - the order is open while such a position is open with a stop loss, cancelled when the
   stop loss was removed or the position was closed otherwise, and filled when the broker
   closed the positions at their stop loss (closing deals with ``reason`` DEAL_REASON_SL;
   MetaTrader rewrites the comment of such a deal, so it is matched by ``positionId`` to the
   entry deals that carry our client id);
-- cancelling removes the stop loss (or reports the fill, if the broker was first).
+- cancelling removes the stop loss, sent as ``stopLoss: 0`` (MetaApi does not say what a
+  level left out of POSITION_MODIFY does), or reports the fill if the broker was first.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from signalbridge.domain.bounds import StoreDecimal
 from signalbridge.services import access, audit
-from signalbridge.services.auth import Principal, create_user, hash_password
+from signalbridge.services.auth import Principal, create_user, hash_password, revoke_tokens
 from signalbridge.store import models as m
 from signalbridge.web.deps import SessionDep, fetch, require
 from signalbridge.web.errors import ApiError
@@ -98,6 +98,9 @@ async def change_user(
         user.password_hash = hash_password(body.password)
         # That it changed, never the value, not even masked.
         changes["credentials_changed"] = ["password"]
+        # Tokens made with the old password go with it; the caller keeps the one in use.
+        keep = who.token_id if who.user_id == user.id else None
+        changes["logins_revoked"] = await revoke_tokens(session, user.id, keep=keep)
     await audit.record_by(
         session,
         who,
