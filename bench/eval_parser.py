@@ -1,17 +1,30 @@
 """Exact-match accuracy of the rule parser on the dev corpus, and its confidence calibration.
 
 Usage: .venv/bin/python bench/eval_parser.py [CORPUS_DIR] [--errors N] [--source NAME]
+       [--disputes FILE]
 
 Each labelled line's ``expected`` (in its source's own vocabulary, see the corpus
 SOURCES.md) is mapped to the output contract and compared field by field: a row is
 right only when the kind and every field the source asserts match exactly. Fields the
 corpus flags as ``values_not_literal_in_text`` (a source's own convention, such as a
 mid-price entry) and the symbol of ``symbol_not_in_text`` rows are not scored.
+
+Rows listed in ``bench/label_disputes.jsonl`` (reviewed rows whose label contradicts the
+output contract, each with its reason) are scored apart: against the label, and against
+the contract's reading the file gives. Each line: ``key`` (the first 16 hex digits of the
+SHA-256 of the row's text), ``source``, ``text`` (its start, for the reader), ``contract``
+(the fields the contract reads instead, merged over the label), optionally ``below`` (the
+contract wants a confidence under this: a reading a human reviews) and ``unscored`` (label
+fields the contract check drops), and ``reason``. The parser is never tuned to a label
+listed there. The **auto rate** is the share of signals and
+updates that are right *and* at or above the execution threshold (0.9): what would run
+without a human.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import sys
@@ -24,6 +37,9 @@ from signalbridge.parsing import ParseResult, parse
 from signalbridge.parsing.symbols import CRYPTO_QUOTES, FIXED
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "dev"
+DEFAULT_DISPUTES = Path(__file__).resolve().parent / "label_disputes.jsonl"
+THRESHOLD = 0.9  # the default confidence at which a parse is acted on without a human
+AUTO_KINDS = ("signal", "update")  # the kinds the auto rate counts (multi_signal: signal)
 
 _ACTIONS = {
     "close": "close_all",
@@ -191,16 +207,47 @@ def judge(
     return kind, [] if out["kind"] == "noise" else [f"kind {out['kind']} != noise"]
 
 
+def text_key(text: str) -> str:
+    """A corpus row's identity in the disputes file: the SHA-256 of its text (16 hex)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def load_disputes(path: Path) -> dict[str, dict[str, Any]]:
+    """The reviewed rows whose label contradicts the contract, by :func:`text_key`."""
+    if not path.is_file():
+        return {}
+    disputes: dict[str, dict[str, Any]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            entry = json.loads(line)
+            disputes[entry["key"]] = entry
+    return disputes
+
+
+class Tally:
+    """Right / total counters per key, and the auto-rate counters per kind."""
+
+    def __init__(self) -> None:
+        self.table: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+
+    def add(self, key: str, right: bool) -> None:
+        self.table[key][0] += right
+        self.table[key][1] += 1
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("corpus", nargs="?", type=Path, default=DEFAULT_CORPUS)
     ap.add_argument("--errors", type=int, default=0, help="print up to N wrong rows")
     ap.add_argument("--source", default="", help="only files whose name contains this")
+    ap.add_argument("--disputes", type=Path, default=DEFAULT_DISPUTES)
     args = ap.parse_args()
-    per_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    per_source: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    disputes = load_disputes(args.disputes)
+    per_kind, per_source, auto = Tally(), Tally(), Tally()
     buckets: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     out_kinds: dict[str, int] = defaultdict(int)
+    disputed = {"label": Tally(), "contract": Tally()}
+    seen_disputes: set[str] = set()
     errors: list[str] = []
     total = 0
     for path in sorted(args.corpus.glob("*.jsonl")):
@@ -217,10 +264,31 @@ def main() -> int:
             if verdict is None:
                 continue
             kind, bad = verdict
+            dispute = disputes.get(text_key(row["text"]))
+            if dispute is not None:
+                seen_disputes.add(dispute["key"])
+                contract = {**exp, **dispute["contract"]}
+                for field in dispute.get("unscored", ()):
+                    contract.pop(field, None)
+                c_verdict = judge(contract, result, source, row["text"])
+                c_ok = c_verdict is not None and not c_verdict[1]
+                if c_ok and result.confidence >= dispute.get("below", 2.0):
+                    c_ok, c_verdict = False, (kind, ["the contract asks for review (< 0.9)"])
+                disputed["label"].add(kind, not bad)
+                disputed["contract"].add(kind, c_ok)
+                if not c_ok:
+                    errors.append(
+                        f"[{source} {kind} DISPUTED conf={result.confidence:.2f}] "
+                        f"{row['text'][:160]!r}\n    -> contract: "
+                        f"{'; '.join(c_verdict[1]) if c_verdict else 'unjudged'}"
+                    )
+                continue
             right = not bad
-            for table, key in ((per_kind, kind), (per_source, source)):
-                table[key][0] += right
-                table[key][1] += 1
+            per_kind.add(kind, right)
+            per_source.add(source, right)
+            auto_kind = "signal" if kind == "multi_signal" else kind
+            if auto_kind in AUTO_KINDS:
+                auto.add(auto_kind, right and result.confidence >= THRESHOLD)
             b = next(i for i, (lo, hi) in enumerate(BUCKETS) if lo <= result.confidence < hi)
             buckets[b][0] += right
             buckets[b][1] += 1
@@ -230,10 +298,10 @@ def main() -> int:
                     f"    -> {'; '.join(bad)} | {result.reasons}"
                 )
     print(f"messages: {total}  outputs: {dict(out_kinds)}")
-    _table("exact-match accuracy per expected kind", per_kind)
-    _table("exact-match accuracy per source", per_source)
-    right = sum(v[0] for v in per_kind.values())
-    scored = sum(v[1] for v in per_kind.values())
+    _table("exact-match accuracy per expected kind", per_kind.table)
+    _table("exact-match accuracy per source", per_source.table)
+    right = sum(v[0] for v in per_kind.table.values())
+    scored = sum(v[1] for v in per_kind.table.values())
     print(f"\noverall: {right}/{scored} = {100 * right / max(scored, 1):.1f}%")
     print("\nconfidence calibration (labelled rows)")
     print(f"{'bucket':<14}{'count':>7}{'right':>7}{'accuracy':>10}")
@@ -244,6 +312,20 @@ def main() -> int:
     hi_ok = sum(buckets[i][0] for i in (4, 5))
     hi_n = sum(buckets[i][1] for i in (4, 5))
     print(f"confidence >= 0.90: {hi_ok}/{hi_n} right = {100 * hi_ok / max(hi_n, 1):.1f}%")
+    print(f"wrong at >= 0.90: {hi_n - hi_ok}")
+    _table(f"auto rate (right and confidence >= {THRESHOLD}) per kind", auto.table)
+    a_ok = sum(v[0] for v in auto.table.values())
+    a_n = sum(v[1] for v in auto.table.values())
+    print(f"auto rate, signals and updates: {a_ok}/{a_n} = {100 * a_ok / max(a_n, 1):.1f}%")
+    n_disputed = sum(v[1] for v in disputed["label"].table.values())
+    if disputes:
+        print(f"\ndisputed labels ({args.disputes.name}, scored apart): {n_disputed} rows")
+        for name in ("label", "contract"):
+            ok = sum(v[0] for v in disputed[name].table.values())
+            print(f"  right by the {name:<9}{ok:>5}/{n_disputed}")
+        stale = len(disputes) - len(seen_disputes)
+        if stale and not args.source:
+            print(f"  {stale} dispute(s) match no labelled row of the corpus")
     for err in errors[: args.errors]:
         print(err)
     return 0

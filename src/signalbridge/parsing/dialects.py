@@ -22,7 +22,7 @@ from signalbridge.domain.signals import (
     parsed_from_dict,
 )
 from signalbridge.parsing.lexer import split_symbol_word
-from signalbridge.parsing.numbers import parse_number
+from signalbridge.parsing.numbers import parse_number, storable
 from signalbridge.parsing.result import ParseResult, noise
 from signalbridge.parsing.text import lower
 
@@ -269,14 +269,15 @@ def _lower(value: object) -> str:
 def _price(value: object) -> Decimal | None:
     if isinstance(value, bool) or value is None:
         return None
+    number: Decimal | None = None
     if isinstance(value, int):
-        return Decimal(value) if value > 0 else None
-    if isinstance(value, Decimal):
-        return value if value.is_finite() and value > 0 else None
-    if isinstance(value, str):
+        number = Decimal(value)
+    elif isinstance(value, Decimal):
+        number = value if value.is_finite() else None
+    elif isinstance(value, str):
         number = parse_number(value.strip().lstrip("$"))
-        return number if number is not None and number > 0 else None
-    return None
+    # a number the store cannot hold (1e30, 1e-30) is no price
+    return storable(number) if number is not None and number > 0 else None
 
 
 def _int(value: object) -> int | None:

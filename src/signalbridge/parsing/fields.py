@@ -11,10 +11,11 @@ from decimal import Decimal
 from typing import Final
 
 from signalbridge.domain.signals import MAX_TAKE_PROFITS
-from signalbridge.parsing.lexer import NEWLINE, Lexeme, Lx
+from signalbridge.parsing.lexer import FAST, NEWLINE, Lexeme, Lx
 from signalbridge.parsing.lexicon import Cat
 from signalbridge.parsing.numbers import is_small_int
 from signalbridge.parsing.symbols import (
+    INDEX_NUMBERS,
     KNOWN_COINS,
     RU_COINS,
     STRONG,
@@ -29,6 +30,7 @@ _JOIN: Final = int(Cat.JOIN)
 _LEV: Final = int(Cat.LEV)
 _LONG: Final = int(Cat.LONG)
 _MARKET: Final = int(Cat.MARKET)
+_METRIC: Final = int(Cat.METRIC)
 _OPEN: Final = int(Cat.OPEN)
 _PENDING: Final = int(Cat.PENDING)
 _SHORT: Final = int(Cat.SHORT)
@@ -54,6 +56,12 @@ _INFO_MARKET: Final = frozenset({"market", "current"})
 # Lower-case words the field reader acts on: "limit", "close"/"exit", and known coins
 _WORDS_READ: Final = frozenset({"limit", "close", "exit", *KNOWN_COINS, *RU_COINS})
 _CURRENCY: Final = frozenset({"$", "€", "£", "%"})
+# the shared lexemes after which a keyword may end its price's clause ("1.08 stop, ...")
+_COMMA: Final = FAST[","]
+_SEMICOLON: Final = FAST[";"]
+_BAR: Final = FAST["|"]
+# a price right after one of these already has its field
+_CLAIMS: Final = frozenset({_ENTRY, _SL, _TP, _LEV, _IDX, _AT, _MARKET})
 
 
 class Reading:
@@ -73,6 +81,7 @@ class Reading:
         "leverage",
         "long_words",
         "market",
+        "metric",
         "multi",
         "numbers",
         "pending",
@@ -81,10 +90,12 @@ class Reading:
         "spot",
         "stop_loss",
         "stray",
+        "stray_values",
         "symbols",
         "take_profits",
         "tp_open",
         "tp_overflow",
+        "unread",
         "weak_long",
         "weak_short",
     )
@@ -102,9 +113,12 @@ class Reading:
         self.tp_overflow = self.tp_open = False
         self.leverage: int | None = None
         self.market = self.pending = self.spot = self.satoshi = False
+        self.metric = 0  # market statistics named ("funding rate at 0.01%")
         self.stray = 0
+        self.stray_values: list[Decimal] = []  # the prices no field took, in order
         self.multi = False
         self.labels = self.numbers = 0
+        self.unread = False  # words in a script the tables read only in part (rules.py)
 
 
 def read_fields(lexemes: list[Lexeme]) -> Reading:
@@ -118,6 +132,7 @@ def read_fields(lexemes: list[Lexeme]) -> Reading:
     prev_sig: Lexeme | None = None  # previous lexeme that is not punctuation
     n = len(lexemes)
     numbers = 0  # a local counter, stored once at the end
+    name_number = -1  # the index of the number that completes an index's name
     for idx, lx in enumerate(lexemes):
         kind = lx.kind
         if kind == _PUNCT:
@@ -142,6 +157,9 @@ def read_fields(lexemes: list[Lexeme]) -> Reading:
             prev = lx
             continue
         if kind == _NUM:
+            if idx == name_number:  # "FTSE 100": the index's name, not a price
+                prev = lx
+                continue
             numbers += 1
             value = lx.value
             assert value is not None
@@ -181,6 +199,7 @@ def read_fields(lexemes: list[Lexeme]) -> Reading:
                     field_nums += 1
                 else:
                     r.stray += 1
+                    r.stray_values.append(value)
                     cur = None
             elif cur == _SL:
                 if r.stop_loss is None:
@@ -197,6 +216,7 @@ def read_fields(lexemes: list[Lexeme]) -> Reading:
                 cur = None  # "Market price: 2685.50" is information, not the entry
             elif value not in r.entry and value not in r.implicit_entry:
                 r.stray += 1
+                r.stray_values.append(value)
             prev = lx
             prev_sig = lx
             continue
@@ -220,6 +240,11 @@ def read_fields(lexemes: list[Lexeme]) -> Reading:
                     r.symbols.append((bare[0], 0))
         elif kind == _SYM:
             r.symbols.append((lx.symbol, lx.strength))
+            names = INDEX_NUMBERS.get(lx.symbol)
+            if names is not None and idx + 1 < n and lexemes[idx + 1].text in names:
+                name_number = idx + 1
+            if starting and field_nums and cur != _AT:
+                cur = None  # a line that starts with the pair ends the levels above it
             if cur is None and not r.implicit_entry and not r.entry_explicit:
                 cur = _AT  # "USDCHF 0.9921 sell now": a price right after the pair
                 field_nums = 0
@@ -264,7 +289,7 @@ def read_fields(lexemes: list[Lexeme]) -> Reading:
                     cur = cat
                 blank_ok = True
         elif kind == _LONG or kind == _SHORT:
-            if r.stop_loss is not None and r.take_profits:
+            if r.stop_loss is not None and r.take_profits and r.first_side is not None:
                 r.multi = True  # a second call after a complete one: read only the first
                 r.symbols.extend((x.symbol, x.strength) for x in lexemes[idx:] if x.kind == _SYM)
                 break
@@ -281,6 +306,8 @@ def read_fields(lexemes: list[Lexeme]) -> Reading:
                     r.short_words += 1
                 if r.first_side is None:
                     r.first_side = kind
+                if starting and field_nums and cur != _AT:
+                    cur = None  # "SL 1.08\nTP 1.10\nBUY EURUSD 1.09": the levels came first
                 if cur is None and not r.implicit_entry:
                     cur = _AT
                     field_nums = 0
@@ -310,6 +337,9 @@ def read_fields(lexemes: list[Lexeme]) -> Reading:
                 r.tp_open = True
         elif kind == _STOPWORD:
             cur = None
+        elif kind == _METRIC:
+            r.metric += 1
+            cur = _STOPWORD  # "ratio at 0.0345": the statistic's value, not a price
         prev_sig = lx  # punctuation and joiners never get here (both leave early)
         prev = lx
     r.numbers = numbers
@@ -340,28 +370,46 @@ def _is_index(
 
 
 def hoist_postfix_labels(lexemes: list[Lexeme]) -> list[Lexeme]:
-    """``1.0850 entry`` / ``4450 SL``: move a keyword that follows its price before it."""
+    """``1.0850 entry`` / ``4450 SL`` / ``1.0805 tp1``: move a keyword (and its target
+    number) that follows its price before it."""
     out = lexemes
-    # a candidate keyword sits just before a line break or at the very end ("SL:" then a
-    # line break is not one: the keyword is not last, the ":" is); a plain loop with an
-    # identity test is cheaper here than finding the line breaks with map/compress
+    # a candidate keyword sits just before a line break, a comma, a semicolon, a bar or
+    # the very end ("SL:" then a line break is not one: the keyword is not last, the ":"
+    # is); a plain loop with identity tests is cheaper here than finding the breaks with
+    # map/compress
     k = -1  # the index before lx's
     for lx in lexemes:
-        if lx is NEWLINE and k >= 1 and lexemes[k].kind in _LABELS:
-            out = _hoist(lexemes, out, k)
+        if (lx is NEWLINE or lx is _COMMA or lx is _SEMICOLON or lx is _BAR) and k >= 1:
+            kind = lexemes[k].kind
+            if kind in _LABELS:
+                out = _hoist(lexemes, out, k, k)
+            elif (kind == _IDX or kind == _NUM) and k >= 2 and lexemes[k - 1].kind in _LABELS:
+                out = _hoist_indexed(lexemes, out, k)
         k += 1
-    if k >= 1 and lexemes[k].kind in _LABELS:  # k is the last index here
-        out = _hoist(lexemes, out, k)
+    if k >= 1:  # k is the last index here
+        kind = lexemes[k].kind
+        if kind in _LABELS:
+            out = _hoist(lexemes, out, k, k)
+        elif (kind == _IDX or kind == _NUM) and k >= 2 and lexemes[k - 1].kind in _LABELS:
+            out = _hoist_indexed(lexemes, out, k)
     return out
 
 
-def _hoist(lexemes: list[Lexeme], out: list[Lexeme], k: int) -> list[Lexeme]:
-    """Move the keyword at ``k`` before the price (or zone) it follows, if it follows one.
+def _hoist_indexed(lexemes: list[Lexeme], out: list[Lexeme], k: int) -> list[Lexeme]:
+    """ "1.0805 tp1", "1.0805 target 2": a target keyword and its number, after a price."""
+    if lexemes[k].kind == _NUM and not is_small_int(lexemes[k].text):
+        return out
+    return _hoist(lexemes, out, k - 1, k)
+
+
+def _hoist(lexemes: list[Lexeme], out: list[Lexeme], first: int, k: int) -> list[Lexeme]:
+    """Move the keyword at ``first..k`` before the price (or zone) it follows, if it
+    follows one that no keyword already claims ("SL 20.4 TP" keeps 20.4 for the stop).
 
     Reads the original order in ``lexemes``; writes to ``out``, copied on the first move
     (a move only reorders its own line, so moves on other lines never interfere).
     """
-    j = k - 1
+    j = first - 1
     while j >= 0 and lexemes[j].kind == _PUNCT:
         j -= 1
     if j < 0 or lexemes[j].kind != _NUM:
@@ -369,11 +417,17 @@ def _hoist(lexemes: list[Lexeme], out: list[Lexeme], k: int) -> list[Lexeme]:
     start = j
     if start >= 2 and lexemes[start - 1].kind == _JOIN and lexemes[start - 2].kind == _NUM:
         start -= 2
+    before = start - 1
+    while before >= 0 and lexemes[before].kind == _PUNCT and lexemes[before].text == ":":
+        before -= 1
+    if before >= 0 and lexemes[before].kind in _CLAIMS:
+        return out  # the price already has its keyword
     if out is lexemes:
         out = list(lexemes)
-    moved = out[start:k]
-    out[start] = lexemes[k]
-    out[start + 1 : k + 1] = moved
+    moved = out[start:first]
+    width = k - first + 1
+    out[start : start + width] = lexemes[first : k + 1]
+    out[start + width : k + 1] = moved
     return out
 
 

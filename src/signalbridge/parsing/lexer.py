@@ -13,7 +13,7 @@ from enum import IntEnum
 from typing import Final
 
 from signalbridge.parsing.lexicon import Cat, Lexicon
-from signalbridge.parsing.numbers import MAX_DIGITS, parse_number
+from signalbridge.parsing.numbers import MAX_BEFORE_K, MAX_DIGITS, parse_number
 from signalbridge.parsing.symbols import (
     CRYPTO_QUOTES,
     FIAT,
@@ -112,7 +112,7 @@ _TIMEFRAME_UNITS: Final = frozenset(
     | {"м", "ч", "мин", "час", "д", "s", "sec", "dk", "saat"}
 )
 _TIMEFRAME_PREFIX: Final = frozenset({"m", "h", "d", "w", "mn", "м", "ч"})
-_LEV_SUFFIX: Final = frozenset({"x", "х"})  # Latin and Cyrillic
+_LEV_SUFFIX: Final = frozenset({"x", "х", "倍", "배"})  # Latin, Cyrillic, "10倍", "10배"
 _EMOJI: Final[dict[str, int]] = {"🛑": _SL, "⛔": _SL, "🎯": _TP}
 # Markers some channels put in front of a bare price instead of a keyword.
 _EMOJI_BEFORE_PRICE: Final[dict[str, int]] = {
@@ -134,11 +134,13 @@ _NUM_SPECIAL: Final = (
 _RANGE_SEPS: Final = frozenset({"-", "/", "~"})
 _LEV_TOKEN: Final = re.compile(r"\d{1,3}[xXх]")
 _INDEX_NUMBER: Final = re.compile(r"(\d{1,2})\.(\d+\.\d+)")
+_DATE_TOKEN: Final = re.compile(r"(?:0?[1-9]|[12]\d|3[01])\.(?:0?[1-9]|1[0-2])\.(?:19|20)\d\d")
 _QUOTES: Final = frozenset(CRYPTO_QUOTES)
 _PAIR_SEPS: Final = frozenset({"/", "-", "_"})
 _SYMBOL_LABELS: Final = frozenset(
     {"coin", "pair", "symbol", "instrument", "ticker", "asset", "монета", "пара", "тикер"}
     | {"par", "moneda", "ativo", "activo", "parite", "sembol", "العملة", "الزوج", "name"}
+    | {"رمزارز", "ارز", "币种", "交易对", "品种", "코인", "종목", "銘柄", "cặp", "koin"}
 )
 _HASH: Final = frozenset({"#", "$"})
 NEWLINE: Final = Lexeme(_NL, "\n")  # the one newline lexeme: found by identity
@@ -148,6 +150,7 @@ _FAST: Final[dict[str, Lexeme]] = {
     **{c: Lexeme(_JOIN, c) for c in ("-", "/", "~", "&", "–", "_", "__", "—")},
     "@": Lexeme(_AT, "@"),
 }
+FAST: Final = _FAST  # the shared punctuation lexemes (the field reader finds some by identity)
 # Keyword lexemes are shared between messages (never mutated: only WORD lexemes are
 # rewritten, by template aliases), which saves an allocation per keyword.
 _KEYWORDS: Final[dict[tuple[int, str], Lexeme]] = {}
@@ -167,6 +170,8 @@ _PAIRABLE: Final = FIAT | METALS | frozenset(CRYPTO_QUOTES)
 _PAIR_NEXT: Final = FIAT | _STABLE  # a word these follow (without a separator) may form a pair
 _NEGATIONS: Final = frozenset(
     {"dont", "never", "not", "avoid", "nunca", "не", "asla", "não", "nao"}
+    | {"不要", "不", "别", "勿", "không", "đừng", "jangan", "tidak", "nicht", "kein", "nie"}
+    | {"ні", "نه", "نکنید", "مت"}
 )
 
 
@@ -505,7 +510,9 @@ def _number(toks: list[str], i: int, n: int, out: list[Lexeme]) -> int:
     value = parse_number(tok)
     if value is None:
         m = _INDEX_NUMBER.fullmatch(tok)
-        if m is not None:  # "Tp1.1.96600": index 1, price 1.96600
+        if _DATE_TOKEN.fullmatch(tok) is not None:
+            pass  # "12.03.2024": a date, not a target index and a price
+        elif m is not None:  # "Tp1.1.96600": index 1, price 1.96600
             out.append(Lexeme(_IDX, m.group(1)))
             out.append(Lexeme(_NUM, m.group(2), value=parse_number(m.group(2))))
         elif "," in tok:  # "132.650,133.000": a list written without spaces
@@ -530,7 +537,8 @@ def _number(toks: list[str], i: int, n: int, out: list[Lexeme]) -> int:
         out.append(Lexeme(_SPOT, "sat"))
         return i + 2
     if low_next == "k":
-        out.append(Lexeme(_NUM, tok + "k", value=value * 1000))
+        if value < MAX_BEFORE_K:  # larger would not fit the store
+            out.append(Lexeme(_NUM, tok + "k", value=value * 1000))
         return i + 2
     if nxt == ")" and tok.isdigit() and len(tok) <= 2:
         out.append(Lexeme(_IDX, tok))
@@ -550,7 +558,7 @@ def _mixed(toks: list[str], i: int, low: str, words: Mapping[str, Cat], out: lis
                 return i + 1
             if b == "k":
                 value = parse_number(a)
-                if value is not None:
+                if value is not None and value < MAX_BEFORE_K:
                     out.append(Lexeme(_NUM, low, value=value * 1000))
                 return i + 1
             if b in _TIMEFRAME_UNITS or b in _SKIP_AFTER_NUMBER or b in ("st", "nd", "rd", "th"):
@@ -563,6 +571,8 @@ def _mixed(toks: list[str], i: int, low: str, words: Mapping[str, Cat], out: lis
                 return i + 1
             cat: int | None = words.get(a)
             if a == "t" and len(b) <= 2:
+                if i + 2 < len(toks) and toks[i + 1] == ":" and len(toks[i + 2]) == 2:
+                    return i + 1  # "T10:30:00": an ISO time, not target 10
                 cat = _TP
             if cat in (_TP, _SL, _ENTRY) and len(b) <= 2:
                 out.append(Lexeme(cat, a))
@@ -641,3 +651,77 @@ def split_symbol_word(word: str) -> tuple[str, int] | None:
     if resolved is not None:
         return resolved
     return resolve_tag(cleaned)
+
+
+_SCALE: Final = Decimal("1.6")
+_THOUSAND: Final = Decimal(1000)
+
+
+def _group_head(text: str) -> bool:
+    return len(text) <= 3 and text.isascii() and text.isdigit() and text[0] != "0"
+
+
+def _group_tail(text: str) -> bool:
+    return (
+        len(text) >= 3
+        and text[:3].isascii()
+        and text[:3].isdigit()
+        and (len(text) == 3 or (text[3] in ".," and text[4:].isdigit()))
+    )
+
+
+def _near(a: Decimal, b: Decimal) -> bool:
+    return a <= b * _SCALE and b <= a * _SCALE
+
+
+def join_spaced_thousands(lexemes: list[Lexeme]) -> list[Lexeme]:
+    """Prices written with a space as the thousands separator ("68 150", "18 420,5"),
+    read as one where the message agrees; the lexemes unchanged otherwise.
+
+    Two prices side by side, the first of 1-3 digits and the second of three (and a
+    decimal part), may be one price or two. They are one when every such pair in the
+    message joins into prices of one scale (within 1.6x of their median), and either a
+    group has a leading zero ("67 000" is never two prices), or no other price has the
+    scale of the parts ("TP 110 120" after "Entry 100" are two targets) and there are
+    two such pairs or another price has the joined scale.
+    """
+    pairs: list[int] = []  # the index of each pair's first lexeme
+    n = len(lexemes)
+    i = 0
+    while i + 1 < n:
+        a = lexemes[i]
+        if a.kind == _NUM:
+            b = lexemes[i + 1]
+            if b.kind == _NUM and _group_head(a.text) and _group_tail(b.text):
+                pairs.append(i)
+                i += 2
+                continue
+        i += 1
+    if not pairs:
+        return lexemes
+    joined: list[Decimal] = []
+    for k in pairs:
+        head, tail = lexemes[k].value, lexemes[k + 1].value
+        assert head is not None and tail is not None
+        joined.append(head * _THOUSAND + tail)
+    ordered = sorted(joined)
+    mid = ordered[len(ordered) // 2]
+    if not all(_near(v, mid) for v in joined):
+        return lexemes  # prices of different scales: not one instrument's levels
+    if not any(lexemes[k + 1].text[0] == "0" for k in pairs):
+        taken = set(pairs) | {k + 1 for k in pairs}
+        parts = [lx.value for k in taken if (lx := lexemes[k]).value is not None]
+        scale = len(pairs) > 1
+        for k, lx in enumerate(lexemes):
+            other = lx.value
+            if lx.kind != _NUM or k in taken or other is None or not other:
+                continue
+            if any(_near(other, part) for part in parts):
+                return lexemes  # another price has the parts' scale: they are prices
+            scale = scale or _near(other, mid)
+        if not scale:
+            return lexemes
+    out = list(lexemes)
+    for k, value in zip(reversed(pairs), reversed(joined), strict=True):
+        out[k : k + 2] = [Lexeme(_NUM, lexemes[k].text + lexemes[k + 1].text, value)]
+    return out

@@ -1,8 +1,11 @@
 """Keyword tables: what each word means to a trader, in every supported language.
 
 Languages: English, Russian, Spanish, Portuguese, Turkish, Arabic (plus the Persian and
-Indonesian words real channels mix in). A channel template can extend a copy of the
-table with its own words, so the same rules read that channel's dialect.
+Indonesian words real channels mix in) in the tables below, and every language of
+:data:`LANGUAGES` (Chinese, Japanese, Korean, Persian, Vietnamese, Ukrainian, French,
+German, Italian, Polish, Urdu, romanised Hindi, Malay and Indonesian), one entry each.
+A channel template can extend a copy of the table with its own words, so the same rules
+read that channel's dialect.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class Cat(IntEnum):
     SPOT = 15
     OPEN = 16  # "TP: open"
     SKIP = 17  # words that look like side words but are not: "short term"
+    METRIC = 18  # a market statistic ("funding", "ratio"): the number after it is no price
 
 
 _WORDS: Final[dict[Cat, str]] = {
@@ -52,7 +56,7 @@ _WORDS: Final[dict[Cat, str]] = {
         وقف ستاپ استاپ sll stp stl invalidation invalid""",
     Cat.TP: """tp tps target targets take_profit takeprofit profit_target objetivo objetivos
         alvo alvos тейк тейки тейков цель цели тп тейкпрофит hedef hedefler hedef1 هدف
-        الهدف أهداف اهداف تارگت تی‌پی tgt tgts tg""",
+        الهدف أهداف اهداف تارگت تی‌پی tgt tgts tg targeting targetting""",
     Cat.LEV: "leverage lev leveraged плечо плечом apalancamiento alavancagem kaldıraç kaldirac "
     "الرافعة رافعة اهرم cross isolated margin_mode",
     Cat.MARKET: """now cmp market immediately instant ahora agora сейчас şimdi simdi الآن
@@ -64,6 +68,9 @@ _WORDS: Final[dict[Cat, str]] = {
         wallet size id risco riesgo риск объем объём услов duration exchange exchanges
         trailing trigger activation profit chart""",
     Cat.SPOT: "spot",
+    Cat.METRIC: """funding ratio dominance rsi macd liquidations liquidation apr apy yield
+        volatility basis fundings фандинг фандингу фандинга доминация доминирование
+        financiación financiamento fonlama""",
     Cat.OPEN: "open abierto aberto открыт açık",
 }
 
@@ -116,6 +123,10 @@ _PHRASES: Final[dict[Cat, list[str]]] = {
         "close targets",
         "t p",
         "t / p",
+        "looking for",
+        "look for",
+        "aiming for",
+        "aim for",
     ],
     Cat.ENTRY: [
         "entry zone",
@@ -183,6 +194,127 @@ _PHRASES: Final[dict[Cat, list[str]]] = {
         "previous high",
     ],
     Cat.LEV: ["cross margin", "isolated margin", "кредитное плечо"],
+    Cat.METRIC: ["open interest", "funding rate", "long / short ratio", "fear and greed"],
+}
+
+
+# Languages added as data. A new language is one more entry here (and its tests): its
+# side words, labels, leverage, market and order words. A phrase is written with its
+# spaces; Chinese and Japanese words are written whole (the CJK segmenter splits a run
+# of those scripts on the words of this table).
+LANGUAGES: Final[dict[str, dict[Cat, tuple[str, ...]]]] = {
+    "zh": {
+        Cat.LONG: ("做多", "开多", "多单", "买入", "买进", "做多单", "開多", "買入"),
+        Cat.SHORT: ("做空", "开空", "空单", "卖出", "卖空", "做空单", "開空", "賣出"),
+        Cat.WLONG: ("看多", "看涨", "看漲"),
+        Cat.WSHORT: ("看空", "看跌"),
+        Cat.ENTRY: ("入场", "入场价", "进场", "进场价", "开仓价", "入场区间", "入場", "進場"),
+        Cat.SL: ("止损", "止损价", "止損", "止蝕", "止损位"),
+        Cat.TP: ("止盈", "止盈价", "止盈位", "目标", "目标价", "目標", "目标位", "止盈目标"),
+        Cat.LEV: ("杠杆", "槓桿", "倍数"),
+        Cat.MARKET: ("市价", "现价", "市價", "現價", "立即"),
+        Cat.PENDING: ("限价", "挂单", "限價", "掛單"),
+        Cat.JOIN: ("至", "到"),
+    },
+    "ja": {
+        Cat.LONG: ("ロング", "買い"),
+        Cat.SHORT: ("ショート", "売り"),
+        Cat.ENTRY: ("エントリー", "エントリー価格"),
+        Cat.SL: ("損切り", "損切", "ストップロス", "損切りライン"),
+        Cat.TP: ("利確", "利益確定", "利確目標", "ターゲット"),
+        Cat.LEV: ("レバレッジ",),
+        Cat.MARKET: ("成行",),
+        Cat.PENDING: ("指値",),
+    },
+    "ko": {
+        Cat.LONG: ("롱", "매수"),
+        Cat.SHORT: ("숏", "매도"),
+        Cat.ENTRY: ("진입", "진입가", "진입가격"),
+        Cat.SL: ("손절", "손절가"),
+        Cat.TP: ("익절", "익절가", "목표", "목표가"),
+        Cat.LEV: ("레버리지",),
+        Cat.MARKET: ("시장가", "현재가"),
+        Cat.PENDING: ("지정가",),
+    },
+    "fa": {
+        Cat.LONG: ("خرید", "لانگ"),
+        Cat.SHORT: ("فروش", "شورت"),
+        Cat.ENTRY: ("ورود", "نقطه ورود", "نقاط ورود", "در نقاط", "قیمت ورود", "نقطه‌ی ورود"),
+        Cat.SL: ("حد ضرر", "حدضرر", "استاپ", "استاپ لاس", "استاپ‌لاس"),
+        Cat.TP: ("حد سود", "حدسود", "تارگت", "تارگت ها", "تارگت‌ها", "اهداف", "هدف"),
+        Cat.LEV: ("اهرم", "لوریج", "لورج", "لوریج‌"),
+        Cat.MARKET: ("قیمت فعلی", "قیمت لحظه ای", "مارکت"),
+    },
+    "vi": {
+        Cat.LONG: ("mua",),
+        Cat.SHORT: ("bán",),
+        Cat.ENTRY: ("vào lệnh", "điểm vào", "giá vào", "vùng vào", "vùng giá vào"),
+        Cat.SL: ("cắt lỗ", "dừng lỗ"),
+        Cat.TP: ("chốt lời", "chốt lãi", "mục tiêu"),
+        Cat.LEV: ("đòn bẩy",),
+        Cat.MARKET: ("giá hiện tại", "giá thị trường"),
+    },
+    "uk": {
+        Cat.LONG: ("купівля", "купити", "купуємо"),
+        Cat.SHORT: ("продаж", "продати", "продаємо"),
+        Cat.ENTRY: ("вхід", "входу"),
+        Cat.TP: ("ціль", "цілі"),
+        Cat.LEV: ("плече", "плечем"),
+        Cat.MARKET: ("зараз", "по ринку"),
+    },
+    "fr": {
+        Cat.LONG: ("achat", "acheter", "achète", "achetez"),
+        Cat.SHORT: ("vente", "vendre", "vendez"),
+        Cat.ENTRY: ("entrée", "entree", "point d ' entrée"),
+        Cat.TP: ("objectif", "objectifs", "cible", "cibles"),
+        Cat.LEV: ("levier",),
+        Cat.MARKET: ("prix actuel", "au marché", "maintenant"),
+    },
+    "de": {
+        Cat.LONG: ("kaufen", "kauf", "kaufe"),
+        Cat.SHORT: ("verkaufen", "verkauf", "verkaufe"),
+        Cat.ENTRY: ("einstieg", "einstiegspreis", "einstiegszone"),
+        Cat.TP: ("ziel", "ziele", "kursziel", "kursziele"),
+        Cat.LEV: ("hebel",),
+        Cat.MARKET: ("jetzt", "sofort", "marktpreis"),
+    },
+    "it": {
+        Cat.LONG: ("acquisto", "acquista"),
+        Cat.SHORT: ("vendita", "vendi"),
+        Cat.ENTRY: ("ingresso", "entrata"),
+        Cat.TP: ("obiettivo", "obiettivi"),
+        Cat.LEV: ("leva",),
+        Cat.MARKET: ("adesso", "subito", "prezzo attuale"),
+    },
+    "pl": {
+        Cat.LONG: ("kupno", "kup", "kupuj", "kupujemy"),
+        Cat.SHORT: ("sprzedaż", "sprzedaz", "sprzedaj", "sprzedajemy"),
+        Cat.ENTRY: ("wejście", "wejscie"),
+        Cat.TP: ("cel", "cele"),
+        Cat.LEV: ("dźwignia", "dzwignia"),
+        Cat.MARKET: ("teraz", "po cenie rynkowej"),
+    },
+    "ur": {
+        Cat.LONG: ("خریدیں", "خریدو"),
+        Cat.SHORT: ("فروخت", "بیچیں", "بیچو"),
+        Cat.ENTRY: ("انٹری",),
+        Cat.SL: ("اسٹاپ لاس", "سٹاپ لاس", "اسٹاپ"),
+        Cat.TP: ("ٹارگٹ", "ٹیک پرافٹ"),
+        Cat.LEV: ("لیوریج",),
+        Cat.MARKET: ("ابھی",),
+    },
+    "hi-latn": {
+        Cat.LONG: ("kharido", "kharidein", "kharid", "khareedo", "kharidna"),
+        Cat.SHORT: ("becho", "bechein", "bech", "bechna"),
+        Cat.MARKET: ("abhi",),
+    },
+    "ms-id": {
+        Cat.ENTRY: ("harga masuk", "kemasukan"),
+        Cat.SL: ("henti rugi", "hentikan kerugian", "batas rugi"),
+        Cat.TP: ("ambil untung", "ambil keuntungan", "sasaran", "ambil profit"),
+        Cat.LEV: ("leveraj",),
+        Cat.MARKET: ("harga semasa", "harga pasar"),
+    },
 }
 
 
@@ -249,6 +381,14 @@ def default_lexicon() -> Lexicon:
             parts = lower(item).replace("-", " - ").split()
             entries = phrases.setdefault(parts[0], [])
             entries.append((tuple(parts[1:]), cat))
+    for table in LANGUAGES.values():
+        for cat, entries_of_cat in table.items():
+            for item in entries_of_cat:
+                parts = lower(item).replace("-", " - ").split()
+                if len(parts) == 1:
+                    words.setdefault(parts[0], cat)
+                elif parts:
+                    phrases.setdefault(parts[0], []).append((tuple(parts[1:]), cat))
     for entries in phrases.values():
         entries.sort(key=lambda e: -len(e[0]))
     return Lexicon(words, _freeze(phrases))

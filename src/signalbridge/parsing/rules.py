@@ -21,20 +21,88 @@ from signalbridge.domain.signals import (
     SignalUpdate,
     UpdateAction,
 )
+from signalbridge.parsing.cjk import any_cjk, segment
+from signalbridge.parsing.context import split_context
 from signalbridge.parsing.fields import Reading, best_symbol, read_fields
-from signalbridge.parsing.lexer import Lexeme, Lx, lex
+from signalbridge.parsing.lexer import Lexeme, Lx, join_spaced_thousands, lex
 from signalbridge.parsing.lexicon import Cat, Lexicon
+from signalbridge.parsing.plausibility import (
+    ANY_PIP_UNIT,
+    BIG_COINS,
+    PIP_LEVEL,
+    far_targets,
+    implausibility,
+    looks_like_sats,
+)
 from signalbridge.parsing.result import ParseResult, noise
 from signalbridge.parsing.symbols import STRONG, TAGGED
-from signalbridge.parsing.text import contains_any, literal_first, lower, word_start
+from signalbridge.parsing.tables import may_hold_table, rewrite_table
+from signalbridge.parsing.text import lower
 from signalbridge.parsing.update_reader import UpdateHit, find_update
+from signalbridge.parsing.wording import (
+    ANY_ACTION_WORD,
+    ANY_HEDGE_WORD,
+    ANY_REPORT_HINT,
+    ANY_UPDATE_HEDGE,
+    HEDGE,
+    REPORT,
+    UNREAD,
+    UPDATE_HEDGE,
+)
+
+_WORD: Final = int(Lx.WORD)
 
 
 def parse_rules(
     text: str, lexicon: Lexicon, aliases: Mapping[str, str] | None = None
 ) -> ParseResult:
-    """Parse normalised free text with the keyword rules."""
-    lexemes = lex(text, lexicon)
+    """Parse normalised free text with the keyword rules.
+
+    Headers (a forward, a date line) are dropped and quoted text (a reply's quote) is
+    context: only the message's own words can open a trade, and a reply that names no
+    symbol manages the trade of the signal it quotes.
+    """
+    ctx = split_context(text)
+    if ctx is None:
+        return _read(text, lexicon, aliases, None, False)
+    if not ctx.own.strip():
+        if ctx.reply:
+            return noise(0.9, "only quoted text: a reply with no words of its own")
+        return noise(0.95, "only a header")
+    result = _read(ctx.own, lexicon, aliases, ctx.quoted if ctx.reply else None, ctx.forwarded)
+    if ctx.reply and isinstance(result.parsed, Signal):
+        # a new call in a reply is unusual, and a quote we could not delimit looks like one
+        return ParseResult(
+            result.parsed,
+            min(result.confidence, 0.85),
+            (*result.reasons, "a reply that quotes another message: a human checks the call"),
+        )
+    return result
+
+
+def _read(
+    text: str,
+    lexicon: Lexicon,
+    aliases: Mapping[str, str] | None,
+    quoted: str | None,
+    forwarded: bool,
+) -> ParseResult:
+    """The rules on a message's own words; ``quoted``: the text its reply quotes (context),
+    ``forwarded``: a forwarded call followed by an instruction reads as the instruction."""
+    if may_hold_table(text):
+        table = rewrite_table(text)
+        if table is not None:
+            text = table
+    if "&" in text:
+        text = _SP500.sub("SPX", text)
+    low = lower(text)
+    # a letter of a script the tables read only in part (Vietnamese, Chinese ...): one
+    # scan, which also gates the Chinese/Japanese word split
+    script = not low.isascii() and UNREAD.search(low) is not None
+    if script and any_cjk(text):
+        text = segment(text, lexicon)  # "BTC做多入场65000": words the lexer can read
+        low = lower(text)
+    lexemes = join_spaced_thousands(lex(text, lexicon))  # "68 150": one price, if agreed
     if aliases:  # lexemes are shared between messages: replace, never mutate
         lexemes = [
             Lexeme(Lx.SYM, lx.text, symbol=aliases[lx.text], strength=STRONG + 1)
@@ -57,95 +125,53 @@ def parse_rules(
         side, side_reasons, side_score = _infer_side(r, entry_nums)
     if side is None and symbol is not None and symbol.endswith(("/BTC", "/ETH")):
         side, side_reasons, side_score = Side.LONG, ["a spot pair quoted in BTC/ETH: a long"], -0.1
-    low = lower(text)
-    if _ANY_REPORT_HINT(low) and REPORT.search(low) is not None:
+    # words in a script the tables do not read (the words of those scripts the tables do
+    # read, Chinese or Vietnamese keywords, are keywords, not words)
+    # (any word the tables did not read counts: in a message with a letter of those
+    # scripts, an unknown word is one of theirs far more often than not; one test a lexeme)
+    r.unread = script and any(lx.kind == _WORD for lx in lexemes)
+    if ANY_REPORT_HINT(low) and REPORT.search(low) is not None:
         return noise(0.8, "a results report, not a call")
     full = bool(entry_nums) and has_levels and side is not None
     # a complete call is not an update, except a bot's "trailing stop moved" report, which
     # repeats the position's entry and new stop but names no target
     trailed = full and not r.take_profits and "trailing" in low
-    update = None if full and not trailed else find_update(low)
+    update = None if full and not trailed and not forwarded else find_update(low)
     if update is not None and not (structured and update.action is UpdateAction.CANCEL):
-        return _update(update, symbol, r)
+        return _update(update, symbol, r, low, quoted, lexicon, aliases, forwarded and full)
+    if (
+        side is None
+        and len(r.take_profits) > 1
+        and r.stop_loss is None
+        and not entry_nums
+        and low.count("\n") < _TARGET_LIST_LINES
+        and not (ANY_HEDGE_WORD(low) and HEDGE.search(low) is not None)
+    ):
+        # "Tp xauusd / Tp 4336 / Tp 4340": new targets for the open trade, no call
+        value = r.take_profits[0]
+        reasons = ("update: modify_tp", "targets without a call: new targets for the open trade")
+        extra = ("only the first of the targets is carried",)
+        return ParseResult(
+            SignalUpdate(UpdateAction.MODIFY_TP, symbol, value), 0.6, reasons + extra
+        )
     if side is None or symbol is None:
         return _noise(r, symbol, side, low)
+    if r.metric and not r.labels and not r.market and not has_levels:
+        # "BTC funding at 0.03%, longs are paying": a remark on a statistic, not a call
+        return noise(0.6, "analysis of a market statistic (funding, a ratio ...), not a call")
     if (
         r.stop_loss is None
         and not r.market
         and not r.entry_explicit
-        and _ANY_HEDGE_WORD(low)
-        and _HEDGE.search(low) is not None
+        and ANY_HEDGE_WORD(low)
+        and HEDGE.search(low) is not None
     ):
         # "could look to buy", "possible long if it holds": analysis, not a call
         return noise(0.5, "conditional or speculative wording and no stop loss")
     return _signal(r, symbol, strength, n_strong, side, side_reasons, side_score, entry_nums, low)
 
 
-# Scripts and letters of languages the keyword tables do not cover (Vietnamese, Thai,
-# Chinese, Hindi ...): a message in them may be a call we cannot read.
-_UNREAD: Final = re.compile(
-    "[ơưăđạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ\u0e00-\u0e7f\u4e00-\u9fff\u0900-\u097f]"
-)
-# Spelled with literal_first and word_start: the scan skips to a possible first letter.
-REPORT: Final = re.compile(
-    literal_first(
-        *(r"closed trades?", r"trades? closed", "trade results", word_start(r"results?\b")),
-        *("recap", "summary", "statistics", "performance"),
-        (("this", "last", "past"), " (?:week|month|year)"),
-        *(r"today'?s (?:profit|result)", "pips (?:this|today)"),
-        *("результат", "итоги", "resultados", "sonuçlar", "نتائج"),
-    )
-)
-
-
-_HEDGE_WORDS: Final = (
-    *("could", "might", "possib", "potential", "outlook", "expect", "wait", "watch", "look"),
-    *("if ", "возможно", "может быть", "ждём", "ждем", "если", "podría", "podria", "posible"),
-    *("esperamos", "si rompe", "poderia", "possível", "possivel", "aguardando", "se romper"),
-    *("olabilir", "bekliyoruz", "eğer", "ربما", "ننتظر", "إذا"),
-)  # a cheap gate: every _HEDGE match contains one of these
-_HEDGE: Final = re.compile(
-    r"\b(?:could|might|possible|possibly|potential|outlook|expect(?:ing)?|waiting|wait for|"
-    r"watch(?:ing)?|look(?:ing)? (?:to|for)|if (?:it|price|the price|we see)|"
-    r"возможно|может быть|ждём|ждем|если|podría|podria|posible|esperamos|si rompe|"
-    r"poderia|possível|possivel|aguardando|se romper|olabilir|bekliyoruz|eğer|ربما|ننتظر|إذا)\b"
-)
-
-
-_REPORT_HINTS: Final = (
-    "result",
-    "recap",
-    "summar",
-    "statist",
-    "perform",
-    "week",
-    "month",
-    "year",
-    "today",
-    "closed",
-    "результат",
-    "итоги",
-    "resultado",
-    "sonuç",
-    "نتائج",
-)
-
-
-_ANY_REPORT_HINT: Final = contains_any(_REPORT_HINTS)
-_ANY_HEDGE_WORD: Final = contains_any(_HEDGE_WORDS)
-
-_ACTION_WORDS: Final = (
-    "close",
-    "move",
-    "change",
-    "cancel",
-    "modify",
-    "adjust",
-    "secure",
-    "exit",
-    "hit",
-)
-_ANY_ACTION_WORD: Final = contains_any(_ACTION_WORDS)
+_SP500: Final = re.compile(r"\b[Ss]\s?&\s?[Pp](?=\s?500\b)")  # "S&P 500": no token holds "&"
 
 
 def _side(r: Reading) -> tuple[Side | None, list[str], float]:
@@ -167,6 +193,9 @@ def _side(r: Reading) -> tuple[Side | None, list[str], float]:
     return None, [], 0.0
 
 
+_TARGET_LIST_LINES: Final = 12  # a target update is a short message
+
+
 def _infer_side(r: Reading, entry_nums: list[Decimal]) -> tuple[Side | None, list[str], float]:
     """No side word: a spot-style call whose levels all agree can only be one side."""
     ref = entry_nums[0] if entry_nums else r.stop_loss
@@ -183,20 +212,80 @@ def _infer_side(r: Reading, entry_nums: list[Decimal]) -> tuple[Side | None, lis
     return None, [], 0.0
 
 
-def _update(hit: UpdateHit, symbol: str | None, r: Reading) -> ParseResult:
+def _update(
+    hit: UpdateHit,
+    symbol: str | None,
+    r: Reading,
+    low: str,
+    quoted: str | None,
+    lexicon: Lexicon,
+    aliases: Mapping[str, str] | None,
+    forwarded_call: bool,
+) -> ParseResult:
+    """An update, scored on its evidence: an explicit wording (a verb and its object), the
+    value the action needs, a symbol (its own or the quoted signal's), and nothing in the
+    message that makes it a suggestion, a condition or one of several actions."""
     action = hit.action
     reasons = [f"update: {action.value}"]
-    conf = 0.84
-    if hit.others:
-        conf -= 0.12 * min(hit.others, 2)
-        reasons.append(f"the message also names {hit.others} other action(s)")
+    conf = 0.72
+    if hit.clear:
+        conf += 0.15
+    else:
+        reasons.append("no explicit instruction (a verb and what it acts on)")
     if action in _NEED_VALUE and hit.value is None:
         conf -= 0.2
         reasons.append("no value given")
+    else:
+        conf += 0.05
+    if symbol is None and quoted:
+        symbol = _quoted_symbol(quoted, lexicon, aliases)
+        if symbol is not None:
+            reasons.append("symbol from the quoted signal")
+    if symbol is not None:
+        conf += 0.04
+    if hit.others:
+        conf -= 0.12 * min(hit.others, 2)
+        reasons.append(f"the message also names {hit.others} other action(s)")
+    if r.long_words and r.short_words:
+        conf -= 0.1  # "close the gold buy, gold sell now": a close and a new call
+        reasons.append("both buy and sell words: more than one instruction")
+    if len({sym for sym, st in r.symbols if st >= STRONG}) > 1:
+        conf -= 0.12
+        reasons.append("several instruments named; the update carries one")
+    if ANY_UPDATE_HEDGE(low) and UPDATE_HEDGE.search(low) is not None:
+        conf -= 0.2
+        reasons.append("a suggestion or a condition, not an instruction")
+    if low.count(" ") > _LONG_UPDATE:
+        conf -= 0.1
+        reasons.append("a long message: the instruction is one part of it")
+    if r.numbers > _NUMBERS_ALLOWED.get(action, 1) and not (hit.clear and action in _REPORTS):
+        conf -= 0.08
+        reasons.append("other numbers in the message")
+    if forwarded_call:
+        conf = min(conf, 0.7)
+        reasons.append("a forwarded call with an instruction: the forward is context")
+    if r.unread:
+        conf = min(conf, 0.8)
+        reasons.append("written partly in a language the rules do not read")
     if action is UpdateAction.CLOSE_PARTIAL and hit.value is not None and not 0 < hit.value <= 100:
         conf = 0.2
         reasons.append("percentage out of range")
-    return ParseResult(SignalUpdate(action, symbol, hit.value), max(conf, 0.05), tuple(reasons))
+    update = SignalUpdate(action, symbol, hit.value)
+    return ParseResult(update, round(max(conf, 0.05), 3), tuple(reasons))
+
+
+def _quoted_symbol(quoted: str, lexicon: Lexicon, aliases: Mapping[str, str] | None) -> str | None:
+    """The symbol of the signal a reply quotes (none unless the quote reads as a call)."""
+    result = _read(quoted, lexicon, aliases, None, False)
+    return result.parsed.symbol if isinstance(result.parsed, Signal) else None
+
+
+# Messages longer than this many spaces hold more than the instruction
+_LONG_UPDATE: Final = 25
+# The numbers an action's wording itself holds: a target's number, a price, a percentage
+_NUMBERS_ALLOWED: Final = {UpdateAction.MODIFY_TP: 2, UpdateAction.MOVE_SL: 2}
+# A hit report lists the levels it reached ("Target 1: 5.82 ✅"): its prices are no doubt
+_REPORTS: Final = frozenset({UpdateAction.TP_HIT, UpdateAction.SL_HIT})
 
 
 # Enum members compared by identity: reading ``.value`` runs a Python-level descriptor.
@@ -227,12 +316,12 @@ def _noise(r: Reading, symbol: str | None, side: Side | None, text: str) -> Pars
     if has_levels or r.labels:
         conf -= 0.15
         doubts.append("has trading keywords")
-    if not text.isascii() and _UNREAD.search(text) is not None:
+    if r.unread:
         conf -= 0.3
         doubts.append("written in a language the rules do not read")
     elif r.numbers:
         conf -= 0.08
-    if _ANY_ACTION_WORD(text):
+    if ANY_ACTION_WORD(text):
         conf -= 0.1
         doubts.append("uses trade-management words")
     reason = "no call to trade" + (f" ({', '.join(doubts)})" if doubts else "")
@@ -251,6 +340,16 @@ def _signal(
     text_low: str,
 ) -> ParseResult:
     reasons = list(side_reasons)
+    positional = False
+    if r.stop_loss is None and not r.take_profits and not r.labels and not r.entry_explicit:
+        levels = _by_position(side, r.implicit_entry, r.stray_values)
+        if levels is not None:
+            # "XAUUSD BUY 1413.0 1409.0 1435.0": entry, stop, target, without labels
+            entry_nums = [levels[0]]
+            r.stop_loss, r.take_profits = levels[1], [levels[2]]
+            r.stray = 0
+            positional = True
+            reasons.append("entry, stop and target read by their order (no labels)")
     # low <= high already: EntryZone.of would only sort them again
     entry = EntryZone(min(entry_nums), max(entry_nums)) if entry_nums else None
     if entry is None or r.market:
@@ -282,9 +381,9 @@ def _signal(
         reasons.append("no entry and no 'now': read as a market order")
     if (
         strength < STRONG
-        and symbol.partition("/")[0] not in _BIG_COINS
+        and symbol.partition("/")[0] not in BIG_COINS
         and symbol.endswith("/USDT")
-        and _looks_like_sats(entry, r)
+        and looks_like_sats(entry, r)
     ):
         score -= 0.15
         reasons.append("whole-number prices on a coin without a quote: may be satoshis")
@@ -305,16 +404,18 @@ def _signal(
         reasons.append("more than 10 targets")
     if entry is not None and r.entry_explicit is False and r.market is False and not r.pending:
         score -= 0.03
+    if positional:
+        score = min(score, 0.7)  # levels by position: a guess a human confirms
     if r.stop_loss is None or not r.take_profits:
         score = min(score, 0.85)  # tradeable, but a careful trader checks it first
     if r.stop_loss is None and not r.take_profits:
         score = min(score, 0.7)  # a bare direction: an alert more than a trade plan
-    if not text_low.isascii() and _UNREAD.search(text_low) is not None:
+    if r.unread:
         score = min(score, 0.8)
         reasons.append(
             "written partly in a language the rules do not read"
         )  # tradeable, but a careful trader checks it first
-    implausible = _implausible(symbol, entry, r.stop_loss)
+    implausible = implausibility(symbol, entry, r.stop_loss)
     if implausible:
         reasons.append(implausible)
         score = min(score, 0.4)
@@ -322,12 +423,12 @@ def _signal(
     if problems:
         reasons.extend(problems)
         score = min(score, 0.25)
-    elif _far(entry, r.stop_loss, r.take_profits):
+    elif far_targets(entry, r.stop_loss, r.take_profits):
         score = min(score - 0.25, 0.45)  # a misread (or a typo) more often than not
         reasons.append("levels are implausibly far from the entry")
     if (
         (r.stop_loss is None or not r.take_profits)
-        and _ANY_PIP_UNIT(text_low)
+        and ANY_PIP_UNIT(text_low)
         and PIP_LEVEL.search(text_low) is not None
     ):
         score = min(score, 0.45)  # "SL 30 pips": a level the contract cannot carry
@@ -335,78 +436,17 @@ def _signal(
     return ParseResult(signal, max(0.05, min(score, 0.98)), tuple(reasons))
 
 
-_PIP_LABELS: Final = (
-    *("sl", "s/l", "stop", r"stop\s?loss", r"tp\s?\d?", r"take\s?profit\s?\d?"),
-    r"target\s?\d?",
-)
-PIP_LEVEL: Final = re.compile(
-    literal_first(
-        (
-            map(word_start, _PIP_LABELS),
-            r"\s?[:=\-]?\s?\d+(?:[.,]\d+)?\s?(?:pips?|points?|pts|пунктов|пипсов)\b",
-        )
-    )
-)
-_PIP_UNITS: Final = ("pip", "point", "pts", "пункт", "пипс")  # one is in every PIP_LEVEL match
-_ANY_PIP_UNIT: Final = contains_any(_PIP_UNITS)
-_MAJOR_QUOTES: Final = frozenset({"USD", "EUR", "GBP", "CHF", "AUD", "NZD", "CAD"})
-_RANGES: Final[dict[str, tuple[Decimal, Decimal]]] = {
-    "XAUUSD": (Decimal(250), Decimal(20000)),
-    "XAGUSD": (Decimal(3), Decimal(300)),
-    "US30": (Decimal(5000), Decimal(150000)),
-    "NAS100": (Decimal(1000), Decimal(80000)),
-    "SPX500": (Decimal(500), Decimal(30000)),
-    "GER40": (Decimal(3000), Decimal(80000)),
-    "USOIL": (Decimal(5), Decimal(300)),
-    "UKOIL": (Decimal(5), Decimal(300)),
-}
-_JPY_RANGE: Final = (Decimal(20), Decimal(400))  # any xxxJPY pair
-_MAJOR_RANGE: Final = (Decimal("0.2"), Decimal(5))  # a pair of two other major currencies
-
-
-def _implausible(symbol: str, entry: EntryZone | None, sl: Decimal | None) -> str | None:
-    """A forex, metal or index price far outside any level it has traded at: a misprint."""
-    ref = entry.low if entry is not None else sl
-    if ref is None:
+def _by_position(
+    side: Side, implicit: list[Decimal], stray: list[Decimal]
+) -> tuple[Decimal, Decimal, Decimal] | None:
+    """Three prices after the side and no label: the entry, then a stop on the losing
+    side and a target on the winning side (in that order, and only then)."""
+    seq = [*implicit, *stray]
+    if len(seq) != 3:
         return None
-    bounds = _RANGES.get(symbol)
-    if bounds is None and len(symbol) == 6 and symbol.isalpha():
-        if symbol[3:] == "JPY":
-            bounds = _JPY_RANGE
-        elif symbol[3:] in _MAJOR_QUOTES and symbol[:3] in _MAJOR_QUOTES:
-            bounds = _MAJOR_RANGE
-    if bounds is not None and not bounds[0] <= ref <= bounds[1]:
-        return f"price {ref} is implausible for {symbol}"
+    entry, sl, tp = seq
+    if side is Side.LONG and sl < entry < tp:
+        return entry, sl, tp
+    if side is Side.SHORT and sl > entry > tp:
+        return entry, sl, tp
     return None
-
-
-_BIG_COINS: Final = frozenset(
-    {"BTC", "ETH", "BNB", "SOL", "LTC", "BCH", "MKR", "YFI", "AAVE", "TAO"}
-)
-
-
-def _looks_like_sats(entry: EntryZone | None, r: Reading) -> bool:
-    if entry is None or entry.low < 100:
-        return False
-    levels = [entry.low, entry.high, *r.take_profits]
-    if r.stop_loss is not None:
-        levels.append(r.stop_loss)
-    return all(level == level.to_integral_value() for level in levels)
-
-
-_FIFTH: Final = Decimal("0.2")
-_ONE_AND_HALF: Final = Decimal("1.5")
-
-
-def _far(entry: EntryZone | None, sl: Decimal | None, tps: list[Decimal]) -> bool:
-    """A target or stop more than 5x (or under a fifth of) the entry is a misread."""
-    if entry is None or entry.low <= 0:
-        return False
-    ref = entry.low
-    high, low = ref * 5, ref * _FIFTH  # multiplications: a Decimal division costs more
-    if sl is not None and (sl > high or sl < low):
-        return True
-    for level in tps:
-        if level > high or level < low:
-            return True
-    return entry.high > entry.low * _ONE_AND_HALF

@@ -34,6 +34,22 @@ FIXED: Final[dict[str, str]] = {
     "الذهب": "XAUUSD",
     "طلا": "XAUUSD",
     "vàng": "XAUUSD",
+    "黄金": "XAUUSD",
+    "黃金": "XAUUSD",
+    "现货黄金": "XAUUSD",
+    "ゴールド": "XAUUSD",
+    "골드": "XAUUSD",
+    "emas": "XAUUSD",
+    "złoto": "XAUUSD",
+    "zloto": "XAUUSD",
+    "گولڈ": "XAUUSD",
+    "سونا": "XAUUSD",
+    "白银": "XAGUSD",
+    "白銀": "XAGUSD",
+    "原油": "USOIL",
+    "纳指": "NAS100",
+    "道指": "US30",
+    "日经": "JP225",
     "xauusdm": "XAUUSD",
     "silver": "XAGUSD",
     "xag": "XAGUSD",
@@ -95,6 +111,32 @@ FIXED: Final[dict[str, str]] = {
     "hk50": "HK50",
     "eu50": "EU50",
     "stoxx50": "EU50",
+    "stoxx": "EU50",
+    "eurostoxx": "EU50",
+    "cac": "FRA40",
+    "asx": "AUS200",
+    "asx200": "AUS200",
+    "russell": "US2000",
+    "hangseng": "HK50",
+    "hsi": "HK50",
+    "nikkei225": "JP225",
+    "n225": "JP225",
+    "footsie": "UK100",
+}
+# An index written out with its number ("FTSE 100", "Nikkei 225", "DAX 40"): the number
+# after the name is part of the name, not a price.
+INDEX_NUMBERS: Final[dict[str, frozenset[str]]] = {
+    "UK100": frozenset({"100"}),
+    "JP225": frozenset({"225"}),
+    "SPX500": frozenset({"500"}),
+    "NAS100": frozenset({"100"}),
+    "US30": frozenset({"30"}),
+    "GER40": frozenset({"40", "30"}),
+    "FRA40": frozenset({"40"}),
+    "EU50": frozenset({"50"}),
+    "AUS200": frozenset({"200"}),
+    "HK50": frozenset({"50"}),
+    "US2000": frozenset({"2000"}),
 }
 
 # Words that look like tickers in hashtags but are instruments.
@@ -143,6 +185,16 @@ RU_COINS: Final = {
     "соляна": "SOL",
     "bitcoin": "BTC",
     "ethereum": "ETH",
+    # the coins' names in other scripts (the table is named for its first language)
+    "比特币": "BTC",
+    "比特幣": "BTC",
+    "以太坊": "ETH",
+    "ビットコイン": "BTC",
+    "イーサリアム": "ETH",
+    "비트코인": "BTC",
+    "이더리움": "ETH",
+    "بیتکوین": "BTC",
+    "اتریوم": "ETH",
 }
 
 # Longest first so BTCUSDT splits as BTC + USDT, not BTCUSD + T.

@@ -38,6 +38,8 @@ CHAR_MAP: Final[dict[int, str | None]] = {
     0x2212: "-",  # minus sign
     0x066B: ".",  # Arabic decimal separator
     0x066C: ",",  # Arabic thousands separator
+    0x066A: "%",  # Arabic percent sign
+    0x3001: ", ",  # ideographic comma in a list of targets
     0x060C: ",",  # Arabic comma
     0x00A0: " ",
     0x202F: " ",

@@ -8,12 +8,22 @@ message, and which action wins when a message names several.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final
 
 from signalbridge.domain.signals import UpdateAction
 from signalbridge.parsing.numbers import parse_number
+from signalbridge.parsing.update_languages import (
+    ANY_MORE,
+    ANY_MORE_CANCEL,
+    ANY_MORE_CLOSE,
+    ANY_MORE_HIT,
+    ANY_MORE_MOVE,
+    ANY_MORE_PARTIAL,
+    ANY_MORE_SL_HIT,
+    MORE_WINDOW,
+    more_expressions,
+)
 from signalbridge.parsing.updates import (
     ANY_ALL,
     ANY_BE_SUBSTRING,
@@ -31,6 +41,7 @@ from signalbridge.parsing.updates import (
     ANY_ORDINAL,
     ANY_PARTIAL,
     ANY_PCT,
+    ANY_PENDING,
     ANY_REACHED,
     ANY_SECURE,
     ANY_SL,
@@ -39,9 +50,11 @@ from signalbridge.parsing.updates import (
     BE_END,
     BOOK,
     CANCEL,
+    CANCEL_OBJECT,
     CLOSE,
     CLOSE_AFTER,
     CLOSE_BEFORE,
+    CLOSE_OBJECT,
     HALF,
     HIT_ANY,
     LOSS_CROSS,
@@ -56,6 +69,8 @@ from signalbridge.parsing.updates import (
     ORDINALS,
     PARTIAL,
     PARTIAL_ALONE,
+    PENDING_CANCEL,
+    SHORT_WORDS,
     SL_HIT,
     SL_LOSS,
     SL_NOW,
@@ -69,11 +84,38 @@ from signalbridge.parsing.updates import (
 )
 
 
-@dataclass(frozen=True, slots=True)
 class UpdateHit:
-    action: UpdateAction
-    value: Decimal | None
-    others: int  # how many other actions the text also names
+    """The action a message asks for, its value, how many other actions it also names,
+    and whether an explicit wording said so (a verb and its object: "move SL to entry",
+    "TP2 hit", "close 50%"), not a lone word ("breakeven", "2nd target").
+
+    A plain class rather than a dataclass: mypyc compiles its ``__init__``.
+    """
+
+    __slots__ = ("action", "clear", "others", "value")
+
+    def __init__(
+        self, action: UpdateAction, value: Decimal | None, others: int, clear: bool = False
+    ) -> None:
+        self.action = action
+        self.value = value
+        self.others = others
+        self.clear = clear
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, UpdateHit):
+            return NotImplemented
+        return (self.action, self.value, self.others, self.clear) == (
+            other.action,
+            other.value,
+            other.others,
+            other.clear,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value, so not hashable
+
+    def __repr__(self) -> str:
+        return f"UpdateHit({self.action!r}, {self.value!r}, {self.others!r}, {self.clear!r})"
 
 
 _PRIORITY: Final = (
@@ -109,25 +151,39 @@ def find_update(low: str) -> UpdateHit | None:
 def read_update(low: str) -> UpdateHit | None:
     """:func:`find_update` for a message that has at least one update word."""
     found: dict[UpdateAction, Decimal | None] = {}
+    clear: set[UpdateAction] = set()  # the actions read from an explicit wording
     digits = _DIGIT.search(low) is not None
     closing = ANY_CLOSE(low)
+    short = low.count(" ") < SHORT_WORDS  # a short message is all instruction
     if "%" in low and ANY_PCT(low) and (m := partial_pct(low)) is not None:
         found[UpdateAction.CLOSE_PARTIAL] = parse_number(_first_group(m) or "")
+        clear.add(UpdateAction.CLOSE_PARTIAL)
     elif ANY_PARTIAL(low):
         if HALF.search(low):
             found[UpdateAction.CLOSE_PARTIAL] = Decimal(50)
+            clear.add(UpdateAction.CLOSE_PARTIAL)
         elif (closing and PARTIAL.search(low) and CLOSE.search(low)) or PARTIAL_ALONE.search(low):
             found[UpdateAction.CLOSE_PARTIAL] = None
-    if UpdateAction.CLOSE_PARTIAL not in found and (
-        (closing and _asks_to_close(low)) or ("book" in low and BOOK.search(low))
+    pending = ANY_PENDING(low) and PENDING_CANCEL.search(low) is not None
+    if pending or (ANY_CANCEL(low) and CANCEL.search(low)):
+        found[UpdateAction.CANCEL] = None
+        if pending or CANCEL_OBJECT.search(low) is not None:  # "cancel X" alone may mean close
+            clear.add(UpdateAction.CANCEL)
+    if (
+        UpdateAction.CLOSE_PARTIAL not in found
+        and not pending
+        and ((closing and _asks_to_close(low)) or ("book" in low and BOOK.search(low)))
     ):
         found[UpdateAction.CLOSE_ALL] = None
-    if ANY_CANCEL(low) and CANCEL.search(low):
-        found[UpdateAction.CANCEL] = None
+        if short or CLOSE_OBJECT.search(low) is not None:
+            clear.add(UpdateAction.CLOSE_ALL)
     sl_word = ANY_SL(low)
     tp_word = ANY_TP(low)
-    if _moves_to_entry(low, sl_word):
+    to_entry = _moves_to_entry(low, sl_word)
+    if to_entry:
         found[UpdateAction.MOVE_SL_TO_ENTRY] = None
+        if to_entry == 2:
+            clear.add(UpdateAction.MOVE_SL_TO_ENTRY)
     moved_to_tp = (
         sl_word and tp_word and TO_TP.search(low) is not None and MOVE_TO_TP.search(low) is not None
     )
@@ -136,10 +192,12 @@ def read_update(low: str) -> UpdateHit | None:
     elif "trailing" in low and TRAILED.search(low) is not None:
         m = SL_VALUE.search(low)
         found[UpdateAction.MOVE_SL] = None if m is None else _first_number(m)
+        clear.add(UpdateAction.MOVE_SL)
     elif digits and sl_word and (m := _move_sl(low)) is not None:
         value = _first_number(m)
         if value is not None:
             found[UpdateAction.MOVE_SL] = value
+            clear.add(UpdateAction.MOVE_SL)
     if (
         digits
         and tp_word
@@ -150,7 +208,11 @@ def read_update(low: str) -> UpdateHit | None:
         value = _first_number(m)
         if value is not None:
             found[UpdateAction.MODIFY_TP] = value
-    if (ANY_HIT(low) and SL_HIT.search(low)) or (
+            clear.add(UpdateAction.MODIFY_TP)
+    if ANY_HIT(low) and SL_HIT.search(low):
+        found[UpdateAction.SL_HIT] = None
+        clear.add(UpdateAction.SL_HIT)
+    elif (
         sl_word
         and (
             LOSS_NUMBER.search(low) is not None
@@ -160,30 +222,117 @@ def read_update(low: str) -> UpdateHit | None:
     ):
         found[UpdateAction.SL_HIT] = None
     if tp_word or "تحقق" in low:
-        tp_index = _tp_hit(low)
+        tp_index, tp_clear = _tp_hit(low)
         if (tp_index is None or tp_index[0] is None) and ANY_ORDINAL(low):
             m = TP_ORDINAL.search(low)
-            if m is not None and (tp_index is not None or HIT_ANY.search(low) is not None):
-                tp_index = (Decimal(ORDINALS[m.group(1) or m.group(2)]),)
+            if m is not None:
+                if HIT_ANY.search(low) is not None:
+                    tp_index, tp_clear = (Decimal(ORDINALS[_first_group(m) or ""]),), True
+                elif tp_index is not None:
+                    tp_index = (Decimal(ORDINALS[_first_group(m) or ""]),)
         if tp_index is not None:
             found[UpdateAction.TP_HIT] = tp_index[0]
+            if tp_clear and tp_index[0] is not None:
+                clear.add(UpdateAction.TP_HIT)
+    if ANY_MORE(low):
+        _read_more(low, found, clear, short)
     if not found:
         return None
     for action in _PRIORITY:
         if action in found:
-            return UpdateHit(action, found[action], len(found) - 1)
+            return UpdateHit(action, found[action], len(found) - 1, action in clear)
     return None  # pragma: no cover - every found action is in _PRIORITY
 
 
-def _moves_to_entry(low: str, sl_word: bool) -> bool:
-    """Any wording of "stop to entry / break-even", each behind the words it needs."""
+def _read_more(
+    low: str, found: dict[UpdateAction, Decimal | None], clear: set[UpdateAction], short: bool
+) -> None:
+    """The languages of the MORE_* tables (updates.py): actions the expressions above did
+    not find, added to ``found`` (and to ``clear`` where the wording is explicit)."""
+    x = more_expressions()
+    partial = False
+    if ANY_MORE_PARTIAL(low):
+        if "%" in low and (
+            (m := x.partial.search(low)) is not None or (m := x.pct_first.search(low)) is not None
+        ):
+            found.setdefault(UpdateAction.CLOSE_PARTIAL, parse_number(_first_group(m) or ""))
+            partial = True
+        elif x.half.search(low) is not None:
+            found.setdefault(UpdateAction.CLOSE_PARTIAL, Decimal(50))
+            partial = True
+        elif x.some.search(low) is not None:
+            found.setdefault(UpdateAction.CLOSE_PARTIAL, None)  # how much is not said
+    if partial:
+        clear.add(UpdateAction.CLOSE_PARTIAL)
+    elif (
+        ANY_MORE_CLOSE(low)
+        and x.close.search(low) is not None
+        and UpdateAction.CLOSE_PARTIAL not in found
+    ):
+        found.setdefault(UpdateAction.CLOSE_ALL, None)
+        if short:
+            clear.add(UpdateAction.CLOSE_ALL)
+    if ANY_MORE_CANCEL(low) and x.cancel.search(low) is not None:
+        found.setdefault(UpdateAction.CANCEL, None)
+        if short:
+            clear.add(UpdateAction.CANCEL)
+    if ANY_MORE_MOVE(low):
+        moved = more_move(low)
+        if moved is not None:
+            action = UpdateAction.MOVE_SL if moved[0] else UpdateAction.MOVE_SL_TO_ENTRY
+            found.setdefault(action, moved[1])
+            clear.add(action)
+    if ANY_MORE_SL_HIT(low) and x.sl_hit.search(low) is not None:
+        found.setdefault(UpdateAction.SL_HIT, None)
+        clear.add(UpdateAction.SL_HIT)
+    if (
+        ANY_MORE_HIT(low)
+        and UpdateAction.TP_HIT not in found
+        and (m := x.tp_hit.search(low)) is not None
+    ):
+        index = int(_first_group(m) or 0)
+        if 1 <= index <= 10:
+            found[UpdateAction.TP_HIT] = Decimal(index)
+            clear.add(UpdateAction.TP_HIT)
+
+
+def more_move(low: str) -> tuple[bool, Decimal | None] | None:
+    """A stop moved in the words of the MORE_* tables: ``(False, None)`` to the entry,
+    ``(True, price)`` to a price, ``None`` for neither (read around each move word)."""
+    x = more_expressions()
+    for m in x.move_at.finditer(low):
+        start, end = m.start(), m.end()
+        window = max(0, start - MORE_WINDOW)
+        anchor = end if x.sl_before.search(low, window, start) is not None else -1
+        if anchor < 0 and (after := x.sl_after.match(low, end)) is not None:
+            anchor = after.end()
+        if anchor >= 0:
+            if x.be_after.match(low, anchor) is not None:
+                return False, None
+            if (n := x.num_after.match(low, anchor)) is not None and (value := _first_number(n)):
+                return True, value
+        if x.sl_be_before.search(low, window, start) is not None:  # the verb last
+            return False, None
+        if (n := x.sl_num_before.search(low, window, start)) is not None and (
+            value := _first_number(n)
+        ):
+            return True, value
+    return None
+
+
+def _moves_to_entry(low: str, sl_word: bool) -> int:
+    """Any wording of "stop to entry / break-even", each behind the words it needs: 2 for
+    an explicit one (the stop or a verb, and the entry), 1 for a lone word, else 0."""
     be_word = _any_be(low)
-    return (
-        (sl_word and be_word and MOVE_BE_SL.search(low) is not None)
-        or (be_word and ANY_BE_VERB(low) and MOVE_BE_VERB.search(low) is not None)
-        or (ANY_BE_WORD(low) and MOVE_BE_WORD.search(low) is not None)
-        or ("entry" in low and ANY_SECURE(low) and MOVE_BE_SECURE.search(low) is not None)
-    )
+    if (sl_word and be_word and MOVE_BE_SL.search(low) is not None) or (
+        be_word and ANY_BE_VERB(low) and MOVE_BE_VERB.search(low) is not None
+    ):
+        return 2
+    if (ANY_BE_WORD(low) and MOVE_BE_WORD.search(low) is not None) or (
+        "entry" in low and ANY_SECURE(low) and MOVE_BE_SECURE.search(low) is not None
+    ):
+        return 1
+    return 0
 
 
 def _move_sl(low: str) -> re.Match[str] | None:
@@ -218,9 +367,11 @@ def _first_number(m: re.Match[str]) -> Decimal | None:
     return None if group is None else parse_number(group)
 
 
-def _tp_hit(low: str) -> tuple[Decimal | None] | None:
+def _tp_hit(low: str) -> tuple[tuple[Decimal | None] | None, bool]:
+    """The highest target reported hit (``None`` inside when no number is given), and
+    whether an explicit wording said so (a target and a hit word, not "2nd target")."""
     best: int | None = None
-    matched = False
+    matched = clear = False
     patterns: tuple[re.Pattern[str], ...]
     if ANY_HIT_WORD(low):
         patterns = (
@@ -243,6 +394,7 @@ def _tp_hit(low: str) -> tuple[Decimal | None] | None:
                 index = int(number)
                 if 1 <= index <= 10 and (best is None or index > best):
                     best = index
+                    clear = clear or pattern is not TP_HIT[2]
     if not matched:
-        return None
-    return (None if best is None else Decimal(best),)
+        return None, False
+    return (None if best is None else Decimal(best),), clear

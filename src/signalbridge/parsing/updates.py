@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from signalbridge.parsing.numbers import NUM
 from signalbridge.parsing.text import contains_any, either, literal_first, word_start
+from signalbridge.parsing.update_languages import MORE_GATE
 
-NUM: Final = r"(?<![+\-\d.,])(\d+(?:[.,]\d+)*)(?!\s?(?:pips?|%))"
 W: Final = r"(?:[^\W\d]+\W{1,3}){0,3}?"  # up to three filler words ("the", "your", "#btc")
 
 # Each word starts with a literal letter, as literal_first needs ("الستوب|ستوب", not
@@ -48,7 +49,8 @@ TP_HIT: Final = (
         literal_first(
             (
                 ("hit", "reached", "achieved", "smashed"),
-                rf"\s+(?:the\s+)?{TP}\s?(\d{{1,2}})(?!\d|[.,]\d)",
+                # "hit target +120 pips": a target hit without its number
+                rf"\s+(?:the\s+)?{TP}(?:\s?(\d{{1,2}})(?!\d|[.,]\d)|s?\b)",
             )
         )
     ),
@@ -239,16 +241,24 @@ CANCEL: Final = re.compile(
     r"|remove\s+(?:the\s+|this\s+|all\s+)?(?:pending\s+)?(?:order|limit|entry)"
     r"|" + word_start(r"void\b") + r"|отмен\w*|cancelar|cancelad\w*|iptal|إلغاء|الغاء|invalidated"
 )
+# The target's own number ("TP2", "TP #2", "target 10"): possessive, so that it is never
+# given back to be read as the new price
+TP_INDEX: Final = r"(?:\s?(?:#|no\.?|n°)?\s?(?:10|[1-9])(?![\d.,]?\d))?+"
+OLD_PRICE: Final = r"(?:from\s+\d+(?:[.,]\d+)*\s+)?"  # "from 1.0900 to 1.0950": the old one
 MODIFY_TP: Final = re.compile(
     literal_first(
         (
             ("change", "move", "set", "new", "modify", "update", "adjust", "raise", "lower"),
-            rf"\s+{W}{TP}\s?\d?\W{{0,3}}(?:to|at|:|@|=)?\s?{NUM}",
+            rf"\s+{W}{TP}{TP_INDEX}\W{{0,3}}{OLD_PRICE}(?:to|at|:|@|=|is\s+now|now)?\s?{NUM}",
         ),
-        (_TP_WORDS, rf"\s?\d?\s+(?:changed|moved|updated|modified)\s+(?:to\s+)?{NUM}"),
+        (
+            _TP_WORDS,
+            rf"{TP_INDEX}\s+(?:changed|moved|updated|modified|adjusted|raised|lowered|change|move"
+            rf"|update|set|is\s+now|now)\s+{OLD_PRICE}(?:to\s+|at\s+)?{NUM}",
+        ),
         (
             ("nuevo", "nueva", "novo", "nova", "новый", "новая", "новую", "yeni"),
-            rf"\s+{TP}\w*\s?\d?\W{{0,3}}{NUM}",
+            rf"\s+{TP}\w*{TP_INDEX}\W{{0,3}}{NUM}",
         ),
         # "(?:ال)?" spelled out: the article first, as the greedy "?" tries it
         (
@@ -257,6 +267,43 @@ MODIFY_TP: Final = re.compile(
         ),
     )
 )
+# A pending order withdrawn in words: "delete the sell stop", "the buy limit is cancelled",
+# "close the pending order" (a cancel, not a close of the position)
+_PENDING_ORDER: Final = (
+    r"(?:pending(?:\s+(?:buy|sell))?(?:\s+(?:limit|stop))?(?:\s+orders?)?"
+    r"|(?:buy|sell)\s+(?:limit|stop)(?:\s+orders?)?|limit\s+orders?|limit)"
+)
+PENDING_CANCEL: Final = re.compile(
+    rf"(?:delete|remove|drop|scrap|withdraw|pull|kill|close|cancel)\w*\s+"
+    rf"(?:(?:the|this|that|all|our|my|your|[a-z]{{3,7}}/?[a-z]{{3,4}})\s+){{0,2}}{_PENDING_ORDER}"
+    rf"|{_PENDING_ORDER}\s+(?:[^\W\d]+\s+){{0,3}}?(?:is\s+|are\s+|was\s+|were\s+|has\s+been\s+"
+    r"|have\s+been\s+)?(?:cancel\w*|deleted|removed|closed|withdrawn|void\w*|scrapped|pulled)"
+)
+_PENDING_WORDS: Final = ("pending", "limit", "buy stop", "sell stop")
+# and the words that withdraw it (every PENDING_CANCEL match holds one of each)
+_PENDING_VERBS: Final = (
+    *("delet", "remov", "drop", "scrap", "withdr", "pull", "kill", "clos", "cancel"),
+    *("void",),
+)
+# "cancel the order", "delete it": the cancel names what it withdraws
+CANCEL_OBJECT: Final = re.compile(
+    r"(?:cancel\w*|delete|remove)\s+(?:the\s+|this\s+|that\s+|all\s+|my\s+|our\s+)?"
+    r"(?:pending\s+|buy\s+|sell\s+)*(?:orders?|limits?|stop|entry|entries|trades?|signal|setup"
+    r"|it|them)|not\s+(?:been\s+)?(?:triggered|activated|filled)"
+)
+# "close all", "exit the trade", "close #BTC": the close names what it closes
+CLOSE_OBJECT: Final = re.compile(
+    literal_first(
+        (
+            map(word_start, ("close", "closing", "exit")),
+            r"\s+(?:(?:all|everything|the|this|that|your|our|my|it|them|now|manually|trades?"
+            r"|positions?|orders?|longs?|shorts?|buys?|sells?|both)\b|#|\$)",
+        ),
+        r"book\w*\s+(?:all\s+)?(?:the\s+)?profits?",
+    )
+)
+# Fewer spaces than this: the message is the instruction and nothing else ("Close all now")
+SHORT_WORDS: Final = 5
 
 
 # Substrings each family of expressions needs: a scan for them (contains_any, below) is far
@@ -332,7 +379,7 @@ GATE_MOVE: Final = (
     *("двига", "muev", "mude", "ajust", "subi", "bajar", "taşı", "çek", "انقل", "حرك", "نقل"),
 )
 _GATE_MODIFY: Final = (
-    *("change", "move", "set", "new", "modif", "updat", "adjust", "raise", "lower", "nuev"),
+    *("change", "move", "set", "new", "modif", "updat", "adjust", "raise", "lower", "nuev", "now"),
     *("novo", "nova", "нов", "yeni", "الجديد"),
 )
 GATE_HIT: Final = (
@@ -369,6 +416,15 @@ ANY_PARTIAL: Final = contains_any(NEED_PARTIAL)
 ANY_CANCEL: Final = contains_any(NEED_CANCEL)
 ANY_HIT: Final = contains_any(NEED_HIT)
 ANY_MODIFY: Final = contains_any(_GATE_MODIFY)
+_ANY_PENDING_WORD: Final = contains_any(_PENDING_WORDS)
+_ANY_PENDING_VERB: Final = contains_any(_PENDING_VERBS)
+
+
+def ANY_PENDING(low: str) -> bool:
+    """Whether ``low`` may hold a PENDING_CANCEL match (its order word and its verb)."""
+    return _ANY_PENDING_WORD(low) and _ANY_PENDING_VERB(low)
+
+
 ANY_MOVE: Final = contains_any(GATE_MOVE)
 ANY_HIT_WORD: Final = contains_any(GATE_HIT)
 ANY_ORDINAL: Final = contains_any(GATE_ORDINAL)
@@ -389,7 +445,8 @@ ANY_BE_SUBSTRING: Final = contains_any(_GATE_BE)
 ANY_UPDATE_SUBSTRING: Final = contains_any(
     (
         *(*NEED_CLOSE, *NEED_PARTIAL, *NEED_CANCEL, *_NEED_SL, *_NEED_TP, *NEED_HIT),
-        *(*_GATE_BE, *_GATE_BE_WORD, "%", "book", "trailing", "تحقق"),
+        *(*_GATE_BE, *_GATE_BE_WORD, "%", "book", "trailing", "تحقق", *_PENDING_VERBS),
+        *MORE_GATE,
     )
 )
 

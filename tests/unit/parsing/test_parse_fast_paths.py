@@ -9,19 +9,18 @@ change a reading; these tests compare each one with the general form it stands i
 import re
 import unicodedata
 from decimal import Decimal
-from itertools import compress, count, repeat
-from operator import is_
+from itertools import compress, count
 
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from signalbridge.parsing import rules, update_reader, updates
+from signalbridge.parsing import numbers, rules, update_reader, updates
 from signalbridge.parsing import text as text_module
 from signalbridge.parsing.fields import best_symbol, hoist_postfix_labels
-from signalbridge.parsing.lexer import NEWLINE, Lexeme, Lx, lex
+from signalbridge.parsing.lexer import FAST, NEWLINE, Lexeme, Lx, lex
 from signalbridge.parsing.lexicon import Cat, default_lexicon
-from signalbridge.parsing.numbers import parse_number
+from signalbridge.parsing.numbers import is_small_int, parse_number
 from signalbridge.parsing.symbols import KNOWN_COINS, RU_COINS, STRONG, TAGGED, WEAK, resolve_bare
 from signalbridge.parsing.text import (
     PUNCT_CLASS,
@@ -197,15 +196,35 @@ def test_folding_by_replacement_reads_like_translate(text: str) -> None:
     assert normalise(text) == folded
 
 
+_LABEL_KINDS = (Cat.ENTRY, Cat.SL, Cat.TP, Cat.LEV)
+_CLAIM_KINDS = (*_LABEL_KINDS, Lx.IDX, Cat.AT, Cat.MARKET)
+_CLAUSE_ENDS = (NEWLINE, FAST[","], FAST[";"], FAST["|"])
+
+
 def reference_hoist(lexemes: list[Lexeme]) -> list[Lexeme]:
-    """The postfix-label hoist as first written: line ends found with map/compress."""
+    """The postfix-label hoist in its plain form: clause ends found with map/compress, a
+    keyword (or a target keyword and its number) before each moved before its price,
+    unless a keyword already claims that price."""
     out = lexemes
-    ends = list(compress(count(-1), map(is_, lexemes, repeat(NEWLINE))))
+    ends = list(compress(count(-1), map(lambda lx: any(lx is e for e in _CLAUSE_ENDS), lexemes)))
     ends.append(len(lexemes) - 1)
     for k in ends:
-        if k < 1 or lexemes[k].kind not in (Cat.ENTRY, Cat.SL, Cat.TP, Cat.LEV):
+        if k < 1:
             continue
-        j = k - 1
+        if lexemes[k].kind in _LABEL_KINDS:
+            first = k
+        elif (
+            k >= 2
+            and lexemes[k - 1].kind in _LABEL_KINDS
+            and (
+                lexemes[k].kind == Lx.IDX
+                or (lexemes[k].kind == Lx.NUM and is_small_int(lexemes[k].text))
+            )
+        ):
+            first = k - 1
+        else:
+            continue
+        j = first - 1
         while j >= 0 and lexemes[j].kind == Lx.PUNCT:
             j -= 1
         if j < 0 or lexemes[j].kind != Lx.NUM:
@@ -213,25 +232,32 @@ def reference_hoist(lexemes: list[Lexeme]) -> list[Lexeme]:
         start = j
         if start >= 2 and lexemes[start - 1].kind == Cat.JOIN and lexemes[start - 2].kind == Lx.NUM:
             start -= 2
+        before = start - 1
+        while before >= 0 and lexemes[before].kind == Lx.PUNCT and lexemes[before].text == ":":
+            before -= 1
+        if before >= 0 and lexemes[before].kind in _CLAIM_KINDS:
+            continue
         if out is lexemes:
             out = list(lexemes)
-        moved = out[start:k]
-        out[start] = lexemes[k]
-        out[start + 1 : k + 1] = moved
+        out = out[:start] + lexemes[first : k + 1] + out[start:first] + out[k + 1 :]
     return out
 
 
 HOIST_LEXEMES = st.sampled_from(
     [
         NEWLINE,
+        FAST[","],
+        FAST["|"],
         Lexeme(Lx.NUM, "1.5", Decimal("1.5")),
         Lexeme(Lx.NUM, "2", Decimal(2)),
+        Lexeme(Lx.IDX, "1"),
         Lexeme(Cat.JOIN, "-"),
         Lexeme(Lx.PUNCT, ":"),
         Lexeme(Cat.SL, "sl"),
         Lexeme(Cat.TP, "tp"),
         Lexeme(Cat.ENTRY, "entry"),
         Lexeme(Cat.LEV, "leverage"),
+        Lexeme(Cat.AT, "@"),
         Lexeme(Lx.WORD, "now"),
     ]
 )
@@ -289,11 +315,13 @@ def test_rewritten_expressions_find_what_they_found(text: str) -> None:
 
 # Expressions spelled with literal_first, and _PARTIAL_PCT split in two: their former
 # spellings, kept here, must find the same spans and the same groups' text.
-SL, TP, W, NUM = updates.SL, updates.TP, updates.W, updates.NUM
+SL, TP, W, NUM = updates.SL, updates.TP, updates.W, numbers.NUM
 HIT, BE = updates.HIT, updates.BE
+TP_INDEX, OLD_PRICE = updates.TP_INDEX, updates.OLD_PRICE
 _FORMER: dict[str, str] = {
     "TP_HIT0": rf"{TP}\s?#?\s?(\d{{1,2}})(?!\d|[.,]\d)\W{{0,4}}(?:[^\W\d]+\W+){{0,2}}?{HIT}",
-    "TP_HIT1": rf"(?:hit|reached|achieved|smashed)\s+(?:the\s+)?{TP}\s?(\d{{1,2}})(?!\d|[.,]\d)",
+    "TP_HIT1": rf"(?:hit|reached|achieved|smashed)\s+(?:the\s+)?{TP}"
+    rf"(?:\s?(\d{{1,2}})(?!\d|[.,]\d)|s?\b)",
     "TP_HIT3": rf"(?:all|final|last|every)\s+{TP}s?\s+(?:\w+\s+){{0,1}}?{HIT}",
     "TP_HIT4": rf"{TP}\s?(\d{{1,2}})\s?[:\-]?\s?\d+(?:[.,]\d+)*\s?[$]?\s?[✅☑✔]+[ \t]*(?:\n|$)",
     "TP_HIT5": rf"{TP}\s+{HIT}",
@@ -323,10 +351,11 @@ _FORMER: dict[str, str] = {
     r"|of\s+the\s+candle|candle|weekly|daily|to\s+\d|near|h\d|\d+h))"
     r"|закр(?:ыва|ой|ыть|ыв|ыт|ыл|оем)\w*|вышел|выходим|cerr(?:ar|amos|ad[oa]s?|en)\b"
     r"|cierr(?:a|en|o)\b|fech(?:ar|amos|ad[oa]s?|em|e)\b|kapat\w*|(?:إغلاق|اغلاق|أغلق|اغلق)",
-    "MODIFY_TP": rf"(?:change|move|set|new|modify|update|adjust|raise|lower)\s+{W}{TP}\s?\d?"
-    rf"\W{{0,3}}(?:to|at|:|@|=)?\s?{NUM}"
-    rf"|{TP}\s?\d?\s+(?:changed|moved|updated|modified)\s+(?:to\s+)?{NUM}"
-    rf"|(?:nuevo|nueva|novo|nova|новый|новая|новую|yeni)\s+{TP}\w*\s?\d?\W{{0,3}}{NUM}"
+    "MODIFY_TP": rf"(?:change|move|set|new|modify|update|adjust|raise|lower)\s+{W}{TP}"
+    rf"{TP_INDEX}\W{{0,3}}{OLD_PRICE}(?:to|at|:|@|=|is\s+now|now)?\s?{NUM}"
+    rf"|{TP}{TP_INDEX}\s+(?:changed|moved|updated|modified|adjusted|raised|lowered|change"
+    rf"|move|update|set|is\s+now|now)\s+{OLD_PRICE}(?:to\s+|at\s+)?{NUM}"
+    rf"|(?:nuevo|nueva|novo|nova|новый|новая|новую|yeni)\s+{TP}\w*{TP_INDEX}\W{{0,3}}{NUM}"
     rf"|(?:ال)?{TP}\s?\d?\s+الجديد\W{{0,3}}{NUM}",
     "TO_TP": rf"(?:to|at|on|в|на|a|para)\s+{TP}\s?\d",
     "REPORT": r"closed trades?|trades? closed|trade results|\bresults?\b|recap|summary|statistics|"

@@ -1,0 +1,106 @@
+"""Wording that says what kind of message it is, apart from its fields.
+
+A results recap, speculative prose ("could look to buy"), a hedged instruction ("you may
+close half"), an action verb, or letters of a script the keyword tables read only in part:
+the general rules (:mod:`signalbridge.parsing.rules`) read these to keep such messages from
+acting alone. Every expression has a cheap substring gate (``ANY_*``) in front of it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from signalbridge.parsing.text import contains_any, literal_first, word_start
+
+# Scripts and letters of languages whose words the keyword tables read only in part
+# (Vietnamese, Thai, Chinese, Japanese, Korean, Hindi ...): a message with other words in
+# them may say something we cannot read.
+UNREAD: Final = re.compile(
+    "[ơưăđạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ\u0e00-\u0e7f\u4e00-\u9fff\u0900-\u097f"
+    "\u3040-\u30ff\u3400-\u4dbf\uf900-\ufaff\uac00-\ud7af]"
+)
+# Spelled with literal_first and word_start: the scan skips to a possible first letter.
+REPORT: Final = re.compile(
+    literal_first(
+        *(r"closed trades?", r"trades? closed", "trade results", word_start(r"results?\b")),
+        *("recap", "summary", "statistics", "performance"),
+        (("this", "last", "past"), " (?:week|month|year)"),
+        *(r"today'?s (?:profit|result)", "pips (?:this|today)"),
+        *("результат", "итоги", "resultados", "sonuçlar", "نتائج"),
+    )
+)
+
+
+_HEDGE_WORDS: Final = (
+    *("could", "might", "possib", "potential", "outlook", "expect", "wait", "watch", "look"),
+    *("if ", "возможно", "может быть", "ждём", "ждем", "если", "podría", "podria", "posible"),
+    *("esperamos", "si rompe", "poderia", "possível", "possivel", "aguardando", "se romper"),
+    *("olabilir", "bekliyoruz", "eğer", "ربما", "ننتظر", "إذا"),
+)  # a cheap gate: every HEDGE match contains one of these
+HEDGE: Final = re.compile(
+    r"\b(?:could|might|possible|possibly|potential|outlook|expect(?:ing)?|waiting|wait for|"
+    r"watch(?:ing)?|look(?:ing)? (?:to|for)|if (?:it|price|the price|we see)|"
+    r"возможно|может быть|ждём|ждем|если|podría|podria|posible|esperamos|si rompe|"
+    r"poderia|possível|possivel|aguardando|se romper|olabilir|bekliyoruz|eğer|ربما|ننتظر|إذا)\b"
+)
+
+
+_REPORT_HINTS: Final = (
+    "result",
+    "recap",
+    "summar",
+    "statist",
+    "perform",
+    "week",
+    "month",
+    "year",
+    "today",
+    "closed",
+    "результат",
+    "итоги",
+    "resultado",
+    "sonuç",
+    "نتائج",
+)
+
+
+ANY_REPORT_HINT: Final = contains_any(_REPORT_HINTS)
+ANY_HEDGE_WORD: Final = contains_any(_HEDGE_WORDS)
+
+_ACTION_WORDS: Final = (
+    "close",
+    "move",
+    "change",
+    "cancel",
+    "modify",
+    "adjust",
+    "secure",
+    "exit",
+    "hit",
+)
+ANY_ACTION_WORD: Final = contains_any(_ACTION_WORDS)
+
+
+_UPDATE_HEDGE_WORDS: Final = (
+    *("if ", "may", "might", "could", "consider", "recommend", "suggest", "would", "option"),
+    *("prefer", "like", "want", "wish", "can ", "should", "think", "maybe", "perhaps"),
+    *("если", "можно", "рекомен", "si ", "puede", "pode", "podemos", "recomend", "eğer"),
+    *("isterse", "إذا", "يمكن", "jika", "kalau", "bisa", "nếu", "có thể", "如果", "可以"),
+    *("اگر", "می‌توان", "میتوان", "cân nhắc", "pertimbangkan", "考虑", "建议"),
+)  # a cheap gate: every UPDATE_HEDGE match contains one of these
+_HEDGE_TERMS: Final = (
+    *("if", "may", "might", "could", r"consider\w*", r"recommend\w*", r"suggest\w*", "would"),
+    *(r"optional\w*", r"prefer\w*", r"you\s+(?:like|want|wish)", "can", "should", r"i\s+think"),
+    *("maybe", "perhaps", "если", "можно", r"рекоменд\w*", "si", r"puede\w*", r"pode\w*"),
+    *("podemos", r"recomend\w*", "eğer", r"isterse\w*", "jika", "kalau", "bisa", "nếu"),
+    *(r"có\s+thể", r"cân\s+nhắc", "pertimbangkan", "إذا", "يمكن", "اگر", "می‌توان", "میتوان"),
+)
+# each term whole (its boundary tested after its first letter), Chinese ones anywhere
+UPDATE_HEDGE: Final = re.compile(
+    literal_first(
+        (tuple(word_start(t) + r"(?!\w)" for t in _HEDGE_TERMS), ""),
+        *("如果", "可以", "考虑", "建议"),
+    )
+)
+ANY_UPDATE_HEDGE: Final = contains_any(_UPDATE_HEDGE_WORDS)
