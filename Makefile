@@ -38,8 +38,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# two worker processes (pytest-xdist): every test has its own database, ports and keys
+PYTEST_WORKERS ?= 2
 pytest: $(STAMP) $(COMPILED)
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS)
 
 ## bench: every benchmark in bench/ (prints figures beside their in-run baselines)
 bench: $(STAMP) $(COMPILED)

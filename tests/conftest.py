@@ -11,6 +11,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
+# the running platform (databases, harness) for every test folder, and the one place
+# fixtures are shared from
+pytest_plugins = ("tests.platform_fixtures",)
+
 settings.register_profile(
     "signalbridge",
     deadline=None,

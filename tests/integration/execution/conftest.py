@@ -1,3 +1,2 @@
 from tests.fakes.binance import binance_server, fake_binance  # noqa: F401
 from tests.integration.execution.test_engine_fixtures import rig  # noqa: F401
-from tests.platform_fixtures import database_url, harness, pg_database, pg_server  # noqa: F401

@@ -101,7 +101,7 @@ async def test_5xx_burst_is_retried_with_controlled_clock(server: FlakyServer) -
     assert result == "ok"
     assert len(server.hits_for("/t")) == 4
     assert t.sleeps == [0.5, 1.0, 2.0]
-    assert real_elapsed < 1.0  # no real backoff sleeps
+    assert real_elapsed < sum(t.sleeps)  # the backoff went to the fake clock, not real time
     assert (
         registry.get_sample_value(
             "signalbridge_http_requests_total",
@@ -230,11 +230,13 @@ async def test_slow_endless_body_cut_at_total_timeout(server: FlakyServer) -> No
         start = time.monotonic()
         with pytest.raises(ResponseDeadlineExceeded):
             await client.get("/drip")
-        assert time.monotonic() - start < 1.5
+        # the drip never pauses long enough for the 5 s read timeout: only the total
+        # deadline can end it, so finishing before the read timeout proves the cut
+        assert time.monotonic() - start < 5.0
         start = time.monotonic()
         with pytest.raises(ResponseDeadlineExceeded):
             await fetch(client, "GET", "/drip", max_bytes=10**9, deadline=0.2)
-        assert time.monotonic() - start < 1.0
+        assert time.monotonic() - start < 5.0
 
 
 async def test_hung_server_cut_at_total_timeout(server: FlakyServer) -> None:

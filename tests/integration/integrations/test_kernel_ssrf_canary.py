@@ -179,6 +179,6 @@ async def test_hostile_responses_on_a_user_url_are_cut_at_the_caps() -> None:
             start = time.monotonic()
             with pytest.raises(ResponseDeadlineExceeded):
                 await client.get("/drip")
-            assert time.monotonic() - start < 1.5
+            assert time.monotonic() - start < 5.0  # the total deadline cut it, not the read timeout
         assert {hit.path for hit in hostile.hits} == {"/bomb", "/drip"}
     assert peak < 16 * 1024 * 1024  # inflating the bomb whole would take 100 MB

@@ -19,8 +19,8 @@ def _differences(connection: Any) -> list[Any]:
     return list(compare_metadata(context, Base.metadata))
 
 
-async def test_migrations_match_the_models(database_url: str) -> None:
-    engine = make_engine(database_url)
+async def test_migrations_match_the_models(empty_database_url: str) -> None:
+    engine = make_engine(empty_database_url)
     try:
         await upgrade(engine, "2cb4e3903c9d")  # the first release's schema
         async with engine.begin() as conn:

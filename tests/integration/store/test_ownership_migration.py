@@ -58,9 +58,9 @@ async def _rows(engine: AsyncEngine, sql: str) -> list[tuple[Any, ...]]:
 
 
 async def test_orphan_accounts_go_to_the_first_admin_and_references_survive(
-    database_url: str,
+    empty_database_url: str,
 ) -> None:
-    engine = make_engine(database_url)
+    engine = make_engine(empty_database_url)
     try:
         await upgrade(engine, BEFORE)
         async with engine.begin() as conn:

@@ -69,12 +69,27 @@ def test_the_cache_is_bounded() -> None:
     assert 50_000 <= len(lexicon.cache) <= 50_001  # the bound, plus the guard entry
 
 
-def test_many_glued_tokens_stay_linear() -> None:
-    """Each glued token is split in place; that must not re-read the whole message."""
-    text = " ".join(f"w{n}x" for n in range(2_000))
-    start = time.perf_counter()
-    lex(text, fresh())
-    assert time.perf_counter() - start < 0.5
+def _best_lex_seconds(text: str, rounds: int = 9) -> float:
+    times = []
+    for _ in range(rounds):
+        lexicon = fresh()
+        start = time.perf_counter()
+        lex(text, lexicon)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def test_many_glued_tokens_stay_near_linear() -> None:
+    """Each glued token is split in place; that must not re-read the whole message.
+
+    Measured as a ratio in the same run (ten times the tokens against one), so a slow
+    machine cannot fail it: a re-read per split would cost about 100 times, linear work 10
+    (measured: about 17, the in-place list splices; best of nine rounds against noise).
+    """
+    small = " ".join(f"w{n}x" for n in range(400))
+    large = " ".join(f"w{n}x" for n in range(4_000))
+    ratio = _best_lex_seconds(large) / _best_lex_seconds(small)
+    assert ratio < 60, f"ten times the glued tokens cost {ratio:.0f} times the time"
 
 
 _WORDS = (

@@ -91,14 +91,28 @@ ADVERSARIAL = {
 }
 
 
-def test_adversarial_100kb_inputs_are_fast() -> None:
-    for name, text in ADVERSARIAL.items():
+def _best_check_seconds(text: str, rounds: int = 3) -> float:
+    times = []
+    for _ in range(rounds):
         start = time.perf_counter()
         check(text)
-        elapsed = time.perf_counter() - start
-        # the budget is 50 ms (bench/parse_speed.py --adversarial prints exact figures);
-        # the test leaves a wide margin for a loaded CI machine
-        assert elapsed < 0.5, f"{name}: {elapsed * 1000:.0f} ms"
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+PROSE = ("The market opened quietly and traders waited for the central bank. " * 1500)[:100_000]
+
+
+def test_adversarial_100kb_inputs_cost_no_more_than_prose() -> None:
+    """Hostile 100 KB inputs cost about what 100 KB of ordinary prose costs.
+
+    A ratio in the same run, so a slow machine cannot fail it; the absolute figures
+    are printed by ``bench/parse_speed.py --adversarial``. Measured here: at most 3 times.
+    """
+    prose = _best_check_seconds(PROSE)
+    for name, text in ADVERSARIAL.items():
+        ratio = _best_check_seconds(text) / prose
+        assert ratio < 20, f"{name}: {ratio:.1f} times the prose"
 
 
 def test_a_signal_at_the_start_of_a_huge_message_is_kept() -> None:
