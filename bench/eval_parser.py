@@ -1,7 +1,7 @@
 """Exact-match accuracy of the rule parser on the dev corpus, and its confidence calibration.
 
 Usage: .venv/bin/python bench/eval_parser.py [CORPUS_DIR] [--errors N] [--source NAME]
-       [--disputes FILE]
+       [--disputes FILE] [--learn K [--folds F]]
 
 Each labelled line's ``expected`` (in its source's own vocabulary, see the corpus
 SOURCES.md) is mapped to the output contract and compared field by field: a row is
@@ -19,6 +19,13 @@ fields the contract check drops), and ``reason``. The parser is never tuned to a
 listed there. The **auto rate** is the share of signals and
 updates that are right *and* at or above the execution threshold (0.9): what would run
 without a human.
+
+``--learn K`` measures learning a channel's format (issue 14, goal 3) instead: for each
+source, a template is learned from K of its signals (``parsing/learn.py``) and every other
+labelled row of the source is read with it; repeated over F folds (different K each time,
+seeded). It prints per source the accuracy of the general rules and with the learned
+template on the same rows, the gain, the wrong parses at or above 0.9 of each, and the rows
+right at or above 0.9 (the auto count) of each.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import random
 import re
 import sys
 from collections import defaultdict
@@ -241,8 +249,12 @@ def main() -> int:
     ap.add_argument("--errors", type=int, default=0, help="print up to N wrong rows")
     ap.add_argument("--source", default="", help="only files whose name contains this")
     ap.add_argument("--disputes", type=Path, default=DEFAULT_DISPUTES)
+    ap.add_argument("--learn", type=int, default=0, help="leave-one-out: learn from K signals")
+    ap.add_argument("--folds", type=int, default=3, help="with --learn: folds per source")
     args = ap.parse_args()
     disputes = load_disputes(args.disputes)
+    if args.learn:
+        return learn_report(args.corpus, args.source, disputes, args.learn, args.folds)
     per_kind, per_source, auto = Tally(), Tally(), Tally()
     buckets: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     out_kinds: dict[str, int] = defaultdict(int)
@@ -328,6 +340,98 @@ def main() -> int:
             print(f"  {stale} dispute(s) match no labelled row of the corpus")
     for err in errors[: args.errors]:
         print(err)
+    return 0
+
+
+# corpus fields an operator would give as an example's contract (the rest are not learned)
+_LEARN_FIELDS = ("symbol", "side", "entry", "entry_low", "entry_high", "entries")
+_LEARN_FIELDS += ("stop_loss", "take_profits", "leverage", "order_type")
+
+
+def example_contract(exp: dict[str, Any], source: str) -> dict[str, Any] | None:
+    """A labelled signal row as an operator's example (its literal fields only), or None."""
+    if expected_kind(exp) != "signal" or exp.get("symbol_not_in_text") or "symbol" not in exp:
+        return None
+    skip = set((exp.get("values_not_literal_in_text") or {}).keys())
+    skip |= SKIP_FIELDS.get(source, set())
+    out = {k: exp[k] for k in _LEARN_FIELDS if k in exp and k not in skip}
+    if out.get("order_type") == "stop":
+        out["order_type"] = "limit"
+    if out.get("leverage") == 1:  # a source's default, not written in the text (PARSER.md)
+        del out["leverage"]
+    return out
+
+
+def learn_report(
+    corpus: Path, only: str, disputes: dict[str, dict[str, Any]], k: int, folds: int
+) -> int:
+    """Per source: accuracy of the rules alone and with a template learned from K signals."""
+    from signalbridge.parsing.learn import LearnError, learn_template
+
+    print(f"learning from {k} signals per source, {folds} folds, scored on the other rows")
+    print(
+        f"{'source':<30}{'folds':>6}{'rows':>7}{'generic':>9}{'learned':>9}{'gain':>7}"
+        f"{'wrong>=.9 g/l':>15}{'auto g/l':>13}"
+    )
+    # rows, generic right, learned right, generic / learned sure-wrong, generic / learned auto
+    totals = [0, 0, 0, 0, 0, 0, 0]
+    refusals: list[str] = []
+    for path in sorted(corpus.glob("*.jsonl")):
+        if only and only not in path.name:
+            continue
+        source = path.stem.split("__")[0]
+        rows = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            exp = row.get("expected")
+            if not exp or text_key(row["text"]) in disputes:
+                continue
+            plain = parse(row["text"])
+            if judge(exp, plain, source, row["text"]) is not None:
+                rows.append((row["text"], exp, plain))
+        pool = [i for i, (_, exp, _) in enumerate(rows) if example_contract(exp, source)]
+        if len(pool) <= k:
+            continue
+        n = g_ok = l_ok = g_bad = l_bad = g_auto = l_auto = learned_folds = 0
+        for fold in range(folds):
+            train = set(random.Random(fold).sample(pool, k))
+            examples = [(rows[i][0], example_contract(rows[i][1], source)) for i in train]
+            try:
+                template = learn_template(examples).template(source)
+                learned_folds += 1
+            except LearnError as exc:
+                refusals.append(f"  {source} fold {fold}: {exc}")
+                template = None
+            for i, (text, exp, plain) in enumerate(rows):
+                if i in train:
+                    continue
+                result = plain if template is None else parse(text, template)
+                g = not judge(exp, plain, source, text)[1]  # type: ignore[index]
+                r = not judge(exp, result, source, text)[1]  # type: ignore[index]
+                n += 1
+                g_ok += g
+                l_ok += r
+                g_bad += not g and plain.confidence >= THRESHOLD
+                l_bad += not r and result.confidence >= THRESHOLD
+                g_auto += g and plain.confidence >= THRESHOLD
+                l_auto += r and result.confidence >= THRESHOLD
+        gain = 100 * (l_ok - g_ok) / max(n, 1)
+        print(
+            f"{source:<30}{learned_folds:>3}/{folds:<2}{n:>7}{100 * g_ok / max(n, 1):>8.1f}%"
+            f"{100 * l_ok / max(n, 1):>8.1f}%{gain:>+7.1f}{g_bad:>9}/{l_bad:<5}"
+            f"{g_auto:>7}/{l_auto}"
+        )
+        for i, v in enumerate((n, g_ok, l_ok, g_bad, l_bad, g_auto, l_auto)):
+            totals[i] += v
+    n, g_ok, l_ok, g_bad, l_bad, g_auto, l_auto = totals
+    gain = 100 * (l_ok - g_ok) / max(n, 1)
+    print(
+        f"{'all':<30}{'':>6}{n:>7}{100 * g_ok / max(n, 1):>8.1f}%"
+        f"{100 * l_ok / max(n, 1):>8.1f}%{gain:>+7.1f}{g_bad:>9}/{l_bad:<5}{g_auto:>7}/{l_auto}"
+    )
+    if refusals:
+        print(f"\nfolds where learning refused ({len(refusals)}; scored with the rules):")
+        print("\n".join(r[:200] for r in refusals))
     return 0
 
 

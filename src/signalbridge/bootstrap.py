@@ -23,7 +23,7 @@ from functools import partial
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from signalbridge.channels import webhook
+from signalbridge.channels import rss, telegram_bot, telegram_user, webhook, webpage
 from signalbridge.execution.engine import ExecutionEngine
 from signalbridge.execution.monitor import PositionMonitor
 from signalbridge.execution.pool import AdapterPool
@@ -50,6 +50,10 @@ def build_registry() -> AdapterRegistry:
     """The adapter types this build knows: each adapter module registers itself here."""
     registry = AdapterRegistry()
     webhook.register(registry)
+    rss.register(registry)
+    webpage.register(registry)
+    telegram_bot.register(registry)
+    telegram_user.register(registry)
     paper.register(registry)
     ccxt_adapter.register(registry)
     metaapi.register(registry)

@@ -6,11 +6,12 @@ module reads the environment on its own.
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
@@ -55,6 +56,12 @@ class Settings(BaseSettings):
     # A stop or target resting on the venue is left to the venue this long after the price
     # reached its level; then the monitor cancels it and closes at market.
     resting_grace_seconds: float = 10.0
+    # The notification bot (notifications/): its token from @BotFather turns notices on;
+    # without one the outbox keeps filling and nothing is sent. The API URL is for a local
+    # Bot API server (it must pass the SSRF guard: loopback only through allowed_hosts).
+    notify_bot_token: SecretStr | None = None
+    notify_bot_api_url: str = "https://api.telegram.org"
+    notify_seconds: float = Field(default=1.0, gt=0)
     # How often the scheduler polls each active polling channel (feeds, Telegram, pages).
     poll_interval_seconds: float = Field(default=30.0, gt=0)
     webhook_max_body_bytes: int = 64 * 1024
@@ -62,6 +69,14 @@ class Settings(BaseSettings):
     # the server's clock is refused, and a body seen again on a channel within this time
     # is a duplicate. A channel's `tolerance_seconds` overrides it.
     webhook_tolerance_seconds: int = Field(default=300, ge=1, le=86_400)
+    # TradingView's published alert source addresses: what a webhook channel's
+    # `allowed_sources` preset "tradingview" stands for. Update it when TradingView does.
+    tradingview_sources: list[str] = Field(
+        default_factory=lambda: ["52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7"]
+    )
+    # Reverse proxies (IPs or CIDRs) whose X-Forwarded-For is believed when a webhook
+    # channel checks its allowed sources. Empty by default: the header is never trusted.
+    trusted_proxies: list[str] = Field(default_factory=list)
     log_level: str = "INFO"
     log_json: bool = True
     # The operator's SSRF allow-list, and the only way to open one: host names (exact),
@@ -74,6 +89,13 @@ class Settings(BaseSettings):
     redis_url: str = Field(default="", description="shared state for breakers and rate limits")
     redis_prefix: str = Field(default="signalbridge", description="key prefix in Redis")
     config_file: Path | None = None
+
+    @field_validator("tradingview_sources", "trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_network(entry.strip(), strict=False)  # ValueError names the entry
+        return value
 
     @property
     def resolved_database_url(self) -> str:

@@ -20,6 +20,9 @@ the body and keep the signature).
 object body carries the secret in a top-level field (``secret_field``). The field is cut
 out of the body text before the body is parsed or stored. Such a delivery has no
 timestamp, so its only replay protection is the body-hash window; send it over HTTPS.
+A ``pineconnector`` channel also finds it in a PineConnector command
+(channels/dialect_secrets.py), and ``allowed_sources`` may confine any channel to some
+addresses (channels/source_allowlist.py; the route checks it).
 
 :meth:`WebhookChannel.verify` does the same work whatever the mode and the outcome (one
 HMAC, one scan for a body secret, two constant-time comparisons), so a caller without
@@ -39,8 +42,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from signalbridge.channels.dialect_secrets import find_pine_secret
+from signalbridge.channels.source_allowlist import SourceAllowList, check_entries
 from signalbridge.integrations.registry import AdapterRegistry
 
 SIGNATURE_HEADER = "X-SignalBridge-Signature"
@@ -94,6 +99,16 @@ class WebhookConfig(BaseModel):
         description="how far a signed timestamp may be from the server's clock, and how "
         "long a body counts as a duplicate; empty means the server's setting",
     )
+    allowed_sources: list[str] = Field(
+        default_factory=list,
+        description="IPs, CIDR networks or 'tradingview' (the server's tradingview_sources) "
+        "that may deliver; empty: any address (channels/source_allowlist.py)",
+    )
+
+    @field_validator("allowed_sources")
+    @classmethod
+    def _sources(cls, value: list[str]) -> list[str]:
+        return check_entries(value)
 
 
 @dataclass(frozen=True)
@@ -234,8 +249,12 @@ class WebhookChannel:
 
     type = "webhook"
 
-    def __init__(self, config: WebhookConfig) -> None:
+    def __init__(self, config: WebhookConfig, dialect: str | None = None) -> None:
         self._secret = config.secret.encode()
+        #: The channel's dialect setting: ``pineconnector`` also reads the secret where
+        #: PineConnector puts it (channels/dialect_secrets.py).
+        self.dialect = dialect
+        self.sources = SourceAllowList.parse(config.allowed_sources)
         self._key = config.secret
         self.parse_text = config.parse_text
         self.auth = config.auth
@@ -252,6 +271,9 @@ class WebhookChannel:
         given = headers.get(SIGNATURE_HEADER.lower(), "")
         expected = signature(self._key, stamp, delivery, body)
         found = find_body_secret(body, self.secret_field)
+        pine = find_pine_secret(body)  # scanned whatever the dialect: the same work
+        if found is None and self.dialect == "pineconnector":
+            found = pine
         signed = hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode())
         carried = hmac.compare_digest(
             found[0].encode("utf-8", "replace") if found else b"", self._secret

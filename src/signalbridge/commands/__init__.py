@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from signalbridge.commands import admin, run, send
+from signalbridge.commands import admin, run, send, telegram
 
 app = typer.Typer(
     help="SignalBridge: a self-hosted trading-signal hub.",
@@ -20,9 +20,11 @@ app = typer.Typer(
 users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage the credential vault's keys.", no_args_is_help=True)
+telegram_app = typer.Typer(help="Telegram user channels' accounts.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(keys_app, name="keys")
+app.add_typer(telegram_app, name="telegram")
 
 # In this order in ``signalbridge --help``.
 app.command()(run.migrate)
@@ -37,3 +39,5 @@ tokens_app.command("create")(admin.tokens_create)
 tokens_app.command("list")(admin.tokens_list)
 tokens_app.command("revoke")(admin.tokens_revoke)
 keys_app.command("rotate")(admin.keys_rotate)
+telegram_app.command("login")(telegram.login)
+telegram_app.command("status")(telegram.status)

@@ -90,7 +90,17 @@ def serve(
             await _print_demo(c, base_url)
 
     app_ = create_app(c, on_startup=startup, on_shutdown=platform.stop)
-    uvicorn.run(app_, host=bind_host, port=bind_port, log_level="warning", access_log=False)
+    # proxy_headers=False: uvicorn would otherwise let a peer on 127.0.0.1 name any client
+    # address in X-Forwarded-For; only SIGNALBRIDGE_TRUSTED_PROXIES decides whose header
+    # is believed (channels/source_allowlist.py).
+    uvicorn.run(
+        app_,
+        host=bind_host,
+        port=bind_port,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+    )
 
 
 def first_admin_banner(admin: FirstAdmin, base_url: str, *, tty: bool) -> list[str]:

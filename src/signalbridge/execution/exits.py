@@ -41,6 +41,7 @@ from signalbridge.execution.protection import ProtectionDesk, Released
 from signalbridge.execution.recorder import log_row, refresh_position
 from signalbridge.execution.sending import OrderDesk
 from signalbridge.execution.views import lenient_view_of
+from signalbridge.notifications import emit as notify
 from signalbridge.store import models as m
 from signalbridge.store.types import utcnow
 from signalbridge.venues.base import OrderSide, VenueOrderType
@@ -189,7 +190,8 @@ class ExitDesk:
         reduce_only: bool,
     ) -> int | None:
         if action.kind is ActionKind.MOVE_SL:
-            position.stop_loss = action.level
+            moved_from, position.stop_loss = position.stop_loss, action.level
+            await notify.stop_moved(session, position, moved_from, action.level)
             return None
         if action.kind is ActionKind.MODIFY_TP:
             assert action.level is not None

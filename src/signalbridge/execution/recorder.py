@@ -22,6 +22,7 @@ from sqlalchemy.orm.util import identity_key
 from signalbridge.domain.legs import is_entry_leg, target_index
 from signalbridge.domain.market import tidy
 from signalbridge.execution.net_amount import fees_json, fill_fees, stored_fees
+from signalbridge.notifications import emit as notify
 from signalbridge.store import models as m
 from signalbridge.store.db import insert_ignore_many
 from signalbridge.store.types import utcnow
@@ -138,6 +139,7 @@ async def record_orders(
     acked: dict[int, datetime] = {}
     filled: dict[int, datetime] = {}
     refresh: list[int] = []
+    newly_filled: list[m.Order] = []
     for order, vo, signal_id in answers:
         if order.status in m.OrderStatus.FINAL and order.status != _STATUS[vo.status]:
             continue
@@ -152,6 +154,8 @@ async def record_orders(
         order.acked_at = order.acked_at or now
         _earliest(acked, signal_id, order.acked_at)
         if vo.status is VenueStatus.FILLED:
+            if order.filled_at is None:
+                newly_filled.append(order)
             order.filled_at = order.filled_at or now
         if vo.filled > 0:
             if is_entry_leg(order.leg):
@@ -162,6 +166,7 @@ async def record_orders(
     await mark_stages(session, "filled_at", filled)
     if refresh:
         await refresh_positions(session, refresh, now)
+    await notify.orders_filled(session, newly_filled)  # in the transaction of the fill
 
 
 _EXACT = Decimal("1e-12")
@@ -326,6 +331,7 @@ async def refresh_positions(
         )
     )
     existing = [e for e in books if e not in created]
+    closed: list[m.Position] = []
     for chunk in _chunks(existing):
         for position in (
             await session.scalars(select(m.Position).where(m.Position.execution_id.in_(chunk)))
@@ -339,6 +345,7 @@ async def refresh_positions(
             if result.closed and position.status != m.PositionStatus.CLOSED:
                 position.status = m.PositionStatus.CLOSED
                 position.closed_at = now
+                closed.append(position)
     for execution_id, result in books.items():
         execution = executions[execution_id]
         if execution.status in m.ExecutionStatus.NOT_STARTED:
@@ -346,6 +353,7 @@ async def refresh_positions(
         if result.closed and execution.status not in m.ExecutionStatus.FINAL:
             execution.status = m.ExecutionStatus.CLOSED
             execution.reason = "position closed"
+    await notify.positions_closed(session, closed)  # with the fill that closed them
 
 
 _CHUNK = 500

@@ -77,13 +77,15 @@ _QUERY_RE = re.compile(
 )
 # Credentials inside a URL's authority: scheme://user:password@host
 _USERINFO_RE = re.compile(r"(?P<lead>\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)(?P<value>[^@\s/]+)(?=@)")
-# Bearer tokens and well-known key shapes, wherever they appear.
+# Bearer tokens and well-known key shapes, wherever they appear. A Telegram bot token
+# also hides in a URL path (``/bot<id>:<secret>/getMe``), where no word boundary precedes it.
 _SHAPES_RE = re.compile(
     r"\b(?:Bearer\s+[A-Za-z0-9._~+/=-]{8,}"
     r"|sk_(?:live|test)_[A-Za-z0-9]{8,}|rk_(?:live|test)_[A-Za-z0-9]{8,}"
     r"|whsec_[A-Za-z0-9+/=]{8,}"
     r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"
-    r"|\d{6,12}:[A-Za-z0-9_-]{30,})",
+    r"|\d{6,12}:[A-Za-z0-9_-]{30,})"
+    r"|(?<=/bot)\d{6,12}:[A-Za-z0-9_-]{30,}",
 )
 
 

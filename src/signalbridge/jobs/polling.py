@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from signalbridge.bootstrap import Container
 from signalbridge.channels.base import PollingChannel, PollResult
+from signalbridge.channels.fetching import ChannelDeps
 from signalbridge.integrations.registry import AdapterRegistry
 from signalbridge.integrations.sealing import unseal
 from signalbridge.integrations.vault import Vault
@@ -108,8 +109,10 @@ class PollingRunner:
         lease_seconds: float = LEASE_SECONDS,
         concurrency: int = CONCURRENCY,
         clock: Callable[[], datetime] = utcnow,
+        deps: ChannelDeps | None = None,
     ) -> None:
         self._sessions = sessions
+        self._deps = deps  # the kernel, for channels built with ``from_config``
         self._registry = registry
         self._vault = vault
         self._intake = intake
@@ -190,7 +193,13 @@ class PollingRunner:
         config = self._registry.validate_config(
             "channel", channel.type, {**channel.config, **secrets}
         )
-        adapter = spec.factory(config)
+        # Channels that fetch (RSS, web pages) take the kernel and their id, like venues.
+        from_config = getattr(spec.factory, "from_config", None)
+        adapter = (
+            spec.factory(config)
+            if from_config is None
+            else from_config(config, channel_id=channel.id, deps=self._deps)
+        )
         if not isinstance(adapter, PollingChannel):
             raise TypeError(f"channel type {channel.type!r} does not poll")
         self._adapters[channel.id] = (channel.updated_at, adapter)
@@ -291,4 +300,5 @@ def polling_runner(container: Container) -> PollingRunner:
         container.vault,
         container.intake,
         health=container.kernel,
+        deps=ChannelDeps(http=container.http, kernel=container.kernel),
     )

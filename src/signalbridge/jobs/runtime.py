@@ -17,13 +17,31 @@ from sqlalchemy import select
 from taskiq.api import run_receiver_task
 
 from signalbridge.bootstrap import Container
+from signalbridge.channels.telegram.client import BotApi
 from signalbridge.execution.reconcile import reconcile_all
-from signalbridge.jobs.polling import polling_runner
+from signalbridge.jobs.polling import default_owner, polling_runner
 from signalbridge.jobs.sweeper import sweep
 from signalbridge.jobs.tasks import register_tasks
+from signalbridge.notifications.runner import NotificationRunner
+from signalbridge.notifications.sender import TelegramLimits
 from signalbridge.store import models as m
 
 log = structlog.get_logger("signalbridge.runtime")
+
+
+def notification_runner(container: Container) -> NotificationRunner | None:
+    """The notification bot's job, when a bot token is set; None turns notices off."""
+    s = container.settings
+    if s.notify_bot_token is None or not s.notify_bot_token.get_secret_value():
+        return None
+    api = BotApi(
+        s.notify_bot_token.get_secret_value(),
+        http=container.http,
+        guard=container.kernel.guard("notify", 0, "telegram"),
+        api_url=s.notify_bot_api_url,
+    )
+    limits = TelegramLimits(container.kernel.limiter)
+    return NotificationRunner(container.sessions, api, limits, owner=default_owner())
 
 
 class Platform:
@@ -59,6 +77,9 @@ class Platform:
             self._every(s.paper_tick_seconds, self.tick_paper)
             self._every(s.monitor_seconds, self.monitor_once)
             self._every(s.poll_interval_seconds, polling_runner(self.container).run_once)
+            notifier = notification_runner(self.container)
+            if notifier is not None:
+                self._every(s.notify_seconds, notifier.run_once)
 
     def _every(self, seconds: float, job: Callable[[], Awaitable[object]]) -> None:
         async def loop() -> None:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from signalbridge.integrations.queue import DISPATCH_SIGNAL, RUN_EXECUTION, TaskQueue
+from signalbridge.integrations.queue import APPLY_UPDATE, DISPATCH_SIGNAL, RUN_EXECUTION, TaskQueue
 from signalbridge.store import models as m
 from signalbridge.store.types import utcnow
 
@@ -24,7 +24,9 @@ async def sweep(
     now: datetime | None = None,
     limit: int = 500,
 ) -> int:
-    """Re-queue stuck signals and executions; returns how many tasks were queued."""
+    """Re-queue stuck signals, executions and provider updates; returns how many tasks
+    were queued. An update still ``received`` (neither applied, nor waiting for review)
+    lost its task: applying is idempotent, so queuing it again is safe."""
     cutoff = (now or utcnow()) - stuck_after
     async with sessions() as session:
         signal_ids = (
@@ -52,8 +54,18 @@ async def sweep(
                 .limit(limit)
             )
         ).all()
+        update_ids = (
+            await session.scalars(
+                select(m.SignalUpdate.id)
+                .where(m.SignalUpdate.status == "received", m.SignalUpdate.created_at <= cutoff)
+                .order_by(m.SignalUpdate.id)
+                .limit(limit)
+            )
+        ).all()
     for signal_id in signal_ids:
         await queue.enqueue(DISPATCH_SIGNAL, signal_id)
     for execution_id in execution_ids:
         await queue.enqueue(RUN_EXECUTION, execution_id)
-    return len(signal_ids) + len(execution_ids)
+    for update_id in update_ids:
+        await queue.enqueue(APPLY_UPDATE, update_id)
+    return len(signal_ids) + len(execution_ids) + len(update_ids)

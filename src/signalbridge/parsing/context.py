@@ -15,7 +15,11 @@ import re
 from functools import cache
 from typing import Final
 
+from signalbridge.domain.signals import UpdateAction
 from signalbridge.parsing.text import contains_any, lower
+from signalbridge.parsing.update_languages import MORE_GATE
+from signalbridge.parsing.update_reader import UpdateHit, find_update
+from signalbridge.parsing.updates import GATE_MOVE, GATE_PCT, NEED_CANCEL, NEED_CLOSE, NEED_PARTIAL
 
 REPLY_WORDS: Final = (
     *("in reply to", "reply to", "replying to", "replied to", "quote", "quoted message"),
@@ -154,7 +158,9 @@ def split_context(text: str) -> Context | None:
                 while end < n and lines[end].strip():
                     end += 1
                 if end == n or not any(x.strip() for x in lines[end:]):
-                    end = min(i + 1, n)
+                    # no blank line: one quoted line, and never the message's last line
+                    # (a reply has words of its own: "Replying to X:\nMove SL to 1.2 now")
+                    end = i + 1 if i + 1 < n else i
                 quoted.extend(lines[i:end])
                 i = end
     while i < n and (_is_quoted(lines[i]) or (not lines[i].strip() and quoted)):
@@ -186,3 +192,49 @@ def _header_line(low: str) -> str | None:
     if "[" in low and "," in low and _date_lines()[1].fullmatch(low) is not None:
         return "date"
     return None
+
+
+# A management plan inside a call is conditional ("move SL to entry after TP1", "at +30
+# pips", "once TP1 is hit"); an instruction under a quoted call is not.
+_CONDITION: Final = re.compile(
+    r"\b(?:if|when|whenever|once|after|upon|until|before|as\s+soon\s+as|in\s+case"
+    r"|khi|nếu|jika|kalau|setelah|saat|если|когда|после|si|cuando|después|eğer|sonra"
+    r"|اگر|وقتی|بعد|إذا|عند)\b"
+    r"|\bat\s+(?:tp|target|the\s+first\s+target|\+?\d)|\bon\s+(?:tp|target)|如果|之后|以后|到了"
+)
+_MAX_TAIL_SPACES: Final = 12  # an instruction is a short line; a longer one is a note
+# Every instruction's wording holds one of these (a verb, or the stop's new place)
+_ANY_INSTRUCTION: Final = contains_any(
+    (
+        *(*NEED_CLOSE, *GATE_MOVE, *NEED_CANCEL, *NEED_PARTIAL, *GATE_PCT, *MORE_GATE),
+        *("book", "break", "to be", "to entry", "б/у", "безубыт", "trailing"),
+    )
+)
+# The actions an instruction under a call can ask for (a hit is a report, not an order)
+_INSTRUCTIONS: Final = frozenset(
+    {UpdateAction.CLOSE_ALL, UpdateAction.CLOSE_PARTIAL, UpdateAction.CANCEL}
+    | {UpdateAction.MOVE_SL_TO_ENTRY, UpdateAction.MOVE_SL, UpdateAction.MODIFY_TP}
+)
+
+
+def instruction_under_call(low: str) -> tuple[str, UpdateHit] | None:
+    """The last line of a message that holds a complete call above it, and the action it
+    asks for, when that line is an instruction of its own ("EURUSD BUY 1.0850 / SL ... /
+    Move SL to 1.0850 now": the call is the signal a reply quotes, the last line the
+    message); ``None`` when it is no explicit instruction, or a conditional one (a plan
+    that belongs to the call: "move SL to entry after TP1")."""
+    body = low.rstrip()
+    cut = body.rfind("\n")  # a call above: at least one line before the last
+    if cut < 0:
+        return None
+    tail = body[cut + 1 :].strip()
+    if not tail or tail.count(" ") > _MAX_TAIL_SPACES:
+        return None
+    if not _ANY_INSTRUCTION(tail):
+        return None  # no verb of an instruction: a call's own last line ("TP3 1.0950")
+    hit = find_update(tail)
+    if hit is None or not hit.clear or hit.action not in _INSTRUCTIONS:
+        return None
+    if _CONDITION.search(tail) is not None:
+        return None
+    return tail, hit

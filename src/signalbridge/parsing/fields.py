@@ -93,6 +93,7 @@ class Reading:
         "stray_values",
         "symbols",
         "take_profits",
+        "tp_dropped",
         "tp_open",
         "tp_overflow",
         "unread",
@@ -111,6 +112,7 @@ class Reading:
         self.extra_stops = 0
         self.take_profits: list[Decimal] = []
         self.tp_overflow = self.tp_open = False
+        self.tp_dropped = False  # a value in the target list on the losing side of the entry
         self.leverage: int | None = None
         self.market = self.pending = self.spot = self.satoshi = False
         self.metric = 0  # market statistics named ("funding rate at 0.01%")
@@ -133,6 +135,7 @@ def read_fields(lexemes: list[Lexeme]) -> Reading:
     n = len(lexemes)
     numbers = 0  # a local counter, stored once at the end
     name_number = -1  # the index of the number that completes an index's name
+    last_index = -3  # the position of the last list index ("Target 2")
     for idx, lx in enumerate(lexemes):
         kind = lx.kind
         if kind == _PUNCT:
@@ -170,6 +173,10 @@ def read_fields(lexemes: list[Lexeme]) -> Reading:
             if (
                 len(text) <= 2
                 and text.isdigit()
+                # "Target 2: 9": a list index is never followed by another
+                and not (last_index == idx - 2 and lexemes[idx - 1].kind == _PUNCT)
+                # "Target: 15" ends its line: after a colon, the value, not an index
+                and not (prev is not None and prev.text == ":" and _ends_line(lexemes, idx))
                 and _is_index(
                     lx,
                     prev_sig if prev is not None and prev.kind == _PUNCT else prev,
@@ -179,13 +186,27 @@ def read_fields(lexemes: list[Lexeme]) -> Reading:
                 )
             ):
                 prev = lx
+                last_index = idx
                 continue
             if cur == _TP:
-                if len(r.take_profits) < MAX_TAKE_PROFITS:
+                if (
+                    field_nums
+                    and r.take_profits
+                    and r.first_side is not None
+                    and _losing_side(value, r)
+                    and not _losing_side(r.take_profits[0], r)
+                ):
+                    # "Targets: 46000, 47000\n0.5% - 44500": the list has ended
+                    r.tp_dropped = True
+                    r.stray += 1
+                    r.stray_values.append(value)
+                    cur = None
+                elif len(r.take_profits) < MAX_TAKE_PROFITS:
                     r.take_profits.append(value)
+                    field_nums += 1
                 else:
                     r.tp_overflow = True
-                field_nums += 1
+                    field_nums += 1
             elif cur == _ENTRY:
                 if len(r.entry) < MAX_TAKE_PROFITS:
                     r.entry.append(value)
@@ -290,6 +311,11 @@ def read_fields(lexemes: list[Lexeme]) -> Reading:
                 blank_ok = True
         elif kind == _LONG or kind == _SHORT:
             if r.stop_loss is not None and r.take_profits and r.first_side is not None:
+                if kind == r.first_side and not _call_follows(lexemes, idx):
+                    # "BUY & HOLD ✅" under a complete buy: the same call's side, again
+                    prev_sig = lx
+                    prev = lx
+                    continue
                 r.multi = True  # a second call after a complete one: read only the first
                 r.symbols.extend((x.symbol, x.strength) for x in lexemes[idx:] if x.kind == _SYM)
                 break
@@ -412,6 +438,12 @@ def _hoist(lexemes: list[Lexeme], out: list[Lexeme], first: int, k: int) -> list
     j = first - 1
     while j >= 0 and lexemes[j].kind == _PUNCT:
         j -= 1
+    links = 0  # "0.06 can be stop", "1.0880 is the target": a few linking words
+    while j >= 0 and lexemes[j].kind == _WORD and lexemes[j].text in _LINKS and links < 3:
+        links += 1
+        j -= 1
+        while j >= 0 and lexemes[j].kind == _PUNCT:  # "0.06$ can be stop"
+            j -= 1
     if j < 0 or lexemes[j].kind != _NUM:
         return out
     start = j
@@ -429,6 +461,10 @@ def _hoist(lexemes: list[Lexeme], out: list[Lexeme], first: int, k: int) -> list
     out[start : start + width] = lexemes[first : k + 1]
     out[start + width : k + 1] = moved
     return out
+
+
+# words that may stand between a price and the keyword that follows it
+_LINKS: Final = frozenset({"can", "be", "is", "as", "will", "would", "could", "the", "our"})
 
 
 def _colon_number(lexemes: list[Lexeme], idx: int) -> bool:
@@ -457,6 +493,29 @@ def _num_follows(lexemes: list[Lexeme], idx: int, r: Reading) -> bool:
             return True
         if kind not in (_PUNCT, _AT, _JOIN, _NL):
             return False
+    return False
+
+
+def _ends_line(lexemes: list[Lexeme], idx: int) -> bool:
+    return idx + 1 == len(lexemes) or lexemes[idx + 1].kind == _NL
+
+
+def _losing_side(value: Decimal, r: Reading) -> bool:
+    """Below the entry for a long, above it for a short: no target's place."""
+    entries = r.entry or r.implicit_entry
+    if not entries:
+        return False
+    if r.first_side == _LONG:
+        return value < min(entries)
+    return value > max(entries)
+
+
+def _call_follows(lexemes: list[Lexeme], idx: int) -> bool:
+    """Whether a price or an instrument follows: what a second call needs."""
+    for k in range(idx + 1, len(lexemes)):
+        kind = lexemes[k].kind
+        if kind == _NUM or kind == _SYM:
+            return True
     return False
 
 

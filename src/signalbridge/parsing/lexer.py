@@ -18,13 +18,16 @@ from signalbridge.parsing.symbols import (
     CRYPTO_QUOTES,
     FIAT,
     FIXED,
+    INDEX_NUMBERS,
     KNOWN_COINS,
     METALS,
+    NAMED_INDEX,
     NOT_SYMBOLS,
     STRONG,
     TAGGED,
     crypto_pair,
     forex_pair,
+    named_index,
     resolve_bare,
     resolve_tag,
     resolve_word,
@@ -172,6 +175,7 @@ _NEGATIONS: Final = frozenset(
     {"dont", "never", "not", "avoid", "nunca", "не", "asla", "não", "nao"}
     | {"不要", "不", "别", "勿", "không", "đừng", "jangan", "tidak", "nicht", "kein", "nie"}
     | {"ні", "نه", "نکنید", "مت"}
+    | {"ไม", "ไมควร", "อยา"}  # Thai "ไม่", "ไม่ควร", "อย่า" as thai.fold leaves them
 )
 
 
@@ -197,7 +201,7 @@ def _plain_word(tok: str, lexicon: Lexicon) -> Lexeme | None:
     low = lower(tok)
     if not low.isalpha() or low in ("s", "t", "don"):
         return None
-    if low in _NEGATIONS or low in _PAIRABLE or low in _SYMBOL_LABELS:
+    if low in _NEGATIONS or low in _PAIRABLE or low in _SYMBOL_LABELS or low in NAMED_INDEX:
         return None
     cat = lexicon.words.get(low)
     if cat is not None:
@@ -379,6 +383,12 @@ def lex(text: str, lexicon: Lexicon) -> list[Lexeme]:
                         out.append(Lexeme(_IDX, nxt[1:]))
                     i += 3
                     continue
+            if low in NAMED_INDEX:  # "Germany 40", "US Tech 100", "Wall Street"
+                named = named_index(toks, lows, i, n)
+                if named is not None:
+                    out.append(Lexeme(_SYM, low, symbol=named[0], strength=STRONG))
+                    i = named[1]
+                    continue
             entries = phrases.get(low)
             if entries is not None:
                 matched = _phrase(lows, i, n, entries)
@@ -457,7 +467,13 @@ def lex(text: str, lexicon: Lexicon) -> list[Lexeme]:
             i += 1
             continue
         # punctuation, emoji and other single characters
-        if first in _HASH and i + 1 < n and toks[i + 1].isalnum():
+        if (
+            first in _HASH
+            and i + 1 < n
+            and toks[i + 1].isalnum()
+            # "0.06$ can be stop": a "$" after a price is its currency, not a cashtag
+            and not (first == "$" and i and toks[i - 1][-1:].isdigit())
+        ):
             nxt = lower(toks[i + 1])
             pair = _pair_at(toks, i + 1, n, nxt)
             if pair is not None:
@@ -484,6 +500,8 @@ def lex(text: str, lexicon: Lexicon) -> list[Lexeme]:
                 k += 1
             if k < n and toks[k][0].isdigit():
                 emoji = _EMOJI_BEFORE_PRICE[tok]
+            elif out and out[-1].kind == _NUM and (k == n or toks[k] == "\n"):
+                emoji = _EMOJI_BEFORE_PRICE[tok]  # "190.60 ❌" ends its line: a label after
         if tok == "+" and i + 1 < n and toks[i + 1][0].isdigit():
             i += 2  # "+70" pips, "+6%": a result, not a price
             continue
@@ -505,8 +523,9 @@ def _number(toks: list[str], i: int, n: int, out: list[Lexeme]) -> int:
         return i + 2
     if nxt == ":" and len(tok) <= 2 and tok.isdigit() and i + 2 < n:
         after = toks[i + 2]
-        if after.isdigit() and len(after) <= 2:
-            return i + 3  # a time (02:25) or a ratio (1:3)
+        # a time (02:25) or a ratio (1:3); "Target 2: 9" is a target's index and price
+        if after.isdigit() and len(after) <= 2 and not (out and out[-1].kind == _TP):
+            return i + 3
     value = parse_number(tok)
     if value is None:
         m = _INDEX_NUMBER.fullmatch(tok)
@@ -716,6 +735,9 @@ def join_spaced_thousands(lexemes: list[Lexeme]) -> list[Lexeme]:
             other = lx.value
             if lx.kind != _NUM or k in taken or other is None or not other:
                 continue
+            named = lexemes[k - 1].symbol if k else ""
+            if named and lx.text in INDEX_NUMBERS.get(named, ()):
+                continue  # "Nikkei 225 short 38 900": the index's name, not a price
             if any(_near(other, part) for part in parts):
                 return lexemes  # another price has the parts' scale: they are prices
             scale = scale or _near(other, mid)

@@ -3,7 +3,8 @@
 Languages: English, Russian, Spanish, Portuguese, Turkish, Arabic (plus the Persian and
 Indonesian words real channels mix in) in the tables below, and every language of
 :data:`LANGUAGES` (Chinese, Japanese, Korean, Persian, Vietnamese, Ukrainian, French,
-German, Italian, Polish, Urdu, romanised Hindi, Malay and Indonesian), one entry each.
+German, Italian, Polish, Urdu, romanised Hindi, Thai, Malay and Indonesian), one entry
+each (and a few more Arabic words).
 A channel template can extend a copy of the table with its own words, so the same rules
 read that channel's dialect.
 """
@@ -17,6 +18,7 @@ from functools import cache
 from typing import Any, Final
 
 from signalbridge.parsing.text import lower
+from signalbridge.parsing.thai import fold
 
 
 class Cat(IntEnum):
@@ -53,7 +55,7 @@ _WORDS: Final[dict[Cat, str]] = {
         giriş giris giriş: دخول الدخول ورود ent open_price entry_price buyzone buy_zone
         masuk""",
     Cat.SL: """sl stoploss stopls stoplos stop s/l стоп стоп-лосс стоплосс сл stopu zarar
-        وقف ستاپ استاپ sll stp stl invalidation invalid""",
+        وقف ستاپ استاپ sll stp stl invalidation invalid invalidated""",
     Cat.TP: """tp tps target targets take_profit takeprofit profit_target objetivo objetivos
         alvo alvos тейк тейки тейков цель цели тп тейкпрофит hedef hedefler hedef1 هدف
         الهدف أهداف اهداف تارگت تی‌پی tgt tgts tg targeting targetting""",
@@ -208,9 +210,15 @@ LANGUAGES: Final[dict[str, dict[Cat, tuple[str, ...]]]] = {
         Cat.SHORT: ("做空", "开空", "空单", "卖出", "卖空", "做空单", "開空", "賣出"),
         Cat.WLONG: ("看多", "看涨", "看漲"),
         Cat.WSHORT: ("看空", "看跌"),
-        Cat.ENTRY: ("入场", "入场价", "进场", "进场价", "开仓价", "入场区间", "入場", "進場"),
-        Cat.SL: ("止损", "止损价", "止損", "止蝕", "止损位"),
-        Cat.TP: ("止盈", "止盈价", "止盈位", "目标", "目标价", "目標", "目标位", "止盈目标"),
+        Cat.ENTRY: (
+            *("入场", "入场价", "进场", "进场价", "开仓价", "入场区间", "入場", "進場"),
+            *("入场价格", "进场价格", "开仓价格", "入场位", "进场位", "入场点", "入场区域"),
+        ),
+        Cat.SL: ("止损", "止损价", "止損", "止蝕", "止损位", "止损价格", "止损点"),
+        Cat.TP: (
+            *("止盈", "止盈价", "止盈位", "目标", "目标价", "目標", "目标位", "止盈目标"),
+            *("止盈价格", "目标价格", "止盈点"),
+        ),
         Cat.LEV: ("杠杆", "槓桿", "倍数"),
         Cat.MARKET: ("市价", "现价", "市價", "現價", "立即"),
         Cat.PENDING: ("限价", "挂单", "限價", "掛單"),
@@ -248,11 +256,12 @@ LANGUAGES: Final[dict[str, dict[Cat, tuple[str, ...]]]] = {
     "vi": {
         Cat.LONG: ("mua",),
         Cat.SHORT: ("bán",),
-        Cat.ENTRY: ("vào lệnh", "điểm vào", "giá vào", "vùng vào", "vùng giá vào"),
+        Cat.ENTRY: ("vào lệnh", "điểm vào", "giá vào", "vùng vào", "vùng giá vào", "vùng"),
+        Cat.AT: ("tại", "giá"),
         Cat.SL: ("cắt lỗ", "dừng lỗ"),
         Cat.TP: ("chốt lời", "chốt lãi", "mục tiêu"),
         Cat.LEV: ("đòn bẩy",),
-        Cat.MARKET: ("giá hiện tại", "giá thị trường"),
+        Cat.MARKET: ("giá hiện tại", "giá thị trường", "ngay", "ngay lập tức"),
     },
     "uk": {
         Cat.LONG: ("купівля", "купити", "купуємо"),
@@ -308,6 +317,25 @@ LANGUAGES: Final[dict[str, dict[Cat, tuple[str, ...]]]] = {
         Cat.SHORT: ("becho", "bechein", "bech", "bechna"),
         Cat.MARKET: ("abhi",),
     },
+    "th": {
+        # written with their marks; stored folded (thai.fold), as the segmenter reads them
+        Cat.LONG: ("ซื้อ", "เปิดลอง", "เปิดลองที่", "ซื้อที่", "เข้าซื้อ"),
+        Cat.SHORT: ("ขาย", "ชอร์ต", "ช็อต", "เปิดชอร์ต", "เปิดช็อต", "เปิดชอร์ตที่", "ขายที่"),
+        Cat.SKIP: ("ซื้อขาย", "การซื้อขาย", "นักลงทุน"),  # "trading", "investor"
+        Cat.ENTRY: ("จุดเข้า", "ราคาเข้า", "จุดเข้าซื้อ", "โซนเข้า", "เข้าที่", "จุดเข้าเทรด"),
+        Cat.SL: ("ตัดขาดทุน", "จุดตัดขาดทุน", "หยุดขาดทุน", "คัทลอส", "จุดคัท"),
+        Cat.TP: ("ทำกำไร", "จุดทำกำไร", "เป้าหมาย", "เป้า", "เป้ากำไร", "เทคโปรฟิต"),
+        Cat.LEV: ("เลเวอเรจ", "เลเวอเรท", "เลฟเวอเรจ"),
+        Cat.MARKET: ("ราคาตลาด", "ทันที", "ตอนนี้", "ราคาปัจจุบัน"),
+        Cat.PENDING: ("ลิมิต", "รอเข้า"),
+        Cat.JOIN: ("ถึง",),
+    },
+    "ar": {
+        Cat.SL: ("الستوب", "ستوب", "ستوب لوس", "إيقاف الخسارة", "ايقاف الخسارة"),
+        Cat.TP: ("الأهداف", "الاهداف", "تيك بروفيت", "جني الربح"),
+        Cat.AT: ("من", "بين", "عند"),  # "من 1.0850 إلى 1.0870": from ... to
+        Cat.JOIN: ("إلى", "الى"),
+    },
     "ms-id": {
         Cat.ENTRY: ("harga masuk", "kemasukan"),
         Cat.SL: ("henti rugi", "hentikan kerugian", "batas rugi"),
@@ -345,13 +373,18 @@ class Lexicon:
         return Lexicon(words, _freeze(phrases))
 
 
+def _parts(item: str) -> list[str]:
+    """A table entry as the lexer's tokens: lower case, dashes apart, Thai folded."""
+    return fold(lower(item)).replace("-", " - ").split()
+
+
 def _add(
     words: dict[str, Cat],
     phrases: dict[str, list[tuple[tuple[str, ...], Cat]]],
     item: str,
     cat: Cat,
 ) -> None:
-    parts = lower(item).replace("-", " - ").split()
+    parts = _parts(item)
     if not parts:
         return
     if len(parts) == 1:
@@ -384,11 +417,16 @@ def default_lexicon() -> Lexicon:
     for table in LANGUAGES.values():
         for cat, entries_of_cat in table.items():
             for item in entries_of_cat:
-                parts = lower(item).replace("-", " - ").split()
+                parts = _parts(item)
                 if len(parts) == 1:
                     words.setdefault(parts[0], cat)
                 elif parts:
                     phrases.setdefault(parts[0], []).append((tuple(parts[1:]), cat))
+    for word, cat in list(words.items()):
+        # Turkish "SATIŞ" lowers to "satiş": each word with a dotless ı is also read
+        # with the i its capital lowers to
+        if "ı" in word:
+            words.setdefault(word.replace("ı", "i"), cat)
     for entries in phrases.values():
         entries.sort(key=lambda e: -len(e[0]))
     return Lexicon(words, _freeze(phrases))

@@ -11,6 +11,12 @@ from signalbridge.domain.bounds import NumberOutOfBounds, check_storable
 _THOUSANDS_COMMA: Final = re.compile(r"[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?")
 _THOUSANDS_DOT: Final = re.compile(r"[1-9]\d{0,2}(?:\.\d{3}){2,}")
 _DECIMAL_COMMA: Final = re.compile(r"\d+,\d+")
+# "65.000,50", "1.250.000,5": dot-grouped thousands and a decimal comma (German, Spanish,
+# Portuguese, Italian, Turkish, Indonesian, Vietnamese style); one or two decimals, as
+# "2.350,2360" is more likely a list written without a space than a price
+DOT_GROUPS_COMMA: Final = re.compile(r"[1-9]\d{0,2}(?:\.\d{3})+,\d{1,2}")
+# "63.000": one dot group; thousands only where the message writes the style above
+ONE_DOT_GROUP: Final = re.compile(r"[1-9]\d{0,2}\.\d{3}")
 PLAIN_NUMBER: Final = re.compile(r"[0-9]+(?:\.[0-9]+)?").fullmatch
 #: A price in an update's text ("1.0850", "42,000"), never a distance in pips or a share
 NUM: Final = r"(?<![+\-\d.,])(\d+(?:[.,]\d+)*)(?!\s?(?:pips?|%))"
@@ -26,7 +32,8 @@ def parse_number(raw: str) -> Decimal | None:
     """Read one number token; ``None`` when it is not a price (a date, a version ...).
 
     ``42,000`` is forty-two thousand (groups of three after a non-zero lead);
-    ``0,125`` and ``1,5`` use a decimal comma; ``2020.02.24`` is refused.
+    ``0,125`` and ``1,5`` use a decimal comma, ``65.000,50`` dot groups and a decimal
+    comma; ``2020.02.24`` is refused.
     """
     if len(raw) > MAX_DIGITS:
         return None
@@ -41,6 +48,8 @@ def parse_number(raw: str) -> Decimal | None:
             return _dec(raw.replace(",", ""))
         if _DECIMAL_COMMA.fullmatch(raw):
             return _dec(raw.replace(",", "."))
+        if DOT_GROUPS_COMMA.fullmatch(raw):
+            return _dec(raw.replace(".", "").replace(",", "."))
         return None
     head, dot, tail = raw.partition(".")
     if dot and head.isdecimal() and tail.isdecimal():

@@ -22,10 +22,17 @@ from signalbridge.domain.signals import (
     UpdateAction,
 )
 from signalbridge.parsing.cjk import any_cjk, segment
-from signalbridge.parsing.context import split_context
+from signalbridge.parsing.context import instruction_under_call, split_context
+from signalbridge.parsing.evidence import (
+    ANY_SPECULATIVE,
+    SPECULATIVE,
+    beyond_stop,
+    corroborated,
+)
 from signalbridge.parsing.fields import Reading, best_symbol, read_fields
 from signalbridge.parsing.lexer import Lexeme, Lx, join_spaced_thousands, lex
 from signalbridge.parsing.lexicon import Cat, Lexicon
+from signalbridge.parsing.number_style import may_group_with_dots, regroup_dotted
 from signalbridge.parsing.plausibility import (
     ANY_PIP_UNIT,
     BIG_COINS,
@@ -35,17 +42,21 @@ from signalbridge.parsing.plausibility import (
     looks_like_sats,
 )
 from signalbridge.parsing.result import ParseResult, noise
-from signalbridge.parsing.symbols import STRONG, TAGGED
+from signalbridge.parsing.symbols import KNOWN_COINS, STRONG, TAGGED
 from signalbridge.parsing.tables import may_hold_table, rewrite_table
 from signalbridge.parsing.text import lower
+from signalbridge.parsing.update_evidence import value_doubt, weigh_update
+from signalbridge.parsing.update_languages import READ_WORDS
 from signalbridge.parsing.update_reader import UpdateHit, find_update
 from signalbridge.parsing.wording import (
     ANY_ACTION_WORD,
     ANY_HEDGE_WORD,
     ANY_REPORT_HINT,
+    ANY_STOP_LATER,
     ANY_UPDATE_HEDGE,
     HEDGE,
     REPORT,
+    STOP_LATER,
     UNREAD,
     UPDATE_HEDGE,
 )
@@ -103,6 +114,8 @@ def _read(
         text = segment(text, lexicon)  # "BTC做多入场65000": words the lexer can read
         low = lower(text)
     lexemes = join_spaced_thousands(lex(text, lexicon))  # "68 150": one price, if agreed
+    if may_group_with_dots(text):
+        lexemes = regroup_dotted(lexemes)  # "63.000" beside "65.000,50": 63 thousand
     if aliases:  # lexemes are shared between messages: replace, never mutate
         lexemes = [
             Lexeme(Lx.SYM, lx.text, symbol=aliases[lx.text], strength=STRONG + 1)
@@ -120,25 +133,39 @@ def _read(
     structured = (bool(entry_nums) and has_levels) or (
         r.stop_loss is not None and bool(r.take_profits)
     )
-    if side is None and symbol is not None and "/" in symbol and structured:
-        # crypto without a side word reads as a spot buy when every level agrees
-        side, side_reasons, side_score = _infer_side(r, entry_nums)
+    if side is None and symbol is not None and structured:
+        # crypto without a side word reads as a spot buy when every level agrees; any
+        # call whose entry, stop and targets all agree can only be the side they name
+        side, side_reasons, side_score = _infer_side(r, entry_nums, "/" in symbol)
     if side is None and symbol is not None and symbol.endswith(("/BTC", "/ETH")):
         side, side_reasons, side_score = Side.LONG, ["a spot pair quoted in BTC/ETH: a long"], -0.1
     # words in a script the tables do not read (the words of those scripts the tables do
     # read, Chinese or Vietnamese keywords, are keywords, not words)
     # (any word the tables did not read counts: in a message with a letter of those
     # scripts, an unknown word is one of theirs far more often than not; one test a lexeme)
-    r.unread = script and any(lx.kind == _WORD for lx in lexemes)
+    # (a word the update tables read is read; so is a coin's ticker: "ETH", "BTC")
+    r.unread = script and any(
+        lx.kind == _WORD and lx.text not in READ_WORDS and lx.text not in KNOWN_COINS
+        for lx in lexemes
+    )
     if ANY_REPORT_HINT(low) and REPORT.search(low) is not None:
         return noise(0.8, "a results report, not a call")
     full = bool(entry_nums) and has_levels and side is not None
     # a complete call is not an update, except a bot's "trailing stop moved" report, which
     # repeats the position's entry and new stop but names no target
     trailed = full and not r.take_profits and "trailing" in low
-    update = None if full and not trailed and not forwarded else find_update(low)
+    # "Close the sell, buy gold 4327 SL 4319": a close first, then the opposite call
+    reversal = full and bool(r.long_words) and bool(r.short_words)
+    update = None if full and not trailed and not forwarded and not reversal else find_update(low)
+    if reversal and update is not None and update.action not in _CLOSES:
+        update = None
+    if full and update is None and not forwarded and (under := instruction_under_call(low)):
+        # a call above "Move SL to 1.0850 now": the call is the signal a reply quotes
+        return _update(under[1], symbol, r, under[0], None, lexicon, aliases, True, lexemes)
     if update is not None and not (structured and update.action is UpdateAction.CANCEL):
-        return _update(update, symbol, r, low, quoted, lexicon, aliases, forwarded and full)
+        return _update(
+            update, symbol, r, low, quoted, lexicon, aliases, forwarded and full, lexemes
+        )
     if (
         side is None
         and len(r.take_profits) > 1
@@ -196,20 +223,31 @@ def _side(r: Reading) -> tuple[Side | None, list[str], float]:
 _TARGET_LIST_LINES: Final = 12  # a target update is a short message
 
 
-def _infer_side(r: Reading, entry_nums: list[Decimal]) -> tuple[Side | None, list[str], float]:
-    """No side word: a spot-style call whose levels all agree can only be one side."""
+def _infer_side(
+    r: Reading, entry_nums: list[Decimal], crypto: bool
+) -> tuple[Side | None, list[str], float]:
+    """No side word: a spot-style crypto call whose levels all agree can only be a long;
+    one with an entry, a stop above it and targets below can only be a short."""
     ref = entry_nums[0] if entry_nums else r.stop_loss
     if ref is None or not r.take_profits:
         return None, [], 0.0
     up = all(tp > ref for tp in r.take_profits) and (r.stop_loss is None or r.stop_loss < ref)
     down = all(tp < ref for tp in r.take_profits) and (r.stop_loss is None or r.stop_loss > ref)
-    if up and not down:
+    if up and not down and crypto:
         return (
             Side.LONG,
             ["no side word: a spot-style call with targets above, read as long"],
             -0.15,
         )
-    return None, [], 0.0
+    if down and not up and crypto and entry_nums and r.stop_loss is not None:
+        # beyond the contract's spot rule: a reading a human confirms (capped below 0.5)
+        return Side.SHORT, [_GEOMETRY_SHORT], -0.15
+    return None, [], 0.0  # forex, metals, indices: no side word, no call
+
+
+_GEOMETRY_SHORT: Final = (
+    "no side word: the stop above and the targets below the entry, read as short"
+)
 
 
 def _update(
@@ -221,6 +259,7 @@ def _update(
     lexicon: Lexicon,
     aliases: Mapping[str, str] | None,
     forwarded_call: bool,
+    lexemes: list[Lexeme],
 ) -> ParseResult:
     """An update, scored on its evidence: an explicit wording (a verb and its object), the
     value the action needs, a symbol (its own or the quoted signal's), and nothing in the
@@ -228,7 +267,8 @@ def _update(
     action = hit.action
     reasons = [f"update: {action.value}"]
     conf = 0.72
-    if hit.clear:
+    ev = weigh_update(hit, lexemes, low, r.unread)  # leftovers, a negation
+    if ev.clear:
         conf += 0.15
     else:
         reasons.append("no explicit instruction (a verb and what it acts on)")
@@ -255,18 +295,28 @@ def _update(
     if ANY_UPDATE_HEDGE(low) and UPDATE_HEDGE.search(low) is not None:
         conf -= 0.2
         reasons.append("a suggestion or a condition, not an instruction")
-    if low.count(" ") > _LONG_UPDATE:
+    if low.count(" ") > _LONG_UPDATE and not ev.report:
         conf -= 0.1
         reasons.append("a long message: the instruction is one part of it")
-    if r.numbers > _NUMBERS_ALLOWED.get(action, 1) and not (hit.clear and action in _REPORTS):
+    if r.numbers > _NUMBERS_ALLOWED.get(action, 1) and not ev.report:
         conf -= 0.08
         reasons.append("other numbers in the message")
     if forwarded_call:
         conf = min(conf, 0.7)
-        reasons.append("a forwarded call with an instruction: the forward is context")
-    if r.unread:
+        reasons.append("a call above the instruction (forwarded or quoted): it is context")
+    if ev.unread:
         conf = min(conf, 0.8)
         reasons.append("written partly in a language the rules do not read")
+    if ev.negated:
+        conf = min(conf, 0.45)
+        reasons.append("negated: don't, no need to, not hit yet ...")
+    if ev.question:
+        conf = min(conf, 0.8)
+        reasons.append("a question, not an instruction")
+    doubt = value_doubt(action, hit.value, symbol)
+    if doubt is not None:
+        conf = min(conf, doubt[0])
+        reasons.append(doubt[1])
     if action is UpdateAction.CLOSE_PARTIAL and hit.value is not None and not 0 < hit.value <= 100:
         conf = 0.2
         reasons.append("percentage out of range")
@@ -280,12 +330,13 @@ def _quoted_symbol(quoted: str, lexicon: Lexicon, aliases: Mapping[str, str] | N
     return result.parsed.symbol if isinstance(result.parsed, Signal) else None
 
 
+_CLOSES: Final = frozenset({UpdateAction.CLOSE_ALL, UpdateAction.CLOSE_PARTIAL})
 # Messages longer than this many spaces hold more than the instruction
 _LONG_UPDATE: Final = 25
 # The numbers an action's wording itself holds: a target's number, a price, a percentage
 _NUMBERS_ALLOWED: Final = {UpdateAction.MODIFY_TP: 2, UpdateAction.MOVE_SL: 2}
-# A hit report lists the levels it reached ("Target 1: 5.82 ✅"): its prices are no doubt
-_REPORTS: Final = frozenset({UpdateAction.TP_HIT, UpdateAction.SL_HIT})
+# A clear report (update_evidence: a hit, a bot's trailing stop) lists the levels and
+# fields it reports: its other numbers and its length are no doubt
 
 
 # Enum members compared by identity: reading ``.value`` runs a Python-level descriptor.
@@ -359,6 +410,30 @@ def _signal(
     # by position, in the field order (binding keywords to an interpreted dataclass's
     # __init__ costs a third of its call)
     signal = Signal(symbol, side, order_type, entry, r.stop_loss, tuple(r.take_profits), r.leverage)
+    implausible = implausibility(symbol, entry, r.stop_loss)
+    problems = signal.geometry_problems()
+    far = not problems and far_targets(entry, r.stop_loss, r.take_profits)
+    # levels that vouch for the reading lift the doubts about how a field was read (asked
+    # only when there is one to lift: a clean call, the common case, skips the test)
+    sure = (
+        (
+            bool(side_reasons)
+            or r.stray > 0
+            or len(entry_nums) > 2
+            or (entry is not None and not r.entry_explicit and not r.market and not r.pending)
+        )
+        and not positional
+        and not implausible
+        and not problems
+        and not far
+        and corroborated(signal, r, n_strong)
+    )
+    guessed = bool(side_reasons) and side_reasons[0] == _GEOMETRY_SHORT
+    if guessed or (sure and side_reasons and side_score > _SURE_SIDE):
+        pass  # a side from the levels alone, or a doubt smaller than the one lifted
+    elif sure and side_reasons and not (r.long_words and r.short_words):
+        side_score = _SURE_SIDE
+        reasons.append("the stop and the targets confirm the side")
     score = 0.55 + side_score
     score += 0.2 if strength >= STRONG else 0.12 if strength == TAGGED else 0.02
     if strength < TAGGED:
@@ -388,11 +463,21 @@ def _signal(
         score -= 0.15
         reasons.append("whole-number prices on a coin without a quote: may be satoshis")
     if len(entry_nums) > 2:
-        score -= 0.08
+        score -= 0.0 if sure else 0.08  # the zone's every price agrees with the levels
         reasons.append("several entry prices, read as one zone")
     if r.stray:
-        score -= min(0.06 * r.stray, 0.2)
+        # when sure, none of them could be a price of this trade (an id, a date, a ratio)
+        score -= min(0.02 * r.stray, 0.06) if sure else min(0.06 * r.stray, 0.2)
         reasons.append(f"{r.stray} price(s) not attached to any field")
+        if not positional and beyond_stop(r.stray_values, signal):
+            score = min(score, 0.85)  # "close above 0.313 or 0.33": which stop is meant?
+            reasons.append("a price no field took lies past the stop")
+    if ANY_SPECULATIVE(text_low) and SPECULATIVE.search(text_low) is not None:
+        score = min(score, 0.85)  # "possible long", "if it breaks 65000": a human decides
+        reasons.append("speculative wording: a possible trade more than an instruction")
+    if r.tp_dropped:
+        score = min(score, 0.85)  # the list ended there, or a target was mistyped
+        reasons.append("the target list ran into a price on the losing side; it ends there")
     if r.multi:
         score -= 0.3
         reasons.append("more than one call in the message; only the first was read")
@@ -402,12 +487,23 @@ def _signal(
     if r.tp_overflow:
         score -= 0.15
         reasons.append("more than 10 targets")
-    if entry is not None and r.entry_explicit is False and r.market is False and not r.pending:
+    if (
+        entry is not None
+        and r.entry_explicit is False
+        and r.market is False
+        and not r.pending
+        and not sure
+    ):
         score -= 0.03
     if positional:
         score = min(score, 0.7)  # levels by position: a guess a human confirms
+    if guessed:
+        score = min(score, 0.45)  # no side word outside a spot call: never acts alone
     if r.stop_loss is None or not r.take_profits:
         score = min(score, 0.85)  # tradeable, but a careful trader checks it first
+    if r.stop_loss is None and ANY_STOP_LATER(text_low) and STOP_LATER.search(text_low):
+        score = min(score, 0.45)  # "SL - ???", "SL: TBA": incomplete by its own words
+        reasons.append("the stop is announced as missing: an incomplete call")
     if r.stop_loss is None and not r.take_profits:
         score = min(score, 0.7)  # a bare direction: an alert more than a trade plan
     if r.unread:
@@ -415,15 +511,13 @@ def _signal(
         reasons.append(
             "written partly in a language the rules do not read"
         )  # tradeable, but a careful trader checks it first
-    implausible = implausibility(symbol, entry, r.stop_loss)
     if implausible:
         reasons.append(implausible)
         score = min(score, 0.4)
-    problems = signal.geometry_problems()
     if problems:
         reasons.extend(problems)
         score = min(score, 0.25)
-    elif far_targets(entry, r.stop_loss, r.take_profits):
+    elif far:
         score = min(score - 0.25, 0.45)  # a misread (or a typo) more often than not
         reasons.append("levels are implausibly far from the entry")
     if (
@@ -434,6 +528,10 @@ def _signal(
         score = min(score, 0.45)  # "SL 30 pips": a level the contract cannot carry
         reasons.append("a stop or target is given in pips, not as a price")
     return ParseResult(signal, max(0.05, min(score, 0.98)), tuple(reasons))
+
+
+# the doubt left on a side the levels confirm (a guessed side costs up to 0.15)
+_SURE_SIDE: Final = -0.03
 
 
 def _by_position(

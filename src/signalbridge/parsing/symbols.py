@@ -44,6 +44,8 @@ FIXED: Final[dict[str, str]] = {
     "zloto": "XAUUSD",
     "گولڈ": "XAUUSD",
     "سونا": "XAUUSD",
+    "ทองคา": "XAUUSD",  # Thai "ทองคำ", as thai.fold leaves it
+    "ทอง": "XAUUSD",
     "白银": "XAGUSD",
     "白銀": "XAGUSD",
     "原油": "USOIL",
@@ -138,6 +140,45 @@ INDEX_NUMBERS: Final[dict[str, frozenset[str]]] = {
     "HK50": frozenset({"50"}),
     "US2000": frozenset({"2000"}),
 }
+
+# Indices by the names brokers write out in several words ("Germany 40", "US Tech 100",
+# "Wall Street"): the first word, then the words that must follow it (tried in order,
+# longest first). A first word that is also plain English ("us", "uk") counts only in
+# upper case: "give us 100 pips" names no index.
+NAMED_INDEX: Final[dict[str, tuple[tuple[tuple[str, ...], str], ...]]] = {
+    "germany": ((("40",), "GER40"), (("30",), "GER40")),
+    "japan": ((("225",), "JP225"),),
+    "france": ((("40",), "FRA40"),),
+    "australia": ((("200",), "AUS200"),),
+    "hong": ((("kong", "50"), "HK50"),),
+    "hang": ((("seng",), "HK50"),),
+    "wall": ((("street", "30"), "US30"), (("street",), "US30")),
+    "eu": ((("stocks", "50"), "EU50"),),
+    "us": (
+        (("tech", "100"), "NAS100"),
+        (("tech",), "NAS100"),
+        (("30",), "US30"),
+        (("100",), "NAS100"),
+        (("500",), "SPX500"),
+        (("2000",), "US2000"),
+    ),
+    "uk": ((("100",), "UK100"),),
+}
+_UPPER_ONLY: Final = frozenset({"us", "uk", "eu"})
+
+
+def named_index(toks: list[str], lows: list[str], i: int, n: int) -> tuple[str, int] | None:
+    """The index a run of words names from ``i`` (its symbol and the next token's
+    position), or ``None``. ``lows`` holds the tokens lower-cased."""
+    entries = NAMED_INDEX.get(lows[i])
+    if entries is None or (lows[i] in _UPPER_ONLY and not toks[i].isupper()):
+        return None
+    for rest, symbol in entries:
+        end = i + 1 + len(rest)
+        if end <= n and all(lows[i + 1 + k] == word for k, word in enumerate(rest)):
+            return symbol, end
+    return None
+
 
 # Words that look like tickers in hashtags but are instruments.
 NOT_SYMBOLS: Final = frozenset(

@@ -8,7 +8,9 @@ A template file (JSON or TOML) holds any of:
   (``signal`` by default, ``update`` or ``noise``) and fixed ``action``/``side``;
 - ``keywords``: extra words per meaning (``long``, ``short``, ``entry``, ``stop_loss``,
   ``take_profit``, ``leverage``, ``market``, ``limit``) merged into the general rules;
-- ``symbols``: aliases, e.g. ``{"yellow metal": "XAUUSD"}`` (single words).
+- ``symbols``: aliases, e.g. ``{"yellow metal": "XAUUSD"}`` (single words);
+- ``fields``: a layout learned from labelled examples (``learn.py``): each price field by
+  the label before it or its place, read after the patterns (``label_fields.py``).
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ from signalbridge.domain.signals import (
     UpdateAction,
     validate_symbol,
 )
+from signalbridge.parsing.label_fields import MAX_LAYOUT_CHARS, Layout, scan
 from signalbridge.parsing.lexer import split_symbol_word
 from signalbridge.parsing.lexicon import Cat, Lexicon, default_lexicon
 from signalbridge.parsing.numbers import parse_number
 from signalbridge.parsing.result import ParseResult, noise
+from signalbridge.parsing.rules import parse_rules
 from signalbridge.parsing.text import lower
 
 _GROUPS = frozenset(
@@ -78,6 +82,7 @@ class Template:
     patterns: tuple[TemplatePattern, ...] = ()
     keywords: dict[Cat, tuple[str, ...]] = field(default_factory=dict)
     symbols: dict[str, str] = field(default_factory=dict)
+    layout: Layout | None = None
     _lexicon: Lexicon = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -91,11 +96,18 @@ class Template:
         return self._lexicon
 
     def apply(self, text: str) -> ParseResult | None:
-        """The result of the first pattern that matches ``text``, else ``None``."""
+        """The result of the first pattern that matches ``text``, else the learned layout's
+        reading of a post it fits (``label_fields.py``), else ``None``."""
         for pattern in self.patterns:
             m = pattern.regex.search(text)
             if m is not None:
                 return self._build(pattern, m.groupdict())
+        layout = self.layout
+        if layout is not None and len(text) <= MAX_LAYOUT_CHARS and layout.may_fit(text):
+            nums = scan(text)
+            if layout.fits(nums):
+                generic = parse_rules(text, self._lexicon, self.symbols)
+                return layout.read(nums, text, generic, self.name)
         return None
 
     def _build(self, pattern: TemplatePattern, groups: dict[str, str | None]) -> ParseResult:
@@ -216,18 +228,19 @@ def load_template(path: Path) -> Template:
 def template_from_dict(data: Any, default_name: str = "template") -> Template:
     if not isinstance(data, dict):
         raise ValueError("a template must be an object with patterns, keywords or symbols")
-    unknown = set(data) - {"name", "patterns", "keywords", "symbols"}
+    unknown = set(data) - {"name", "patterns", "keywords", "symbols", "fields"}
     if unknown:
         raise ValueError(f"unknown template keys: {', '.join(sorted(unknown))}")
     patterns = tuple(_pattern(p, i) for i, p in enumerate(_list(data.get("patterns"), "patterns")))
     keywords = _keywords(data.get("keywords") or {})
     symbols = _symbols(data.get("symbols") or {})
-    if not patterns and not keywords and not symbols:
-        raise ValueError("a template needs at least one pattern, keyword or symbol alias")
+    layout = Layout.from_dict(data["fields"]) if data.get("fields") is not None else None
+    if not patterns and not keywords and not symbols and layout is None:
+        raise ValueError("a template needs at least one pattern, field, keyword or symbol alias")
     name = data.get("name", default_name)
     if not isinstance(name, str):
         raise ValueError("template name must be a string")
-    return Template(name=name, patterns=patterns, keywords=keywords, symbols=symbols)
+    return Template(name=name, patterns=patterns, keywords=keywords, symbols=symbols, layout=layout)
 
 
 def _list(value: Any, what: str) -> list[Any]:

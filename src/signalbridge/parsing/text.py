@@ -19,7 +19,8 @@ from typing import Final
 MAX_CHARS: Final = 8_000
 
 _DIGIT_MAP: Final[dict[int, str]] = {}
-for _base in (0x0660, 0x06F0, 0x0966, 0xFF10):  # Arabic-Indic, Persian, Devanagari, full-width
+# Arabic-Indic, Persian, Devanagari, Thai, full-width
+for _base in (0x0660, 0x06F0, 0x0966, 0x0E50, 0xFF10):
     for _i in range(10):
         _DIGIT_MAP[_base + _i] = str(_i)
 for _i, _cp in enumerate(range(0x278A, 0x2794)):  # ➊..➓ (dingbat negative circled digits)
@@ -57,6 +58,7 @@ CHAR_MAP: Final[dict[int, str | None]] = {
     0x00AD: None,
     0x2019: "'",
     0x2018: "'",
+    0x0130: "I",  # Turkish "İ": "GİRİŞ" lowers to "giriş", not to an i and a combining dot
 }
 
 

@@ -24,6 +24,7 @@ from signalbridge.parsing.update_languages import (
     MORE_WINDOW,
     more_expressions,
 )
+from signalbridge.parsing.update_targets import more_modify_tp
 from signalbridge.parsing.updates import (
     ANY_ALL,
     ANY_BE_SUBSTRING,
@@ -47,6 +48,7 @@ from signalbridge.parsing.updates import (
     ANY_SL,
     ANY_TP,
     ANY_UPDATE_SUBSTRING,
+    ANY_VAGUE_MOVE,
     BE_END,
     BOOK,
     CANCEL,
@@ -65,6 +67,7 @@ from signalbridge.parsing.updates import (
     MOVE_BE_VERB,
     MOVE_BE_WORD,
     MOVE_SL,
+    MOVE_SL_VAGUE,
     MOVE_TO_TP,
     ORDINALS,
     PARTIAL,
@@ -199,6 +202,14 @@ def read_update(low: str) -> UpdateHit | None:
             found[UpdateAction.MOVE_SL] = value
             clear.add(UpdateAction.MOVE_SL)
     if (
+        sl_word
+        and not to_entry
+        and UpdateAction.MOVE_SL not in found
+        and ANY_VAGUE_MOVE(low)
+        and MOVE_SL_VAGUE.search(low) is not None
+    ):
+        found[UpdateAction.MOVE_SL] = None  # "move your stop higher": no price, not clear
+    if (
         digits
         and tp_word
         and not moved_to_tp
@@ -206,6 +217,11 @@ def read_update(low: str) -> UpdateHit | None:
         and (m := MODIFY_TP.search(low)) is not None
     ):
         value = _first_number(m)
+        if value is not None:
+            found[UpdateAction.MODIFY_TP] = value
+            clear.add(UpdateAction.MODIFY_TP)
+    if digits and UpdateAction.MODIFY_TP not in found and not moved_to_tp:
+        value = more_modify_tp(low)  # "止盈2改为2400", "TP2 diubah ke 2400"
         if value is not None:
             found[UpdateAction.MODIFY_TP] = value
             clear.add(UpdateAction.MODIFY_TP)
@@ -257,7 +273,7 @@ def _read_more(
         ):
             found.setdefault(UpdateAction.CLOSE_PARTIAL, parse_number(_first_group(m) or ""))
             partial = True
-        elif x.half.search(low) is not None:
+        elif x.any_half(low):
             found.setdefault(UpdateAction.CLOSE_PARTIAL, Decimal(50))
             partial = True
         elif x.some.search(low) is not None:
@@ -281,7 +297,8 @@ def _read_more(
         if moved is not None:
             action = UpdateAction.MOVE_SL if moved[0] else UpdateAction.MOVE_SL_TO_ENTRY
             found.setdefault(action, moved[1])
-            clear.add(action)
+            if not moved[0] or moved[1] is not None:  # a move to no price is not clear
+                clear.add(action)
     if ANY_MORE_SL_HIT(low) and x.sl_hit.search(low) is not None:
         found.setdefault(UpdateAction.SL_HIT, None)
         clear.add(UpdateAction.SL_HIT)
@@ -298,8 +315,11 @@ def _read_more(
 
 def more_move(low: str) -> tuple[bool, Decimal | None] | None:
     """A stop moved in the words of the MORE_* tables: ``(False, None)`` to the entry,
-    ``(True, price)`` to a price, ``None`` for neither (read around each move word)."""
+    ``(True, price)`` to a price, ``(True, None)`` somewhere not given as a price ("dời
+    sl trên 5 giá": by a distance; "dịch sl dương": into profit), ``None`` for none (read
+    around each move word)."""
     x = more_expressions()
+    vague = False
     for m in x.move_at.finditer(low):
         start, end = m.start(), m.end()
         window = max(0, start - MORE_WINDOW)
@@ -309,15 +329,29 @@ def more_move(low: str) -> tuple[bool, Decimal | None] | None:
         if anchor >= 0:
             if x.be_after.match(low, anchor) is not None:
                 return False, None
-            if (n := x.num_after.match(low, anchor)) is not None and (value := _first_number(n)):
+            if (
+                (n := x.num_after.match(low, anchor)) is not None
+                and _whole_number(low, n)
+                and (value := _first_number(n))
+            ):
                 return True, value
+            vague = True
         if x.sl_be_before.search(low, window, start) is not None:  # the verb last
             return False, None
-        if (n := x.sl_num_before.search(low, window, start)) is not None and (
-            value := _first_number(n)
+        if (
+            (n := x.sl_num_before.search(low, window, start)) is not None
+            and _whole_number(low, n)
+            and (value := _first_number(n))
         ):
             return True, value
-    return None
+    return (True, None) if vague else None
+
+
+def _whole_number(low: str, m: re.Match[str]) -> bool:
+    """Whether the number ``m`` read is whole, not the first digits of a distance the
+    expression refused ("10 giá" read as "1" once "10" was refused)."""
+    end = m.end(1) if m.lastindex else m.end()
+    return end >= len(low) or not low[end].isdigit()
 
 
 def _moves_to_entry(low: str, sl_word: bool) -> int:

@@ -14,7 +14,7 @@ from typing import Final
 
 from signalbridge.parsing.numbers import NUM
 from signalbridge.parsing.text import contains_any, either, literal_first, word_start
-from signalbridge.parsing.update_languages import MORE_GATE
+from signalbridge.parsing.update_languages import MORE_GATE, MORE_HIT, stems, whole_words
 
 W: Final = r"(?:[^\W\d]+\W{1,3}){0,3}?"  # up to three filler words ("the", "your", "#btc")
 
@@ -30,13 +30,26 @@ _TP_WORDS: Final = (
     *("هدف", "الهدف"),
 )
 TP: Final = either(_TP_WORDS)
+# "be" is break-even, not the verb after an auxiliary or before a participle ("SL will be
+# shared later", "the stop has to be moved")
+_BE_VERB: Final = (
+    "".join(
+        rf"(?<!{aux}\s)" for aux in ("will", "would", "shall", "should", "must", "can", "could")
+    )
+    + r"(?<!may\s)(?<!might\s)(?<!not\s)"
+)
+_BE_NOT_VERB: Final = r"(?!\s+(?:[a-z]+ed|given|taken|set|put|shown|done|seen|known)\b)"
 BE: Final = (
-    r"(?:entry(?:\s*price)?|break\s?-?\s?even|breakeven|be\b|b/e|б/у|бу\b|безубыт\w*|"
+    rf"(?:entry(?:\s*price)?|break\s?-?\s?even|breakeven|{_BE_VERB}be\b{_BE_NOT_VERB}|b/e|"
+    r"б/у|бу\b|безубыт\w*|"
     r"(?:ponto|punto|precio|preço|preco)\s+de\s+entrada|entrada|giriş|girise|başabaş|الدخول|نقطة\s*الدخول|open\s*price|نقطه\s*ورود|ورود)"
 )
+# the hit words of the languages added as data too ("TP2 tercapai", "TP1 đã chạm")
 HIT: Final = (
     r"(?:hit|hits|done|reached|achieved|smashed|secured|touched|filled|✅|🎯|💰|взят\w*|"
-    r"достигнут\w*|alcanzad\w*|atingid\w*|batido|ulaşıldı|geldi|tamam|تحقق|تحقيق|تم)"
+    r"достигнут\w*|alcanzad\w*|atingid\w*|batido|ulaşıldı|geldi|tamam|تحقق|تحقيق|تم|"
+    + whole_words(MORE_HIT)  # whole: "kena" is not the start of "kenapa"
+    + ")"
 )
 
 TP_HIT: Final = (
@@ -152,6 +165,13 @@ MOVE_SL: Final = re.compile(
         (_SL_WORDS, rf"\w*'?\w*\s+{NUM}\S*\s+(?:seviyesine\s+)?(?:çek|taşı)"),
     )
 )
+# "move your stop higher", "trail the SL", "tighten stops": a stop moved to no price given
+# (a human sets it); only read where no other stop move is
+_VAGUE_MOVE_VERBS: Final = ("move", "moving", "raise", "trail", "tighten", "bring", "pull")
+MOVE_SL_VAGUE: Final = re.compile(
+    literal_first((_VAGUE_MOVE_VERBS, rf"\s+{W}{SL}s?\b(?!\s*(?:hit|was|got|is|has)\b)"))
+)
+ANY_VAGUE_MOVE: Final = contains_any(_VAGUE_MOVE_VERBS)
 # "SL moved to 1.2", "SL now 1.2": kept apart from MOVE_SL (whose words it does not
 # need); of the two, the leftmost match wins, as in one expression
 SL_NOW: Final = re.compile(
@@ -178,7 +198,7 @@ _PARTIAL_PCT_WORD: Final = re.compile(
     literal_first(
         (
             (
-                *("close", "closing", "book", "booking", "take", "secure", "cerrar", "cierre"),
+                *("close", "closing", "book", "booking", "take", "secure", r"cerr\w*", "cierre"),
                 *("cierren", "fechar", "fechem", "kapat", r"realiz\w*", "tomar", r"asegur\w*"),
                 *(r"garant\w*", r"закр\w*", r"зафикс\w*", *_CLOSE_AR),
             ),
@@ -194,6 +214,8 @@ _PARTIAL_PCT_NUMBER: Final = re.compile(
 HALF: Final = re.compile(
     literal_first(
         (("close", "closing", "book", "take", "secure"), r"\s+(?:the\s+)?half"),
+        # "close 1/2 (of the position)", not "1/2" in a date or a ratio
+        (("close", "closing", "book", "take", "secure"), r"\s+1/2(?![\d/])"),
         r"half\s+(?:close|position|profit)",
         r"cerrar\s+(?:la\s+)?mitad",
         r"fechar\s+(?:a\s+)?metade",
@@ -215,7 +237,12 @@ CLOSE: Final = re.compile(
         (
             map(word_start, ("close", "closing", "closed", "exit", "exiting")),
             r"\b(?!\s+(?:above|below|under|over|of\s+the\s+candle"
-            r"|candle|weekly|daily|to\s+\d|near|h\d|\d+h))",
+            r"|candle|weekly|daily|to\s+\d|near|h\d|\d+h"
+            # "close to TP1": near the target, not a close
+            r"|to\s+(?:tp|target|the\s+target|our\s+target|hitting|the\s+high|the\s+low)"
+            # a period's or a price's close: "close the week", "closing price 1.0850"
+            r"|(?:the\s+|this\s+|a\s+)?(?:week|day|month|year|session|bar)\b"
+            r"|prices?\b|levels?\b|bell\b))",
         ),
         r"закр(?:ыва|ой|ыть|ыв|ыт|ыл|оем)\w*",
         "вышел",
@@ -295,9 +322,14 @@ CANCEL_OBJECT: Final = re.compile(
 CLOSE_OBJECT: Final = re.compile(
     literal_first(
         (
-            map(word_start, ("close", "closing", "exit")),
-            r"\s+(?:(?:all|everything|the|this|that|your|our|my|it|them|now|manually|trades?"
-            r"|positions?|orders?|longs?|shorts?|buys?|sells?|both)\b|#|\$)",
+            map(word_start, ("close", "closing", "closed", "exit", "exited")),
+            # a determiner must name what it closes ("close the gold trade"; "close your
+            # eyes", "close the week" close nothing)
+            r"\s+(?:(?:all|everything|it|them|now|manually|trades?"
+            r"|positions?|orders?|longs?|shorts?|buys?|sells?|both)\b|#|\$"
+            r"|(?:the|this|that|your|our|my)\s+(?:#|\$|(?:\S+\s+)?(?:trades?|positions?"
+            r"|orders?|longs?|shorts?|buys?|sells?|deals?|entry|entries|setup|signal|one|half"
+            r"|rest|remaining|profits?)\b))",
         ),
         r"book\w*\s+(?:all\s+)?(?:the\s+)?profits?",
     )
@@ -316,6 +348,7 @@ NEED_PARTIAL: Final = (
     "partial",
     "part",
     "half",
+    "1/2",
     "mitad",
     "metade",
     "yarı",
@@ -385,7 +418,7 @@ _GATE_MODIFY: Final = (
 GATE_HIT: Final = (
     *("hit", "done", "reached", "achieved", "smashed", "secured", "touched", "filled"),
     *("✅", "🎯", "💰", "взят", "достигнут", "alcanzad", "atingid", "batido", "ulaşıldı"),
-    *("geldi", "tamam", "تحقق", "تم"),
+    *("geldi", "tamam", "تحقق", "تم", *stems(MORE_HIT)),
 )
 _GATE_CHECK: Final = ("✅", "☑", "✔")
 _GATE_NOW: Final = ("moved", "changed", "updated", "adjusted", "now")

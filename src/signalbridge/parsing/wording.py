@@ -36,11 +36,15 @@ _HEDGE_WORDS: Final = (
     *("could", "might", "possib", "potential", "outlook", "expect", "wait", "watch", "look"),
     *("if ", "возможно", "может быть", "ждём", "ждем", "если", "podría", "podria", "posible"),
     *("esperamos", "si rompe", "poderia", "possível", "possivel", "aguardando", "se romper"),
-    *("olabilir", "bekliyoruz", "eğer", "ربما", "ننتظر", "إذا"),
+    *("olabilir", "bekliyoruz", "eğer", "ربما", "ننتظر", "إذا", "above", "below", "break"),
 )  # a cheap gate: every HEDGE match contains one of these
 HEDGE: Final = re.compile(
     r"\b(?:could|might|possible|possibly|potential|outlook|expect(?:ing)?|waiting|wait for|"
     r"watch(?:ing)?|look(?:ing)? (?:to|for)|if (?:it|price|the price|we see)|"
+    # "Buy above 4342", "sell below 1.08": an entry that waits for a break, a setup rather
+    # than a call ("long below 1.03" is a limit entry, and stays one)
+    r"(?:buy|long)s? (?:only )?above|(?:sell|short)s? (?:only )?below|"
+    r"(?:buy|sell|long|short)s? on (?:a )?break(?:out|down)?|"
     r"возможно|может быть|ждём|ждем|если|podría|podria|posible|esperamos|si rompe|"
     r"poderia|possível|possivel|aguardando|se romper|olabilir|bekliyoruz|eğer|ربما|ننتظر|إذا)\b"
 )
@@ -104,3 +108,18 @@ UPDATE_HEDGE: Final = re.compile(
     )
 )
 ANY_UPDATE_HEDGE: Final = contains_any(_UPDATE_HEDGE_WORDS)
+
+# A stop announced as missing ("SL - ???", "SL: TBA", "stop loss will be shared later"):
+# the call is incomplete by its own words, a human waits for the stop
+STOP_LATER: Final = re.compile(
+    literal_first(
+        (
+            ("sl", "s/l", "stop", "стоп"),
+            r"\w*(?:\s?-?\s?loss)?\W{0,3}(?:\?\?|tba\b|tbd\b|later\b|soon\b|will\s+be\s+(?:given|shared|posted"
+            r"|updated|sent|announced)|coming\b|позже)",
+        )
+    )
+)
+ANY_STOP_LATER: Final = contains_any(
+    ("??", "tba", "tbd", "later", "soon", "will be", "coming", "позже")
+)

@@ -10,6 +10,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from signalbridge.integrations.health import HealthState
+from signalbridge.notifications import emit as notify
 from signalbridge.store import models as m
 from signalbridge.store.db import insert_ignore
 
@@ -42,6 +43,15 @@ def health_writer(
                     )
                     .values(**values)
                 )
+            # Credentials refused, or the breaker's threshold reached: its owner is told.
+            await notify.connection_failing(
+                session,
+                kind,
+                connection_id,
+                consecutive_failures=state.consecutive_failures,
+                last_error=state.last_error,
+                last_success_at=state.last_success_at,
+            )
 
     return save
 

@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from signalbridge.domain.bounds import JsonOutOfBounds, load_json, storable_text
 from signalbridge.domain.errors import InvalidSignal
 from signalbridge.domain.signals import Noise, Parsed, Signal, SignalUpdate, parsed_from_dict
+from signalbridge.notifications import emit as notify
+from signalbridge.services.channel_reading import screen
 from signalbridge.services.dispatch import open_executions
 from signalbridge.store import models as m
 from signalbridge.store.db import insert_ignore
@@ -95,6 +97,8 @@ async def ingest(
     which saves the dispatch task a transaction of its own; the executions are then only
     waiting to be run, and the sweeper finds them if the task is lost.
     """
+    # The channel's parse_text and dialect settings (services/channel_reading.py).
+    interpretation = screen(channel, text, interpretation)
     parsed = interpretation.parsed
     below = interpretation.confidence < channel.min_confidence
     error: str | None = None
@@ -144,6 +148,8 @@ async def ingest(
         execution_ids = tuple(await open_executions(session, signal))
     else:  # in review, or its dispatch is left to the task
         await session.flush()
+    if signal.status in (m.SignalStatus.ACCEPTED, m.SignalStatus.DISPATCHED):
+        await notify.signal_published(session, signal, channel)  # with the signal's commit
     return IngestResult(message_id, status, False, signal_id=signal.id, execution_ids=execution_ids)
 
 

@@ -13,21 +13,30 @@ then :meth:`Intake.hand_on` s the results. Either way a message is
    (services/ingest.py, services/dispatch.py);
 4. handed to the queue: the signal's executions to run, a provider update to apply.
    A task lost here is found again by the sweeper; a duplicate queues nothing.
+
+An edit (``edit_of``) never becomes a second signal: services/edits.py keeps the version
+and revisits what the post became. A reply that is an update (``reply_to``) is tied to
+the answered message's signal. A delete (:meth:`Intake.delete`) is recorded only.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from signalbridge.channels.base import InboundMessage
+from signalbridge.services.edits import link_reply, record_delete, store_edit
 from signalbridge.services.ingest import IngestResult, Interpretation, ingest, stored_outcome
 from signalbridge.services.interpret import interpret
 from signalbridge.services.replay import claim_body, first_message, record_message
 from signalbridge.store import models as m
 
 MAX_CONTENT_TYPE = 100
+#: A new message's update is queued when parsed, or when an edit made or changed one (an
+#: update waiting for review is skipped by the task itself).
+_QUEUES_UPDATE = (m.MessageStatus.PARSED, m.MessageStatus.EDIT)
 
 
 class Enqueue(Protocol):
@@ -96,6 +105,20 @@ class Intake:
             if claim is None:  # seen inside the window: the first delivery's outcome
                 first = await first_message(session, channel.id, message.body_hash)
                 return await stored_outcome(session, first)
+        if message.edit_of is not None:
+            result = await store_edit(
+                session,
+                channel,
+                external_id=message.external_id,
+                edit_of=message.edit_of,
+                text=message.text,
+                content_type=message.content_type[:MAX_CONTENT_TYPE],
+                received_at=message.received_at,
+                meaning=meaning,
+            )
+            if claim is not None:
+                await record_message(session, claim, result.message_id)
+            return result
         result = await ingest(
             session,
             channel=channel,
@@ -108,7 +131,18 @@ class Intake:
         )
         if claim is not None:
             await record_message(session, claim, result.message_id)
+        if message.reply_to is not None and result.update_id is not None and not result.duplicate:
+            # "TP1 hit" answering a post applies to that post's signal, not the latest.
+            await link_reply(
+                session, channel.id, message.reply_to, result.update_id, message.received_at
+            )
         return result
+
+    async def delete(self, channel: m.ChannelSource, external_id: str, at: datetime) -> bool:
+        """Record that the channel deleted a message; whether it was known. Positions and
+        orders are left alone: a deleted post is no instruction to close."""
+        async with self._sessions() as session, session.begin():
+            return await record_delete(session, channel.id, external_id, at) is not None
 
     async def hand_on(self, result: IngestResult) -> None:
         """Queue what a newly stored message needs, after its transaction committed."""
@@ -119,5 +153,5 @@ class Intake:
             await self._queue.enqueue(
                 self._dispatch_task, result.signal_id, list(result.execution_ids)
             )
-        if result.update_id is not None and result.status == m.MessageStatus.PARSED:
+        if result.update_id is not None and result.status in _QUEUES_UPDATE:
             await self._queue.enqueue(self._update_task, result.update_id)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from signalbridge.domain.bounds import JsonOutOfBounds, load_json
@@ -39,7 +41,7 @@ def interpret(body_text: str, *, parse_text: bool, template: Any = None) -> Inte
 def parse_with_rules(text: str, template: Any = None) -> Interpretation:
     from signalbridge.parsing import parse
 
-    result = parse(text, template)
+    result = parse(text, channel_template(template))
     confidence = Decimal(str(round(result.confidence, 4)))
     parsed = result.parsed
     problems = tuple(result.reasons)
@@ -51,3 +53,28 @@ def parse_with_rules(text: str, template: Any = None) -> Interpretation:
         if geometry:  # never "fixed": the message is kept as rejected, with the reasons
             return Interpretation(None, confidence, problems or tuple(geometry))
     return Interpretation(parsed, confidence, problems)
+
+
+def channel_template(spec: Any) -> Any:
+    """A channel's stored ``parse_template`` (a JSON object) as the parser's ``Template``.
+
+    Built once per distinct spec (a template's extended lexicon is not free); a stored
+    template that no longer validates is passed over, so the general rules still read.
+    """
+    if spec is None or not isinstance(spec, dict):
+        return spec
+    try:
+        key = json.dumps(spec, sort_keys=True, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return None
+    return _built_template(key)
+
+
+@lru_cache(maxsize=256)
+def _built_template(key: str) -> Any:
+    from signalbridge.parsing.templates import template_from_dict
+
+    try:
+        return template_from_dict(json.loads(key), default_name="channel")
+    except ValueError:
+        return None

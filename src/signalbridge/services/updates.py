@@ -31,6 +31,7 @@ from signalbridge.execution.engine import ExecutionEngine
 from signalbridge.execution.exits import ExitDesk
 from signalbridge.execution.pool import AdapterPool
 from signalbridge.execution.views import execution_legs
+from signalbridge.services.edit_apply import NOT_AN_EDIT, apply_edit
 from signalbridge.store import models as m
 from signalbridge.store.types import utcnow
 
@@ -39,8 +40,11 @@ APPLIED = "applied"
 NO_SIGNAL = "no_signal"
 NOTHING_OPEN = "nothing_open"
 DONE = (APPLIED, NO_SIGNAL, NOTHING_OPEN)
-#: Updates below the channel's confidence wait for a human; they are never applied here.
-WAITING = ("review",)
+#: Updates below the channel's confidence wait for a human, and those the human rejected
+#: stay so (services/review.py); neither is ever applied here.
+REVIEW = "review"
+REJECTED = "rejected"
+WAITING = (REVIEW, REJECTED)
 _MAX_UPDATE_ID = 10**9  # legs are at most 10 characters: "c" + 9 digits
 
 
@@ -62,6 +66,9 @@ async def apply_update(
     now: Callable[[], datetime] = utcnow,
 ) -> UpdateOutcome:
     """Apply one stored provider update to what its signal opened. Idempotent."""
+    edited = await apply_edit(sessions, engine, update_id, pool=pool, now=now)
+    if edited.status != NOT_AN_EDIT:  # an executed signal's edited stop and targets
+        return UpdateOutcome(edited.status, edited.signal_id, edited.positions)
     async with sessions() as session:
         row = await session.get(m.SignalUpdate, update_id)
         if row is None:

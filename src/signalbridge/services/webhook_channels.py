@@ -14,6 +14,7 @@ from collections import OrderedDict
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from signalbridge.channels.source_allowlist import SourceRefusals
 from signalbridge.channels.webhook import WebhookChannel, WebhookConfig
 from signalbridge.integrations.errors import AuthenticationError
 from signalbridge.integrations.kernel import Kernel
@@ -45,6 +46,8 @@ class WebhookChannels:
         self.cache = ChannelCache(sessions, self._build, ttl=MISS_TTL_SECONDS)
         self.dummy = WebhookChannel(WebhookConfig())
         self._misses: OrderedDict[int, float] = OrderedDict()
+        #: Deliveries refused for their source address (counted and logged, never the body).
+        self.refusals = SourceRefusals()
 
     def _build(self, row: m.ChannelSource) -> WebhookChannel | Unreadable | None:
         if row.type != "webhook":
@@ -53,7 +56,8 @@ class WebhookChannels:
             secrets = unseal(self._vault, "channel_sources", row.id, row.secrets_enc)
         except VaultError:
             return Unreadable()
-        return WebhookChannel(WebhookConfig.model_validate({**row.config, **secrets}))
+        config = WebhookConfig.model_validate({**row.config, **secrets})
+        return WebhookChannel(config, dialect=row.dialect)
 
     async def get(self, channel_id: int) -> CachedChannel | None:
         """The webhook channel's cache entry, or None (no such id, or another type)."""

@@ -95,6 +95,14 @@ class ChannelSource(ConnectionMixin, Base):
     parse_template: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # Parses below this confidence go to review, never to execution.
     min_confidence: Mapped[Decimal] = mapped_column(default=Decimal("0.9"))
+    # What an edit of an executed signal's SL/TP does (services/edits.py): OnEdit.
+    on_edit: Mapped[str] = mapped_column(String(8), default="review", server_default="review")
+    # Channel settings (web/channel_settings.py): free text read at all; the one machine
+    # dialect read (None: any); how old an item in review may be when approved (None: no
+    # channel limit, the follows' own limits still apply).
+    parse_text: Mapped[bool] = mapped_column(Boolean, default=True)
+    dialect: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    max_signal_age_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class MessageStatus:
@@ -103,7 +111,9 @@ class MessageStatus:
     NOISE = "noise"
     REVIEW = "review"
     REJECTED = "rejected"
-    FINAL = (PARSED, NOISE, REVIEW, REJECTED)
+    EDIT = "edit"  # a new version of ``original_id`` (services/edits.py)
+    ORPHAN_EDIT = "orphan_edit"  # an edit of a message never stored: not traded
+    FINAL = (PARSED, NOISE, REVIEW, REJECTED, EDIT, ORPHAN_EDIT)
 
 
 class Message(Base):
@@ -118,6 +128,12 @@ class Message(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: An edit delivery's original message (services/edits.py); NULL for an original.
+    original_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id"), nullable=True, index=True
+    )
+    #: When the channel reported the message deleted; a delete closes nothing by itself.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class DeliveryBody(Base):
@@ -207,6 +223,35 @@ class SignalUpdate(Base):
     value: Mapped[Decimal | None] = mapped_column(nullable=True)
     confidence: Mapped[Decimal] = mapped_column(default=Decimal(1))
     status: Mapped[str] = mapped_column(String(16), default="received")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class OnEdit:
+    """A channel's choice for an edit of SL/TP after its signal was executed."""
+
+    APPLY = "apply"  # move the positions' stop and targets
+    IGNORE = "ignore"  # record the difference only
+    REVIEW = "review"  # an operator decides (the review desk)
+    ALL = (APPLY, IGNORE, REVIEW)
+
+
+class SignalEdit(Base):
+    """What one edit of a post did to its signal, with the difference, whatever the policy.
+
+    ``outcome``: replanned, withdrawn, created (a post that was no signal), unchanged,
+    recorded (nothing an edit may change), ignored, review, apply (then applied or
+    nothing_open once the update task ran).
+    """
+
+    __tablename__ = "signal_edits"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    signal_id: Mapped[int] = mapped_column(ForeignKey("signals.id"), index=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True)
+    update_id: Mapped[int | None] = mapped_column(ForeignKey("signal_updates.id"), nullable=True)
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    outcome: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
@@ -444,6 +489,81 @@ class ConnectionHealth(Base):
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     breaker_state: Mapped[str] = mapped_column(String(12), default="closed")
+
+
+class NotificationChat(Timestamps, Base):
+    """A Telegram chat linked to a user (notifications/linking.py) and the event kinds it
+    receives (notifications/events.py): a user's notices go only to its own chats."""
+
+    __tablename__ = "notification_chats"
+    __table_args__ = (UniqueConstraint("user_id", "chat_id"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    title: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    events: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class NotificationLinkCode(Base):
+    """A one-time code that links the chat it is sent from to ``user_id``. Only a SHA-256
+    of its secret part is kept; ``selector`` finds the row, so the secret part is compared
+    in constant time and never looked up by value."""
+
+    __tablename__ = "notification_link_codes"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    selector: Mapped[str] = mapped_column(String(16), unique=True)
+    verifier_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class NotificationBotState(Base):
+    """The notification bot's ``getUpdates`` offset (the link codes users send it), and
+    which runner may read it now: one reader per bot, or Telegram answers 409."""
+
+    __tablename__ = "notification_bot_state"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    bot_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    update_offset: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class NotificationStatus:
+    PENDING = "pending"  # waiting (from ``not_before``, after a 429 or an error)
+    SENDING = "sending"  # claimed by a sender until ``lease_until``
+    SENT = "sent"
+    FAILED = "failed"  # refused for good (chat gone, bot blocked) or out of attempts
+
+
+class NotificationOutbox(Base):
+    """One notice for one chat, written in the transaction of the change it reports.
+    ``(chat_ref_id, dedupe_key)`` is the event's natural key: reporting it twice writes
+    nothing the second time. notifications/sender.py drains it."""
+
+    __tablename__ = "notification_outbox"
+    __table_args__ = (UniqueConstraint("chat_ref_id", "dedupe_key"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    chat_ref_id: Mapped[int] = mapped_column(
+        ForeignKey("notification_chats.id", ondelete="CASCADE")
+    )
+    chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    dedupe_key: Mapped[str] = mapped_column(String(160))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default=NotificationStatus.PENDING, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class AuditEntry(Base):

@@ -17,6 +17,10 @@ from signalbridge.web.routes import (
     connections,
     follows,
     health,
+    notifications,
+    review,
+    telegram,
+    templates,
     tokens,
     trading,
     webhooks,
@@ -49,10 +53,20 @@ def create_app(
     app.add_middleware(InputGuard)  # /api/: JSON bodies bounded in size and depth, no NUL
     app.include_router(health.router)
     app.include_router(webhooks.router, responses=errors.ERROR_RESPONSES)
+    app.include_router(telegram.router, responses=errors.ERROR_RESPONSES)
     api = APIRouter(prefix="/api/v1", responses=errors.ERROR_RESPONSES)
-    for router in (*connections.routers, follows.router, trading.router, admin.router):
+    for router in (
+        *connections.routers,
+        templates.router,
+        telegram.api_router,
+        follows.router,
+        trading.router,
+        review.router,
+        admin.router,
+    ):
         api.include_router(router)
     api.include_router(auth.router)
     api.include_router(tokens.router)
+    api.include_router(notifications.router)
     app.include_router(api)
     return app

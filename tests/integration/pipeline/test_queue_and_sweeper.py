@@ -94,3 +94,43 @@ async def test_sweeper_finds_a_signal_whose_task_was_lost(
         async with h.container.sessions() as s:
             signal = await s.get_one(m.Signal, result.signal_id)
             assert signal.status == m.SignalStatus.DISPATCHED and signal.filled_at is not None
+
+
+async def test_sweeper_applies_an_update_whose_task_was_lost(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A provider update stored without its task (a crash after commit) is applied anyway."""
+    import json
+
+    settings = make_settings(tmp_path, database_url, sweep_interval_seconds=0.2)
+    async with running_harness(settings, scheduler=True) as h:
+        channel_id, secret = await h.webhook_channel()
+        connection_id = await h.paper_connection()
+        await h.follow(channel_id, connection_id)
+        assert (await h.post_signal(channel_id, secret, SIGNAL)).status_code == 202
+
+        async def opened() -> bool:
+            return await _positions(h.container.sessions) == 1
+
+        await eventually(opened, timeout=20)
+        text = json.dumps({"kind": "update", "action": "close_all", "symbol": "BTC/USDT"})
+        async with h.container.sessions() as s, s.begin():
+            channel = await s.get_one(m.ChannelSource, channel_id)
+            result = await ingest(
+                s,
+                channel=channel,
+                external_id="lost-update-task",
+                text=text,
+                content_type="application/json",
+                received_at=utcnow(),
+                interpretation=interpret_canonical(text),
+            )
+        assert result.update_id is not None
+
+        async def closed() -> bool:
+            async with h.container.sessions() as s:
+                update = await s.get_one(m.SignalUpdate, result.update_id)
+                position = await s.scalar(select(m.Position))
+                return update.status == "applied" and position.status == m.PositionStatus.CLOSED
+
+        await eventually(closed, timeout=20)

@@ -22,6 +22,7 @@ import itertools
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,8 +31,11 @@ from fastapi.routing import iter_route_contexts
 from sqlalchemy import select
 from tests.platform_fixtures import SIGNAL, Harness, eventually, make_settings, running_harness
 
+from signalbridge.domain.signals import parsed_from_dict
 from signalbridge.services.auth import SCOPES, create_token, create_user
+from signalbridge.services.ingest import Interpretation, ingest
 from signalbridge.store import models as m
+from signalbridge.store.types import utcnow
 from signalbridge.web.app import create_app
 
 ANON, A, B, OPS, ADMIN = "anonymous", "member_a", "member_b", "operator", "admin"
@@ -149,6 +153,28 @@ async def not_adapter_type(world: World, caller: str, which: Which) -> Any:
 
 
 SIZING = {"mode": "fixed_quote", "value": "100"}
+LEARN_BODY = const(
+    {
+        "dry_run": True,
+        "examples": [
+            {
+                "text": f"{mark} Pair: {pair}\nBox {low} - {high}\nBail {sl}\nAim {tp}",
+                "expected": {
+                    "symbol": pair,
+                    "side": side,
+                    "entry": {"low": low, "high": high},
+                    "stop_loss": sl,
+                    "take_profits": [tp],
+                },
+            }
+            for mark, pair, side, low, high, sl, tp in (
+                ("🟢", "SOLUSDT", "long", "140", "142", "133", "150"),
+                ("🔴", "ETHUSDT", "short", "3500", "3520", "3600", "3400"),
+                ("🟢", "ADAUSDT", "long", "0.45", "0.46", "0.42", "0.5"),
+            )
+        ],
+    }
+)
 RENAME = const({"name": "renamed"})
 NOTHING = const({})
 LOGIN_WRONG = const({"email": "nobody@example.com", "password": "not the password"})
@@ -196,6 +222,33 @@ def connection_routes(
     return rules
 
 
+#: Review desk items: a signal and an update as a reviewer corrects them.
+REVIEW_CONTRACTS = {
+    "review_signal": {
+        "kind": "signal",
+        "symbol": "BTC/USDT",
+        "side": "long",
+        "order_type": "market",
+        "stop_loss": "58000",
+        "take_profits": ["62000"],
+    },
+    "review_update": {"kind": "update", "action": "close_all", "symbol": "BTC/USDT"},
+}
+
+
+def review_routes(path: str, entity: str) -> dict[tuple[str, str], Rule]:
+    """The review desk (web/routes/review.py): staff decide the items of the channels they
+    may change, which for an operator is every channel; members are refused."""
+    row = f"/api/v1/review/{path}/{{item_id}}"
+    decide: dict[str, Any] = {"open_to": STAFF, "operator_other": "ok", "fresh": True}
+    return {
+        ("GET", row): read(entity, open_to=STAFF),
+        ("PUT", row): change(entity, body=const(REVIEW_CONTRACTS[entity]), **decide),
+        ("POST", f"{row}/approve"): change(entity, **decide),
+        ("POST", f"{row}/reject"): change(entity, **decide),
+    }
+
+
 RULES: dict[tuple[str, str], Rule] = {
     # documentation and probes: open to everyone
     ("GET", "/openapi.json"): public(200),
@@ -207,6 +260,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/metrics"): public(200),
     # a delivery is authenticated by the channel's secret, never by a bearer token
     ("POST", "/webhooks/channels/{channel_id}"): public(401, body=UNSIGNED),
+    # Telegram's deliveries carry the channel's webhook secret in a header: 403 without it
+    ("POST", "/webhooks/telegram/{channel_id}"): public(403, body=UNSIGNED),
     ("POST", "/api/v1/auth/login"): public(401, body=LOGIN_WRONG),
     # channels: staff manage every channel; members read public ones and those they follow
     **connection_routes(
@@ -216,6 +271,21 @@ RULES: dict[tuple[str, str], Rule] = {
         writers=STAFF,
         create_body=new_channel,
         write={"operator_other": "ok"},
+    ),
+    ("POST", "/api/v1/channels/{row_id}/learn-template"): change(
+        "channel", open_to=STAFF, operator_other="ok", body=LEARN_BODY
+    ),
+    # a Telegram bot channel's webhook: a channel write (the matrix's channels are webhook
+    # channels, so whoever passes the gates meets the type check)
+    ("POST", "/api/v1/channels/{row_id}/telegram/webhook"): change(
+        "channel",
+        open_to=STAFF,
+        operator_other="ok",
+        ok=(422,),
+        body=const({"url": "https://hooks.example.com/webhooks/telegram/1"}),
+    ),
+    ("DELETE", "/api/v1/channels/{row_id}/telegram/webhook"): change(
+        "channel", open_to=STAFF, operator_other="ok", ok=(422,)
     ),
     # trading accounts: everyone their own; the operator reads all, changes its own
     **connection_routes("/api/v1/connections", "connection", EVERYONE, create_body=new_connection),
@@ -275,11 +345,26 @@ RULES: dict[tuple[str, str], Rule] = {
     ("DELETE", "/api/v1/plans/{plan_id}"): change(
         "plan", open_to=ADMINS, owned=False, ok=(204,), fresh=True
     ),
+    ("GET", "/api/v1/review"): listing("review", open_to=STAFF),
+    **review_routes("signals", "review_signal"),
+    **review_routes("updates", "review_update"),
     # tokens: everyone their own; an admin may revoke anyone's
     ("GET", "/api/v1/tokens"): listing("token", sees_all=NOBODY),
     ("POST", "/api/v1/tokens"): create("token", body=const({"name": "matrix"})),
     ("DELETE", "/api/v1/tokens/{token_id}"): change(
         "token", ok=(204,), fresh=True, operator_other="hidden"
+    ),
+    # notification settings: everyone their own chats; an admin anyone's
+    ("POST", "/api/v1/notifications/link-code"): create("link_code", body=NOTHING),
+    ("GET", "/api/v1/notifications/chats"): listing("notification_chat", sees_all=NOBODY),
+    ("GET", "/api/v1/notifications/chats/{row_id}"): read(
+        "notification_chat", operator_other="hidden"
+    ),
+    ("PATCH", "/api/v1/notifications/chats/{row_id}"): change(
+        "notification_chat", body=const({"is_active": True}), operator_other="hidden"
+    ),
+    ("DELETE", "/api/v1/notifications/chats/{row_id}"): change(
+        "notification_chat", ok=(204,), fresh=True, operator_other="hidden"
     ),
 }
 
@@ -350,6 +435,30 @@ class World:
                 s.add(added)
                 await s.flush()
                 return int(added.id)
+        if entity == "notification_chat":  # as the bot links one (notifications/linking.py)
+            async with self.h.container.sessions() as s, s.begin():
+                chat = m.NotificationChat(
+                    user_id=self.user_ids[owner], chat_id=next(self.counter), events=[]
+                )
+                s.add(chat)
+                await s.flush()
+                return int(chat.id)
+        if entity in REVIEW_CONTRACTS:  # a parse below its channel's threshold
+            channel_id = self.rows[owner if owner in STAFF else ADMIN]["review_channel"]
+            contract = REVIEW_CONTRACTS[entity]
+            async with self.h.container.sessions() as s, s.begin():
+                result = await ingest(
+                    s,
+                    channel=await s.get_one(m.ChannelSource, channel_id),
+                    external_id=f"review {next(self.counter)}",
+                    text=str(contract),
+                    content_type="text/plain",
+                    received_at=utcnow(),
+                    interpretation=Interpretation(parsed_from_dict(contract), Decimal("0.5")),
+                )
+            item = result.signal_id or result.update_id
+            assert item is not None
+            return item
         raise AssertionError(f"no fresh {entity}")
 
     async def owned_by(self, entity: str, user: str) -> set[int]:
@@ -382,6 +491,15 @@ class World:
             "user": select(m.User.id).where(m.User.id == uid),
             "token": select(m.ApiToken.id).where(m.ApiToken.user_id == uid),
             "plan": select(m.Plan.id),
+            "review": select(m.Signal.id).where(
+                m.Signal.status == "review",
+                m.Signal.channel_id.in_(
+                    select(m.ChannelSource.id).where(m.ChannelSource.owner_id == uid)
+                ),
+            ),
+            "notification_chat": select(m.NotificationChat.id).where(
+                m.NotificationChat.user_id == uid
+            ),
         }
         async with self.h.container.sessions() as s:
             return set((await s.scalars(queries[entity])).all())
@@ -471,6 +589,16 @@ async def build_world(h: Harness) -> World:
             mine["token"] = await s.scalar(
                 select(m.ApiToken.id).where(m.ApiToken.user_id == world.user_ids[user])
             )
+    for user in USERS:
+        world.rows[user]["notification_chat"] = await world.fresh("notification_chat", user)
+    for user in STAFF:  # review desk items wait on a channel of the operator's and the admin's
+        made = await world.ok(
+            user, "POST", "/channels", {"name": f"desk {user}", "type": "webhook"}
+        )
+        world.rows[user]["review_channel"] = made["id"]
+    for user in USERS:
+        for entity in REVIEW_CONTRACTS:
+            world.rows[user][entity] = await world.fresh(entity, user)
     world.shared["plan"] = await world.fresh("plan", ADMIN)
     world.shared["ai_config"] = await world.fresh("ai_config", ADMIN)
     world.shared["payment_gateway"] = await world.fresh("payment_gateway", ADMIN)

@@ -11,6 +11,7 @@ exactly, and the API's answer and the audit log must show masks only.
 from __future__ import annotations
 
 import secrets as random
+from collections.abc import Callable
 from typing import Any
 
 from tests.platform_fixtures import Harness
@@ -24,6 +25,13 @@ from signalbridge.web.routes.connections import KINDS, ConnectionKind
 #: ``provisioning_url: None`` keeps the MetaApi row from naming any outside host.
 REQUIRED_CONFIG: dict[tuple[str, str], dict[str, Any]] = {
     ("exchange", "metaapi"): {"account_id": "acc-roundtrip", "provisioning_url": None},
+    ("channel", "telegram_user"): {"api_id": 12345, "chats": ["@roundtrip"]},
+}
+
+#: Secrets whose format is checked (a Telegram api_hash is 32 hexadecimal characters):
+#: a fresh value of that shape instead of the mangling-prone default.
+SHAPED: dict[tuple[str, str], Callable[[], str]] = {
+    ("telegram_user", "api_hash"): lambda: random.token_hex(16),
 }
 
 #: Types that exist today; the enumeration must at least find these.
@@ -44,7 +52,9 @@ def _with_secrets(h: Harness) -> list[tuple[ConnectionKind, AdapterSpec]]:
 def _values(spec: AdapterSpec, tag: str) -> dict[str, str]:
     """A distinct secret per field, with characters that a careless path would mangle."""
     return {
-        field: f'{tag}-{spec.type}.{field} "q" \\ ü€ {random.token_urlsafe(18)}'
+        field: SHAPED[(spec.type, field)]()
+        if (spec.type, field) in SHAPED
+        else f'{tag}-{spec.type}.{field} "q" \\ ü€ {random.token_urlsafe(18)}'
         for field in spec.secret_fields
     }
 

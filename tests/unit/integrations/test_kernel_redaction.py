@@ -49,6 +49,10 @@ def _fresh_registry() -> Iterator[None]:
         ("stripe key sk_live_4eC39HqLyjWDarjtT1zdp7dc", "4eC39HqLyjWDarjtT1zdp7dc"),
         ("webhook whsec_abcdefghijklmnop", "abcdefghijklmnop"),
         ("bot 123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0 said", "AAHfiqksKZ8WmR2zSjiQ7"),
+        (
+            "POST https://api.telegram.org/bot123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0/getMe",
+            "AAHfiqksKZ8WmR2zSjiQ7",
+        ),
         ("passphrase = 'open sesame'", "open"),
     ],
 )

@@ -81,7 +81,7 @@ SIGNALS = [
         "BTC/USDT KUPNO\nWejście: 65000\nStop loss: 63000\nCel: 67000\nDźwignia: 10x",
         ("BTC/USDT", Side.LONG, "65000", "65000", "63000", ["67000"], 10),
     ),
-    # Urdu, romanised Hindi, Malay (Thai is not read yet: its vowel signs split words)
+    # Urdu, romanised Hindi, Malay (Thai: test_parse_lang_scripts.py)
     (
         "گولڈ خریدیں\nانٹری: 2350\nاسٹاپ لاس: 2340\nٹارگٹ: 2365",
         ("XAUUSD", Side.LONG, "2350", "2350", "2340", ["2365"], None),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +26,7 @@ from signalbridge.integrations.vault import VaultError
 from signalbridge.services import access, audit
 from signalbridge.services.auth import Principal
 from signalbridge.store import models as m
+from signalbridge.web import channel_settings
 from signalbridge.web.deps import ContainerDep, SessionDep, fetch, require
 from signalbridge.web.errors import ApiError
 from signalbridge.web.params import Id
@@ -88,7 +89,7 @@ Visibility = Literal["public", "private"]
 VISIBILITY_HELP = "Channels only: 'public' lets every member follow it; 'private' (default) not."
 
 
-class ConnectionCreate(BaseModel):
+class ConnectionCreate(channel_settings.ChannelSettingsFields):
     name: str = Field(min_length=1, max_length=200)
     type: str = Field(min_length=1, max_length=40)
     config: dict[str, Any] = Field(default_factory=dict)
@@ -96,7 +97,7 @@ class ConnectionCreate(BaseModel):
     visibility: Visibility | None = Field(default=None, description=VISIBILITY_HELP)
 
 
-class ConnectionUpdate(BaseModel):
+class ConnectionUpdate(channel_settings.ChannelSettingsFields):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     config: dict[str, Any] | None = None
     visibility: Visibility | None = Field(default=None, description=VISIBILITY_HELP)
@@ -211,6 +212,7 @@ def build_router(kind: ConnectionKind) -> APIRouter:
             row.owner_id = who.user_id
         if isinstance(row, m.ChannelSource):
             row.visibility = body.visibility or m.ChannelVisibility.PRIVATE
+        settings = channel_settings.apply(row, body)  # a 422 for any other kind
         session.add(row)
         await session.flush()
         row.secrets_enc = seal(c.vault, kind.table, row.id, secrets)
@@ -227,6 +229,7 @@ def build_router(kind: ConnectionKind) -> APIRouter:
                 "config": public,
                 "is_active": body.is_active,
                 **({"visibility": row.visibility} if isinstance(row, m.ChannelSource) else {}),
+                **{name: new for name, (_, new) in settings.items()},
                 **{f: v for f, v in secrets.items()},
             },
             secret_fields=spec.secret_fields,
@@ -249,6 +252,7 @@ def build_router(kind: ConnectionKind) -> APIRouter:
     ) -> dict[str, Any]:
         row = await load(session, row_id, who, write=True)
         _visibility(kind, body.visibility)
+        settings = channel_settings.apply(row, body)  # validated first: a 422 changes nothing
         if body.visibility is not None and body.visibility != row.visibility:
             await audit.record_by(
                 session,
@@ -285,6 +289,7 @@ def build_router(kind: ConnectionKind) -> APIRouter:
             entity_id=row.id,
             changes={
                 **audit.diff(before, {"name": row.name, "config": dict(row.config)}),
+                **settings,
                 **secret_changes,
             },
             secret_fields=_spec(c, kind, row.type).secret_fields,

@@ -10,6 +10,10 @@ usable one) and answered with the same 401. Channel rows and misses are cached a
 no path reads the database more often than another, and a failure reaches the channel's
 health off the request path, at most once a second per channel.
 
+A channel with ``allowed_sources`` answers a delivery from any other address with that
+same 401, secret or not, and counts and logs it without its body
+(channels/source_allowlist.py).
+
 Authentic deliveries then meet the replay checks: a deactivated channel answers 403, a
 signed timestamp outside the tolerance 401 (``stale_delivery``), a body already seen on
 the channel inside the window 200 with the first delivery's ids (services/replay.py).
@@ -29,6 +33,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from signalbridge.channels.base import InboundMessage
+from signalbridge.channels.source_allowlist import client_address, preset_networks, proxy_networks
 from signalbridge.channels.webhook import Delivery, WebhookChannel, header_problems
 from signalbridge.services.ingest import delivery_id
 from signalbridge.store import models as m
@@ -84,6 +89,15 @@ async def receive(channel_id: int, request: Request, c: ContainerDep) -> JSONRes
                 else "bad or missing signature"
             )
             c.webhook_failures.note(channel_id, reason)
+        raise ApiError(401, UNAUTHENTICATED)
+    source = client_address(
+        request.client.host if request.client else None,
+        request.headers.getlist("x-forwarded-for"),
+        proxy_networks(tuple(c.settings.trusted_proxies)),
+    )
+    if not hook.sources.admits(source, preset_networks(tuple(c.settings.tradingview_sources))):
+        c.webhook_channels.refusals.note(channel_id, source)
+        c.webhook_failures.note(channel_id, "delivery from a source outside the allow-list")
         raise ApiError(401, UNAUTHENTICATED)
     channel = cached.row
     if not channel.is_active:

@@ -1,0 +1,112 @@
+"""A user-account channel's position in each chat, and what one read of a chat yields.
+
+The cursor the polling runner keeps is ``{"chats": {"<chat>": {"id": N, "edit": T}}}``:
+per configured chat, the last message id read and the latest ``edit_date`` (Unix
+seconds) seen. It is saved in the transaction that stores the messages, so after a
+restart ``iter_messages(min_id=N)`` reads exactly what came after (nothing lost, nothing
+repeated), and an edit dated after ``T`` is a new version. Pure, so it is tested
+without Telegram.
+
+A chat with no mark yet starts at its newest message: the history before the channel
+existed is not read (``backfill`` newest messages excepted), as old posts are not signals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from signalbridge.channels.base import InboundMessage
+from signalbridge.channels.fetching import dump_cursor, load_cursor
+from signalbridge.channels.telegram.updates import MAX_ID
+from signalbridge.channels.telegram.user_mapping import Seen, seen, to_inbound
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMark:
+    """The last message id read in a chat and the latest edit version seen there."""
+
+    last_id: int
+    edit: int
+
+
+def _count(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < MAX_ID:
+        return None
+    return value
+
+
+def load_marks(cursor: str | None) -> dict[str, ChatMark]:
+    """The marks in a cursor; a cursor not ours (or damaged) has none."""
+    chats = load_cursor(cursor).get("chats")
+    marks: dict[str, ChatMark] = {}
+    for chat, raw in (chats or {}).items() if isinstance(chats, dict) else ():
+        if not isinstance(raw, dict):
+            continue
+        last, edit = _count(raw.get("id")), _count(raw.get("edit"))
+        if isinstance(chat, str) and last is not None and edit is not None:
+            marks[chat] = ChatMark(last, edit)
+    return marks
+
+
+def dump_marks(marks: Mapping[str, ChatMark]) -> str:
+    chats = {chat: {"id": mark.last_id, "edit": mark.edit} for chat, mark in marks.items()}
+    return dump_cursor({"chats": dict(sorted(chats.items()))})
+
+
+def _latest(items: Iterable[Any]) -> list[Seen]:
+    """One :class:`Seen` per message id, the latest version of each, by id."""
+    best: dict[int, Seen] = {}
+    for item in items:
+        one = seen(item)
+        if one is None:
+            continue
+        held = best.get(one.id)
+        if held is None or (one.edit_version or 0) >= (held.edit_version or 0):
+            best[one.id] = one
+    return [best[key] for key in sorted(best)]
+
+
+def read_chat(
+    items: Iterable[Any],
+    mark: ChatMark | None,
+    *,
+    now: datetime,
+    max_chars: int,
+    backfill: int = 0,
+    ceiling: int | None = None,
+) -> tuple[list[InboundMessage], ChatMark]:
+    """The messages a read of one chat yields, oldest first, and the chat's next mark.
+
+    Above ``mark.last_id``: new messages (with their current text). At or below it: an
+    ``edit_date`` later than ``mark.edit`` is an edit version. Without a mark: only the
+    ``backfill`` newest messages, and the mark starts at the newest. Ids above
+    ``ceiling`` are left for a later read (a catch-up cut at its limit must not jump to
+    the latest messages over the ones between).
+    """
+    found = [s for s in _latest(items) if ceiling is None or s.id <= ceiling]
+    if mark is None:
+        last = max((s.id for s in found), default=0)
+        # Edits already made are part of what the start skips; Telegram's own dates,
+        # not our clock, so a skewed clock neither skips nor repeats an edit.
+        edit = max((s.edit_version or 0 for s in found), default=0)
+        fresh = found[-backfill:] if backfill > 0 else []
+        out = [to_inbound(s, as_edit=False, now=now, max_chars=max_chars) for s in fresh]
+        return [m for m in out if m is not None], ChatMark(last, edit)
+    messages: list[InboundMessage] = []
+    last, edit = mark.last_id, mark.edit
+    for item in found:
+        version = item.edit_version or 0
+        if item.id > mark.last_id:
+            one = to_inbound(item, as_edit=False, now=now, max_chars=max_chars)
+            last = item.id
+        elif version > mark.edit:
+            one = to_inbound(item, as_edit=True, now=now, max_chars=max_chars)
+        else:
+            continue
+        edit = max(edit, version)
+        if one is not None:
+            messages.append(one)
+    return messages, ChatMark(last, edit)

@@ -1,0 +1,125 @@
+"""How a channel's messages are read and reviewed: settings set on create and update.
+
+``POST /channels`` and ``PATCH /channels/{id}`` take them at the top level, beside
+``name`` and ``config`` (``config`` is the adapter's own schema). Each is validated here,
+so a bad value is a 422 that changes nothing, and a value is never dropped in silence:
+
+- ``min_confidence`` (0 to 1): a parse below it waits in the review desk;
+- ``parse_template``: the channel's template, checked by the parser's own loader;
+- ``parse_text``: read free text at all (false: canonical JSON and the dialect only);
+- ``dialect``: the one machine dialect the channel reads (``none``: any of them);
+- ``max_signal_age_seconds``: an item in review older than this is refused on approval;
+- ``on_edit`` (``apply``, ``ignore``, ``review``): what an edit of an executed signal's
+  SL/TP does (services/edits.py).
+
+In a PATCH a field left out keeps its value; ``null`` clears ``parse_template``,
+``max_signal_age_seconds`` and ``dialect``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from signalbridge.domain.bounds import StoreDecimal
+from signalbridge.execution.planner import MAX_SIGNAL_AGE_SECONDS
+from signalbridge.services.channel_reading import DIALECTS
+from signalbridge.store import models as m
+from signalbridge.web.errors import ApiError
+from signalbridge.web.serialize import jsonable
+
+DialectName = Literal["none", "3commas", "pineconnector", "octobot"]
+assert set(get_args(DialectName)) == {"none", *DIALECTS}  # one list of dialects
+
+SETTINGS = (
+    "min_confidence",
+    "parse_template",
+    "parse_text",
+    "dialect",
+    "max_signal_age_seconds",
+    "on_edit",
+)
+#: Settings that take ``null`` to mean "none" (the others refuse it).
+NULLABLE = ("parse_template", "dialect", "max_signal_age_seconds")
+
+
+class ChannelSettingsFields(BaseModel):
+    """The settings as optional top-level body fields; unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_confidence: Annotated[StoreDecimal, Field(ge=0, le=1)] | None = Field(
+        default=None,
+        description="Channels only: parses below this confidence (0-1, default 0.9) wait "
+        "in the review desk",
+    )
+    parse_template: dict[str, Any] | None = Field(
+        default=None, description="Channels only: the channel's parse template (null: none)"
+    )
+    parse_text: bool | None = Field(
+        default=None,
+        description="Channels only: read free text (default true); false reads canonical "
+        "JSON and the channel's dialect only",
+    )
+    dialect: DialectName | None = Field(
+        default=None,
+        description="Channels only: the one machine dialect read ('none', default: any)",
+    )
+    max_signal_age_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_SIGNAL_AGE_SECONDS,
+        description="Channels only: an item in review older than this is refused on approval "
+        "(null: no channel limit)",
+    )
+    on_edit: Literal["apply", "ignore", "review"] | None = Field(
+        default=None,
+        description="Channels only: what an edit of a signal's SL/TP does once its orders "
+        "were sent: 'apply' it to the positions, 'ignore' it, or send it to 'review' "
+        "(default); the difference is recorded either way",
+    )
+
+
+def given(body: ChannelSettingsFields) -> dict[str, Any]:
+    """The settings the body sets, explicitly (``null`` included)."""
+    return {name: getattr(body, name) for name in SETTINGS if name in body.model_fields_set}
+
+
+def apply(row: Any, body: ChannelSettingsFields) -> dict[str, list[Any]]:
+    """Validate the body's settings and set them on ``row``; ``{field: [old, new]}`` of
+    what changed, for the audit. Raises a 422 :class:`ApiError` and changes nothing when
+    one is not valid (or the row is not a channel)."""
+    wanted = given(body)
+    if not wanted:
+        return {}
+    if not isinstance(row, m.ChannelSource):
+        raise ApiError(422, f"only a channel has the settings {', '.join(sorted(wanted))}")
+    refused = sorted(k for k, v in wanted.items() if v is None and k not in NULLABLE)
+    if refused:
+        raise ApiError(422, f"{', '.join(refused)} cannot be null")
+    if wanted.get("parse_template") is not None:
+        _check_template(wanted["parse_template"])
+    if "dialect" in wanted and wanted["dialect"] == "none":
+        wanted["dialect"] = None
+    changes: dict[str, list[Any]] = {}
+    for name, value in wanted.items():
+        old = getattr(row, name)
+        if old != value:  # (decimals compare by value: 0.90 == 0.9)
+            changes[name] = jsonable([old, value])
+            setattr(row, name, value)
+    return changes
+
+
+def _check_template(spec: dict[str, Any]) -> None:
+    from signalbridge.parsing import select_build
+
+    select_build()
+    from signalbridge.parsing.templates import template_from_dict
+
+    try:
+        template_from_dict(spec, default_name="channel")
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        raise ApiError(
+            422, f"parse_template is not valid: {str(exc)[:300]}", code="invalid_template"
+        ) from None
