@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from tests.fakes.feed_server import FeedServer, Post
-from tests.integration.pipeline.test_polling_runner import RecordingQueue
 from tests.platform_fixtures import Harness, eventually, make_settings, running_harness
+from tests.polling_rig import RecordingQueue
 
 from signalbridge.channels.base import InboundMessage
 from signalbridge.services.intake import Intake

@@ -62,6 +62,7 @@ from aiohttp import web
 
 from tests.fakes import binance_ageing, binance_fees
 from tests.fakes import binance_wire as wire
+from tests.fakes.aiohttp_thread import ThreadedAiohttpServer
 from tests.fakes.binance_account import AccountSettings
 from tests.fakes.binance_algo import AlgoDesk, algo_json
 from tests.fakes.binance_book import BinanceBook, BinanceError, FakeOrder
@@ -137,8 +138,10 @@ class _Fault:
         )
 
 
-class FakeBinance:
+class FakeBinance(ThreadedAiohttpServer):
     """The fake exchange plus its server thread. Use as a context manager or start/stop."""
+
+    name = "fake Binance"
 
     #: The key pair ccxt should be given (the first known key).
     api_key: str
@@ -153,6 +156,7 @@ class FakeBinance:
         weight_limit: int = 6000,
         futures_weight_limit: int = 2400,
     ) -> None:
+        super().__init__()
         self.clock = clock
         self._keys_lock = threading.Lock()
         self._keys: dict[str, str] = {}
@@ -161,63 +165,10 @@ class FakeBinance:
         #: REQUEST_WEIGHT per minute and IP, per family (see tests.fakes.binance_weights)
         self._weight_limits = {"spot": weight_limit, "futures": futures_weight_limit}
         self._lock = threading.RLock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self._ready = threading.Event()
-        self.port = 0
         self.reset()
 
-    # -- lifecycle -------------------------------------------------------------------------
-
-    def __enter__(self) -> FakeBinance:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        self._thread = threading.Thread(
-            target=self._serve, args=(sock,), daemon=True, name="fake-binance"
-        )
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("fake Binance did not start")
-
-    def stop(self) -> None:
-        loop, runner = self._loop, self._runner
-        if loop is None or runner is None:
-            return
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
-        self._loop = None
-
-    def _serve(self, sock: socket.socket) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
+    def _configure(self, app: web.Application) -> None:
         app.on_response_prepare.append(self._stamp_weight)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.2)
-        self._runner = runner
-        loop.run_until_complete(runner.setup())
-        loop.run_until_complete(web.SockSite(runner, sock).start())
-        self._ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            loop.close()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def ccxt_urls(self) -> dict[str, str]:
         """Every ``urls['api']`` key of ccxt's binance, pointed at this server."""

@@ -36,7 +36,6 @@ import asyncio
 import json
 import math
 import re
-import socket
 import threading
 import time
 from collections import deque
@@ -45,6 +44,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from aiohttp import web
+
+from tests.fakes.aiohttp_thread import ThreadedAiohttpServer
 
 UPDATE_TYPES = (
     "message",
@@ -140,8 +141,13 @@ class ApiError(Exception):
         self.parameters = parameters
 
 
-class FakeTelegram:
-    """One fake Bot API with one bot (``token``) or more (:meth:`add_bot`)."""
+class FakeTelegram(ThreadedAiohttpServer):
+    """One fake Bot API with one bot (``token``) or more (:meth:`add_bot`).
+
+    A client takes ``base_url`` as its API URL (``<base_url>/bot<token>/<method>``).
+    """
+
+    name = "fake Telegram"
 
     def __init__(
         self,
@@ -151,6 +157,7 @@ class FakeTelegram:
         per_second: int = 30,
         max_long_poll: float = 50.0,
     ) -> None:
+        super().__init__()
         self.bots: dict[str, Bot] = {}
         self.chats: dict[int, Chat] = {}
         self.calls: list[Call] = []
@@ -161,65 +168,11 @@ class FakeTelegram:
         self.token = token
         self.add_bot(token)
         self._lock = threading.RLock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self._ready = threading.Event()
         self._news: asyncio.Event | None = None
         self._date = int(time.time())
-        self.port = 0
 
-    # -- lifecycle ---------------------------------------------------------------------
-
-    def __enter__(self) -> FakeTelegram:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        self._thread = threading.Thread(
-            target=self._serve, args=(sock,), daemon=True, name="fake-telegram"
-        )
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("fake Telegram did not start")
-
-    def stop(self) -> None:
-        loop, runner = self._loop, self._runner
-        if loop is None or runner is None:
-            return
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
-        self._loop = None
-
-    def _serve(self, sock: socket.socket) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        self._news = asyncio.Event()
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.2)
-        self._runner = runner
-        loop.run_until_complete(runner.setup())
-        loop.run_until_complete(web.SockSite(runner, sock).start())
-        self._ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            loop.close()
-
-    @property
-    def base_url(self) -> str:
-        """What a client takes as its API URL (``<base_url>/bot<token>/<method>``)."""
-        return f"http://127.0.0.1:{self.port}"
+    def _configure(self, app: web.Application) -> None:
+        self._news = asyncio.Event()  # wakes long polls when an update arrives
 
     # -- the world: bots, chats, posts ------------------------------------------------
 

@@ -11,7 +11,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,33 +28,18 @@ from tests.fakes.feed_server import (
     quadratic_blowup,
 )
 from tests.fakes.flaky_server import Reply
-from tests.integration.pipeline.test_polling_runner import RecordingQueue
 from tests.platform_fixtures import eventually, make_settings, running_harness
+from tests.polling_rig import PollingRig, migrated
 
 from signalbridge.bootstrap import Container, build_container
 from signalbridge.channels.fetching import ChannelDeps, FeedRefused, load_cursor
 from signalbridge.channels.webpage import WebPageChannel, WebPageConfig
 from signalbridge.integrations.errors import InvalidRequest
 from signalbridge.integrations.http import ResponseDeadlineExceeded, ResponseTooLarge
-from signalbridge.jobs.polling import PollingRunner
-from signalbridge.services.intake import Intake
-from signalbridge.settings import Settings
 from signalbridge.store import models as m
-from signalbridge.store.migrate import upgrade
 
 SIGNAL_TEXT = "BTC/USDT LONG\nEntry 59900-60100\nSL 58000\nTP1 62000\nTP2 64000\nLeverage 10x"
 T0 = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @pytest.fixture
@@ -77,69 +62,22 @@ def canary() -> Iterator[CanaryServer]:
         server.stop()
 
 
-@dataclass
-class Rig:
-    settings: Settings
-    container: Container
+@dataclass(kw_only=True)
+class Rig(PollingRig):
     site: FeedServer
-    clock: Clock
-    queue: RecordingQueue
-    owner_id: int
-
-    def runner(self, owner: str = "runner", container: Container | None = None) -> PollingRunner:
-        c = container or self.container
-        intake = Intake(c.sessions, self.queue, dispatch_task="dispatch", update_task="update")
-        deps = ChannelDeps(http=c.http, kernel=c.kernel, clock=self.clock)
-        return PollingRunner(
-            c.sessions,
-            c.registry,
-            c.vault,
-            intake,
-            owner=owner,
-            clock=self.clock,
-            deps=deps,
-            health=c.kernel,
-        )
 
     async def channel(self, type_: str, **config: Any) -> m.ChannelSource:
-        public, _ = self.container.registry.split_config("channel", type_, config)
-        async with self.container.sessions() as s, s.begin():
-            row = m.ChannelSource(name=type_, type=type_, config=public, owner_id=self.owner_id)
-            s.add(row)
-        async with self.container.sessions() as s:
-            return await s.get_one(m.ChannelSource, row.id)
-
-    async def poll(self, channel: m.ChannelSource, runner: PollingRunner | None = None) -> int:
-        return await (runner or self.runner()).poll_channel(channel)
-
-    async def messages(self, channel: m.ChannelSource) -> list[m.Message]:
-        async with self.container.sessions() as s:
-            rows = await s.scalars(
-                select(m.Message).where(m.Message.channel_id == channel.id).order_by(m.Message.id)
-            )
-            return list(rows.all())
+        return await self.add_channel(type_, config, name=type_)
 
     async def cursor(self, channel: m.ChannelSource) -> dict[str, Any]:
-        async with self.container.sessions() as s:
-            row = await s.scalar(
-                select(m.ChannelCursor).where(m.ChannelCursor.channel_id == channel.id)
-            )
-        return load_cursor(row.cursor if row else None)
+        return load_cursor(await self.cursor_text(channel))
 
 
 async def feed_rig(
     tmp_path: Path, database_url: str, site: FeedServer, **overrides: Any
 ) -> AsyncIterator[Rig]:
-    settings = make_settings(tmp_path, database_url, **overrides)
-    container = build_container(settings)
-    await upgrade(container.engine)
-    async with container.sessions() as s, s.begin():
-        owner = m.User(email="owner@example.com", password_hash="x", role=m.Role.ADMIN)
-        s.add(owner)
-    try:
-        yield Rig(settings, container, site, Clock(), RecordingQueue(), owner.id)
-    finally:
-        await container.close()
+    async with migrated(tmp_path, database_url, **overrides) as (settings, container, owner):
+        yield Rig(settings=settings, container=container, owner_id=owner, site=site)
 
 
 @pytest.fixture

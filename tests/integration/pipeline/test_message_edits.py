@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from tests.fakes.feed_server import FeedServer, Post
-from tests.integration.pipeline.test_polling_runner import RecordingQueue
 from tests.platform_fixtures import make_settings
+from tests.polling_rig import RecordingQueue
 
 from signalbridge.bootstrap import Container, build_container
 from signalbridge.channels.base import InboundMessage

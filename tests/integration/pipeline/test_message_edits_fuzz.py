@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
-from tests.integration.pipeline.test_polling_runner import RecordingQueue
 from tests.platform_fixtures import make_settings
+from tests.polling_rig import RecordingQueue
 
 from signalbridge.bootstrap import Container, build_container
 from signalbridge.channels.base import InboundMessage

@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from tests.platform_fixtures import SIGNAL, eventually, make_settings, running_harness
+from tests.polling_rig import Clock, RecordingQueue
 
 from signalbridge.bootstrap import Container, build_container
 from signalbridge.channels.base import InboundMessage, PollResult
@@ -79,25 +79,6 @@ def feed_channel(feed: Feed) -> type:
             return await feed.read(cursor)
 
     return FeedChannel
-
-
-@dataclass
-class RecordingQueue:
-    calls: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
-
-    async def enqueue(self, name: str, *args: Any) -> None:
-        self.calls.append((name, args))
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = utcnow()
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 class CrashingIntake(Intake):

@@ -22,38 +22,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 from tests.fakes.telegram import FakeTelegram
-from tests.integration.pipeline.test_polling_runner import RecordingQueue
-from tests.platform_fixtures import make_settings
+from tests.polling_rig import PollingRig, migrated
 
-from signalbridge.bootstrap import Container, build_container
+from signalbridge.bootstrap import build_container
 from signalbridge.channels.fetching import ChannelDeps
 from signalbridge.channels.telegram.errors import BotConflict
 from signalbridge.channels.telegram_bot import TelegramBotChannel, load_offset
 from signalbridge.integrations.errors import RateLimited
-from signalbridge.integrations.sealing import seal
-from signalbridge.jobs.polling import LEASE_SECONDS, PollingRunner
-from signalbridge.services.intake import Intake
-from signalbridge.settings import Settings
+from signalbridge.jobs.polling import LEASE_SECONDS
 from signalbridge.store import models as m
-from signalbridge.store.migrate import upgrade
 
 TOKEN = "555000111:AAFtelegramFakeBotTokenForChannelTests"
 CHANNEL = -1001500
 GROUP = -1002600
 SIGNAL_TEXT = "BTC/USDT LONG\nEntry 59900-60100\nSL 58000\nTP1 62000\nTP2 64000\nLeverage 10x"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @pytest.fixture
@@ -62,83 +45,31 @@ def telegram() -> Iterator[FakeTelegram]:
         yield fake
 
 
-@dataclass
-class Rig:
-    settings: Settings
-    container: Container
+@dataclass(kw_only=True)
+class Rig(PollingRig):
     telegram: FakeTelegram
-    clock: Clock
-    queue: RecordingQueue
-    owner_id: int
-
-    def runner(self, owner: str = "runner", container: Container | None = None) -> PollingRunner:
-        c = container or self.container
-        intake = Intake(c.sessions, self.queue, dispatch_task="dispatch", update_task="update")
-        return PollingRunner(
-            c.sessions,
-            c.registry,
-            c.vault,
-            intake,
-            owner=owner,
-            clock=self.clock,
-            deps=ChannelDeps(http=c.http, kernel=c.kernel, clock=self.clock),
-            health=c.kernel,
-        )
 
     async def channel(self, **config: Any) -> m.ChannelSource:
-        config = {
+        values = {
             "bot_token": TOKEN,
             "api_url": self.telegram.base_url,
             "long_poll_seconds": 0,
             **config,
         }
-        public, secrets = self.container.registry.split_config("channel", "telegram_bot", config)
-        async with self.container.sessions() as s, s.begin():
-            row = m.ChannelSource(
-                name="tg", type="telegram_bot", config=public, owner_id=self.owner_id
-            )
-            s.add(row)
-            await s.flush()
-            row.secrets_enc = seal(self.container.vault, "channel_sources", row.id, secrets)
-        async with self.container.sessions() as s:
-            return await s.get_one(m.ChannelSource, row.id)
-
-    async def messages(self, channel: m.ChannelSource) -> list[m.Message]:
-        async with self.container.sessions() as s:
-            rows = await s.scalars(
-                select(m.Message).where(m.Message.channel_id == channel.id).order_by(m.Message.id)
-            )
-            return list(rows.all())
+        return await self.add_channel("telegram_bot", values, name="tg")
 
     async def offset(self, channel: m.ChannelSource) -> int | None:
-        async with self.container.sessions() as s:
-            row = await s.scalar(
-                select(m.ChannelCursor).where(m.ChannelCursor.channel_id == channel.id)
-            )
-        return load_offset(row.cursor if row else None)
-
-    async def health(self, channel: m.ChannelSource) -> m.ConnectionHealth | None:
-        async with self.container.sessions() as s:
-            return await s.scalar(
-                select(m.ConnectionHealth).where(
-                    m.ConnectionHealth.kind == "channel",
-                    m.ConnectionHealth.connection_id == channel.id,
-                )
-            )
+        return load_offset(await self.cursor_text(channel))
 
 
 @pytest.fixture
 async def rig(tmp_path: Path, database_url: str, telegram: FakeTelegram) -> AsyncIterator[Rig]:
-    settings = make_settings(tmp_path, database_url, allowed_hosts=["127.0.0.1"])
-    container = build_container(settings)
-    await upgrade(container.engine)
-    async with container.sessions() as s, s.begin():
-        owner = m.User(email="owner@example.com", password_hash="x", role=m.Role.ADMIN)
-        s.add(owner)
-    try:
-        yield Rig(settings, container, telegram, Clock(), RecordingQueue(), owner.id)
-    finally:
-        await container.close()
+    async with migrated(tmp_path, database_url, allowed_hosts=["127.0.0.1"]) as (
+        settings,
+        container,
+        owner,
+    ):
+        yield Rig(settings=settings, container=container, owner_id=owner, telegram=telegram)
 
 
 async def test_posts_groups_edits_captions_and_replies_are_stored_once(rig: Rig) -> None:

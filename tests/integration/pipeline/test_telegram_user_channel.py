@@ -21,19 +21,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from tests.fakes.telethon_source import CODE, PASSWORD, SESSION, Clock, FakeAccount, post
-from tests.integration.pipeline.test_polling_runner import RecordingQueue
-from tests.platform_fixtures import make_settings
+from tests.polling_rig import PollingRig, migrated
 
-from signalbridge.bootstrap import Container, build_container
-from signalbridge.channels.fetching import ChannelDeps
 from signalbridge.channels.telegram.user_cursor import load_marks
 from signalbridge.channels.telegram_user import TelegramUserChannel, TelegramUserConfig
-from signalbridge.integrations.sealing import seal, unseal
-from signalbridge.jobs.polling import PollingRunner
-from signalbridge.services.intake import Intake
+from signalbridge.integrations.sealing import unseal
 from signalbridge.settings import Settings
 from signalbridge.store import models as m
-from signalbridge.store.migrate import upgrade
 
 HASH = "0123456789abcdef0123456789abcdef"
 SIGNALS = 1500
@@ -41,76 +35,26 @@ KEY = "-1000000001500"
 SIGNAL_TEXT = "BTC/USDT LONG\nEntry 59900-60100\nSL 58000\nTP1 62000\nTP2 64000\nLeverage 10x"
 
 
-@dataclass
-class Rig:
-    settings: Settings
-    container: Container
+@dataclass(kw_only=True)
+class Rig(PollingRig):
     account: FakeAccount
-    clock: Clock
-    owner_id: int
     configs: list[TelegramUserConfig]
-
-    def runner(self, owner: str = "runner") -> PollingRunner:
-        c = self.container
-        intake = Intake(c.sessions, RecordingQueue(), dispatch_task="d", update_task="u")
-        return PollingRunner(
-            c.sessions,
-            c.registry,
-            c.vault,
-            intake,
-            owner=owner,
-            clock=self.clock,
-            deps=ChannelDeps(http=c.http, kernel=c.kernel, clock=self.clock),
-            health=c.kernel,
-        )
 
     async def channel(self, **config: Any) -> m.ChannelSource:
         values = {"api_id": 12345, "api_hash": HASH, "chats": ["@signals"], **config}
-        public, secrets = self.container.registry.split_config("channel", "telegram_user", values)
-        async with self.container.sessions() as s, s.begin():
-            row = m.ChannelSource(
-                name="tg user", type="telegram_user", config=public, owner_id=self.owner_id
-            )
-            s.add(row)
-            await s.flush()
-            row.secrets_enc = seal(self.container.vault, "channel_sources", row.id, secrets)
-        async with self.container.sessions() as s:
-            return await s.get_one(m.ChannelSource, row.id)
+        return await self.add_channel("telegram_user", values, name="tg user")
 
     async def rows(self, channel: m.ChannelSource) -> list[m.Message]:
-        async with self.container.sessions() as s:
-            found = await s.scalars(
-                select(m.Message).where(m.Message.channel_id == channel.id).order_by(m.Message.id)
-            )
-            return list(found.all())
+        return await self.messages(channel)
 
     async def cursor(self, channel: m.ChannelSource) -> str | None:
-        async with self.container.sessions() as s:
-            row = await s.scalar(
-                select(m.ChannelCursor).where(m.ChannelCursor.channel_id == channel.id)
-            )
-        return row.cursor if row else None
-
-    async def health(self, channel: m.ChannelSource) -> m.ConnectionHealth | None:
-        async with self.container.sessions() as s:
-            return await s.scalar(
-                select(m.ConnectionHealth).where(
-                    m.ConnectionHealth.kind == "channel",
-                    m.ConnectionHealth.connection_id == channel.id,
-                )
-            )
+        return await self.cursor_text(channel)
 
 
 @pytest.fixture
 async def rig(
     tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Rig]:
-    settings = make_settings(tmp_path, database_url)
-    container = build_container(settings)
-    await upgrade(container.engine)
-    async with container.sessions() as s, s.begin():
-        owner = m.User(email="owner@example.com", password_hash="x", role=m.Role.ADMIN)
-        s.add(owner)
     account = FakeAccount()
     configs: list[TelegramUserConfig] = []
 
@@ -119,10 +63,15 @@ async def rig(
         return account
 
     monkeypatch.setattr(TelegramUserChannel, "source_factory", staticmethod(source))
-    try:
-        yield Rig(settings, container, account, Clock(), owner.id, configs)
-    finally:
-        await container.close()
+    async with migrated(tmp_path, database_url) as (settings, container, owner):
+        yield Rig(
+            settings=settings,
+            container=container,
+            owner_id=owner,
+            clock=Clock(),  # the Telethon fake's clock: its posts' dates follow it
+            account=account,
+            configs=configs,
+        )
 
 
 async def test_posts_and_edits_are_stored_once_and_a_restart_catches_up(rig: Rig) -> None:
