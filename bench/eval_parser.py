@@ -247,6 +247,9 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("corpus", nargs="?", type=Path, default=DEFAULT_CORPUS)
     ap.add_argument("--errors", type=int, default=0, help="print up to N wrong rows")
+    ap.add_argument(
+        "--unsure", type=int, default=0, help="print up to N right signals/updates below 0.9"
+    )
     ap.add_argument("--source", default="", help="only files whose name contains this")
     ap.add_argument("--disputes", type=Path, default=DEFAULT_DISPUTES)
     ap.add_argument("--learn", type=int, default=0, help="leave-one-out: learn from K signals")
@@ -261,6 +264,7 @@ def main() -> int:
     disputed = {"label": Tally(), "contract": Tally()}
     seen_disputes: set[str] = set()
     errors: list[str] = []
+    unsure: list[str] = []  # right, but below the threshold: what keeps the auto rate down
     total = 0
     for path in sorted(args.corpus.glob("*.jsonl")):
         if args.source and args.source not in path.name:
@@ -301,6 +305,11 @@ def main() -> int:
             auto_kind = "signal" if kind == "multi_signal" else kind
             if auto_kind in AUTO_KINDS:
                 auto.add(auto_kind, right and result.confidence >= THRESHOLD)
+                if right and result.confidence < THRESHOLD:
+                    unsure.append(
+                        f"[{source} {kind} conf={result.confidence:.2f}] {row['text'][:160]!r}"
+                        f"\n    -> {result.reasons}"
+                    )
             b = next(i for i, (lo, hi) in enumerate(BUCKETS) if lo <= result.confidence < hi)
             buckets[b][0] += right
             buckets[b][1] += 1
@@ -340,6 +349,10 @@ def main() -> int:
             print(f"  {stale} dispute(s) match no labelled row of the corpus")
     for err in errors[: args.errors]:
         print(err)
+    if args.unsure:
+        print(f"\nright but below {THRESHOLD} (first {args.unsure} of {len(unsure)}):")
+    for row_text in unsure[: args.unsure]:
+        print(row_text)
     return 0
 
 

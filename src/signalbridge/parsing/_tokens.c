@@ -13,6 +13,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 /* The single-character punctuation tokens, set by configure() from text.PUNCT. */
@@ -260,6 +261,12 @@ typedef struct {
     Py_UCS4 **chars; /* each needle's code points */
     Py_ssize_t *lens;
     Py_ssize_t ascii_start[128], ascii_end[128]; /* needles starting with an ASCII char */
+    /* For those: the ASCII second characters they continue with (a bit per character),
+     * so that a scan compares needles only where the first two characters agree; a
+     * first character with a one-character needle, or a needle whose second character
+     * is beyond ASCII, sets ascii_any and is compared always. */
+    uint64_t ascii_second[128][2];
+    unsigned char ascii_any[128];
     Py_ssize_t wide_from; /* needles [wide_from, count) start beyond ASCII */
     unsigned char wide_hint[256]; /* set at (c & 255) for each such needle's first c */
     int has_empty; /* an empty needle is in every text */
@@ -351,6 +358,13 @@ needles(PyObject *module, PyObject *words)
                 set->ascii_end[first] = k + 1;
             }
             set->ascii_start[first] = k;
+            const Py_UCS4 second = set->lens[k] > 1 ? set->chars[k][1] : 128;
+            if (second < 128) {
+                set->ascii_second[first][second >> 6] |= (uint64_t)1 << (second & 63);
+            }
+            else {
+                set->ascii_any[first] = 1;
+            }
         }
         else {
             set->wide_from = k;
@@ -389,6 +403,24 @@ needle_at(const needle_set *set, Py_ssize_t k, int kind, const void *data, Py_ss
     return 1;
 }
 
+/* The first needle beyond ASCII whose first code point is c or more: a binary search
+ * (the gates of the update languages hold a few hundred such needles). */
+static Py_ssize_t
+first_at_least(const needle_set *set, Py_UCS4 c)
+{
+    Py_ssize_t lo = set->wide_from, hi = set->count;
+    while (lo < hi) {
+        const Py_ssize_t mid = lo + (hi - lo) / 2;
+        if (set->chars[mid][0] < c) {
+            lo = mid + 1;
+        }
+        else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
 static PyObject *
 contains_any(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -418,16 +450,23 @@ contains_any(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             if (c < 128) {                                                            \
                 k = set->ascii_start[c];                                              \
                 end = set->ascii_end[c];                                              \
+                if (k == end) {                                                       \
+                    continue;                                                         \
+                }                                                                     \
+                if (!set->ascii_any[c]) {                                             \
+                    const Py_UCS4 c2 = i + 1 < n ? chars[i + 1] : 128;                \
+                    if (c2 >= 128                                                     \
+                        || !((set->ascii_second[c][c2 >> 6] >> (c2 & 63)) & 1)) {    \
+                        continue; /* no needle goes on with this character */         \
+                    }                                                                 \
+                }                                                                     \
             }                                                                         \
             else if (!set->wide_hint[c & 255]) {                                      \
                 continue;                                                             \
             }                                                                         \
             else {                                                                    \
-                k = set->wide_from;                                                   \
+                k = first_at_least(set, c);                                           \
                 end = set->count;                                                     \
-                while (k < end && set->chars[k][0] < c) {                             \
-                    k++; /* few needles start beyond ASCII: a linear walk will do */  \
-                }                                                                     \
             }                                                                         \
             for (; k < end && set->chars[k][0] == c; k++) {                           \
                 if (needle_at(set, k, kind, data, i, n)) {                            \

@@ -59,6 +59,13 @@ def beyond_stop(values: list[Decimal], signal: Signal) -> bool:
     sl = signal.stop_loss
     if sl is None or not values:
         return False
+    # past the stop at all: comparisons only (most left-overs are not), before the span's
+    # arithmetic
+    if signal.side is Side.LONG:
+        if not any(v < sl for v in values):
+            return False
+    elif not any(v > sl for v in values):
+        return False
     levels = [sl, *signal.take_profits]
     if signal.entry is not None:
         levels += (signal.entry.low, signal.entry.high)

@@ -193,8 +193,7 @@ def read_fields(lexemes: list[Lexeme]) -> Reading:
                     field_nums
                     and r.take_profits
                     and r.first_side is not None
-                    and _losing_side(value, r)
-                    and not _losing_side(r.take_profits[0], r)
+                    and ends_targets(value, r.take_profits[0], r)
                 ):
                     # "Targets: 46000, 47000\n0.5% - 44500": the list has ended
                     r.tp_dropped = True
@@ -500,14 +499,22 @@ def _ends_line(lexemes: list[Lexeme], idx: int) -> bool:
     return idx + 1 == len(lexemes) or lexemes[idx + 1].kind == _NL
 
 
-def _losing_side(value: Decimal, r: Reading) -> bool:
-    """Below the entry for a long, above it for a short: no target's place."""
-    entries = r.entry or r.implicit_entry
-    if not entries:
-        return False
-    if r.first_side == _LONG:
-        return value < min(entries)
-    return value > max(entries)
+def ends_targets(value: Decimal, first: Decimal, r: Reading) -> bool:
+    """Whether ``value`` lies on the losing side of the entry (below it for a long, above
+    it for a short: no target's place) while the list's ``first`` target does not."""
+    # below the entry but not the first target: below the first target (one comparison
+    # settles the common case, a list that goes on in order)
+    long = r.first_side == _LONG
+    if (value < first) if long else (value > first):
+        entries = r.entry or r.implicit_entry
+        if not entries:
+            return False
+        if long:
+            bound = entries[0] if len(entries) == 1 else min(entries)
+            return value < bound and not first < bound
+        bound = entries[0] if len(entries) == 1 else max(entries)
+        return value > bound and not first > bound
+    return False
 
 
 def _call_follows(lexemes: list[Lexeme], idx: int) -> bool:

@@ -49,8 +49,9 @@ _WORDS: Final[dict[Cat, str]] = {
     Cat.SHORT: """sell short shorts selling sold shorting venta vender vendemos vende venda
         vendendo продать продажа продаем продаём продавай шорт шорта шортим шорты satış satis
         بيع بع فروش شورت jual""",
-    Cat.WLONG: "bullish al alin alın бычий alcista altista yükseliş",
-    Cat.WSHORT: "bearish sat медвежий bajista baixista düşüş",
+    Cat.WLONG: "bullish al alin alın бычий рост роста росту alcista altista yükseliş",
+    Cat.WSHORT: """bearish sat медвежий снижение снижения снижению падение падения bajista
+        baixista düşüş""",
     Cat.ENTRY: """entry entries entry's enter entering entrada entradas entrar вход входа входим
         giriş giris giriş: دخول الدخول ورود ent open_price entry_price buyzone buy_zone
         masuk""",

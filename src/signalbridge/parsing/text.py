@@ -188,6 +188,12 @@ def literal_first(*alternatives: tuple[Iterable[str], str] | str) -> str:
     text is the same too, but a ``rest`` appears once per first character, so read the
     first group that took part, never a group by its number.
     """
+    if len(alternatives) == 1 and not isinstance(alternatives[0], str) and alternatives[0][1]:
+        # one alternative: ``(?:m(?:ove|oved)|set)rest``, the same matches and groups with
+        # ``rest`` compiled once instead of once per first character (the expression is a
+        # branch of literals, so sre still skips to a first character)
+        words, rest = alternatives[0]
+        return "(?:" + literal_first((words, "")) + ")" + rest
     branches: list[str] = []
     for alternative in alternatives:
         words, rest = ((alternative,), "") if isinstance(alternative, str) else alternative

@@ -76,7 +76,7 @@ FILLERS: Final = frozenset(
 )
 # The literal start of every update word (a verb, a stop, a target, a hit word ...): a
 # word that starts with one of them is the wording itself.
-_STEMS: Final = tuple(
+STEMS: Final = tuple(
     dict.fromkeys(
         s
         for s in (
@@ -90,6 +90,19 @@ _STEMS: Final = tuple(
 )
 
 
+def _by_first(stems: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """The stems grouped by their first character: a word is compared only with the stems
+    that start as it does (``startswith`` over all of them costs a call per stem)."""
+    groups: dict[str, list[str]] = {}
+    for stem in stems:
+        groups.setdefault(stem[0], []).append(stem)
+    return {first: tuple(group) for first, group in groups.items()}
+
+
+_STEMS_BY_FIRST: Final = _by_first(STEMS)
+_NO_STEMS: Final[tuple[str, ...]] = ()
+
+
 def leftovers(lexemes: list[Lexeme]) -> int:
     """How many words of a message neither the update wording nor a filler explains
     (prices, symbols, keywords and punctuation are read already)."""
@@ -97,7 +110,9 @@ def leftovers(lexemes: list[Lexeme]) -> int:
     for lx in lexemes:
         if lx.kind == _WORD:
             text = lx.text
-            if text not in FILLERS and not text.startswith(_STEMS):
+            if text not in FILLERS and not (
+                text and text.startswith(_STEMS_BY_FIRST.get(text[0], _NO_STEMS))
+            ):
                 n += 1
     return n
 

@@ -279,7 +279,7 @@ class MoreExpressions:
         self._sources = sources
         self._compiled: dict[str, re.Pattern[str]] = {}
 
-    def _get(self, name: str) -> re.Pattern[str]:
+    def named(self, name: str) -> re.Pattern[str]:
         pattern = self._compiled.get(name)
         if pattern is None:
             pattern = self._compiled[name] = re.compile(self._sources[name])
@@ -287,68 +287,69 @@ class MoreExpressions:
 
     @property
     def move_at(self) -> re.Pattern[str]:
-        return self._get("move_at")
+        return self.named("move_at")
 
     @property
     def sl_before(self) -> re.Pattern[str]:
-        return self._get("sl_before")
+        return self.named("sl_before")
 
     @property
     def sl_after(self) -> re.Pattern[str]:
-        return self._get("sl_after")
+        return self.named("sl_after")
 
     @property
     def be_after(self) -> re.Pattern[str]:
-        return self._get("be_after")
+        return self.named("be_after")
 
     @property
     def num_after(self) -> re.Pattern[str]:
-        return self._get("num_after")
+        return self.named("num_after")
 
     @property
     def sl_be_before(self) -> re.Pattern[str]:
-        return self._get("sl_be_before")
+        return self.named("sl_be_before")
 
     @property
     def sl_num_before(self) -> re.Pattern[str]:
-        return self._get("sl_num_before")
+        return self.named("sl_num_before")
 
     @property
     def tp_hit(self) -> re.Pattern[str]:
-        return self._get("tp_hit")
+        return self.named("tp_hit")
 
     @property
     def sl_hit(self) -> re.Pattern[str]:
-        return self._get("sl_hit")
+        return self.named("sl_hit")
 
     @property
     def partial(self) -> re.Pattern[str]:
-        return self._get("partial")
+        return self.named("partial")
 
     @property
     def pct_first(self) -> re.Pattern[str]:
-        return self._get("pct_first")
+        return self.named("pct_first")
 
     def any_half(self, low: str) -> bool:
         """Whether ``low`` asks to close half: a search of the one expression of the three
-        branches (the verb first, the half first, the Chinese words), branch by branch."""
-        return (
-            self._get("half_verb").search(low) is not None
-            or self._get("half_first").search(low) is not None
-            or self._get("half_zh").search(low) is not None
+        branches (the verb first, the half first, the Chinese words), branch by branch;
+        each match holds a word of MORE_HALF, so a text without one skips all three."""
+        return ANY_MORE_HALF(low) and (
+            self.named("half_verb").search(low) is not None
+            or self.named("half_first").search(low) is not None
+            or self.named("half_zh").search(low) is not None
         )
 
     @property
     def close(self) -> re.Pattern[str]:
-        return self._get("close")
+        return self.named("close")
 
     @property
     def some(self) -> re.Pattern[str]:
-        return self._get("some")
+        return self.named("some")
 
     @property
     def cancel(self) -> re.Pattern[str]:
-        return self._get("cancel")
+        return self.named("cancel")
 
 
 @cache
@@ -364,6 +365,7 @@ ANY_MORE_SL_HIT: Final = contains_any(stems(MORE_SL_HIT))
 ANY_MORE_CLOSE: Final = contains_any(stems(MORE_CLOSE))
 ANY_MORE_PARTIAL: Final = contains_any(stems(MORE_PARTIAL_VERB, MORE_HALF, MORE_SOME, ("平", "减")))
 ANY_MORE_CANCEL: Final = contains_any(stems(MORE_CANCEL))
+ANY_MORE_HALF: Final = contains_any(stems(MORE_HALF))  # every any_half match holds one
 MORE_GATE: Final = stems(
     *(MORE_MOVE, MORE_HIT, MORE_SL_HIT, MORE_PARTIAL_VERB, MORE_HALF, MORE_SOME, MORE_CANCEL),
     ("平", "减"),

@@ -348,7 +348,10 @@ _FORMER: dict[str, str] = {
     r"|cerrar\s+(?:la\s+)?mitad|fechar\s+(?:a\s+)?metade|yarısını\s+kapat|половин\w*"
     r"|(?:إغلاق|اغلاق|أغلق|اغلق)\s+(?:ال)?نصف",
     "CLOSE": r"\b(?:close|closing|closed|exit|exiting)\b(?!\s+(?:above|below|under|over"
-    r"|of\s+the\s+candle|candle|weekly|daily|to\s+\d|near|h\d|\d+h))"
+    r"|of\s+the\s+candle|candle|weekly|daily|to\s+\d|near|h\d|\d+h"
+    r"|to\s+(?:tp|target|the\s+target|our\s+target|hitting|the\s+high|the\s+low)"
+    r"|(?:the\s+|this\s+|a\s+)?(?:week|day|month|year|session|bar)\b"
+    r"|prices?\b|levels?\b|bell\b))"
     r"|закр(?:ыва|ой|ыть|ыв|ыт|ыл|оем)\w*|вышел|выходим|cerr(?:ar|amos|ad[oa]s?|en)\b"
     r"|cierr(?:a|en|o)\b|fech(?:ar|amos|ad[oa]s?|em|e)\b|kapat\w*|(?:إغلاق|اغلاق|أغلق|اغلق)",
     "MODIFY_TP": rf"(?:change|move|set|new|modify|update|adjust|raise|lower)\s+{W}{TP}"
