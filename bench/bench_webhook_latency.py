@@ -141,7 +141,11 @@ class Server:
         auth = {"Authorization": f"Bearer {found.group(1)}"}
         c = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", headers=auth, timeout=30)
         self.client = c
-        channel = c.post("/api/v1/channels", json={"name": "bench", "type": "webhook"}).json()
+        # a high inbound limit: the default (120/minute) would measure the limiter
+        channel = c.post(
+            "/api/v1/channels",
+            json={"name": "bench", "type": "webhook", "inbound_rate_limit": "100000/minute"},
+        ).json()
         connection = c.post(
             "/api/v1/connections",
             json={

@@ -165,8 +165,11 @@ class Harness:
         assert response.status_code < 300, response.text
         return response.json() if response.content else None
 
-    async def webhook_channel(self, name: str = "hook") -> tuple[int, str]:
-        body = await self.ok("POST", "/channels", json={"name": name, "type": "webhook"})
+    async def webhook_channel(self, name: str = "hook", **settings: Any) -> tuple[int, str]:
+        """A webhook channel (``settings``: channel settings such as ``inbound_rate_limit``)."""
+        body = await self.ok(
+            "POST", "/channels", json={"name": name, "type": "webhook", **settings}
+        )
         return body["id"], body["generated_secrets"]["secret"]
 
     async def paper_connection(self, name: str = "paper", **config: Any) -> int:

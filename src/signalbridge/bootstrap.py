@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from signalbridge.channels import rss, telegram_bot, telegram_user, webhook, webpage
+from signalbridge.channels.fetching import ChannelDeps
 from signalbridge.execution.engine import ExecutionEngine
 from signalbridge.execution.monitor import PositionMonitor
 from signalbridge.execution.pool import AdapterPool
@@ -32,10 +33,15 @@ from signalbridge.integrations.kernel import Kernel
 from signalbridge.integrations.queue import APPLY_UPDATE, DISPATCH_SIGNAL, TaskQueue, make_broker
 from signalbridge.integrations.registry import AdapterRegistry
 from signalbridge.integrations.vault import Vault
+from signalbridge.payments import coinpayments, paypal
+from signalbridge.payments import stripe as stripe_gateway
+from signalbridge.services import entitlement
 from signalbridge.services.auth import TokenUsage
+from signalbridge.services.channel_probe import ChannelProber
 from signalbridge.services.health import Prober, health_writer, make_prober
 from signalbridge.services.intake import Intake
 from signalbridge.services.login import LoginThrottle
+from signalbridge.services.payments.flow import PaymentFlow
 from signalbridge.services.webhook_channels import FailureNotes, WebhookChannels
 from signalbridge.settings import Settings
 from signalbridge.store.db import make_engine, make_sessionmaker
@@ -57,6 +63,9 @@ def build_registry() -> AdapterRegistry:
     paper.register(registry)
     ccxt_adapter.register(registry)
     metaapi.register(registry)
+    coinpayments.register(registry)
+    paypal.register(registry)
+    stripe_gateway.register(registry)
     return registry
 
 
@@ -92,9 +101,12 @@ class Container:
     login_throttle: LoginThrottle
     webhook_channels: WebhookChannels
     webhook_failures: FailureNotes
+    #: the payment flow: live gateways per connection, callbacks stored once and applied
+    payments: PaymentFlow
 
     async def close(self) -> None:
         await self.adapter_pool.close()
+        await self.payments.close()
         await self.queue.shutdown()
         await self.engine.dispose()
 
@@ -104,6 +116,7 @@ def build_container(settings: Settings, *, broker_url: str | None = None) -> Con
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # private when we create it
     engine = make_engine(settings.resolved_database_url)
     sessions = make_sessionmaker(engine)
+    entitlement.configure(sessions, grace_days=settings.payments_grace_days)
     vault = Vault.from_settings(settings.secret_keys.get_secret_value(), settings.resolved_key_file)
     queue = TaskQueue(make_broker(broker_url or settings.broker_url, settings.broker_queue))
     registry = build_registry()
@@ -128,7 +141,9 @@ def build_container(settings: Settings, *, broker_url: str | None = None) -> Con
         http=http,
         adapter_deps=deps,
         adapter_pool=pool,
-        prober=make_prober(pool),
+        prober=make_prober(
+            pool, channels=ChannelProber(sessions, registry, vault, ChannelDeps(http, kernel))
+        ),
         execution=execution,
         monitor=PositionMonitor(sessions, pool, execution, resting_grace=grace),
         intake=Intake(sessions, queue, dispatch_task=DISPATCH_SIGNAL, update_task=APPLY_UPDATE),
@@ -140,4 +155,5 @@ def build_container(settings: Settings, *, broker_url: str | None = None) -> Con
         ),
         webhook_channels=WebhookChannels(sessions, vault),
         webhook_failures=FailureNotes(kernel),
+        payments=PaymentFlow.build(sessions, vault, registry, http, kernel.guard),
     )

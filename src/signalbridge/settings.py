@@ -65,6 +65,15 @@ class Settings(BaseSettings):
     # How often the scheduler polls each active polling channel (feeds, Telegram, pages).
     poll_interval_seconds: float = Field(default=30.0, gt=0)
     webhook_max_body_bytes: int = 64 * 1024
+    # Entitlement (services/entitlement.py): a subscription whose renewal failed (past_due)
+    # keeps its channels this many days after its paid-through time; members are reminded
+    # this many days before a period ends; the expiry job runs this often.
+    payments_grace_days: int = Field(default=3, ge=0, le=365)
+    payments_reminder_days: int = Field(default=3, ge=0, le=365)
+    entitlement_job_seconds: float = Field(default=300.0, gt=0)
+    # How often the scheduler reconciles payments (what the gateways' webhooks missed,
+    # read back as `signalbridge payments reconcile` does); 0 turns the job off.
+    payments_reconcile_seconds: float = Field(default=900.0, ge=0)
     # A signed webhook delivery whose X-SignalBridge-Timestamp is further than this from
     # the server's clock is refused, and a body seen again on a channel within this time
     # is a duplicate. A channel's `tolerance_seconds` overrides it.

@@ -139,9 +139,9 @@ async def test_users_and_plans_are_audited(harness: Harness) -> None:
     )
     assert "password_hash" not in user
     await h.ok("PATCH", f"/users/{user['id']}", json={"role": "operator"})
-    plan = await h.ok("POST", "/plans", json={"name": "Pro", "price": "29.99", "channel_ids": []})
-    assert plan["price"] == "29.99"
-    await h.ok("PUT", f"/plans/{plan['id']}", json={"name": "Pro", "price": "39.99"})
+    plan = await h.ok("POST", "/plans", json={"name": "Pro", "prices": {"USD": "29.99"}})
+    assert plan["prices"] == {"USD": "29.99"}
+    await h.ok("PUT", f"/plans/{plan['id']}", json={"name": "Pro", "prices": {"USD": "39.99"}})
     assert (await h.api("DELETE", f"/plans/{plan['id']}")).status_code == 204
     audit = (await h.ok("GET", "/audit"))["items"]
     seen = [(a["entity"], a["action"]) for a in reversed(audit)]
@@ -161,4 +161,4 @@ async def test_users_and_plans_are_audited(harness: Harness) -> None:
     )
     assert "members password" not in str(create_user)
     price_change = next(a for a in audit if a["entity"] == "plan" and a["action"] == "update")
-    assert price_change["changes"]["price"] == ["29.99", "39.99"]
+    assert price_change["changes"]["prices"] == [{"USD": "29.99"}, {"USD": "39.99"}]

@@ -136,7 +136,10 @@ async def test_sigkill_mid_burst_then_restart_executes_each_signal_once(tmp_path
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base, headers=auth, timeout=10) as client:
             channel = (
-                await client.post("/api/v1/channels", json={"name": "burst", "type": "webhook"})
+                await client.post(
+                    "/api/v1/channels",
+                    json={"name": "burst", "type": "webhook", "inbound_rate_limit": "1000/minute"},
+                )
             ).json()
             channel_id, secret = channel["id"], channel["generated_secrets"]["secret"]
             connection = (

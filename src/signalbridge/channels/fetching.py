@@ -14,6 +14,12 @@ the HTTP validators for conditional GET (RFC 7232: ``ETag`` → ``If-None-Match`
 due (its own interval), and the items already delivered with their content hash. Items
 over the channel's inbound rate limit are not marked, and the validators are not moved,
 so the next poll reads them again instead of losing them.
+
+An item longer than ``max_message_chars`` is refused, never cut: a signal cut short could
+trade without its stop loss or its last targets. Its refusal (channels/inbound_limits.py:
+a fixed notice, the reason in ``content_type``) takes its place, is stored once as a
+rejected message with the reason, and is noted in the cursor (channels/http_limits.py
+adds the poll's report for the channel's health).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from limits import RateLimitItem, parse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from signalbridge.channels.base import InboundMessage, PollResult
+from signalbridge.channels.inbound_limits import limit_size, refusal_reason
 from signalbridge.integrations.errors import (
     InvalidRequest,
     RateLimited,
@@ -46,7 +53,7 @@ log = structlog.get_logger("signalbridge.channels")
 
 #: Items remembered per channel (delivered ids and their content hashes).
 MAX_REMEMBERED = 1000
-#: Notes (cut messages, deferred items) kept in the cursor for an operator to read.
+#: Notes (refused messages, deferred items) kept in the cursor for an operator to read.
 MAX_NOTES = 20
 #: External ids are stored in a 200-character column; longer keys are hashed.
 MAX_KEY = 160
@@ -102,7 +109,8 @@ class PolledHttpConfig(BaseModel):
         default=4000,
         ge=100,
         le=100_000,
-        description="inbound limit: longer item text is cut (the cut is noted in the cursor)",
+        description="inbound limit: an item with longer text is refused, never cut (stored "
+        "as a rejected message with the reason, noted in the channel's health)",
     )
     rate_limit: str = Field(
         default="60/hour",
@@ -192,12 +200,15 @@ def dump_cursor(state: dict[str, Any]) -> str:
 
 
 def cut_text(text: str, limit: int) -> tuple[str, str | None]:
-    """``text`` within ``limit`` characters, and why it was cut (None when it fits)."""
+    """``text`` within ``limit`` characters, and why it was cut (None when it fits).
+
+    Only a reading cap (``MAX_READ_CHARS``, far above any ``max_message_chars``) is applied
+    with it; text over a channel's ``max_message_chars`` is refused (``limit_size``)."""
     if len(text) <= limit:
         return text, None
     return (
         text[: limit - 1].rstrip() + "…",
-        f"cut from {len(text)} to {limit} characters (max_message_chars)",
+        f"cut from {len(text)} to {limit} characters (reading cap)",
     )
 
 
@@ -326,20 +337,22 @@ class HttpPollingChannel(ABC):
                     complete = False
                     notes.append(_note(now, item.key, "deferred: inbound rate_limit reached"))
                     break
-                text, why = cut_text(item.text, self.config.max_message_chars)
                 edit = before is not None
                 external_id = f"{item.key}~{item.version[:16]}" if edit else item.key
-                if why is not None:
-                    notes.append(_note(now, external_id, why))
-                    log.warning("message cut", channel_id=self.channel_id, reason=why)
-                messages.append(
+                message = limit_size(
                     InboundMessage(
                         external_id=external_id,
-                        text=text,
+                        text=item.text,
                         received_at=now,
                         edit_of=item.key if edit else None,
-                    )
-                )
+                    ),
+                    self.config.max_message_chars,
+                )  # refused, never cut
+                why = refusal_reason(message)
+                if why is not None:
+                    notes.append(_note(now, external_id, why))
+                    log.warning("message refused", channel_id=self.channel_id, reason=why)
+                messages.append(message)
             seen.pop(item.key, None)
             seen[item.key] = item.version
         while len(seen) > MAX_REMEMBERED:

@@ -36,12 +36,12 @@ from signalbridge.channels.fetching import (
     Candidate,
     FeedRefused,
     Fetched,
-    HttpPollingChannel,
     PolledHttpConfig,
     item_key,
     short_hash,
 )
 from signalbridge.channels.html_text import html_to_text, looks_like_html
+from signalbridge.channels.http_limits import Item, LimitedHttpChannel
 from signalbridge.integrations.registry import AdapterRegistry
 
 ACCEPT = (
@@ -167,15 +167,19 @@ def _published(entry: Any) -> datetime | None:
     return None
 
 
-class RssChannel(HttpPollingChannel):
-    """An RSS/Atom feed, polled with conditional GET; items de-duplicated by guid."""
+class RssChannel(LimitedHttpChannel):
+    """An RSS/Atom feed, polled with conditional GET; items de-duplicated by guid.
+
+    Items longer than ``max_message_chars`` are refused (channels/http_limits.py); the
+    health's lag is measured from the newest item's own date (``pubDate``, ``updated``).
+    """
 
     type = "rss"
     accept = ACCEPT
 
-    def candidates(self, fetched: Fetched) -> Sequence[Candidate]:
-        items = parse_feed(fetched.body, content_type=fetched.content_type, base_url=fetched.url)
-        return [Candidate(key=item.key, text=item.text) for item in items]
+    def items(self, fetched: Fetched) -> Sequence[Item]:
+        found = parse_feed(fetched.body, content_type=fetched.content_type, base_url=fetched.url)
+        return [Item(Candidate(key=i.key, text=i.text), i.published) for i in found]
 
 
 def register(registry: AdapterRegistry) -> None:

@@ -37,10 +37,12 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from signalbridge.channels.base import InboundMessage, PollResult
 from signalbridge.channels.fetching import ChannelDeps
+from signalbridge.channels.inbound_limits import MAX_READ_CHARS, PollReport, limit_size, report_of
+from signalbridge.channels.probing import ChannelProbe, probe_bot
 from signalbridge.channels.telegram.client import DEFAULT_API_URL, BotApi
 from signalbridge.channels.telegram.errors import BotConflict
 from signalbridge.channels.telegram.updates import to_inbound, update_id
-from signalbridge.integrations.errors import IntegrationError, RateLimited
+from signalbridge.integrations.errors import IntegrationError, InvalidRequest, RateLimited
 from signalbridge.integrations.registry import AdapterRegistry
 from signalbridge.integrations.ssrf import url_syntax_problem
 
@@ -83,7 +85,7 @@ class TelegramBotConfig(BaseModel):
     )
     batch_size: int = Field(default=100, ge=1, le=100, description="updates per getUpdates")
     max_message_chars: int = Field(
-        default=4096, ge=100, le=100_000, description="inbound limit: longer text is cut"
+        default=4096, ge=100, le=100_000, description="inbound limit: longer text is refused"
     )
     rate_limit: str = Field(
         default="120/minute",
@@ -164,6 +166,7 @@ class TelegramBotChannel:
         self._chats = frozenset(config.chats)
         self._hold: _Hold | None = None
         self._conflicts = 0
+        self.last_report: PollReport | None = None
 
     @classmethod
     def from_config(
@@ -179,17 +182,16 @@ class TelegramBotChannel:
 
     def message(self, update: Any) -> InboundMessage | None:
         """One update as this channel reads it (the webhook route uses this too)."""
-        return to_inbound(
-            update,
-            now=self._deps.clock(),
-            max_chars=self.config.max_message_chars,
-            chats=self._chats,
-        )
+        message = to_inbound(
+            update, now=self._deps.clock(), max_chars=MAX_READ_CHARS, chats=self._chats
+        )  # judged by the size limit, never cut (channels/inbound_limits.py)
+        return None if message is None else limit_size(message, self.config.max_message_chars)
 
     async def poll(self, cursor: str | None) -> PollResult:
         """Updates after the cursor's offset; nothing in webhook mode. A 409 or 429 is
         raised (the runner keeps the cursor and records health) and then waited out."""
         if self.config.mode != "polling":
+            self.last_report = PollReport(contacted=False)  # no poll: no sync in health
             return PollResult((), None)
         hold = self._hold
         if hold is not None:
@@ -215,29 +217,52 @@ class TelegramBotChannel:
         return await self._read(updates, offset)
 
     async def _read(self, updates: list[dict[str, Any]], offset: int | None) -> PollResult:
-        messages: list[InboundMessage] = []
-        next_offset = offset
+        read: list[tuple[int, InboundMessage | None]] = []
         for update in sorted(updates, key=lambda u: update_id(u) or 0):
             uid = update_id(update)
             if uid is None or (offset is not None and uid < offset):
                 continue  # malformed, or one confirmed already: nothing to read
-            message = self.message(update)
-            if message is not None and not await self._room():
+            read.append((uid, self.message(update)))
+        # The inbound budget is taken for the whole answer at once where it has room.
+        room = await self._room(sum(message is not None for _, message in read))
+        messages: list[InboundMessage] = []
+        next_offset = offset
+        deferred = 0
+        for uid, message in read:
+            if message is not None and len(messages) == room:
+                deferred = 1
                 break  # the rest stays in Telegram, unconfirmed, for a later poll
             if message is not None:
                 messages.append(message)
             next_offset = uid + 1
+        self.last_report = report_of(messages, deferred=deferred)  # for the channel's health
         cursor = dump_offset(next_offset) if next_offset is not None else None
         return PollResult(tuple(messages), cursor)
 
-    async def _room(self) -> bool:
-        """One message of the channel's inbound budget, or False when it is spent."""
+    async def probe(self) -> ChannelProbe:
+        """The connection test: ``getMe`` and ``getWebhookInfo`` (channels/probing.py)."""
+        return await probe_bot(self.api, self.config.mode)
+
+    async def _room(self, wanted: int) -> int:
+        """How many of ``wanted`` messages the channel's inbound budget takes now (and
+        takes them): all at once where there is room, else one by one until it is spent."""
         scope = (self._inbound, ("inbound", str(self.channel_id)))
-        try:
-            await self._deps.kernel.limiter.take([scope], 1, wait=False, max_wait=0)
-        except RateLimited:
-            return False
-        return True
+        limiter = self._deps.kernel.limiter
+        if wanted > 1:
+            try:
+                await limiter.take([scope], wanted, wait=False, max_wait=0)
+            except (RateLimited, InvalidRequest):  # not that much room, or not at all
+                pass
+            else:
+                return wanted
+        taken = 0
+        while taken < wanted:
+            try:
+                await limiter.take([scope], 1, wait=False, max_wait=0)
+            except RateLimited:
+                break
+            taken += 1
+        return taken
 
 
 def register(registry: AdapterRegistry) -> None:

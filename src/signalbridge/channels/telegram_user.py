@@ -17,6 +17,13 @@ as :class:`RateLimited` (so the channel's health shows it) and until those secon
 raises it again without calling Telegram: it never spins. An account that needs a login
 raises :class:`NeedsLogin` (an authentication error) each poll, also shown in health.
 
+Inbound limits (channels/inbound_limits.py). A message longer than
+``max_message_chars`` is refused, never cut (stored as a rejected message with the
+reason). Once the channel's ``rate_limit`` is spent the rest waits in Telegram: the
+chat's mark stops just before what was not taken (user_cursor.settle), and the chats
+after it keep theirs. Each poll leaves a :class:`PollReport` in ``last_report`` for the
+channel's health.
+
 MTProto is not HTTP: this channel does not go through the kernel's HTTP factory, and
 talks only to Telegram's data centres, which Telethon chooses.
 """
@@ -35,7 +42,23 @@ from telethon.errors import FloodWaitError, UnauthorizedError
 
 from signalbridge.channels.base import InboundMessage, PollResult
 from signalbridge.channels.fetching import ChannelDeps
-from signalbridge.channels.telegram.user_cursor import ChatMark, dump_marks, load_marks, read_chat
+from signalbridge.channels.inbound_limits import (
+    DEFAULT_RATE,
+    MAX_READ_CHARS,
+    InboundBudget,
+    PollReport,
+    check_rate,
+    limit_size,
+    report_of,
+)
+from signalbridge.channels.telegram.user_cursor import (
+    ChatMark,
+    Step,
+    chat_steps,
+    dump_marks,
+    load_marks,
+    settle,
+)
 from signalbridge.channels.telegram.user_source import (
     AccountProbe,
     MessageSource,
@@ -86,8 +109,23 @@ class TelegramUserConfig(BaseModel):
         default=0, ge=0, le=100, description="newest messages read when a chat is first polled"
     )
     max_message_chars: int = Field(
-        default=4096, ge=100, le=100_000, description="inbound limit: longer text is cut"
+        default=4096,
+        ge=100,
+        le=100_000,
+        description="inbound limit: a longer message is refused (recorded as rejected, "
+        "never cut and traded)",
     )
+    rate_limit: str = Field(
+        default=DEFAULT_RATE,
+        max_length=40,
+        description="inbound limit: messages this channel takes; the rest wait in Telegram "
+        "for a later poll",
+    )
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        return check_rate(value)
 
     @field_validator("chats")
     @classmethod
@@ -143,52 +181,94 @@ class TelegramUserChannel:
         channel_id: int,
         source: MessageSource,
         clock: Callable[[], datetime] = _utcnow,
+        budget: InboundBudget | None = None,
     ) -> None:
         self.config = config
         self.channel_id = channel_id
         self.source = source
         self._clock = clock
         self._hold: _Hold | None = None
+        self._budget = budget
+        #: What the last poll saw, for the channel's health (services/channel_health.py).
+        self.last_report: PollReport | None = None
 
     @classmethod
     def from_config(
         cls, config: TelegramUserConfig, *, channel_id: int, deps: ChannelDeps | None
     ) -> TelegramUserChannel:
-        """What the polling runner calls; the kernel's clock when it passes one."""
+        """What the polling runner calls; the kernel's clock and inbound budget when it
+        passes them."""
         clock = deps.clock if deps is not None else _utcnow
-        return cls(config, channel_id=channel_id, source=cls.source_factory(config), clock=clock)
+        budget = (
+            InboundBudget(deps.kernel.limiter, channel_id, config.rate_limit)
+            if deps is not None
+            else None
+        )
+        return cls(
+            config,
+            channel_id=channel_id,
+            source=cls.source_factory(config),
+            clock=clock,
+            budget=budget,
+        )
 
     def __repr__(self) -> str:
         return f"TelegramUserChannel(channel_id={self.channel_id}, chats={len(self.config.chats)})"
 
     async def poll(self, cursor: str | None) -> PollResult:
         """New messages and edits of every chat since the cursor; a FloodWait is raised
-        (the runner keeps the cursor and records health) and then waited out."""
+        (the runner keeps the cursor and records health) and then waited out. Messages
+        over ``max_message_chars`` are refused; once the inbound rate is spent the rest
+        waits in Telegram, each chat's mark left before what it did not take."""
         hold = self._hold
         if hold is not None:
             left = (hold.until - self._clock()).total_seconds()
             if left > 0:
+                self.last_report = PollReport(hold_until=hold.until)
                 raise RateLimited(
                     f"{hold.error.message}; next try in {left:.0f} s", retry_after=left
                 )
             self._hold = None
         marks = load_marks(cursor)
         messages: list[InboundMessage] = []
+        report = PollReport()
         for chat in self.config.chats:
             try:
-                found, marks[chat] = await self._chat(chat, marks.get(chat))
+                steps, full = await self._chat(chat, marks.get(chat))
             except FloodWaitError as exc:
-                raise self._flood(exc) from None
+                error = self._flood(exc)
+                self.last_report = PollReport(hold_until=self._hold.until if self._hold else None)
+                raise error from None
             except UnauthorizedError:
                 raise NeedsLogin(
                     "Telegram user channel: needs login (Telegram refused the session)"
                 ) from None
+            taken, found = await self._admit(steps)
             messages.extend(found)
+            if taken == len(steps):
+                marks[chat] = full
+                continue
+            report.deferred += sum(s.message is not None for s in steps[taken:])
+            mark = settle(marks.get(chat), steps[:taken], steps[taken:])
+            if mark is not None:
+                marks[chat] = mark
+            break  # the budget is spent: the other chats keep their marks for later
+        self.last_report = report_of(messages, deferred=report.deferred)
         return PollResult(tuple(messages), dump_marks(marks))
 
-    async def _chat(
-        self, chat: str, mark: ChatMark | None
-    ) -> tuple[list[InboundMessage], ChatMark]:
+    async def _admit(self, steps: list[Step]) -> tuple[int, list[InboundMessage]]:
+        """How many steps fit the inbound budget (a prefix) and their messages, each
+        within the size limit (refused when over it)."""
+        out: list[InboundMessage] = []
+        for n, step in enumerate(steps):
+            if step.message is None:
+                continue
+            if self._budget is not None and not await self._budget.room():
+                return n, out
+            out.append(limit_size(step.message, self.config.max_message_chars))
+        return len(steps), out
+
+    async def _chat(self, chat: str, mark: ChatMark | None) -> tuple[list[Step], ChatMark]:
         cfg = self.config
         items: list[Any] = []
         ceiling: int | None = None
@@ -202,11 +282,11 @@ class TelegramUserChannel:
             items.extend(batch)
         latest = max(cfg.edit_window, cfg.backfill, 1) if mark is None else cfg.edit_window
         items.extend([m async for m in self.source.read(chat, after=None, limit=latest)])
-        return read_chat(
+        return chat_steps(
             items,
             mark,
             now=self._clock(),
-            max_chars=cfg.max_message_chars,
+            max_chars=MAX_READ_CHARS,  # judged by the size limit, never cut
             backfill=cfg.backfill,
             ceiling=ceiling,
         )

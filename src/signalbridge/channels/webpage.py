@@ -36,12 +36,13 @@ from signalbridge.channels.fetching import (
     Candidate,
     FeedRefused,
     Fetched,
-    HttpPollingChannel,
     PolledHttpConfig,
     item_key,
     short_hash,
 )
 from signalbridge.channels.html_text import element_text
+from signalbridge.channels.http_limits import Item, LimitedHttpChannel
+from signalbridge.channels.probing import ChannelProbe
 from signalbridge.integrations.registry import AdapterRegistry
 
 ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
@@ -263,8 +264,13 @@ def _page_item(element: Any, selectors: Selectors, base_url: str) -> PageItem | 
     return PageItem(key=key, text=text, link=link, content_hash=digest)
 
 
-class WebPageChannel(HttpPollingChannel):
-    """A web page polled for posts; changed posts are delivered as edits."""
+class WebPageChannel(LimitedHttpChannel):
+    """A web page polled for posts; changed posts are delivered as edits.
+
+    Posts longer than ``max_message_chars`` are refused (channels/http_limits.py). A page
+    dates nothing, so the health's lag is measured from the last successful poll; the
+    probe fails when the items selector matches nothing.
+    """
 
     type = "webpage"
     accept = ACCEPT
@@ -274,11 +280,20 @@ class WebPageChannel(HttpPollingChannel):
         self._selectors = Selectors.of(config)
         self._newest_first = config.newest_first
 
-    def candidates(self, fetched: Fetched) -> Sequence[Candidate]:
+    def items(self, fetched: Fetched) -> Sequence[Item]:
         items = parse_page(fetched.body, self._selectors, base_url=fetched.url)
         if self._newest_first:  # deliver the oldest first
             items.reverse()
-        return [Candidate(key=i.key, text=i.text, version=i.content_hash) for i in items]
+        return [Item(Candidate(key=i.key, text=i.text, version=i.content_hash)) for i in items]
+
+    def judge(self, count: int) -> ChannelProbe:
+        if count == 0:
+            return ChannelProbe(
+                False,
+                "webpage: fetched, but the items selector matched no post with text: check "
+                "items_xpath/items_css against the page",
+            )
+        return ChannelProbe(True, f"webpage: fetched, the selectors found {count} post(s)")
 
 
 def register(registry: AdapterRegistry) -> None:

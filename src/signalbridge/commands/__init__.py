@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from signalbridge.commands import admin, run, send, telegram
+from signalbridge.commands import admin, payments, run, send, subscriptions, telegram
 
 app = typer.Typer(
     help="SignalBridge: a self-hosted trading-signal hub.",
@@ -25,6 +25,14 @@ app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(keys_app, name="keys")
 app.add_typer(telegram_app, name="telegram")
+subscriptions_app = typer.Typer(
+    help="Plan grants: give a member a plan's channels, revoke, list.", no_args_is_help=True
+)
+app.add_typer(subscriptions_app, name="subscriptions")
+payments_app = typer.Typer(
+    help="Payments: reconcile what the gateways' webhooks missed.", no_args_is_help=True
+)
+app.add_typer(payments_app, name="payments")
 
 # In this order in ``signalbridge --help``.
 app.command()(run.migrate)
@@ -41,3 +49,7 @@ tokens_app.command("revoke")(admin.tokens_revoke)
 keys_app.command("rotate")(admin.keys_rotate)
 telegram_app.command("login")(telegram.login)
 telegram_app.command("status")(telegram.status)
+subscriptions_app.command("grant")(subscriptions.grant)
+subscriptions_app.command("revoke")(subscriptions.revoke)
+subscriptions_app.command("list")(subscriptions.list_)
+payments_app.command("reconcile")(payments.reconcile)

@@ -72,6 +72,8 @@ def serve(
     bind_port = port or settings.port
     base_url = f"http://{bind_host}:{bind_port}"
 
+    created: list[FirstAdmin] = []
+
     async def startup() -> None:
         await migrate_schema(c)
         admin = await ensure_admin(
@@ -81,19 +83,29 @@ def serve(
             token_days=settings.token_days,
             secrets_file=settings.data_dir / FIRST_ADMIN_FILE,
         )
+        created.extend([admin] if admin is not None else [])
         await platform.start()
+
+    async def listening() -> None:
+        # Printed once the socket accepts connections, so "running" is true when read.
         typer.echo(f"SignalBridge is running at {base_url}  (API docs: {base_url}/docs)")
-        if admin is not None:
+        for admin in created:
             for line in first_admin_banner(admin, base_url, tty=sys.stdout.isatty()):
                 typer.echo(line)
         if demo:
             await _print_demo(c, base_url)
 
+    class _Server(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                await listening()
+
     app_ = create_app(c, on_startup=startup, on_shutdown=platform.stop)
     # proxy_headers=False: uvicorn would otherwise let a peer on 127.0.0.1 name any client
     # address in X-Forwarded-For; only SIGNALBRIDGE_TRUSTED_PROXIES decides whose header
     # is believed (channels/source_allowlist.py).
-    uvicorn.run(
+    config = uvicorn.Config(
         app_,
         host=bind_host,
         port=bind_port,
@@ -101,6 +113,7 @@ def serve(
         access_log=False,
         proxy_headers=False,
     )
+    _Server(config).run()
 
 
 def first_admin_banner(admin: FirstAdmin, base_url: str, *, tty: bool) -> list[str]:

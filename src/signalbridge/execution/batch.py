@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from signalbridge.execution.decide import decide, opposite_open
+from signalbridge.execution.decide import Looks, decide, opposite_open
 from signalbridge.execution.intents import Planned, write_plans
 from signalbridge.execution.planner import Wait
 from signalbridge.execution.pool import AdapterPool
@@ -84,6 +84,7 @@ class BatchPlacer:
         skips: list[tuple[int, str]] = []
         deferred: list[tuple[int, str]] = []
         planned: list[Planned] = []
+        looks: Looks = {}  # one market read per connection and symbol for the whole batch
 
         async def one(x: m.Execution) -> None:
             live = lives.get(x.connection_id)
@@ -106,6 +107,7 @@ class BatchPlacer:
                         now=self._now,
                         opposite=key in opposite,
                         sessions=self._sessions,
+                        looks=looks,
                     )
                 except (SymbolNotListed, InvalidRequest) as exc:
                     skips.append((x.id, exc.message))

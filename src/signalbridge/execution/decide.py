@@ -6,6 +6,7 @@ planner decides. Both the single path and the fan-out path decide through here.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
@@ -34,6 +35,9 @@ from signalbridge.venues.base import Balance, Ticker
 
 _CHUNK = 500  # ids per IN list, well below both databases' bind-parameter limits
 
+#: A batch's market reads, per (connection, symbol): markets, ticker and balances, or why not.
+Looks = dict[tuple[int, str], "asyncio.Future[tuple[Market, Ticker, dict[str, Balance]] | str]"]
+
 
 async def decide(
     live: Connected,
@@ -44,10 +48,13 @@ async def decide(
     now: Callable[[], datetime],
     opposite: bool = False,
     sessions: async_sessionmaker[AsyncSession],
+    looks: Looks | None = None,
 ) -> Plan | str | Wait:
     """The plan, a skip reason, or Wait. ``opposite``: one of our positions on this
     connection and symbol is open the other way; ``now`` is the engine's clock;
-    ``sessions``: where the symbol settings set for the plan are recorded."""
+    ``sessions``: where the symbol settings set for the plan are recorded; ``looks``: the
+    reads a batch shares (execution/batch.py: its plans are all decided before any order
+    is sent, so one read per connection and symbol sees what a hundred would)."""
     adapter = live.adapter
 
     async def look() -> tuple[Market, Ticker, dict[str, Balance]] | str:
@@ -63,7 +70,14 @@ async def decide(
     # The three reads go through the guard as one idempotent call of weight 3: the
     # same rate-limit budget as three calls, a third of the guard's own overhead (it
     # dominates on an in-process venue fanned out to a thousand accounts).
-    looked = await live.read(look, weight=3)
+    if looks is None:
+        looked = await live.read(look, weight=3)
+    else:
+        key = (live.connection_id, signal.symbol)
+        shared = looks.get(key)
+        if shared is None:
+            shared = looks[key] = asyncio.ensure_future(live.read(look, weight=3))
+        looked = shared.result() if shared.done() else await asyncio.shield(shared)
     if isinstance(looked, str):
         return looked
     market, ticker, balances = looked

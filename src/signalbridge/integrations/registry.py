@@ -14,19 +14,21 @@ from __future__ import annotations
 
 import builtins
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, Secret, SecretBytes, SecretStr, ValidationError
 
 from signalbridge.domain.bounds import unstorable_decimals
+from signalbridge.integrations.errors import InvalidRequest
 from signalbridge.integrations.redaction import REDACTED
 
 Kind = Literal["exchange", "channel", "payment", "ai"]
 KINDS: tuple[str, ...] = get_args(Kind)
 
 F = TypeVar("F", bound=Callable[..., Any])
+M = TypeVar("M", bound=BaseModel)
 
 
 class UnknownAdapterType(LookupError):
@@ -228,3 +230,29 @@ def _clear_errors(exc: ValidationError) -> list[dict[str, str]]:
         {"field": ".".join(str(p) for p in err["loc"]) or "(root)", "message": err["msg"]}
         for err in exc.errors(include_input=False, include_url=False)
     ]
+
+
+def connection_config(
+    model: type[M],
+    config: Mapping[str, Any],
+    secrets: Mapping[str, str],
+    *,
+    vendor: str,
+    connection_id: str,
+) -> M:
+    """A connection's public config and opened secrets, validated as ``model``.
+
+    What an adapter's ``from_config`` starts with. A bad config raises
+    :class:`~signalbridge.integrations.errors.InvalidRequest` naming the fields only: the
+    values stay out of the message, for they may be secrets.
+    """
+    try:
+        return model.model_validate({**config, **secrets})
+    except ValidationError as exc:
+        fields = ", ".join(
+            ".".join(str(p) for p in err["loc"]) or "(root)"
+            for err in exc.errors(include_input=False)
+        )
+        raise InvalidRequest(
+            f"invalid {vendor} configuration ({fields})", connection_id=connection_id
+        ) from None

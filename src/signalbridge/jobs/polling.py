@@ -20,6 +20,11 @@ tasks, which the sweeper finds. A message read twice (a repeat from the source, 
 redone after a crash, two runners whose leases overlapped) is stored once, by its
 (channel, external id) key, and queues nothing the second time.
 
+With a ``poll_health`` book (services/channel_health.py; the scheduler's runner has one)
+each poll's outcome is recorded for the health API (last synced, lag, last error,
+refusals), and a source failing poll after poll is skipped while it backs off. A message
+an adapter refused for its size is stored as a rejected message with the reason.
+
 The lease must outlast one poll: ``lease_seconds`` is far longer than an adapter's own
 timeouts. Should a poll run past it anyway and another runner take over, the first
 runner's save finds the lease gone and stores nothing.
@@ -46,6 +51,7 @@ from signalbridge.channels.fetching import ChannelDeps
 from signalbridge.integrations.registry import AdapterRegistry
 from signalbridge.integrations.sealing import unseal
 from signalbridge.integrations.vault import Vault
+from signalbridge.services.channel_health import ChannelHealthBook, refusal_meaning
 from signalbridge.services.ingest import IngestResult, Interpretation
 from signalbridge.services.intake import Intake
 from signalbridge.store import models as m
@@ -110,8 +116,11 @@ class PollingRunner:
         concurrency: int = CONCURRENCY,
         clock: Callable[[], datetime] = utcnow,
         deps: ChannelDeps | None = None,
+        poll_health: ChannelHealthBook | None = None,
     ) -> None:
         self._sessions = sessions
+        # Last synced, lag, back-off and refusals per channel (services/channel_health.py).
+        self._poll_health = poll_health
         self._deps = deps  # the kernel, for channels built with ``from_config``
         self._registry = registry
         self._vault = vault
@@ -164,12 +173,17 @@ class PollingRunner:
     async def poll_channel(self, channel: m.ChannelSource) -> int:
         """Poll one channel under its lease; new messages stored (0 when another runner
         holds the lease). A failure releases the lease and is raised."""
+        if self._poll_health is not None and not await self._poll_health.due(channel.id):
+            return 0  # backing off after failed polls
         lease = await self.acquire(channel.id)
         if lease is None:
             return 0
         try:
             found = await self.adapter(channel).poll(lease.cursor)
-            meanings = [self._intake.interpret(channel, message) for message in found.messages]
+            meanings = [  # a message refused by an inbound limit is stored as rejected
+                refusal_meaning(message) or self._intake.interpret(channel, message)
+                for message in found.messages
+            ]
             results = await self.save(channel, lease, found, meanings)
         except LeaseLost:  # the new holder polls the same cursor; nothing was stored
             log.info("a poll outlasted its lease", channel_id=channel.id)
@@ -178,9 +192,9 @@ class PollingRunner:
             await self.release(lease)
             await self._record(channel, exc)
             raise
-        await self._record(channel, None)
-        for result in results:
+        for result in results:  # first: the orders wait for nothing else
             await self._intake.hand_on(result)
+        await self._record(channel, None)
         return sum(not result.duplicate for result in results)
 
     def adapter(self, channel: m.ChannelSource) -> PollingChannel:
@@ -278,16 +292,16 @@ class PollingRunner:
             )
             if moved.first() is None:
                 raise LeaseLost(f"channel {lease.channel_id}: the lease passed to another runner")
-            return [
-                await self._intake.store(session, channel, message, meaning)
-                for message, meaning in zip(found.messages, meanings, strict=True)
-            ]
+            return await self._intake.store_many(session, channel, found.messages, meanings)
 
     async def _record(self, channel: m.ChannelSource, error: Exception | None) -> None:
-        if self._health is None:
-            return
         try:
-            await self._health.record("channel", channel.id, channel.type, error)
+            if self._health is not None:
+                await self._health.record("channel", channel.id, channel.type, error)
+            if self._poll_health is not None:
+                cached = self._adapters.get(channel.id)
+                report = getattr(cached[1], "last_report", None) if cached else None
+                await self._poll_health.record(channel.id, report=report, error=error)
         except Exception as exc:  # health is best effort
             log.warning("could not record a poll's health", error=type(exc).__name__)
 
@@ -301,4 +315,5 @@ def polling_runner(container: Container) -> PollingRunner:
         container.intake,
         health=container.kernel,
         deps=ChannelDeps(http=container.http, kernel=container.kernel),
+        poll_health=ChannelHealthBook(container.sessions),
     )

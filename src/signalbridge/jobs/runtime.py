@@ -19,11 +19,13 @@ from taskiq.api import run_receiver_task
 from signalbridge.bootstrap import Container
 from signalbridge.channels.telegram.client import BotApi
 from signalbridge.execution.reconcile import reconcile_all
+from signalbridge.jobs.payments_reconcile import reconcile_job
 from signalbridge.jobs.polling import default_owner, polling_runner
 from signalbridge.jobs.sweeper import sweep
 from signalbridge.jobs.tasks import register_tasks
 from signalbridge.notifications.runner import NotificationRunner
 from signalbridge.notifications.sender import TelegramLimits
+from signalbridge.services.entitlement_notices import NoticeReport, send_notices
 from signalbridge.store import models as m
 
 log = structlog.get_logger("signalbridge.runtime")
@@ -77,6 +79,10 @@ class Platform:
             self._every(s.paper_tick_seconds, self.tick_paper)
             self._every(s.monitor_seconds, self.monitor_once)
             self._every(s.poll_interval_seconds, polling_runner(self.container).run_once)
+            self._every(s.entitlement_job_seconds, self.entitlement_notices)
+            payments = reconcile_job(self.container)  # None: payments_reconcile_seconds 0
+            if payments is not None:
+                self._every(s.payments_reconcile_seconds, payments.run_once)
             notifier = notification_runner(self.container)
             if notifier is not None:
                 self._every(s.notify_seconds, notifier.run_once)
@@ -138,6 +144,12 @@ class Platform:
     async def monitor_once(self) -> None:
         """One position-monitor tick: batched prices, SL/TP/trailing/break-even exits."""
         await self.container.monitor.run_once()
+
+    async def entitlement_notices(self) -> NoticeReport:
+        """Reminders before a plan's period ends and notices when one ends, each once."""
+        return await send_notices(
+            self.container.sessions, reminder_days=self.container.settings.payments_reminder_days
+        )
 
     async def tick_paper(self) -> None:
         exchange = self.container.adapter_deps.shared.get("paper")

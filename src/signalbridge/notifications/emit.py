@@ -6,8 +6,7 @@ owners' chats, plus an insert only when someone wants the notice. Who is told:
 - signal published: the owner of the channel, if staff (channels are staff's to run);
 - order filled, stop moved, position closed: the owner of the connection it happened on;
 - connection failing: the owner of the exchange connection or channel;
-- subscription expiring: :func:`subscription_expiring` is ready for payments to call once
-  subscriptions can lapse; nothing calls it yet.
+- subscription expiring or ended: the member it entitled (services/entitlement_notices.py).
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from signalbridge.notifications import events
-from signalbridge.notifications.events import Event, EventKind
 from signalbridge.notifications.outbox import notify, notify_many
 from signalbridge.store import models as m
 
@@ -144,10 +142,30 @@ async def connection_failing(
 
 
 async def subscription_expiring(
-    session: AsyncSession, user_id: int, plan_name: str, ends_at: datetime
+    session: AsyncSession,
+    user_id: int,
+    *,
+    source: str,
+    source_id: int,
+    plan_name: str,
+    ends_at: datetime,
+    renews: bool,
 ) -> int:
-    """For payments to call when a subscription nears its end (one notice per end date)."""
-    text = f"Your subscription to {plan_name[:200]} ends on {ends_at:%Y-%m-%d %H:%M} UTC."
-    key = f"subscription:{user_id}:{ends_at.isoformat()}:{plan_name}"[:160]
-    event = Event(EventKind.SUBSCRIPTION_EXPIRING, key, text)
+    """A reminder before a subscription's or grant's period ends (one per period end)."""
+    event = events.subscription_expiring(source, source_id, plan_name, ends_at, renews=renews)
+    return await notify(session, event, user_id)
+
+
+async def subscription_ended(
+    session: AsyncSession,
+    user_id: int,
+    *,
+    source: str,
+    source_id: int,
+    plan_name: str,
+    ended_at: datetime,
+    why: str,
+) -> int:
+    """A subscription or grant stopped entitling its member (one per end)."""
+    event = events.subscription_ended(source, source_id, plan_name, ended_at, why)
     return await notify(session, event, user_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -23,8 +24,10 @@ class EventKind(StrEnum):
     STOP_MOVED = "stop_moved"
     POSITION_CLOSED = "position_closed"
     CONNECTION_FAILING = "connection_failing"
-    #: Hook for payments: nothing emits it until subscriptions can expire (see emit.py).
+    #: A plan's period ends (or renews) soon: services/entitlement_notices.py, once a period.
     SUBSCRIPTION_EXPIRING = "subscription_expiring"
+    #: A plan no longer entitles its member (expiry, refund, dispute, revoked grant…): once.
+    SUBSCRIPTION_ENDED = "subscription_ended"
 
 
 ALL_KINDS: tuple[str, ...] = tuple(k.value for k in EventKind)
@@ -142,3 +145,37 @@ def connection_failing(
         f"connection:{kind}:{connection_id}:{reason}:{since}"[:160],
         text,
     )
+
+
+def _when(value: datetime) -> str:
+    return f"{value.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def subscription_expiring(
+    source: str, source_id: int, plan_name: str, ends_at: datetime, *, renews: bool
+) -> Event:
+    """A reminder before ``ends_at``; ``renews``: the provider will try to charge again.
+    One per (subscription or grant, period end)."""
+    what = "grant of plan" if source == "grant" else "subscription to"
+    if renews:
+        text = f"Your {what} {_clean(plan_name)} renews on {_when(ends_at)}."
+    else:
+        text = (
+            f"Your {what} {_clean(plan_name)} ends on {_when(ends_at)}: copying of its "
+            "channels stops then."
+        )
+    key = f"{source}:{source_id}:expiring:{ends_at.astimezone(UTC).isoformat()}"
+    return Event(EventKind.SUBSCRIPTION_EXPIRING, key[:160], text)
+
+
+def subscription_ended(
+    source: str, source_id: int, plan_name: str, ended_at: datetime, why: str
+) -> Event:
+    """The end of a subscription's or grant's entitlement, once per end."""
+    what = "grant of plan" if source == "grant" else "subscription to"
+    text = (
+        f"Your {what} {_clean(plan_name)} has ended ({_clean(why, 300)}). New signals of "
+        "its channels are no longer copied; open positions keep their stop loss and targets."
+    )
+    key = f"{source}:{source_id}:ended:{ended_at.astimezone(UTC).isoformat()}"
+    return Event(EventKind.SUBSCRIPTION_ENDED, key[:160], text)

@@ -36,6 +36,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
+from signalbridge.integrations.errors import IntegrationError
+from signalbridge.integrations.redaction import redact
 from signalbridge.payments.checks import (
     MAX_ID_LENGTH,
     MAX_REASON_LENGTH,
@@ -61,10 +63,12 @@ __all__ = [
     "GatewayCapabilities",
     "GatewayDeps",
     "GatewayFactory",
+    "GatewayProbe",
     "PaymentEvent",
     "PaymentEventKind",
     "PaymentGateway",
     "PlanTerms",
+    "ProbesAccount",
     "Subject",
     "SubjectKind",
     "SubjectState",
@@ -409,6 +413,41 @@ class CustomerPortal(Protocol):
     """A gateway with a hosted billing page (``GatewayCapabilities.customer_portal``)."""
 
     async def portal_url(self, customer_id: str, return_url: str) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayProbe:
+    """A connection test's answer: did one authenticated read succeed, and on which account.
+
+    ``test_mode`` is True on a test or sandbox account, False on a live one, None when the
+    gateway cannot tell. ``message`` is for the operator (redacted here once more, so no
+    secret can ride along). ``error`` is the failure behind ``ok=False``, for a caller that
+    counts it (the connection's guard); it is never shown.
+    """
+
+    ok: bool
+    message: str
+    test_mode: bool | None = None
+    error: IntegrationError | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.ok and self.error is not None:
+            raise ValueError("a probe that succeeded carries no error")
+        _set(self, "message", redact(" ".join(self.message.split()))[:MAX_REASON_LENGTH])
+
+    @classmethod
+    def failed(cls, exc: IntegrationError, test_mode: bool | None = None) -> GatewayProbe:
+        return cls(False, exc.message, test_mode, error=exc)
+
+
+@runtime_checkable
+class ProbesAccount(Protocol):
+    """Optional: a gateway that tests its connection with one cheap authenticated read.
+
+    ``probe`` raises nothing for the account's failures (a refused key, the provider
+    down): they are ``ok=False`` with the reason and the error."""
+
+    async def probe(self) -> GatewayProbe: ...
 
 
 @dataclass(slots=True)

@@ -8,7 +8,8 @@ Roles:
   execution logs) and the whole audit log, and writes only the connections and follows
   it owns itself.
 - ``member`` sees and changes only its own accounts, reads the channels it may follow
-  (public or its own) or already follows, their messages and signals, and the audit rows
+  (public, its own, or ``plan`` channels of a plan it holds: services/entitlement.py) or
+  already follows, their messages and signals, its own plan grants, and the audit rows
   of its own actions.
 
 Ownership is derived, never copied: a connection has ``owner_id``; a follow, execution,
@@ -28,9 +29,10 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import ColumnElement, Select, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from signalbridge.services import entitlement
 from signalbridge.services.auth import Principal
 from signalbridge.store import models as m
 from signalbridge.store.models import ChannelVisibility, Role
@@ -51,6 +53,7 @@ Entity = Literal[
     "user",
     "token",
     "plan",
+    "grant",
 ]
 Action = Literal["read", "write", "create"]
 
@@ -70,6 +73,7 @@ MODELS: dict[Entity, type[Any]] = {
     "user": m.User,
     "token": m.ApiToken,
     "plan": m.Plan,
+    "grant": m.PlanGrant,
 }
 
 _EVERYONE = frozenset(Role.ALL)
@@ -94,6 +98,7 @@ ROLES: dict[Entity, tuple[frozenset[str], frozenset[str], frozenset[str]]] = {
     "user": (_EVERYONE, _EVERYONE, _ADMINS),
     "token": (_EVERYONE, _EVERYONE, _EVERYONE),
     "plan": (_ADMINS, _ADMINS, _ADMINS),
+    "grant": (_EVERYONE, _STAFF, _STAFF),
 }
 
 #: What an operator reads beyond its own rows (everything of these kinds).
@@ -109,10 +114,11 @@ _OPERATOR_READS_ALL = frozenset(
         "position",
         "execution_log",
         "audit",
+        "grant",
     )
 )
 #: What an operator changes beyond its own rows.
-_OPERATOR_WRITES_ALL = frozenset(("channel",))
+_OPERATOR_WRITES_ALL = frozenset(("channel", "grant"))
 
 Q = TypeVar("Q", bound=Select[Any])
 
@@ -163,10 +169,15 @@ def _followed_channels(user_id: int) -> Select[int]:
 
 
 def _followable(user_id: int) -> ColumnElement[bool]:
-    """Channels a member may follow: public ones and its own."""
+    """Channels a member may follow: public ones, its own, and plan-only ones of a plan it
+    holds (the listing form of the entitlement rules: services/entitlement.py)."""
     return or_(
         m.ChannelSource.visibility == ChannelVisibility.PUBLIC,
         m.ChannelSource.owner_id == user_id,
+        and_(
+            m.ChannelSource.visibility == ChannelVisibility.PLAN,
+            entitlement.holds_channel(user_id),
+        ),
     )
 
 
@@ -194,6 +205,8 @@ def _owned(entity: Entity, user_id: int) -> ColumnElement[bool]:
         return m.ApiToken.user_id == user_id
     if entity == "audit":
         return m.AuditEntry.actor_id == user_id
+    if entity == "grant":
+        return m.PlanGrant.user_id == user_id
     if entity == "user":
         return m.User.id == user_id
     return false()  # admin-only kinds (AI configs, payment gateways, plans); read-only kinds
@@ -255,15 +268,41 @@ async def usable_connection(
     return row
 
 
+class NotEntitled(AccessDenied):
+    """A plan-only channel the caller holds no live plan for (``message`` says why)."""
+
+
 async def followable_channel(
     session: AsyncSession, channel_id: int, who: Principal
 ) -> m.ChannelSource | None:
-    """A channel the caller may follow: public or its own (admins and operators: any)."""
+    """A channel the caller may follow: public, its own, or plan-only with an entitlement
+    now (admins and operators: any). A plan-only channel that an active plan sells, or
+    that the caller once held, raises :class:`NotEntitled` with the reason; any other is
+    None, like a missing one."""
     query = select(m.ChannelSource).where(m.ChannelSource.id == channel_id)
-    if not is_staff(who):
-        query = query.where(_followable(who.user_id))
-    row: m.ChannelSource | None = await session.scalar(query)
-    return row
+    if is_staff(who):
+        row: m.ChannelSource | None = await session.scalar(query)
+        return row
+    row = await session.scalar(
+        query.where(
+            or_(
+                m.ChannelSource.visibility.in_((ChannelVisibility.PUBLIC, ChannelVisibility.PLAN)),
+                m.ChannelSource.owner_id == who.user_id,
+            )
+        )
+    )
+    if row is None or row.visibility != ChannelVisibility.PLAN or row.owner_id == who.user_id:
+        return row
+    decision = await entitlement.check(session, who.user_id, channel_id)
+    if decision.entitled:
+        return row
+    offered = await entitlement.plans_offering(session, channel_id)
+    if decision.code == "no_plan" and not offered:
+        return None  # sold by no plan and never held: as good as missing
+    plans = f" (plans that include it: {', '.join(map(str, offered))})" if offered else ""
+    raise NotEntitled(
+        f"channel {channel_id} is for subscribers of a plan: {decision.detail}{plans}"
+    )
 
 
 async def first_admin_id(session: AsyncSession) -> int | None:

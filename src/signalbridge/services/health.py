@@ -1,4 +1,8 @@
-"""Connection health persisted for the API, and connection tests (probes)."""
+"""Connection health persisted for the API, and connection tests (probes).
+
+A channel's test is a real call for every polled kind (services/channel_probe.py); its
+poll health (last synced, lag, back-off, refusals) is kept by services/channel_health.py.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,13 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from signalbridge.integrations.errors import IntegrationError
 from signalbridge.integrations.health import HealthState
 from signalbridge.notifications import emit as notify
+from signalbridge.payments.base import GatewayDeps, GatewayProbe, ProbesAccount
+from signalbridge.services.channel_probe import ChannelProber, prober_from_pool
+from signalbridge.services.payments.errors import PaymentFlowError
+from signalbridge.services.payments.gateways import GatewayDirectory
 from signalbridge.store import models as m
 from signalbridge.store.db import insert_ignore
 
@@ -60,11 +69,37 @@ def health_writer(
 Prober = Callable[[str, Any], Awaitable[dict[str, Any]]]
 
 
-def make_prober(pool: Any) -> Prober:
-    """``POST .../test``: run the adapter's probe through its guard; refuse withdraw keys."""
+def make_prober(
+    pool: Any, channels: ChannelProber | None = None, payments: GatewayDirectory | None = None
+) -> Prober:
+    """``POST .../test``: run the adapter's probe through its guard; refuse withdraw keys.
+
+    Channels are probed by ``channels`` (services/channel_probe.py: a real call for every
+    polled kind), by default one made of the pool's own parts. Payment gateways are probed
+    through ``payments`` (the payment flow's gateway directory), by default a directory made
+    of the pool's own parts for each test and closed after it; either way the call goes
+    through the kernel's guard for ``("payment", id)``, so its breaker and health count it.
+    """
+    channel_prober = channels if channels is not None else prober_from_pool(pool)
 
     async def probe(kind: str, row: Any) -> dict[str, Any]:
         started = time.perf_counter()
+        if kind == "channel" and channel_prober is not None:
+            return await channel_prober(row)
+        if kind == "payment":
+            directory = payments if payments is not None else _directory_from_pool(pool)
+            if directory is None:
+                return {
+                    "ok": False,
+                    "latency_ms": 0.0,
+                    "test_mode": None,
+                    "message": "payment gateways cannot be tested in this process",
+                }
+            try:
+                return await _probe_gateway(directory, row, started)
+            finally:
+                if directory is not payments:
+                    await directory.close()
         if kind != "exchange":
             return {
                 "ok": row.is_active,
@@ -90,3 +125,60 @@ def make_prober(pool: Any) -> Prober:
         }
 
     return probe
+
+
+def _directory_from_pool(pool: Any) -> GatewayDirectory | None:
+    """A gateway directory of the exchange pool's own parts (sessions, vault, registry, HTTP
+    factory, the kernel's guards), for a container that passes none; None if one lacks."""
+    sessions = getattr(pool, "_sessions", None)
+    vault = getattr(pool, "_vault", None)
+    registry = getattr(pool, "_registry", None)
+    http = getattr(getattr(pool, "_deps", None), "http_factory", None)
+    guards = getattr(pool, "_guards", None)
+    if sessions is None or vault is None or registry is None or http is None:
+        return None
+    return GatewayDirectory(sessions, vault, registry, GatewayDeps(http_factory=http), guards)
+
+
+async def _probe_gateway(directory: GatewayDirectory, row: Any, started: float) -> dict[str, Any]:
+    """The gateway's own probe inside the connection's guard; every failure is ``ok=False``.
+
+    A failure the gateway reports is raised inside the guard so the breaker and the health
+    count it (and a transient one is retried), then answered as the gateway worded it.
+    """
+
+    def answer(result: GatewayProbe, error: IntegrationError | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "ok": result.ok,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+            "test_mode": result.test_mode,
+            "message": result.message,
+        }
+        if error is not None:
+            body["error_class"] = type(error).__name__
+        return body
+
+    try:
+        live = await directory.get(row.id, active=False)  # an inactive one may be tested
+    except PaymentFlowError as exc:
+        return answer(GatewayProbe(False, exc.message))
+    gateway = live.gateway
+    if not isinstance(gateway, ProbesAccount):
+        return answer(GatewayProbe(False, f"{row.type} gateways have no connection test"))
+    tried: list[GatewayProbe] = []
+
+    async def attempt() -> GatewayProbe:
+        result = await gateway.probe()
+        tried.append(result)
+        if result.error is not None:
+            raise result.error
+        return result
+
+    try:
+        result = await live.read(attempt)
+    except IntegrationError as exc:
+        last = tried[-1] if tried else None
+        if last is not None and last.error is exc:
+            return answer(last, exc)
+        return answer(GatewayProbe.failed(exc, last.test_mode if last else None), exc)
+    return answer(result)

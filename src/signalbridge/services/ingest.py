@@ -26,6 +26,9 @@ from signalbridge.store import models as m
 from signalbridge.store.db import insert_ignore
 from signalbridge.store.types import utcnow
 
+#: Longest content type stored (the column's size).
+MAX_CONTENT_TYPE = 100
+
 
 @dataclass(frozen=True)
 class Interpretation:
@@ -97,50 +100,24 @@ async def ingest(
     which saves the dispatch task a transaction of its own; the executions are then only
     waiting to be run, and the sweeper finds them if the task is lost.
     """
-    # The channel's parse_text and dialect settings (services/channel_reading.py).
-    interpretation = screen(channel, text, interpretation)
-    parsed = interpretation.parsed
-    below = interpretation.confidence < channel.min_confidence
-    error: str | None = None
-    if parsed is None:
-        status = m.MessageStatus.REJECTED
-        error = "; ".join(interpretation.problems)[:2000]
-    elif isinstance(parsed, Noise):
-        status = m.MessageStatus.NOISE
-    else:
-        status = m.MessageStatus.REVIEW if below else m.MessageStatus.PARSED
+    kind = classify(channel, text, interpretation)
+    interpretation, parsed, status = kind.meaning, kind.meaning.parsed, kind.status
     message_id = await insert_ignore(
         session,
         m.Message,
-        {
-            "channel_id": channel.id,
-            "external_id": external_id,
-            "text": storable_text(text),
-            "content_type": content_type,
-            "status": status,
-            "error": error,
-            "received_at": received_at,
-        },
+        message_values(channel.id, external_id, text, content_type, received_at, kind),
         conflict=("channel_id", "external_id"),
     )
     if message_id is None:
-        return await _stored_outcome(session, channel.id, external_id)
+        return await outcome_by_key(session, channel.id, external_id)
     if parsed is None or isinstance(parsed, Noise):
-        return IngestResult(message_id, status, False, error=error)
+        return IngestResult(message_id, status, False, error=kind.error)
     if isinstance(parsed, SignalUpdate):
-        update = m.SignalUpdate(
-            message_id=message_id,
-            channel_id=channel.id,
-            symbol=parsed.symbol,
-            action=parsed.action.value,
-            value=parsed.value,
-            confidence=interpretation.confidence,
-            status="review" if below else "received",
-        )
+        update = update_row(parsed, message_id, channel.id, interpretation.confidence, kind.below)
         session.add(update)
         await session.flush()
         return IngestResult(message_id, status, False, update_id=update.id)
-    signal = _signal_row(parsed, message_id, channel.id, received_at, interpretation, below)
+    signal = signal_row(parsed, message_id, channel.id, received_at, interpretation, kind.below)
     session.add(signal)
     execution_ids: tuple[int, ...] = ()
     if dispatch and signal.status == m.SignalStatus.ACCEPTED:
@@ -153,7 +130,68 @@ async def ingest(
     return IngestResult(message_id, status, False, signal_id=signal.id, execution_ids=execution_ids)
 
 
-def _signal_row(
+@dataclass(frozen=True)
+class Classified:
+    """A message's meaning as its channel reads it, and the status it is stored with."""
+
+    meaning: Interpretation
+    status: str
+    error: str | None
+    #: Below the channel's ``min_confidence``: the signal or update waits for review.
+    below: bool
+
+
+def classify(channel: m.ChannelSource, text: str, interpretation: Interpretation) -> Classified:
+    """Apply the channel's parse_text and dialect settings (services/channel_reading.py)
+    and decide the message's status; pure, shared by the single and the batch path."""
+    meaning = screen(channel, text, interpretation)
+    parsed = meaning.parsed
+    below = meaning.confidence < channel.min_confidence
+    if parsed is None:
+        return Classified(
+            meaning, m.MessageStatus.REJECTED, "; ".join(meaning.problems)[:2000], below
+        )
+    if isinstance(parsed, Noise):
+        return Classified(meaning, m.MessageStatus.NOISE, None, below)
+    status = m.MessageStatus.REVIEW if below else m.MessageStatus.PARSED
+    return Classified(meaning, status, None, below)
+
+
+def message_values(
+    channel_id: int,
+    external_id: str,
+    text: str,
+    content_type: str,
+    received_at: datetime,
+    kind: Classified,
+) -> dict[str, Any]:
+    """The message row, written once with its final status."""
+    return {
+        "channel_id": channel_id,
+        "external_id": external_id,
+        "text": storable_text(text),
+        "content_type": content_type,
+        "status": kind.status,
+        "error": kind.error,
+        "received_at": received_at,
+    }
+
+
+def update_row(
+    parsed: SignalUpdate, message_id: int, channel_id: int, confidence: Decimal, below: bool
+) -> m.SignalUpdate:
+    return m.SignalUpdate(
+        message_id=message_id,
+        channel_id=channel_id,
+        symbol=parsed.symbol,
+        action=parsed.action.value,
+        value=parsed.value,
+        confidence=confidence,
+        status="review" if below else "received",
+    )
+
+
+def signal_row(
     parsed: Signal,
     message_id: int,
     channel_id: int,
@@ -162,25 +200,42 @@ def _signal_row(
     below_threshold: bool,
 ) -> m.Signal:
     return m.Signal(
-        message_id=message_id,
-        channel_id=channel_id,
-        symbol=parsed.symbol,
-        side=parsed.side.value,
-        order_type=parsed.order_type.value,
-        entry_low=parsed.entry.low if parsed.entry else None,
-        entry_high=parsed.entry.high if parsed.entry else None,
-        stop_loss=parsed.stop_loss,
-        take_profits=[str(tp) for tp in parsed.take_profits],
-        leverage=parsed.leverage,
-        confidence=interpretation.confidence,
-        status=m.SignalStatus.REVIEW if below_threshold else m.SignalStatus.ACCEPTED,
-        reasons=list(interpretation.problems),
-        received_at=received_at,
-        parsed_at=utcnow(),
+        **signal_values(
+            parsed, message_id, channel_id, received_at, interpretation, below_threshold
+        )
     )
 
 
-async def _stored_outcome(session: AsyncSession, channel_id: int, external_id: str) -> IngestResult:
+def signal_values(
+    parsed: Signal,
+    message_id: int,
+    channel_id: int,
+    received_at: datetime,
+    interpretation: Interpretation,
+    below_threshold: bool,
+) -> dict[str, Any]:
+    """The signal's row: ``accepted``, or ``review`` below the channel's threshold."""
+    return {
+        "message_id": message_id,
+        "channel_id": channel_id,
+        "symbol": parsed.symbol,
+        "side": parsed.side.value,
+        "order_type": parsed.order_type.value,
+        "entry_low": parsed.entry.low if parsed.entry else None,
+        "entry_high": parsed.entry.high if parsed.entry else None,
+        "stop_loss": parsed.stop_loss,
+        "take_profits": [str(tp) for tp in parsed.take_profits],
+        "leverage": parsed.leverage,
+        "confidence": interpretation.confidence,
+        "status": m.SignalStatus.REVIEW if below_threshold else m.SignalStatus.ACCEPTED,
+        "reasons": list(interpretation.problems),
+        "received_at": received_at,
+        "parsed_at": utcnow(),
+    }
+
+
+async def outcome_by_key(session: AsyncSession, channel_id: int, external_id: str) -> IngestResult:
+    """The outcome of the stored message with this (channel, external id)."""
     message = await session.scalar(
         select(m.Message).where(
             m.Message.channel_id == channel_id, m.Message.external_id == external_id

@@ -1,9 +1,10 @@
 """One intake path: every channel's messages are interpreted, stored once and handed on.
 
 A push channel's route calls :meth:`Intake.receive` for each authenticated delivery. The
-polling runner (jobs/polling.py) uses the same steps one by one: it interprets a poll's
-messages, :meth:`Intake.store` s them in the transaction that saves the source's cursor,
-then :meth:`Intake.hand_on` s the results. Either way a message is
+polling runner (jobs/polling.py) uses the same steps for a whole poll: it interprets the
+messages, :meth:`Intake.store_many` s them in the transaction that saves the source's
+cursor (bulk statements, services/batch_intake.py), then :meth:`Intake.hand_on` s the
+results. Either way a message is
 
 1. interpreted (canonical JSON read strictly, text through the rule parser), before any
    transaction is open, since parsing is CPU work;
@@ -21,19 +22,26 @@ the answered message's signal. A delete (:meth:`Intake.delete`) is recorded only
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from signalbridge.channels.base import InboundMessage
+from signalbridge.services.batch_intake import store_batch
 from signalbridge.services.edits import link_reply, record_delete, store_edit
-from signalbridge.services.ingest import IngestResult, Interpretation, ingest, stored_outcome
+from signalbridge.services.ingest import (
+    MAX_CONTENT_TYPE,
+    IngestResult,
+    Interpretation,
+    ingest,
+    stored_outcome,
+)
 from signalbridge.services.interpret import interpret
 from signalbridge.services.replay import claim_body, first_message, record_message
 from signalbridge.store import models as m
 
-MAX_CONTENT_TYPE = 100
 #: A new message's update is queued when parsed, or when an edit made or changed one (an
 #: update waiting for review is skipped by the task itself).
 _QUEUES_UPDATE = (m.MessageStatus.PARSED, m.MessageStatus.EDIT)
@@ -137,6 +145,17 @@ class Intake:
                 session, channel.id, message.reply_to, result.update_id, message.received_at
             )
         return result
+
+    async def store_many(
+        self,
+        session: AsyncSession,
+        channel: m.ChannelSource,
+        messages: Sequence[InboundMessage],
+        meanings: Sequence[Interpretation],
+    ) -> list[IngestResult]:
+        """:meth:`store` for a poll's messages, in order and in the caller's transaction,
+        with bulk statements for runs of plain messages (services/batch_intake.py)."""
+        return await store_batch(session, channel, messages, meanings, self.store)
 
     async def delete(self, channel: m.ChannelSource, external_id: str, at: datetime) -> bool:
         """Record that the channel deleted a message; whether it was known. Positions and

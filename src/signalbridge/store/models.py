@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -82,8 +83,9 @@ class ChannelVisibility:
     """Who may follow a channel besides its owner and the staff (admins, operators)."""
 
     PUBLIC = "public"  # every member
+    PLAN = "plan"  # members entitled through a plan (services/entitlement.py)
     PRIVATE = "private"  # nobody else
-    ALL = (PUBLIC, PRIVATE)
+    ALL = (PUBLIC, PLAN, PRIVATE)
 
 
 class ChannelSource(ConnectionMixin, Base):
@@ -103,6 +105,10 @@ class ChannelSource(ConnectionMixin, Base):
     parse_text: Mapped[bool] = mapped_column(Boolean, default=True)
     dialect: Mapped[str | None] = mapped_column(String(16), nullable=True)
     max_signal_age_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Inbound limits of push deliveries (web/channel_settings.py; None: the defaults in
+    # channels/inbound_limits.py); polled kinds keep theirs in their config.
+    max_message_chars: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    inbound_rate_limit: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
 
 class MessageStatus:
@@ -426,6 +432,12 @@ class Plan(Timestamps, Base):
     channel_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
     gateway_prices: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Payments (services/payments/plans.py): the price per currency as exact decimal
+    # strings ({"USD": "19.00"}; ``price``/``currency`` stay the first one), every
+    # ``interval_count`` intervals (BillingInterval values), with a free trial.
+    prices: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
+    interval_count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    trial_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class PaymentGateway(ConnectionMixin, Base):
@@ -444,6 +456,15 @@ class Subscription(Timestamps, Base):
     current_period_end: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # The provider's own last-modified marker, so out-of-order events never move state back.
     provider_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Payments: the gateway connection (no foreign key: history outlives a connection),
+    # the provider's customer (for its billing portal), trial and cancellation.
+    connection_id: Mapped[int | None] = mapped_column(ID, nullable=True)
+    customer_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    trial_end: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    cancel_at_period_end: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    canceled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Payment(Timestamps, Base):
@@ -455,10 +476,23 @@ class Payment(Timestamps, Base):
         ForeignKey("subscriptions.id"), nullable=True
     )
     gateway: Mapped[str] = mapped_column(String(20))
-    external_id: Mapped[str] = mapped_column(String(200))
+    # The provider's payment id (invoice, capture, transaction); empty until it exists:
+    # the row is written ``pending`` before the member is sent to the gateway.
+    external_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     amount: Mapped[Decimal]
     currency: Mapped[str] = mapped_column(String(10))
     status: Mapped[str] = mapped_column(String(20))
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"), nullable=True)
+    connection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("payment_gateways.id"), nullable=True
+    )
+    checkout_id: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
+    fee: Mapped[Decimal | None] = mapped_column(nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The provider's marker for the checkout or payment (payments/ordering.py).
+    provider_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class PaymentEvent(Base):
@@ -472,6 +506,45 @@ class PaymentEvent(Base):
     status: Mapped[str] = mapped_column(String(16), default="received")
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Payments (services/payments/callbacks.py): the connection it came through, and why
+    # applying it failed (the applied row rolls back with the work; this is written after).
+    connection_id: Mapped[int | None] = mapped_column(ID, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class PlanGrant(Base):
+    """An operator's or admin's gift of a plan to a member (services/entitlement_grants.py):
+    entitles like a paid subscription from ``starts_at`` until ``ends_at`` (NULL: no end)
+    or until revoked. Rows are never deleted, so the history stays readable."""
+
+    __tablename__ = "plan_grants"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    note: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    granted_by: Mapped[str] = mapped_column(String(320))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class EntitlementNotice(Base):
+    """A reminder or end notice the entitlement job issued (services/entitlement_notices.py):
+    ``(source, source_id, kind, period)`` is its natural key, so each is issued once per
+    period whether or not the member has a chat to receive it."""
+
+    __tablename__ = "entitlement_notices"
+    __table_args__ = (UniqueConstraint("source", "source_id", "kind", "period"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(16))  # subscription | grant
+    source_id: Mapped[int] = mapped_column(ID)
+    kind: Mapped[str] = mapped_column(String(16))  # expiring | ended
+    period: Mapped[str] = mapped_column(String(40))  # the period end it is about, ISO
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class ConnectionHealth(Base):
@@ -489,6 +562,20 @@ class ConnectionHealth(Base):
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     breaker_state: Mapped[str] = mapped_column(String(12), default="closed")
+    # Polled channels only (services/channel_health.py, written after each poll): the last
+    # poll and the last successful one, the newest item's own (provider) time, the lag as
+    # of that poll and what it was measured from, the poll back-off, inbound refusals.
+    last_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_poll_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    newest_item_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    lag_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    lag_basis: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    poll_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    backoff_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    refused_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    deferred_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_refusal_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_refusal: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class NotificationChat(Timestamps, Base):

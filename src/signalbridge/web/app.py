@@ -15,9 +15,11 @@ from signalbridge.web.routes import (
     admin,
     auth,
     connections,
+    entitlements,
     follows,
     health,
     notifications,
+    payments,
     review,
     telegram,
     templates,
@@ -54,6 +56,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(webhooks.router, responses=errors.ERROR_RESPONSES)
     app.include_router(telegram.router, responses=errors.ERROR_RESPONSES)
+    app.include_router(payments.webhook_router, responses=errors.ERROR_RESPONSES)
     api = APIRouter(prefix="/api/v1", responses=errors.ERROR_RESPONSES)
     for router in (
         *connections.routers,
@@ -68,5 +71,7 @@ def create_app(
     api.include_router(auth.router)
     api.include_router(tokens.router)
     api.include_router(notifications.router)
+    api.include_router(entitlements.router)
+    api.include_router(payments.router)
     app.include_router(api)
     return app

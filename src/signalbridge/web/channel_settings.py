@@ -10,18 +10,30 @@ so a bad value is a 422 that changes nothing, and a value is never dropped in si
 - ``dialect``: the one machine dialect the channel reads (``none``: any of them);
 - ``max_signal_age_seconds``: an item in review older than this is refused on approval;
 - ``on_edit`` (``apply``, ``ignore``, ``review``): what an edit of an executed signal's
-  SL/TP does (services/edits.py).
+  SL/TP does (services/edits.py);
+- ``max_message_chars`` (100 to 100,000) and ``inbound_rate_limit`` (``"120/minute"``):
+  the inbound limits of deliveries pushed to the channel (webhooks; services/
+  inbound_limits.py). A longer message is refused and recorded, a delivery over the rate
+  refused with 429. Kinds that carry these limits in their own config (RSS, web pages,
+  Telegram) refuse them here with a 422 that says so: one place per limit.
 
 In a PATCH a field left out keeps its value; ``null`` clears ``parse_template``,
-``max_signal_age_seconds`` and ``dialect``.
+``max_signal_age_seconds``, ``dialect``, ``max_message_chars`` and ``inbound_rate_limit``
+(null: the defaults).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from signalbridge.channels.inbound_limits import (
+    MAX_MESSAGE_CHARS,
+    MAX_RATE_TEXT,
+    MIN_MESSAGE_CHARS,
+    check_rate,
+)
 from signalbridge.domain.bounds import StoreDecimal
 from signalbridge.execution.planner import MAX_SIGNAL_AGE_SECONDS
 from signalbridge.services.channel_reading import DIALECTS
@@ -39,9 +51,20 @@ SETTINGS = (
     "dialect",
     "max_signal_age_seconds",
     "on_edit",
+    "max_message_chars",
+    "inbound_rate_limit",
 )
 #: Settings that take ``null`` to mean "none" (the others refuse it).
-NULLABLE = ("parse_template", "dialect", "max_signal_age_seconds")
+NULLABLE = (
+    "parse_template",
+    "dialect",
+    "max_signal_age_seconds",
+    "max_message_chars",
+    "inbound_rate_limit",
+)
+#: The inbound limits; a kind whose config has them (``rate_limit``, ``max_message_chars``)
+#: keeps them there.
+LIMITS = {"max_message_chars": "max_message_chars", "inbound_rate_limit": "rate_limit"}
 
 
 class ChannelSettingsFields(BaseModel):
@@ -79,6 +102,26 @@ class ChannelSettingsFields(BaseModel):
         "were sent: 'apply' it to the positions, 'ignore' it, or send it to 'review' "
         "(default); the difference is recorded either way",
     )
+    max_message_chars: int | None = Field(
+        default=None,
+        ge=MIN_MESSAGE_CHARS,
+        le=MAX_MESSAGE_CHARS,
+        description="Push channels only: a longer delivered message is refused and recorded "
+        "as rejected (null: 4096); RSS, web-page and Telegram channels set "
+        "config.max_message_chars",
+    )
+    inbound_rate_limit: str | None = Field(
+        default=None,
+        max_length=MAX_RATE_TEXT,
+        description="Push channels only: deliveries taken, e.g. '120/minute'; more are "
+        "refused with 429 and recorded (null: 120/minute); polled channels set "
+        "config.rate_limit",
+    )
+
+    @field_validator("inbound_rate_limit")
+    @classmethod
+    def _rate(cls, value: str | None) -> str | None:
+        return None if value is None else check_rate(value, "inbound_rate_limit")
 
 
 def given(body: ChannelSettingsFields) -> dict[str, Any]:
@@ -100,6 +143,7 @@ def apply(row: Any, body: ChannelSettingsFields) -> dict[str, list[Any]]:
         raise ApiError(422, f"{', '.join(refused)} cannot be null")
     if wanted.get("parse_template") is not None:
         _check_template(wanted["parse_template"])
+    _check_limits(row, wanted)
     if "dialect" in wanted and wanted["dialect"] == "none":
         wanted["dialect"] = None
     changes: dict[str, list[Any]] = {}
@@ -109,6 +153,19 @@ def apply(row: Any, body: ChannelSettingsFields) -> dict[str, list[Any]]:
             changes[name] = jsonable([old, value])
             setattr(row, name, value)
     return changes
+
+
+def _check_limits(row: m.ChannelSource, wanted: dict[str, Any]) -> None:
+    """A 422 when the channel's kind keeps an inbound limit in its own config."""
+    config = row.config if isinstance(row.config, dict) else {}
+    for name, own in LIMITS.items():
+        if wanted.get(name) is not None and own in config:
+            raise ApiError(
+                422,
+                f"a {row.type} channel sets this limit in its config ({own}), not as "
+                f"the channel setting {name}",
+                code="limit_in_config",
+            )
 
 
 def _check_template(spec: dict[str, Any]) -> None:

@@ -271,7 +271,7 @@ async def test_a_changed_page_post_is_an_edit_and_new_posts_are_new(rig: Rig) ->
     assert edit.edit_of == "p1" and edit.external_id.startswith("p1~")
 
 
-async def test_long_posts_are_cut_with_a_reason_and_the_rate_limit_defers_the_rest(
+async def test_long_posts_are_refused_with_a_reason_and_the_rate_limit_defers_the_rest(
     rig: Rig,
 ) -> None:
     posts = [Post(f"post {n}", "word " * (300 if n == 0 else 1), guid=f"g{n}") for n in range(3)]
@@ -286,10 +286,10 @@ async def test_long_posts_are_cut_with_a_reason_and_the_rate_limit_defers_the_re
     )
     assert await rig.poll(channel) == 2
     stored = await rig.messages(channel)
-    assert len(stored[0].text) == 200 and stored[0].text.endswith("…")
+    assert stored[0].status == m.MessageStatus.REJECTED  # refused, never cut
+    assert "has 1507 characters" in (stored[0].error or "") and "(200)" in (stored[0].error or "")
     notes = (await rig.cursor(channel))["notes"]
-    assert [n["external_id"] for n in notes] == ["g0", "g2"]
-    assert "cut from 1507 to 200" in notes[0]["reason"] and "deferred" in notes[1]["reason"]
+    assert [n["external_id"] for n in notes] == ["g2"] and "deferred" in notes[0]["reason"]
     assert (await rig.cursor(channel)).get("etag") is None  # so the next GET is not answered 304
 
     await asyncio.sleep(1.1)  # the inbound window moves on

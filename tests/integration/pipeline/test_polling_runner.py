@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,17 +88,21 @@ class CrashingIntake(Intake):
         super().__init__(*args, **kwargs)
         self.survive = survive
 
-    async def store(  # type: ignore[override]
+    async def store_many(
         self,
         session: AsyncSession,
         channel: m.ChannelSource,
-        message: InboundMessage,
-        meaning: Interpretation,
-    ) -> IngestResult:
-        if self.survive == 0:
+        messages: Sequence[InboundMessage],
+        meanings: Sequence[Interpretation],
+    ) -> list[IngestResult]:
+        # The poll's messages go through the batch path (services/batch_intake.py): the
+        # first ``survive`` are written in the save's transaction, then the process dies.
+        n = min(self.survive, len(messages))
+        stored = await super().store_many(session, channel, messages[:n], meanings[:n])
+        self.survive -= n
+        if len(messages) > n:
             raise RuntimeError("the process died here")
-        self.survive -= 1
-        return await Intake.store(session, channel, message, meaning)
+        return stored
 
 
 @dataclass

@@ -157,8 +157,7 @@ POLL_AND_DIE = textwrap.dedent(
     from signalbridge.store import models as m
 
     class Stuck(Intake):
-        @staticmethod
-        async def store(session, channel, message, meaning):
+        async def store_many(self, session, channel, messages, meanings):
             print("FETCHED", flush=True)  # Telegram answered; the commit has not happened
             await asyncio.sleep(3600)
 

@@ -77,7 +77,7 @@ async def populate(h: Harness) -> Populated:
     )
     signal = await h.post_signal(*webhook, SIGNAL)
     assert signal.status_code == 202, signal.text
-    plan = await h.ok("POST", "/plans", json={"name": "gold", "price": "9.99"})
+    plan = await h.ok("POST", "/plans", json={"name": "gold", "prices": {"USD": "9.99"}})
     token = await h.ok("POST", "/tokens", json={"name": "spare"}, headers=member)
     ids = {
         "channel": channel["id"],

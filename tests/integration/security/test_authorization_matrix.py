@@ -14,6 +14,8 @@ line without a route, so a new route cannot skip the matrix. The world is built 
 database through the API of a running platform: each user has a paper connection
 following a public channel, and one signal there gives every user an execution, an order,
 a position and execution logs; each member also follows a private channel of its own.
+A test double of a payment gateway (tests/fakes/gateway_double.py) sells the plans, and
+each user has a subscription and payments, seeded in the database as the flow writes them.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -29,6 +32,7 @@ from typing import Any, Literal
 import httpx
 from fastapi.routing import iter_route_contexts
 from sqlalchemy import select
+from tests.fakes.gateway_double import WORLDS, DoubleProvider, register_double
 from tests.platform_fixtures import SIGNAL, Harness, eventually, make_settings, running_harness
 
 from signalbridge.domain.signals import parsed_from_dict
@@ -62,7 +66,9 @@ class Rule:
     """What one route expects.
 
     ``kind``: ``row`` (a path id), ``list``, ``create`` (a POST to a collection) or
-    ``public`` (no bearer token involved: every caller gets ``ok``).
+    ``public`` (no bearer token involved: every caller gets ``ok``; with an ``entity``,
+    ``ok`` is the answer about that row, a missing id's is 404 and an out-of-range one's
+    422, the same whoever asks).
     """
 
     kind: Literal["row", "list", "create", "public"]
@@ -78,6 +84,7 @@ class Rule:
     body: BodyFn | None = None
     #: a body naming a row that does not exist (create routes with ``owned``)
     missing_body: BodyFn | None = None
+    #: list routes: the query string, ``{entity}`` placeholders filled from ``World.shared``
     query: str = ""
     #: list routes: the roles that see other users' rows too
     sees_all: frozenset[str] = STAFF
@@ -103,8 +110,8 @@ def create(entity: str, **kw: Any) -> Rule:
     return Rule("create", entity, **kw)
 
 
-def public(ok: int, body: BodyFn | None = None) -> Rule:
-    return Rule("public", ok=(ok,), body=body)
+def public(ok: int, body: BodyFn | None = None, entity: str | None = None) -> Rule:
+    return Rule("public", entity, ok=(ok,), body=body)
 
 
 # --- request bodies -------------------------------------------------------------------
@@ -130,11 +137,22 @@ async def new_user(world: World, caller: str, which: Which) -> Any:
 
 
 async def new_plan(world: World, caller: str, which: Which) -> Any:
-    return {"name": f"plan {next(world.counter)}", "price": "5", "channel_ids": [world.pub]}
+    n = next(world.counter)
+    return {"name": f"plan {n}", "prices": {"USD": "5"}, "channel_ids": [world.pub]}
+
+
+async def new_grant(world: World, caller: str, which: Which) -> Any:
+    return {"user_id": world.user_ids[A], "plan_id": world.shared["plan"], "days": 30}
 
 
 async def plan_body(world: World, caller: str, which: Which) -> Any:
-    return {"name": "Matrix plan", "price": "12.5", "channel_ids": [world.pub]}
+    return {"name": "Matrix plan", "prices": {"USD": "12.5"}, "channel_ids": [world.pub]}
+
+
+async def checkout_body(world: World, caller: str, which: Which) -> Any:
+    """The shared plan through the test double's gateway: every caller buys for itself."""
+    plan, gateway = world.shared["plan"], world.shared["double_gateway"]
+    return {"plan_id": plan, "gateway_id": gateway, "currency": "USD"}
 
 
 async def new_follow(world: World, caller: str, which: Which) -> Any:
@@ -272,6 +290,8 @@ RULES: dict[tuple[str, str], Rule] = {
         create_body=new_channel,
         write={"operator_other": "ok"},
     ),
+    # a channel's poll health shows how it is configured to fail: staff only
+    ("GET", "/api/v1/channels/{row_id}/health"): read("channel", open_to=STAFF),
     ("POST", "/api/v1/channels/{row_id}/learn-template"): change(
         "channel", open_to=STAFF, operator_other="ok", body=LEARN_BODY
     ),
@@ -339,12 +359,46 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/users"): create("user", open_to=ADMINS, body=new_user),
     # (an empty change: argon2 per call would make the matrix slow; see specifics)
     ("PATCH", "/api/v1/users/{user_id}"): change("user", body=NOTHING, operator_other="hidden"),
-    ("GET", "/api/v1/plans"): listing("plan", open_to=ADMINS),
+    # plans (web/routes/payments.py): everyone reads the active ones, admins write them
+    ("GET", "/api/v1/plans"): listing("plan"),
     ("POST", "/api/v1/plans"): create("plan", open_to=ADMINS, body=new_plan),
     ("PUT", "/api/v1/plans/{plan_id}"): change("plan", open_to=ADMINS, owned=False, body=plan_body),
     ("DELETE", "/api/v1/plans/{plan_id}"): change(
         "plan", open_to=ADMINS, owned=False, ok=(204,), fresh=True
     ),
+    # buying: anyone with follows:read sees the gateways that sell a plan, and with
+    # follows:write buys it for itself (the double gateway answers for real)
+    ("GET", "/api/v1/checkout/gateways"): listing("payment_gateway", query="plan_id={plan}"),
+    ("POST", "/api/v1/checkout"): create("payment", body=checkout_body),
+    # subscriptions and payments: everyone its own, the admin all; an operator is a
+    # customer like a member here (another's row is a missing one)
+    ("GET", "/api/v1/subscriptions"): listing("subscription", sees_all=ADMINS),
+    ("GET", "/api/v1/subscriptions/{row_id}"): read("subscription", operator_other="hidden"),
+    ("POST", "/api/v1/subscriptions/{row_id}/portal"): change(
+        "subscription",
+        operator_other="hidden",
+        body=const({"return_url": "https://sb.example/back"}),
+    ),
+    ("GET", "/api/v1/payments"): listing("payment", sees_all=ADMINS),
+    ("GET", "/api/v1/payments/{row_id}"): read("payment", operator_other="hidden"),
+    # an admin's hand on a pending payment (paid) and on a paid one (refunded)
+    ("POST", "/api/v1/payments/{row_id}/mark-paid"): change(
+        "payment", open_to=ADMINS, fresh=True, body=const({"note": "paid by bank transfer"})
+    ),
+    ("POST", "/api/v1/payments/{row_id}/mark-refunded"): change(
+        "paid_payment", open_to=ADMINS, fresh=True, body=const({"note": "refunded by phone"})
+    ),
+    # a gateway's callback is authenticated by its signature: an unsigned one is a 400
+    ("POST", "/webhooks/payments/{gateway_id}"): public(
+        400, body=UNSIGNED, entity="double_gateway"
+    ),
+    # plan grants: staff grant and revoke; a member reads its own (services/entitlement*.py)
+    ("GET", "/api/v1/grants"): listing("grant"),
+    ("POST", "/api/v1/grants"): create("grant", open_to=STAFF, body=new_grant),
+    ("POST", "/api/v1/grants/{grant_id}/revoke"): change(
+        "grant", open_to=STAFF, operator_other="ok", fresh=True
+    ),
+    ("GET", "/api/v1/users/{user_id}/entitlements"): read("user"),
     ("GET", "/api/v1/review"): listing("review", open_to=STAFF),
     **review_routes("signals", "review_signal"),
     **review_routes("updates", "review_update"),
@@ -423,6 +477,9 @@ class World:
         if entity == "plan":
             body = await new_plan(self, ADMIN, "own")
             return int((await self.ok(ADMIN, "POST", "/plans", body))["id"])
+        if entity == "grant":
+            body = {"user_id": self.user_ids[owner], "plan_id": self.shared["plan"]}
+            return int((await self.ok(ADMIN, "POST", "/grants", body))["id"])
         if entity == "token":
             async with self.h.container.sessions() as s, s.begin():
                 user = await s.get_one(m.User, self.user_ids[owner])
@@ -435,6 +492,8 @@ class World:
                 s.add(added)
                 await s.flush()
                 return int(added.id)
+        if entity in ("subscription", "payment", "paid_payment"):
+            return await self.seed_billing(entity, owner)
         if entity == "notification_chat":  # as the bot links one (notifications/linking.py)
             async with self.h.container.sessions() as s, s.begin():
                 chat = m.NotificationChat(
@@ -460,6 +519,44 @@ class World:
             assert item is not None
             return item
         raise AssertionError(f"no fresh {entity}")
+
+    async def seed_billing(self, entity: str, owner: str) -> int:
+        """A subscription, a pending payment or a paid one of ``owner``'s, written as the
+        payment flow writes them (services/payments/apply.py) after a double's checkout."""
+        n = next(self.counter)
+        now = utcnow()
+        plan, gateway = self.shared["plan"], self.shared["double_gateway"]
+        row: m.Subscription | m.Payment
+        async with self.h.container.sessions() as s, s.begin():
+            if entity == "subscription":
+                row = m.Subscription(
+                    user_id=self.user_ids[owner],
+                    plan_id=plan,
+                    gateway="double",
+                    external_id=f"sub_matrix_{n}",
+                    status="active",
+                    current_period_end=now + timedelta(days=30),
+                    connection_id=gateway,
+                    customer_id=f"cus_matrix_{n}",
+                )
+            else:
+                paid = entity == "paid_payment"
+                row = m.Payment(
+                    user_id=self.user_ids[owner],
+                    gateway="double",
+                    external_id=f"pay_matrix_{n}" if paid else None,
+                    amount=Decimal("5"),
+                    currency="USD",
+                    status="paid" if paid else "pending",
+                    plan_id=plan,
+                    connection_id=gateway,
+                    checkout_id=f"cs_matrix_{n}",
+                    fee=Decimal(0) if paid else None,
+                    paid_at=now if paid else None,
+                )
+            s.add(row)
+            await s.flush()
+            return int(row.id)
 
     async def owned_by(self, entity: str, user: str) -> set[int]:
         """Ids of ``entity`` that belong to ``user``, read from the database (ground truth).
@@ -500,12 +597,15 @@ class World:
             "notification_chat": select(m.NotificationChat.id).where(
                 m.NotificationChat.user_id == uid
             ),
+            "grant": select(m.PlanGrant.id).where(m.PlanGrant.user_id == uid),
+            "subscription": select(m.Subscription.id).where(m.Subscription.user_id == uid),
+            "payment": select(m.Payment.id).where(m.Payment.user_id == uid),
         }
         async with self.h.container.sessions() as s:
             return set((await s.scalars(queries[entity])).all())
 
 
-async def build_world(h: Harness) -> World:
+async def build_world(h: Harness, provider: DoubleProvider) -> World:
     world = World(h)
     world.tokens[ADMIN] = h.admin_token
     async with h.container.sessions() as s, s.begin():
@@ -513,9 +613,9 @@ async def build_world(h: Harness) -> World:
         assert admin is not None
         world.user_ids[ADMIN] = admin.id
         for caller, role in ((A, m.Role.MEMBER), (B, m.Role.MEMBER), (OPS, m.Role.OPERATOR)):
-            user = await create_user(s, f"{caller}@example.com", PASSWORD, role)
-            _, world.tokens[caller] = await create_token(s, user, "matrix", MEMBER_SCOPES)
-            world.user_ids[caller] = user.id
+            member_row = await create_user(s, f"{caller}@example.com", PASSWORD, role)
+            _, world.tokens[caller] = await create_token(s, member_row, "matrix", MEMBER_SCOPES)
+            world.user_ids[caller] = member_row.id
     world.rows = {u: {"user": world.user_ids[u]} for u in USERS}
 
     hooks: dict[str, tuple[int, str]] = {}
@@ -586,9 +686,11 @@ async def build_world(h: Harness) -> World:
             signal = public_signal if user in STAFF else signals[f"private {user[-1]}"]
             mine["signal"] = signal
             mine["message"] = (await s.get_one(m.Signal, signal)).message_id
-            mine["token"] = await s.scalar(
+            token = await s.scalar(
                 select(m.ApiToken.id).where(m.ApiToken.user_id == world.user_ids[user])
             )
+            assert token is not None
+            mine["token"] = token
     for user in USERS:
         world.rows[user]["notification_chat"] = await world.fresh("notification_chat", user)
     for user in STAFF:  # review desk items wait on a channel of the operator's and the admin's
@@ -600,8 +702,20 @@ async def build_world(h: Harness) -> World:
         for entity in REVIEW_CONTRACTS:
             world.rows[user][entity] = await world.fresh(entity, user)
     world.shared["plan"] = await world.fresh("plan", ADMIN)
+    for user in USERS:
+        world.rows[user]["grant"] = await world.fresh("grant", user)
     world.shared["ai_config"] = await world.fresh("ai_config", ADMIN)
     world.shared["payment_gateway"] = await world.fresh("payment_gateway", ADMIN)
+    # a gateway that sells for real (an in-memory double), and each user's billing rows
+    register_double(h.container.registry)
+    gateway = {"world": provider.name, "webhook_secret": provider.secret}
+    made = await world.ok(
+        ADMIN, "POST", "/payment-gateways", {"name": "Double", "type": "double", "config": gateway}
+    )
+    world.shared["double_gateway"] = made["id"]
+    for user in USERS:
+        for entity in ("subscription", "payment", "paid_payment"):
+            world.rows[user][entity] = await world.fresh(entity, user)
     return world
 
 
@@ -747,7 +861,7 @@ class Matrix:
 
     async def list_route(self, method: str, path: str, rule: Rule) -> None:
         assert rule.entity is not None
-        url = path + ("?" + rule.query if rule.query else "")
+        url = path + ("?" + rule.query.format(**self.world.shared) if rule.query else "")
         for caller in CALLERS:
             outcome = expect(rule, caller, "own")
             response = await self.world.call(caller, method, url)
@@ -755,9 +869,9 @@ class Matrix:
                 continue
             if outcome != "ok":
                 continue
-            ids = {item["id"] for item in response.json()["items"]}
             if rule.entity in self.world.shared:
                 continue  # admin-only rows nobody owns
+            ids = {item["id"] for item in response.json()["items"]}
             mine = await self.world.owned_by(rule.entity, caller)
             if caller in rule.sees_all:
                 if not ids - mine:
@@ -768,17 +882,26 @@ class Matrix:
                 self.fail(caller, "list", method, path, "does not show the caller's own rows")
 
     async def public_route(self, method: str, path: str, rule: Rule) -> None:
-        answers = {}
+        """Without an entity: the same refusal whoever asks, about whatever id. With one:
+        the row's answer, a missing id's 404 and an out-of-range id's 422, each the same
+        whoever asks (a bearer token changes nothing)."""
+        answers: dict[int, set[tuple[int, str, str]]] = {}
+        known = self.world.row(ADMIN, rule.entity) if rule.entity else self.world.pub
         for caller in CALLERS:
             body = await rule.body(self.world, caller, "own") if rule.body else None
-            ids = (self.world.pub, MISSING_ID, *OUT_OF_RANGE) if "{" in path else (0,)
+            ids = (known, MISSING_ID, *OUT_OF_RANGE) if "{" in path else (0,)
             for row_id in ids:
                 response = await self.world.call(caller, method, fill(path, row_id), body)
-                self.verdict(rule, "ok", response, caller, "public", method, path)
+                wanted = rule
+                if rule.entity and row_id != known:
+                    wanted = replace(rule, ok=(404,) if row_id == MISSING_ID else (422,))
+                self.verdict(wanted, "ok", response, caller, "public", method, path)
                 if rule.ok[0] >= 400:
-                    answers[(caller, row_id)] = error_of(response, row_id)
-        if len(set(answers.values())) > 1:  # the same refusal whoever asks, about whatever
-            self.fail("*", "public", method, path, f"answers differ: {set(answers.values())}")
+                    key = row_id if rule.entity else 0
+                    answers.setdefault(key, set()).add(error_of(response, row_id))
+        for seen in answers.values():
+            if len(seen) > 1:
+                self.fail("*", "public", method, path, f"answers differ: {seen}")
 
     async def run(self, routes: list[tuple[str, str]]) -> None:
         """Every route, in table order (so the seeded rows live until their DELETE)."""
@@ -865,38 +988,74 @@ async def specifics(
     ):
         r = await world.call(A, "POST", "/api/v1/follows", body)
         check(r.status_code == 422, f"follow body {body} answers {r.status_code}")
+    usd = {"USD": "1"}
     for plan in (
-        {"name": "p1", "price": "1", "channel_ids": [2**64]},
-        {"name": "p2", "price": "1", "channel_ids": [MISSING_ID]},
-        {"name": "p3", "price": "1", "channel_ids": [0]},
-        {"name": "p4", "price": "-1"},
-        {"name": "p5", "price": "1e-9999990"},
-        {"name": "p6", "price": "1e40"},
-        {"name": "p7", "price": "0.0000000000000000001"},
+        {"name": "p1", "prices": usd, "channel_ids": [2**64]},
+        {"name": "p2", "prices": usd, "channel_ids": [MISSING_ID]},
+        {"name": "p3", "prices": usd, "channel_ids": [0]},
+        {"name": "p4", "prices": {"USD": "-1"}},
+        {"name": "p5", "prices": {"USD": "1e-9999990"}},
+        {"name": "p6", "prices": {"USD": "1e40"}},
+        {"name": "p7", "prices": {"USD": "0.0000000000000000001"}},
+        {"name": "p9", "prices": {"USD": "0"}},  # nothing to pay: a grant gives it instead
+        {"name": "p10", "prices": {}},
+        {"name": "p11", "price": "5"},  # the older single-price body: says what to send
     ):
         r = await world.call(ADMIN, "POST", "/api/v1/plans", plan)
         check(r.status_code == 422, f"plan {plan} answers {r.status_code} {r.text[:120]}")
     fine = await world.call(
-        ADMIN, "POST", "/api/v1/plans", {"name": "p8", "price": "0", "channel_ids": [world.pub]}
+        ADMIN, "POST", "/api/v1/plans", {"name": "p8", "prices": usd, "channel_ids": [world.pub]}
     )
-    check(fine.status_code == 201, f"a free plan of one channel: {fine.text[:160]}")
+    check(fine.status_code == 201, f"a plan of one channel: {fine.text[:160]}")
     clash = await world.call(
-        ADMIN, "PUT", f"/api/v1/plans/{world.shared['plan']}", {"name": "p8", "price": "1"}
+        ADMIN, "PUT", f"/api/v1/plans/{world.shared['plan']}", {"name": "p8", "prices": usd}
     )
     check(clash.status_code == 409, f"renaming a plan onto another's name: {clash.text[:160]}")
+    # members read the active plans' terms, not the provider's price ids nor inactive plans
+    hidden_terms = {"name": "p12", "prices": usd, "is_active": False}
+    inactive = (await world.ok(ADMIN, "POST", "/plans", hidden_terms))["id"]
+    for caller in (A, OPS):
+        listed = (await world.call(caller, "GET", "/api/v1/plans")).json()["items"]
+        check(
+            bool(listed) and inactive not in {p["id"] for p in listed},
+            f"{caller} lists an inactive plan",
+        )
+        check(all("gateway_prices" not in p for p in listed), f"{caller} sees gateway price ids")
+    every = (await world.call(ADMIN, "GET", "/api/v1/plans")).json()["items"]
+    check(inactive in {p["id"] for p in every}, "the admin does not list an inactive plan")
+    # a plan that sold something is kept (deactivated), not deleted
+    sold = await world.call(ADMIN, "DELETE", f"/api/v1/plans/{world.shared['plan']}")
+    check(sold.status_code == 409, f"deleting a plan with payments: {sold.text[:160]}")
+    # the double gateway sells the shared plan to a member, in the plan's currency
+    offers = await world.call(A, "GET", f"/api/v1/checkout/gateways?plan_id={world.shared['plan']}")
+    check(
+        [(o["gateway_id"], o["currencies"]) for o in offers.json()["items"]]
+        == [(world.shared["double_gateway"], ["USD"])],
+        f"member A is offered {offers.text[:160]}",
+    )
+    # a member's or operator's list of payments ignores another user's id: only its own
+    for caller in (A, OPS):
+        for path in ("/api/v1/payments", "/api/v1/subscriptions"):
+            r = await world.call(caller, "GET", f"{path}?user_id={world.user_ids[B]}")
+            shown = {item["user_id"] for item in r.json()["items"]}
+            check(shown == {world.user_ids[caller]}, f"{caller} {path}?user_id=B shows {shown}")
 
 
 async def test_authorization_matrix(tmp_path: Path, database_url: str) -> None:
-    async with running_harness(make_settings(tmp_path, database_url)) as h:
-        world = await build_world(h)
-        table = route_table(h)
-        routes = list(table)
-        unruled = [f"{m_} {p}" for m_, p in routes if (m_, p) not in RULES]
-        stale = [f"{m_} {p}" for m_, p in RULES if (m_, p) not in routes]
-        assert not unruled, f"routes without a rule in the matrix: {unruled}"
-        assert not stale, f"rules for routes that no longer exist: {stale}"
-        matrix = Matrix(world)
-        await matrix.run(routes)
-        await specifics(world, table, matrix.failures)
-        assert matrix.checked > 10 * len(routes)
-        assert not matrix.failures, "\n" + "\n".join(matrix.failures)
+    provider = DoubleProvider.open(f"matrix {tmp_path.name}")
+    try:
+        async with running_harness(make_settings(tmp_path, database_url)) as h:
+            world = await build_world(h, provider)
+            table = route_table(h)
+            routes = list(table)
+            unruled = [f"{m_} {p}" for m_, p in routes if (m_, p) not in RULES]
+            stale = [f"{m_} {p}" for m_, p in RULES if (m_, p) not in routes]
+            assert not unruled, f"routes without a rule in the matrix: {unruled}"
+            assert not stale, f"rules for routes that no longer exist: {stale}"
+            matrix = Matrix(world)
+            await matrix.run(routes)
+            await specifics(world, table, matrix.failures)
+            assert matrix.checked > 10 * len(routes)
+            assert not matrix.failures, "\n" + "\n".join(matrix.failures)
+    finally:
+        WORLDS.pop(provider.name, None)

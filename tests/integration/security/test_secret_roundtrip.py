@@ -26,6 +26,8 @@ from signalbridge.web.routes.connections import KINDS, ConnectionKind
 REQUIRED_CONFIG: dict[tuple[str, str], dict[str, Any]] = {
     ("exchange", "metaapi"): {"account_id": "acc-roundtrip", "provisioning_url": None},
     ("channel", "telegram_user"): {"api_id": 12345, "chats": ["@roundtrip"]},
+    ("payment", "coinpayments"): {"merchant_id": "m0roundtrip", "public_key": "pub0roundtrip"},
+    ("payment", "paypal"): {"client_id": "cid-roundtrip", "webhook_id": "WHROUNDTRIP01"},
 }
 
 #: Secrets whose format is checked (a Telegram api_hash is 32 hexadecimal characters):

@@ -244,9 +244,11 @@ async def test_last_used_write_is_skipped_when_another_process_wrote_recently(
 async def test_a_demoted_admins_tokens_lose_the_admin_scope(harness: Harness) -> None:
     h = harness
     second, token = await member(h, "second@example.com", role="admin")
-    assert (await call(h, token, "GET", "/plans")).status_code == 200
+    plan = {"name": "admins only", "prices": {"USD": "1"}}
+    assert (await call(h, token, "POST", "/plans", json=plan)).status_code == 201
     await h.ok("PATCH", f"/users/{second}", json={"role": "member"})
-    assert (await call(h, token, "GET", "/plans")).status_code == 403
+    plan["name"] = "not any more"
+    assert (await call(h, token, "POST", "/plans", json=plan)).status_code == 403
     others = await call(h, token, "GET", "/tokens", params={"user_id": 1})
     assert others.status_code == 404
 

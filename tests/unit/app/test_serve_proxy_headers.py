@@ -18,9 +18,13 @@ def test_serve_turns_uvicorns_forwarded_header_reading_off(
 ) -> None:
     monkeypatch.setenv("SIGNALBRIDGE_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("SIGNALBRIDGE_DATABASE_URL", raising=False)
-    calls: list[dict[str, Any]] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: calls.append(kwargs))
+    calls: list[uvicorn.Config] = []
+
+    def run(server: uvicorn.Server, sockets: Any = None) -> None:
+        calls.append(server.config)
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
     serve(host="127.0.0.1", port=8123, worker=True, scheduler=False, demo=False)
     assert len(calls) == 1
-    assert calls[0]["proxy_headers"] is False
-    assert (calls[0]["host"], calls[0]["port"]) == ("127.0.0.1", 8123)
+    assert calls[0].proxy_headers is False
+    assert (calls[0].host, calls[0].port) == ("127.0.0.1", 8123)

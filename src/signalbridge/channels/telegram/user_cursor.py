@@ -13,7 +13,7 @@ existed is not read (``backfill`` newest messages excepted), as old posts are no
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -69,6 +69,79 @@ def _latest(items: Iterable[Any]) -> list[Seen]:
     return [best[key] for key in sorted(best)]
 
 
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One message a read of a chat yields (None: one without text), in delivery order:
+    its id, its edit version (0: never edited), and whether it is new (not an edit)."""
+
+    message: InboundMessage | None
+    id: int
+    version: int
+    new: bool
+
+
+def chat_steps(
+    items: Iterable[Any],
+    mark: ChatMark | None,
+    *,
+    now: datetime,
+    max_chars: int,
+    backfill: int = 0,
+    ceiling: int | None = None,
+) -> tuple[list[Step], ChatMark]:
+    """What a read of one chat yields, oldest first, and the chat's mark once all of it is
+    taken (see :func:`read_chat`); :func:`settle` gives the mark when only a prefix is."""
+    found = [s for s in _latest(items) if ceiling is None or s.id <= ceiling]
+    if mark is None:
+        last = max((s.id for s in found), default=0)
+        # Edits already made are part of what the start skips; Telegram's own dates,
+        # not our clock, so a skewed clock neither skips nor repeats an edit.
+        edit = max((s.edit_version or 0 for s in found), default=0)
+        fresh = found[-backfill:] if backfill > 0 else []
+        first = [
+            Step(
+                to_inbound(s, as_edit=False, now=now, max_chars=max_chars),
+                s.id,
+                s.edit_version or 0,
+                True,
+            )
+            for s in fresh
+        ]
+        return first, ChatMark(last, edit)
+    steps: list[Step] = []
+    last, edit = mark.last_id, mark.edit
+    for item in found:
+        version = item.edit_version or 0
+        if item.id > mark.last_id:
+            one = to_inbound(item, as_edit=False, now=now, max_chars=max_chars)
+            last = item.id
+        elif version > mark.edit:
+            one = to_inbound(item, as_edit=True, now=now, max_chars=max_chars)
+        else:
+            continue
+        edit = max(edit, version)
+        steps.append(Step(one, item.id, version, item.id > mark.last_id))
+    return steps, ChatMark(last, edit)
+
+
+def settle(mark: ChatMark | None, taken: Sequence[Step], left: Sequence[Step]) -> ChatMark | None:
+    """The chat's mark when only ``taken`` (a prefix of the steps) was delivered and
+    ``left`` waits for a later read (the inbound rate limit): the next read yields
+    ``left`` again. None: a first read that could not take all it found stays unmarked
+    (it starts again next time; what it delivered is stored once by its id)."""
+    if not left:
+        raise ValueError("settle is for a read cut short; without steps left, use its mark")
+    if mark is None:
+        return None
+    last = max((s.id for s in taken if s.new), default=mark.last_id)
+    edit = max((s.version for s in taken), default=mark.edit)
+    edit = max(edit, mark.edit)
+    waiting = [s.version for s in left if not s.new]
+    if waiting:  # an edit left behind must still be newer than the mark next time
+        edit = max(mark.edit, min(edit, min(waiting) - 1))
+    return ChatMark(max(last, mark.last_id), edit)
+
+
 def read_chat(
     items: Iterable[Any],
     mark: ChatMark | None,
@@ -86,27 +159,7 @@ def read_chat(
     ``ceiling`` are left for a later read (a catch-up cut at its limit must not jump to
     the latest messages over the ones between).
     """
-    found = [s for s in _latest(items) if ceiling is None or s.id <= ceiling]
-    if mark is None:
-        last = max((s.id for s in found), default=0)
-        # Edits already made are part of what the start skips; Telegram's own dates,
-        # not our clock, so a skewed clock neither skips nor repeats an edit.
-        edit = max((s.edit_version or 0 for s in found), default=0)
-        fresh = found[-backfill:] if backfill > 0 else []
-        out = [to_inbound(s, as_edit=False, now=now, max_chars=max_chars) for s in fresh]
-        return [m for m in out if m is not None], ChatMark(last, edit)
-    messages: list[InboundMessage] = []
-    last, edit = mark.last_id, mark.edit
-    for item in found:
-        version = item.edit_version or 0
-        if item.id > mark.last_id:
-            one = to_inbound(item, as_edit=False, now=now, max_chars=max_chars)
-            last = item.id
-        elif version > mark.edit:
-            one = to_inbound(item, as_edit=True, now=now, max_chars=max_chars)
-        else:
-            continue
-        edit = max(edit, version)
-        if one is not None:
-            messages.append(one)
-    return messages, ChatMark(last, edit)
+    steps, next_mark = chat_steps(
+        items, mark, now=now, max_chars=max_chars, backfill=backfill, ceiling=ceiling
+    )
+    return [s.message for s in steps if s.message is not None], next_mark

@@ -16,14 +16,13 @@ from functools import cached_property, partial
 from typing import Any, ClassVar, Self
 
 import httpx
-from pydantic import ValidationError
 
 from signalbridge.domain.market import Market
 from signalbridge.domain.signals import Side
 from signalbridge.integrations.errors import IntegrationError, InvalidRequest, OrderNotFound
 from signalbridge.integrations.http import HttpClientFactory
 from signalbridge.integrations.redaction import register_secret
-from signalbridge.integrations.registry import AdapterRegistry
+from signalbridge.integrations.registry import AdapterRegistry, connection_config
 from signalbridge.venues.base import (
     AdapterDeps,
     Capabilities,
@@ -88,15 +87,9 @@ class MetaApiAdapter(MetaApiAccount):
         *,
         deps: AdapterDeps,
     ) -> Self:
-        try:
-            cfg = MetaApiConfig.model_validate({**config, **secrets})
-        except ValidationError as exc:
-            fields = ", ".join(
-                ".".join(str(p) for p in err["loc"]) for err in exc.errors(include_input=False)
-            )
-            raise InvalidRequest(
-                f"invalid MetaApi configuration ({fields})", connection_id=connection_id
-            ) from None
+        cfg = connection_config(
+            MetaApiConfig, config, secrets, vendor="MetaApi", connection_id=connection_id
+        )
         token = cfg.token.get_secret_value()
         register_secret(token)
         client = MetaApiClient(

@@ -1,36 +1,30 @@
-"""Users and plans: administered through the API, every change audited.
+"""Users: administered through the API, every change audited.
 
-Only admins create users, change other users and roles, and manage plans. Anyone else
-holding ``users:write`` manages only themselves: lists only themselves, changes their own
-password, never their own role or active flag (services/access.py)."""
+Only admins create users and change other users and roles. Anyone else holding
+``users:write`` manages only themselves: lists only themselves, changes their own
+password, never their own role or active flag (services/access.py). Plans are sold and
+administered with the payment flow (web/routes/payments.py, ``/plans``)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from signalbridge.domain.bounds import StoreDecimal
 from signalbridge.services import access, audit
 from signalbridge.services.auth import Principal, create_user, hash_password, revoke_tokens
 from signalbridge.store import models as m
 from signalbridge.web.deps import SessionDep, fetch, require
 from signalbridge.web.errors import ApiError
 from signalbridge.web.params import Id
-from signalbridge.web.rows import add_or_conflict, delete_or_conflict
-from signalbridge.web.serialize import jsonable, row_dict
+from signalbridge.web.serialize import row_dict
 
 router = APIRouter(tags=["admin"])
 users_reader = Depends(require("users:write", "user", "read"))
 users_writer = Depends(require("users:write", "user", "write"))
 users_creator = Depends(require("users:write", "user", "create"))
-plans_reader = Depends(require("admin", "plan", "read"))
-plans_writer = Depends(require("admin", "plan", "write"))
-plans_creator = Depends(require("admin", "plan", "create"))
 
 
 class UserCreate(BaseModel):
@@ -111,98 +105,3 @@ async def change_user(
     )
     await session.flush()
     return _user(user)
-
-
-class PlanBody(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    #: Fits NUMERIC(38, 18) (domain/bounds.py) and is not negative.
-    price: Annotated[StoreDecimal, Field(ge=0)]
-    currency: str = Field(default="USD", min_length=3, max_length=10)
-    interval: str = Field(default="month", pattern="^(day|week|month|year)$")
-    channel_ids: list[Id] = Field(default_factory=list, max_length=1000)
-    is_active: bool = True
-
-
-async def _check_channels(session: AsyncSession, channel_ids: list[int]) -> list[int]:
-    """The plan's channels, each once and in order; an id of no channel is a 422."""
-    wanted = list(dict.fromkeys(channel_ids))
-    if not wanted:
-        return wanted
-    found = set(
-        (
-            await session.scalars(select(m.ChannelSource.id).where(m.ChannelSource.id.in_(wanted)))
-        ).all()
-    )
-    missing = [i for i in wanted if i not in found]
-    if missing:
-        raise ApiError(
-            422, f"no channel with id {', '.join(map(str, missing[:10]))}", details=missing[:10]
-        )
-    return wanted
-
-
-@router.get("/plans")
-async def list_plans(session: SessionDep, _: Principal = plans_reader) -> dict[str, Any]:
-    rows = (await session.scalars(select(m.Plan).order_by(m.Plan.id))).all()
-    return {"items": [row_dict(p) for p in rows]}
-
-
-@router.post("/plans", status_code=201)
-async def add_plan(
-    body: PlanBody, session: SessionDep, who: Principal = plans_creator
-) -> dict[str, Any]:
-    body.channel_ids = await _check_channels(session, body.channel_ids)
-    plan = m.Plan(**body.model_dump())
-    await add_or_conflict(session, plan, f"a plan named {body.name!r} exists already")
-    await audit.record_by(
-        session,
-        who,
-        action="create",
-        entity="plan",
-        entity_id=plan.id,
-        changes=jsonable(body.model_dump()),
-    )
-    return row_dict(plan)
-
-
-@router.put("/plans/{plan_id}")
-async def replace_plan(
-    plan_id: Id, body: PlanBody, session: SessionDep, who: Principal = plans_writer
-) -> dict[str, Any]:
-    plan = await fetch(session, "plan", plan_id, who, write=True)
-    body.channel_ids = await _check_channels(session, body.channel_ids)
-    new = body.model_dump()
-    before = {k: getattr(plan, k) for k in new}
-    try:
-        async with session.begin_nested():  # a rename onto another plan's name is a 409
-            for key, value in new.items():
-                setattr(plan, key, value)
-            await session.flush()
-    except IntegrityError:
-        raise ApiError(409, f"a plan named {body.name!r} exists already") from None
-    await audit.record_by(
-        session,
-        who,
-        action="update",
-        entity="plan",
-        entity_id=plan.id,
-        changes=jsonable(audit.diff(before, new)),
-    )
-    await session.flush()
-    return row_dict(plan)
-
-
-@router.delete("/plans/{plan_id}", status_code=204)
-async def delete_plan(plan_id: Id, session: SessionDep, who: Principal = plans_writer) -> None:
-    plan = await fetch(session, "plan", plan_id, who, write=True)
-    await delete_or_conflict(
-        session, plan, f"plan {plan_id} has subscriptions; deactivate it instead"
-    )
-    await audit.record_by(
-        session,
-        who,
-        action="delete",
-        entity="plan",
-        entity_id=plan_id,
-        changes={"name": plan.name},
-    )

@@ -85,8 +85,12 @@ KINDS = (
 )
 
 
-Visibility = Literal["public", "private"]
-VISIBILITY_HELP = "Channels only: 'public' lets every member follow it; 'private' (default) not."
+Visibility = Literal["public", "plan", "private"]
+VISIBILITY_HELP = (
+    "Channels only: 'public' lets every member follow it; 'plan' only members entitled "
+    "through a plan that includes it (a subscription or a grant); 'private' (default) nobody "
+    "but its owner and the staff."
+)
 
 
 class ConnectionCreate(channel_settings.ChannelSettingsFields):

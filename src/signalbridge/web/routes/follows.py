@@ -89,7 +89,11 @@ async def create_follow(
     # very words a missing one is: an id never tells that someone else's row exists.
     if await access.usable_connection(session, body.connection_id, who) is None:
         raise ApiError(422, f"execution connection {body.connection_id} does not exist")
-    if await access.followable_channel(session, body.channel_id, who) is None:
+    try:
+        channel = await access.followable_channel(session, body.channel_id, who)
+    except access.NotEntitled as exc:  # a plan-only channel: the reason, never a guess
+        raise ApiError(403, exc.message, code="not_entitled") from None
+    if channel is None:
         raise ApiError(422, f"channel {body.channel_id} does not exist")
     follow = m.Follow(**body.model_dump())
     await add_or_conflict(session, follow, "this connection already follows this channel")

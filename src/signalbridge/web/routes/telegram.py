@@ -6,9 +6,13 @@ delivery without the channel's ``X-Telegram-Bot-Api-Secret-Token`` (missing, wro
 unknown or deactivated channel, another type of channel), or whose body is not a JSON
 object sent as ``application/json``, answers 403 and changes nothing, as
 python-telegram-bot's own webhook server does. An authentic update is read like a
-polled one and handed to the one intake path; it answers 200 whatever the message
-became (a repeat, noise, a rejected signal), since any other answer makes Telegram send
-it again.
+polled one and handed to the one intake path within the bot's inbound limits
+(``config.max_message_chars`` and ``config.rate_limit``, services/inbound_limits.py,
+the budget shared with polling). It answers 200 whatever the message became (a repeat,
+noise, a rejected signal, a message over ``max_message_chars``: refused, never cut, and
+stored once as rejected with the reason), since any other answer makes Telegram send it
+again. A delivery over the rate answers 429 with ``Retry-After`` and stores nothing:
+Telegram sends it again later, so nothing is lost.
 
 ``POST /api/v1/channels/{id}/telegram/webhook`` (``{"url": "https://..."}``) sets the
 webhook with a fresh secret sealed in the vault; ``DELETE`` removes it and polling
@@ -27,6 +31,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from signalbridge.bootstrap import Container
 from signalbridge.channels.fetching import ChannelDeps
+from signalbridge.channels.inbound_limits import MAX_READ_CHARS
 from signalbridge.channels.telegram.updates import to_inbound
 from signalbridge.channels.telegram_bot import TYPE
 from signalbridge.integrations.errors import IntegrationError
@@ -34,6 +39,7 @@ from signalbridge.integrations.redaction import redact
 from signalbridge.integrations.ssrf import url_syntax_problem
 from signalbridge.integrations.vault import VaultError
 from signalbridge.services.auth import Principal
+from signalbridge.services.inbound_limits import Limits, OverRate
 from signalbridge.services.telegram_webhooks import (
     AUTH_HEADER,
     NotATelegramChannel,
@@ -44,6 +50,8 @@ from signalbridge.store.types import utcnow
 from signalbridge.web.deps import ContainerDep, fetch, require
 from signalbridge.web.errors import ApiError, ErrorBody
 from signalbridge.web.params import Id
+from signalbridge.web.raw_body import read_capped
+from signalbridge.web.routes.webhooks import OVER_RATE_RESPONSE, over_rate, push_limits
 
 FORBIDDEN = "not a delivery from Telegram for this channel"
 router = APIRouter(tags=["webhooks"])
@@ -66,17 +74,6 @@ def webhooks(c: Container) -> TelegramWebhooks:
     )
 
 
-async def _read_capped(request: Request, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"body is larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _update(request: Request, body: bytes) -> dict[str, Any] | None:
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != (
         "application/json"
@@ -92,13 +89,17 @@ def _update(request: Request, body: bytes) -> dict[str, Any] | None:
 @router.post(
     "/webhooks/telegram/{channel_id}",
     responses={
-        200: {"description": "taken (stored, or nothing to store)"},
+        200: {
+            "description": "taken (stored, or nothing to store); a message over the bot's "
+            "max_message_chars is stored as rejected with the reason"
+        },
         403: {"description": "not Telegram: secret token missing or wrong, or not JSON"},
         413: {"description": "body over the size limit"},
+        429: OVER_RATE_RESPONSE,
     },
 )
 async def receive(channel_id: str, request: Request, c: ContainerDep) -> JSONResponse:
-    body = await _read_capped(request, c.settings.webhook_max_body_bytes)
+    body = await read_capped(request, c.settings.webhook_max_body_bytes)
     found = await webhooks(c).authenticate(channel_id, request.headers.get(AUTH_HEADER))
     update = _update(request, body)
     if found is None or update is None or not found[0].is_active:
@@ -108,12 +109,16 @@ async def receive(channel_id: str, request: Request, c: ContainerDep) -> JSONRes
     message = to_inbound(
         update,
         now=utcnow(),
-        max_chars=config.max_message_chars,
+        max_chars=MAX_READ_CHARS,  # judged by the size limit below, never cut to it
         chats=frozenset(config.chats),
     )
     if message is None:
         return JSONResponse({"ok": True, "stored": False})
-    result = await c.intake.receive(row, message)
+    limits = Limits(config.max_message_chars, config.rate_limit)
+    try:
+        result = await push_limits(c).receive(c.intake, row, message, limits=limits)
+    except OverRate as exc:
+        return over_rate(exc)
     return JSONResponse({"ok": True, "stored": not result.duplicate, **result.to_dict()})
 
 

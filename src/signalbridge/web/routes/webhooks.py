@@ -20,7 +20,13 @@ the channel inside the window 200 with the first delivery's ids (services/replay
 
 Past those HTTP concerns the route is a thin adapter: the delivery becomes an
 :class:`InboundMessage` and goes through the one intake path (services/intake.py), as a
-polled channel's messages do.
+polled channel's messages do, within the channel's push limits
+(services/inbound_limits.py: ``inbound_rate_limit``, ``max_message_chars``). A delivery
+over the rate answers 429 with ``Retry-After`` and stores nothing, so the sender's retry
+is taken later and nothing is lost; a message over the size limit is never cut (a cut
+signal could trade without its stop loss): it is stored once as a rejected message whose
+error says why, and answers 422 (``message_too_long``) like any rejected message, so a
+retry of it is a duplicate that changes nothing.
 """
 
 from __future__ import annotations
@@ -32,14 +38,18 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from signalbridge.bootstrap import Container
 from signalbridge.channels.base import InboundMessage
 from signalbridge.channels.source_allowlist import client_address, preset_networks, proxy_networks
 from signalbridge.channels.webhook import Delivery, WebhookChannel, header_problems
+from signalbridge.services.channel_health import ChannelHealthBook
+from signalbridge.services.inbound_limits import Limits, OverRate, PushLimits
 from signalbridge.services.ingest import delivery_id
 from signalbridge.store import models as m
 from signalbridge.store.types import utcnow
 from signalbridge.web.deps import ContainerDep
-from signalbridge.web.errors import ApiError
+from signalbridge.web.errors import ApiError, ErrorBody, error_response
+from signalbridge.web.raw_body import read_capped
 
 router = APIRouter(tags=["webhooks"])
 
@@ -47,20 +57,25 @@ UNAUTHENTICATED = (
     "the delivery is not authenticated: its signature (or the secret in its body) is "
     "missing or wrong"
 )
+#: The 429 a delivery over its channel's inbound rate answers (both webhook routes).
+OVER_RATE_RESPONSE: dict[str, Any] = {
+    "model": ErrorBody,
+    "description": "over the channel's inbound rate: nothing stored; send it again after "
+    "Retry-After seconds",
+    "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
+}
 
 
-async def _read_capped(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, f"body is larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"body is larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+def push_limits(c: Container) -> PushLimits:
+    """The push limits of the process: the kernel's limiter, the channels' health book."""
+    return PushLimits(c.kernel.limiter, ChannelHealthBook(c.sessions), c.sessions)
+
+
+def over_rate(exc: OverRate) -> JSONResponse:
+    """429 with ``Retry-After``: the sender (Telegram, most webhook senders) tries later."""
+    response = error_response(429, str(exc), "over_rate")
+    response.headers["Retry-After"] = exc.retry_after_header
+    return response
 
 
 @router.post(
@@ -70,13 +85,18 @@ async def _read_capped(request: Request, limit: int) -> bytes:
         200: {"description": "a duplicate: the first delivery's ids"},
         401: {"description": "not authenticated, or a stale signed timestamp"},
         403: {"description": "the channel is deactivated"},
-        413: {"description": "body over the size limit"},
-        422: {"description": "malformed signed headers, or not a valid signal"},
+        413: {"description": "body over the size limit (webhook_max_body_bytes); nothing stored"},
+        422: {
+            "description": "malformed signed headers, or not a valid signal, or a message over "
+            "the channel's max_message_chars (code message_too_long): stored once as "
+            "rejected, its reason in the message"
+        },
+        429: OVER_RATE_RESPONSE,
     },
 )
 async def receive(channel_id: int, request: Request, c: ContainerDep) -> JSONResponse:
     received_at = utcnow()
-    body = await _read_capped(request, c.settings.webhook_max_body_bytes)
+    body = await read_capped(request, c.settings.webhook_max_body_bytes)
     cached = await c.webhook_channels.get(channel_id)
     authenticator = cached.authenticator if cached is not None else None
     hook = authenticator if isinstance(authenticator, WebhookChannel) else None
@@ -119,10 +139,21 @@ async def receive(channel_id: int, request: Request, c: ContainerDep) -> JSONRes
     message = inbound_message(
         delivery, text, request.headers.get("content-type", "text/plain"), received_at, tolerance
     )
-    result = await c.intake.receive(channel, message, parse_text=hook.parse_text)
+    try:
+        result = await push_limits(c).receive(
+            c.intake, channel, message, parse_text=hook.parse_text
+        )
+    except OverRate as exc:
+        return over_rate(exc)
     payload: dict[str, Any] = result.to_dict()
     if result.status == m.MessageStatus.REJECTED:
-        raise ApiError(422, result.error or "the message is not a valid signal", details=payload)
+        too_long = len(message.text) > Limits.of(channel).max_message_chars
+        raise ApiError(
+            422,
+            result.error or "the message is not a valid signal",
+            code="message_too_long" if too_long else None,
+            details=payload,
+        )
     return JSONResponse(payload, status_code=200 if result.duplicate else 202)
 
 
