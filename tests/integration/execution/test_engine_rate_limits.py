@@ -78,11 +78,15 @@ async def test_workers_share_the_budget_and_honour_retry_after(
         refused = [t for t, _, status in arrivals if status]
         assert refused, "the throttle was never hit: the test proves nothing"
         assert all(status != 418 for _, _, status in arrivals), "banned: Retry-After ignored"
-        # once the first 429 was answered, nothing reached the venue until Retry-After passed
+        # once the first 429 was answered, only requests already on their way reached the
+        # venue until Retry-After passed: at most one per account (each account sends one
+        # request at a time). Counted, not timed: on a loaded machine a request sent before
+        # the 429 may arrive a few hundred ms after it. A worker that ignored Retry-After
+        # would add its retries (50 ms back-off) and every other account's next request.
         first_refusal = refused[0]
         throttle_end = first_refusal + 2.0
-        late = [t for t, _, _ in arrivals if first_refusal + 0.25 < t < throttle_end - 0.05]
-        assert late == [], f"{len(late)} requests sent while told to wait"
+        waiting = [t for t, _, _ in arrivals if first_refusal < t < throttle_end - 0.05]
+        assert len(waiting) <= len(executions), f"{len(waiting)} requests while told to wait"
         # the shared budget held in every window, across both workers. The limiter's
         # 1 s window is kept where requests leave; they reach the server up to ~0.2 s
         # later on a loaded machine, so the server checks 0.8 s windows.
