@@ -7,6 +7,12 @@ site, a Telegram Bot API, a Telethon account)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -129,3 +135,34 @@ async def migrated(
         yield settings, container, owner.id
     finally:
         await container.close()
+
+
+async def run_until_killed(settings: Settings, script: str, arg: str, marker: str) -> None:
+    """Run ``script`` (``python -c``) on ``settings``' database until it prints ``marker``,
+    then SIGKILL it: a worker dying at that point, with nothing cleaned up."""
+    env = {
+        **os.environ,
+        "SIGNALBRIDGE_DATA_DIR": str(settings.data_dir),
+        "SIGNALBRIDGE_DATABASE_URL": settings.resolved_database_url,
+        "SIGNALBRIDGE_SECRET_KEYS": settings.secret_keys.get_secret_value(),
+        "SIGNALBRIDGE_ALLOWED_HOSTS": json.dumps(["127.0.0.1"]),
+        "SIGNALBRIDGE_LOG_LEVEL": "WARNING",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, arg],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        stdout = proc.stdout
+
+        def reached() -> bool:
+            return any(line.strip() == marker for line in iter(stdout.readline, ""))
+
+        assert await asyncio.wait_for(asyncio.to_thread(reached), 60)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)

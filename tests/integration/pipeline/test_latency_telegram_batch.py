@@ -8,13 +8,7 @@ the paper venue once (the dispatch tasks merged by jobs/coalesce.py)."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
 import re
-import signal
-import subprocess
-import sys
 import textwrap
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -28,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from tests.fakes.telegram import FakeTelegram
 from tests.platform_fixtures import eventually, make_settings, running_harness
-from tests.polling_rig import PollingRig, migrated
+from tests.polling_rig import PollingRig, migrated, run_until_killed
 
 from signalbridge.channels.base import InboundMessage
 from signalbridge.channels.fetching import ChannelDeps
@@ -262,32 +256,7 @@ async def test_a_worker_killed_mid_batch_loses_and_repeats_nothing(rig: Rig) -> 
     assert await rig.runner().poll_channel(channel) == 2
     saved = await rig.offset(channel)
     posts = rig.post_signals(POSTS)
-    env = {
-        **os.environ,
-        "SIGNALBRIDGE_DATA_DIR": str(rig.settings.data_dir),
-        "SIGNALBRIDGE_DATABASE_URL": rig.settings.resolved_database_url,
-        "SIGNALBRIDGE_SECRET_KEYS": rig.settings.secret_keys.get_secret_value(),
-        "SIGNALBRIDGE_ALLOWED_HOSTS": json.dumps(["127.0.0.1"]),
-        "SIGNALBRIDGE_LOG_LEVEL": "WARNING",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-c", POLL_AND_DIE_MID_BATCH, str(channel.id)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        stdout = proc.stdout
-
-        def written() -> bool:
-            return any(line.strip() == "HALF WRITTEN" for line in iter(stdout.readline, ""))
-
-        assert await asyncio.wait_for(asyncio.to_thread(written), 60)
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
+    await run_until_killed(rig.settings, POLL_AND_DIE_MID_BATCH, str(channel.id), "HALF WRITTEN")
     assert len(await rig.messages(channel)) == 2  # the half written died uncommitted
     assert await rig.offset(channel) == saved
     assert len(rig.telegram.pending()) == POSTS  # answered, never confirmed

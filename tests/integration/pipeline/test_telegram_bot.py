@@ -8,11 +8,6 @@ rate limit leaves the rest in Telegram."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import signal
-import subprocess
-import sys
 import textwrap
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -23,7 +18,7 @@ from typing import Any
 
 import pytest
 from tests.fakes.telegram import FakeTelegram
-from tests.polling_rig import PollingRig, migrated
+from tests.polling_rig import PollingRig, migrated, run_until_killed
 
 from signalbridge.bootstrap import build_container
 from signalbridge.channels.fetching import ChannelDeps
@@ -186,32 +181,7 @@ async def test_a_worker_killed_between_fetch_and_store_loses_and_repeats_nothing
     assert await rig.runner().poll_channel(channel) == 1
     for n in range(3):
         tg.channel_post(CHANNEL, f"in flight {n}")
-    env = {
-        **os.environ,
-        "SIGNALBRIDGE_DATA_DIR": str(rig.settings.data_dir),
-        "SIGNALBRIDGE_DATABASE_URL": rig.settings.resolved_database_url,
-        "SIGNALBRIDGE_SECRET_KEYS": rig.settings.secret_keys.get_secret_value(),
-        "SIGNALBRIDGE_ALLOWED_HOSTS": json.dumps(["127.0.0.1"]),
-        "SIGNALBRIDGE_LOG_LEVEL": "WARNING",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-c", POLL_AND_DIE, str(channel.id)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        stdout = proc.stdout
-
-        def fetched() -> bool:
-            return any(line.strip() == "FETCHED" for line in iter(stdout.readline, ""))
-
-        assert await asyncio.wait_for(asyncio.to_thread(fetched), 60)
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
+    await run_until_killed(rig.settings, POLL_AND_DIE, str(channel.id), "FETCHED")
     killed_call = tg.calls_to("getUpdates")[-1]
     assert killed_call.params["offset"] == await rig.offset(channel)  # the cursor stayed
     assert len(tg.pending()) == 3  # answered, never confirmed
