@@ -18,7 +18,7 @@ contract wants a confidence under this: a reading a human reviews) and ``unscore
 fields the contract check drops), and ``reason``. The parser is never tuned to a label
 listed there. The **auto rate** is the share of signals and
 updates that are right *and* at or above the execution threshold (0.9): what would run
-without a human.
+without a human; it is printed per kind and per source, with the time spent in ``parse``.
 
 ``--learn K`` measures learning a channel's format (issue 14, goal 3) instead: for each
 source, a template is learned from K of its signals (``parsing/learn.py``) and every other
@@ -36,12 +36,13 @@ import json
 import random
 import re
 import sys
+import time
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from signalbridge.parsing import ParseResult, parse
+from signalbridge.parsing import ParseResult, compiled, parse
 from signalbridge.parsing.symbols import CRYPTO_QUOTES, FIXED
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "dev"
@@ -258,11 +259,13 @@ def main() -> int:
     disputes = load_disputes(args.disputes)
     if args.learn:
         return learn_report(args.corpus, args.source, disputes, args.learn, args.folds)
-    per_kind, per_source, auto = Tally(), Tally(), Tally()
+    per_kind, per_source, auto, auto_source = Tally(), Tally(), Tally(), Tally()
+    parse_seconds = 0.0
     buckets: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     out_kinds: dict[str, int] = defaultdict(int)
     disputed = {"label": Tally(), "contract": Tally()}
     seen_disputes: set[str] = set()
+    disputed_auto = Tally()  # the disputed signals and updates, judged by the contract
     errors: list[str] = []
     unsure: list[str] = []  # right, but below the threshold: what keeps the auto rate down
     total = 0
@@ -272,7 +275,9 @@ def main() -> int:
         source = path.stem.split("__")[0]
         for line in path.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
+            started = time.perf_counter()
             result = parse(row["text"])
+            parse_seconds += time.perf_counter() - started
             total += 1
             out_kinds[result.kind] += 1
             exp = row.get("expected")
@@ -292,6 +297,9 @@ def main() -> int:
                     c_ok, c_verdict = False, (kind, ["the contract asks for review (< 0.9)"])
                 disputed["label"].add(kind, not bad)
                 disputed["contract"].add(kind, c_ok)
+                d_kind = "signal" if kind == "multi_signal" else kind
+                if d_kind in AUTO_KINDS:
+                    disputed_auto.add(d_kind, c_ok and result.confidence >= THRESHOLD)
                 if not c_ok:
                     errors.append(
                         f"[{source} {kind} DISPUTED conf={result.confidence:.2f}] "
@@ -305,6 +313,7 @@ def main() -> int:
             auto_kind = "signal" if kind == "multi_signal" else kind
             if auto_kind in AUTO_KINDS:
                 auto.add(auto_kind, right and result.confidence >= THRESHOLD)
+                auto_source.add(source, right and result.confidence >= THRESHOLD)
                 if right and result.confidence < THRESHOLD:
                     unsure.append(
                         f"[{source} {kind} conf={result.confidence:.2f}] {row['text'][:160]!r}"
@@ -338,12 +347,26 @@ def main() -> int:
     a_ok = sum(v[0] for v in auto.table.values())
     a_n = sum(v[1] for v in auto.table.values())
     print(f"auto rate, signals and updates: {a_ok}/{a_n} = {100 * a_ok / max(a_n, 1):.1f}%")
+    _table("auto rate per source (signals and updates)", auto_source.table)
+    build = "compiled" if compiled() else "source"
+    print(
+        f"\nparse time ({build}): {parse_seconds:.3f} s for {total} messages, "
+        f"{1e6 * parse_seconds / max(total, 1):.0f} us/message (one pass: a rough figure; "
+        "bench/parse_speed.py measures throughput)"
+    )
     n_disputed = sum(v[1] for v in disputed["label"].table.values())
     if disputes:
         print(f"\ndisputed labels ({args.disputes.name}, scored apart): {n_disputed} rows")
         for name in ("label", "contract"):
             ok = sum(v[0] for v in disputed[name].table.values())
             print(f"  right by the {name:<9}{ok:>5}/{n_disputed}")
+        d_ok = sum(v[0] for v in disputed_auto.table.values())
+        d_n = sum(v[1] for v in disputed_auto.table.values())
+        print(
+            f"  auto rate of its signals and updates (by the contract): {d_ok}/{d_n}; with "
+            f"the rows above: {a_ok + d_ok}/{a_n + d_n} = "
+            f"{100 * (a_ok + d_ok) / max(a_n + d_n, 1):.1f}%"
+        )
         stale = len(disputes) - len(seen_disputes)
         if stale and not args.source:
             print(f"  {stale} dispute(s) match no labelled row of the corpus")

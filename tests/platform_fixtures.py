@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -112,11 +113,33 @@ def pg_empty_database(pg_server: str) -> Iterator[str]:
         _admin(pg_server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite file per test process, migrated to head once: copied for each test, as
+    ``pg_template`` is for PostgreSQL (every migration again costs about half a second)."""
+    from signalbridge.store.db import make_engine
+
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+
+    async def migrate() -> None:
+        engine = make_engine(f"sqlite+aiosqlite:///{path}")
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()  # the last connection closed: no WAL file is left
+
+    asyncio.run(migrate())
+    return path
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Each test's own database, SQLite or PostgreSQL; the PostgreSQL one comes migrated."""
+    """Each test's own database, SQLite or PostgreSQL, migrated to head."""
     if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'signalbridge.db'}"
+        path = tmp_path / "signalbridge.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        path.chmod(0o600)
+        return f"sqlite+aiosqlite:///{path}"
     url: str = request.getfixturevalue("pg_database")
     return url
 

@@ -23,6 +23,7 @@ from functools import partial
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from signalbridge.ai import registration as ai_providers
 from signalbridge.channels import rss, telegram_bot, telegram_user, webhook, webpage
 from signalbridge.channels.fetching import ChannelDeps
 from signalbridge.execution.engine import ExecutionEngine
@@ -36,6 +37,7 @@ from signalbridge.integrations.vault import Vault
 from signalbridge.payments import coinpayments, paypal
 from signalbridge.payments import stripe as stripe_gateway
 from signalbridge.services import entitlement
+from signalbridge.services.ai_parsing import AI_PARSE, AiParsing, AiParts, wants_ai
 from signalbridge.services.auth import TokenUsage
 from signalbridge.services.channel_probe import ChannelProber
 from signalbridge.services.health import Prober, health_writer, make_prober
@@ -66,6 +68,7 @@ def build_registry() -> AdapterRegistry:
     coinpayments.register(registry)
     paypal.register(registry)
     stripe_gateway.register(registry)
+    ai_providers.register(registry)
     return registry
 
 
@@ -103,6 +106,8 @@ class Container:
     webhook_failures: FailureNotes
     #: the payment flow: live gateways per connection, callbacks stored once and applied
     payments: PaymentFlow
+    #: the AI parse task after intake (services/ai_parsing.py)
+    ai_parsing: AiParsing
 
     async def close(self) -> None:
         await self.adapter_pool.close()
@@ -129,6 +134,15 @@ def build_container(settings: Settings, *, broker_url: str | None = None) -> Con
     pool = AdapterPool(sessions, vault, registry, deps, kernel.guard)
     execution = ExecutionEngine(sessions, pool, settle_seconds=settings.order_settle_seconds)
     grace = timedelta(seconds=settings.resting_grace_seconds)
+    intake = Intake(
+        sessions,
+        queue,
+        dispatch_task=DISPATCH_SIGNAL,
+        update_task=APPLY_UPDATE,
+        ai_task=AI_PARSE,
+        wants_ai=wants_ai,
+    )
+    ai_parts = AiParts(vault, http, kernel.guard, pool, settings.ai_daily_budget_usd)
     return Container(
         settings=settings,
         engine=engine,
@@ -146,7 +160,7 @@ def build_container(settings: Settings, *, broker_url: str | None = None) -> Con
         ),
         execution=execution,
         monitor=PositionMonitor(sessions, pool, execution, resting_grace=grace),
-        intake=Intake(sessions, queue, dispatch_task=DISPATCH_SIGNAL, update_task=APPLY_UPDATE),
+        intake=intake,
         token_usage=TokenUsage(sessions),
         login_throttle=LoginThrottle(
             kernel.limiter.storage,  # Redis when configured, so every process shares counts
@@ -156,4 +170,5 @@ def build_container(settings: Settings, *, broker_url: str | None = None) -> Con
         webhook_channels=WebhookChannels(sessions, vault),
         webhook_failures=FailureNotes(kernel),
         payments=PaymentFlow.build(sessions, vault, registry, http, kernel.guard),
+        ai_parsing=AiParsing(sessions, ai_parts, intake.hand_on),
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import tomllib
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,9 @@ class Settings(BaseSettings):
     # How often the scheduler polls each active polling channel (feeds, Telegram, pages).
     poll_interval_seconds: float = Field(default=30.0, gt=0)
     webhook_max_body_bytes: int = 64 * 1024
+    # AI parsing (services/ai_parsing.py): the most all AI calls together may cost per UTC
+    # day, in USD (unset: no global cap; each AI configuration's daily_budget_usd applies).
+    ai_daily_budget_usd: Decimal | None = Field(default=None, ge=0)
     # Entitlement (services/entitlement.py): a subscription whose renewal failed (past_due)
     # keeps its channels this many days after its paid-through time; members are reminded
     # this many days before a period ends; the expiry job runs this often.

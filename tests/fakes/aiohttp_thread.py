@@ -9,7 +9,9 @@ the thread starts, so ``base_url`` is valid as soon as ``start`` returns.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+import struct
 import threading
 from typing import Self
 
@@ -83,3 +85,16 @@ class ThreadedAiohttpServer:
             loop.run_forever()
         finally:
             loop.close()
+
+
+def reset_connection(request: web.Request) -> None:
+    """Drop the request's TCP connection with an RST (SO_LINGER 0), as a load balancer that
+    lost its backend does: the client sees a reset, not an answer."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()

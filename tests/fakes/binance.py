@@ -46,8 +46,6 @@ import hashlib
 import hmac
 import json
 import re
-import socket
-import struct
 import threading
 import time
 from collections import Counter
@@ -62,10 +60,11 @@ from aiohttp import web
 
 from tests.fakes import binance_ageing, binance_fees
 from tests.fakes import binance_wire as wire
-from tests.fakes.aiohttp_thread import ThreadedAiohttpServer
+from tests.fakes.aiohttp_thread import ThreadedAiohttpServer, reset_connection
 from tests.fakes.binance_account import AccountSettings
 from tests.fakes.binance_algo import AlgoDesk, algo_json
 from tests.fakes.binance_book import BinanceBook, BinanceError, FakeOrder
+from tests.fakes.binance_klines import KlineHistory
 from tests.fakes.binance_weights import Refusal, WeightMeter
 
 PUBLIC_PATHS = frozenset(
@@ -76,6 +75,7 @@ PUBLIC_PATHS = frozenset(
         "/api/v3/ticker/24hr",
         "/api/v3/ticker/price",
         "/api/v3/ticker/bookTicker",
+        "/api/v3/klines",
         "/fapi/v1/ping",
         "/fapi/v1/time",
         "/fapi/v1/exchangeInfo",
@@ -83,6 +83,7 @@ PUBLIC_PATHS = frozenset(
         "/fapi/v1/ticker/price",
         "/fapi/v2/ticker/price",
         "/fapi/v1/ticker/bookTicker",
+        "/fapi/v1/klines",
     }
 )
 
@@ -242,6 +243,8 @@ class FakeBinance(ThreadedAiohttpServer):
         with self._lock:
             self.book = BinanceBook()
             self.algo = AlgoDesk(self.book)
+            #: every price set, for the klines endpoints (tests.fakes.binance_klines)
+            self.candles = KlineHistory()
             #: Position mode, margin types, the key's permissions, the server's clock skew.
             self.account = AccountSettings()
             self.withdrawals_enabled = False
@@ -278,6 +281,7 @@ class FakeBinance(ThreadedAiohttpServer):
                 now,
             )
             self.algo.on_price(symbol, now)
+            self.candles.record(symbol, Decimal(price), now)
 
     def set_spot_balance(self, asset: str, free: Decimal | str) -> None:
         with self._lock:
@@ -595,7 +599,7 @@ class FakeBinance(ThreadedAiohttpServer):
             )
         if fault.kind == "timeout":
             await asyncio.sleep(fault.delay)
-        _reset(request)
+        reset_connection(request)
         return web.Response(status=500)
 
     def _rate_limit_check(
@@ -704,6 +708,9 @@ class FakeBinance(ThreadedAiohttpServer):
         }
         if method == "GET" and path in tickers:
             return self._tickers(tickers[path], p, futures, now), None
+        if route in ("GET /api/v3/klines", "GET /fapi/v1/klines"):
+            number = wire.plain if futures else wire.s8
+            return self.candles.klines(book, p, futures, now, number), None
         if path in ("/api/v3/order", "/fapi/v1/order"):
             return self._order_route(method, p, futures, now)
         if path == "/fapi/v1/algoOrder" or route == "GET /fapi/v1/openAlgoOrders":
@@ -912,18 +919,6 @@ def _split_signature(raw: str) -> tuple[str, str | None]:
         else:
             kept.append(part)
     return "&".join(kept), signature
-
-
-def _reset(request: web.Request) -> None:
-    """Drop the TCP connection with an RST, as a load balancer that lost the backend does."""
-    transport = request.transport
-    if transport is None:
-        return
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    transport.abort()
 
 
 @contextlib.contextmanager

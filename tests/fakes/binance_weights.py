@@ -81,6 +81,15 @@ def _fixed(n: int) -> Callable[[Mapping[str, str]], int]:
     return lambda p: n
 
 
+def _futures_klines(p: Mapping[str, str]) -> int:
+    """USDⓈ-M klines weigh by LIMIT: [1,100) 1, [100,500) 2, [500,1000] 5, > 1000 10."""
+    try:
+        limit = int(p.get("limit", "500"))
+    except ValueError:
+        return 1
+    return 1 if limit < 100 else 2 if limit < 500 else 5 if limit <= 1000 else 10
+
+
 #: (method, path) → weight, from Binance's endpoint pages.
 _TABLE: dict[tuple[str, str], Callable[[Mapping[str, str]], int]] = {
     ("GET", "/api/v3/exchangeInfo"): _fixed(20),
@@ -88,6 +97,7 @@ _TABLE: dict[tuple[str, str], Callable[[Mapping[str, str]], int]] = {
     ("GET", "/api/v3/ticker/24hr"): _spot_24hr,
     ("GET", "/api/v3/ticker/price"): _symbol(2, 4),
     ("GET", "/api/v3/ticker/bookTicker"): _symbol(2, 4),
+    ("GET", "/api/v3/klines"): _fixed(2),
     ("POST", "/api/v3/order"): _fixed(1),
     ("GET", "/api/v3/order"): _fixed(4),
     ("DELETE", "/api/v3/order"): _fixed(1),
@@ -100,6 +110,7 @@ _TABLE: dict[tuple[str, str], Callable[[Mapping[str, str]], int]] = {
     ("GET", "/fapi/v1/ticker/price"): _symbol(1, 2),
     ("GET", "/fapi/v2/ticker/price"): _symbol(1, 2),
     ("GET", "/fapi/v1/ticker/bookTicker"): _symbol(2, 5),
+    ("GET", "/fapi/v1/klines"): _futures_klines,
     ("POST", "/fapi/v1/order"): _fixed(0),  # counts against the order limits only
     ("POST", "/fapi/v1/algoOrder"): _fixed(0),
     ("GET", "/fapi/v1/openOrders"): _symbol(1, 40),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from signalbridge.commands import admin, payments, run, send, subscriptions, telegram
+from signalbridge.commands import admin, override, payments, run, send, subscriptions, telegram
 
 app = typer.Typer(
     help="SignalBridge: a self-hosted trading-signal hub.",
@@ -42,6 +42,7 @@ app.command()(run.scheduler)
 app.command()(run.demo)
 app.command()(run.parse)
 app.command()(send.send)
+app.command()(override.panic)
 users_app.command("create")(admin.users_create)
 tokens_app.command("create")(admin.tokens_create)
 tokens_app.command("list")(admin.tokens_list)

@@ -55,23 +55,36 @@ def on_database(
     *,
     write: bool = True,
 ) -> T:
-    """Run ``work`` in one session on the upgraded schema, then close the engine.
+    """Run ``work`` in one session on the upgraded schema, then close the engine (the
+    database only: what needs the platform builds it with :func:`build`).
 
     A writing command's work is one transaction. A ``ValueError`` it raises is the
     command's failure: its message is printed and the exit status is 2.
     """
 
     async def run() -> T:
-        c = build(settings)
+        # The database alone, not the platform: no adapters, kernel or queue are built or
+        # imported, so an administrative command starts in about a second.
+        from signalbridge.integrations.logging import configure_logging
+        from signalbridge.services import entitlement
+        from signalbridge.store.db import make_engine, make_sessionmaker
+        from signalbridge.store.migrate import upgrade
+
+        s = settings or load_settings()
+        configure_logging(s.log_level, json=s.log_json)
+        s.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # as bootstrap does
+        engine = make_engine(s.resolved_database_url)
         try:
-            await migrate_schema(c)
-            async with c.sessions() as s:
+            await upgrade(engine)
+            sessions = make_sessionmaker(engine)
+            entitlement.configure(sessions, grace_days=s.payments_grace_days)
+            async with sessions() as session:
                 if not write:
-                    return await work(s)
-                async with s.begin():
-                    return await work(s)
+                    return await work(session)
+                async with session.begin():
+                    return await work(session)
         finally:
-            await c.engine.dispose()
+            await engine.dispose()
 
     try:
         return asyncio.run(run())

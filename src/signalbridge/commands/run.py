@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from signalbridge.commands.common import build, fail, load_settings, migrate_schema
+from signalbridge.commands.common import build, fail, load_settings, migrate_schema, on_database
 
 if TYPE_CHECKING:
     from signalbridge.bootstrap import Container
@@ -21,16 +21,16 @@ if TYPE_CHECKING:
 
 
 def migrate() -> None:
-    """Create or upgrade the database schema to the latest version."""
+    """Create or upgrade the database schema to the latest version (and the key file,
+    when the keys come from none yet)."""
+    from signalbridge.integrations.vault import Vault
 
-    async def run() -> None:
-        c = build()
-        try:
-            await migrate_schema(c)
-        finally:
-            await c.engine.dispose()
+    async def nothing(_: Any) -> None:
+        return None
 
-    asyncio.run(run())
+    settings = load_settings()
+    on_database(nothing, settings, write=False)  # upgrades the schema, then runs nothing
+    Vault.from_settings(settings.secret_keys.get_secret_value(), settings.resolved_key_file)
     typer.echo("database is up to date")
 
 

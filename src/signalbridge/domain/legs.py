@@ -10,7 +10,8 @@ and deciding it twice gives one order. The legs:
 - ``s<g>``: the stop resting on the venue, generation ``g``;
 - ``sl``: the stop closed at market by the monitor;
 - ``opp``: closed on an opposite signal;
-- ``c<id>`` / ``p<id>``: closed wholly / partly by provider update ``<id>``.
+- ``c<id>`` / ``p<id>``: closed wholly / partly by provider update ``<id>``;
+- ``m<id>`` / ``mp<id>``: closed wholly / partly by manual action ``<id>`` (services/override.py).
 
 Every leg but the entries reduces the position.
 """
@@ -57,7 +58,7 @@ def target_index(leg: str) -> int | None:
 
 def is_full_close(leg: str) -> bool:
     """Whether the leg closes the whole position (monitor stop, opposite, close all)."""
-    return leg in FULL_CLOSE_LEGS or (leg.startswith("c") and leg[1:].isdigit())
+    return leg in FULL_CLOSE_LEGS or (leg[:1] in ("c", "m") and leg[1:].isdigit())
 
 
 def stop_leg(generation: int) -> str:

@@ -7,6 +7,7 @@ the execution layer; ``venues.base`` re-exports them for adapter authors.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
@@ -110,3 +111,16 @@ def tidy(value: Decimal) -> Decimal:
     if value == value.to_integral_value():
         return value.quantize(ONE)
     return value.normalize()
+
+
+@dataclass(frozen=True, slots=True)
+class Candle:
+    """One OHLCV bar (``opened_at`` UTC): what a venue's ``fetch_candles`` returns and the
+    AI market analyst reads (ai/analysis.py)."""
+
+    opened_at: datetime
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal

@@ -16,9 +16,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from signalbridge.execution.analyst_gate import analyst_views, gate, gated
 from signalbridge.execution.decide import Looks, decide, opposite_open
 from signalbridge.execution.intents import Planned, write_plans
-from signalbridge.execution.planner import Wait
+from signalbridge.execution.planner import Skip, Wait
 from signalbridge.execution.pool import AdapterPool
 from signalbridge.execution.recorder import log_row
 from signalbridge.execution.rows import signal_from_row
@@ -77,6 +78,11 @@ class BatchPlacer:
                 for x in executions
             }
             opposite = await opposite_open(session, keys)
+            # The follows' analyst gate (execution/analyst_gate.py): one read for the batch.
+            gates = {x.id: r for x in executions if (r := gated(follows[x.follow_id])) is not None}
+            views = await analyst_views(
+                session, [signals[x.signal_id] for x in executions if x.id in gates]
+            )
         if not executions:
             return set()
         lives = await self._pool.get_many({x.connection_id for x in executions})
@@ -87,6 +93,11 @@ class BatchPlacer:
         looks: Looks = {}  # one market read per connection and symbol for the whole batch
 
         async def one(x: m.Execution) -> None:
+            risk = gates.get(x.id)
+            held = gate(risk, views[x.signal_id], self._now()) if risk is not None else None
+            if held is not None:
+                (skips if isinstance(held, Skip) else deferred).append((x.id, held.reason))
+                return
             live = lives.get(x.connection_id)
             if isinstance(live, IntegrationError) or live is None:
                 reason = live.message if live is not None else "connection missing"

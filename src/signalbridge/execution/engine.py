@@ -23,11 +23,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from signalbridge.execution.analyst_gate import hold
 from signalbridge.execution.batch import BatchPlacer
 from signalbridge.execution.decide import decide, opposite_open
 from signalbridge.execution.intents import Planned, write_plans
 from signalbridge.execution.outcomes import Outcomes
-from signalbridge.execution.planner import Wait
+from signalbridge.execution.planner import Skip, Wait
 from signalbridge.execution.pool import AdapterPool
 from signalbridge.execution.reconcile import OrderLookup
 from signalbridge.execution.rows import signal_from_row
@@ -145,6 +146,13 @@ class ExecutionEngine:
                 return
             signal_row = await session.get_one(m.Signal, execution.signal_id)
             follow = await session.get_one(m.Follow, execution.follow_id)
+            held = await hold(session, signal_row, follow, self._now())
+        if isinstance(held, Skip):
+            await self._skip(execution_id, held.reason)
+            return
+        if isinstance(held, Wait):  # left pending: the analysis task queues it again
+            await self._outcomes.note(execution_id, "plan_deferred", reason=held.reason)
+            return
         try:
             live = await self._pool.get(execution.connection_id)
         except ConnectionDisabled as exc:

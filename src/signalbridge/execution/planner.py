@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,6 +34,13 @@ class RiskSettings(BaseModel):
     max_signal_age_seconds: int = Field(default=300, ge=1, le=MAX_SIGNAL_AGE_SECONDS)
     max_deviation_percent: StoreDecimal = Field(default=Decimal(2), gt=0, le=100)
     entry_orders: int = Field(default=1, ge=1, le=10)
+    # The AI market analyst as a gate (execution/analyst_gate.py): "skip_when_skip" holds
+    # the execution until the signal's analysis arrives (at most analyst_wait_seconds after
+    # it was published) and skips it when the analyst says skip; a missing analysis (AI
+    # failure, timeout, analysis off on the channel) does what analyst_on_missing says.
+    analyst_gate: Literal["off", "skip_when_skip"] = "off"
+    analyst_wait_seconds: int = Field(default=20, ge=0, le=300)
+    analyst_on_missing: Literal["execute", "skip"] = "execute"
 
 
 DEFAULT_SIZING = SizingConfig(mode=SizingMode.FIXED_QUOTE, value=Decimal(100))

@@ -192,8 +192,8 @@ class PollingRunner:
             await self.release(lease)
             await self._record(channel, exc)
             raise
-        for result in results:  # first: the orders wait for nothing else
-            await self._intake.hand_on(result)
+        for result, meaning in zip(results, meanings, strict=True):  # first: the orders
+            await self._intake.hand_on(result, channel, meaning)  # wait for nothing else
         await self._record(channel, None)
         return sum(not result.duplicate for result in results)
 

@@ -60,7 +60,11 @@ class Platform:
         self.scheduler = scheduler
         self.engine = container.execution
         register_tasks(
-            container.queue, container.sessions, container.execution, container.adapter_pool
+            container.queue,
+            container.sessions,
+            container.execution,
+            container.adapter_pool,
+            container.ai_parsing,
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._sync_after = 0  # order sync pages through the resting orders by id

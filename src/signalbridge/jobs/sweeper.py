@@ -12,6 +12,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from signalbridge.integrations.queue import APPLY_UPDATE, DISPATCH_SIGNAL, RUN_EXECUTION, TaskQueue
+from signalbridge.services.ai_parsing import AI_PARSE, lost_parses
+from signalbridge.services.override import RESUME_ACTION, stale_actions
 from signalbridge.store import models as m
 from signalbridge.store.types import utcnow
 
@@ -24,9 +26,9 @@ async def sweep(
     now: datetime | None = None,
     limit: int = 500,
 ) -> int:
-    """Re-queue stuck signals, executions and provider updates; returns how many tasks
-    were queued. An update still ``received`` (neither applied, nor waiting for review)
-    lost its task: applying is idempotent, so queuing it again is safe."""
+    """Re-queue stuck signals, executions, provider updates, AI parses and manual actions;
+    returns how many tasks were queued. An update still ``received`` (neither applied, nor
+    waiting for review) lost its task: applying is idempotent, so queuing it again is safe."""
     cutoff = (now or utcnow()) - stuck_after
     async with sessions() as session:
         signal_ids = (
@@ -62,10 +64,19 @@ async def sweep(
                 .limit(limit)
             )
         ).all()
+        # AI parses never recorded (or claimed by a worker that died): services/ai_parsing.py
+        ai_message_ids = await lost_parses(session, cutoff=cutoff, limit=limit)
+        # manual actions (services/override.py) whose worker died before they finished
+        action_ids = await stale_actions(session, cutoff, limit)
     for signal_id in signal_ids:
         await queue.enqueue(DISPATCH_SIGNAL, signal_id)
     for execution_id in execution_ids:
         await queue.enqueue(RUN_EXECUTION, execution_id)
     for update_id in update_ids:
         await queue.enqueue(APPLY_UPDATE, update_id)
-    return len(signal_ids) + len(execution_ids) + len(update_ids)
+    for message_id in ai_message_ids:
+        await queue.enqueue(AI_PARSE, message_id)
+    for action_id in action_ids:
+        await queue.enqueue(RESUME_ACTION, action_id)
+    queued = (signal_ids, execution_ids, update_ids, ai_message_ids, action_ids)
+    return sum(len(ids) for ids in queued)

@@ -48,6 +48,7 @@ from signalbridge.parsing.text import lower
 from signalbridge.parsing.update_evidence import value_doubt, weigh_update
 from signalbridge.parsing.update_languages import READ_WORDS
 from signalbridge.parsing.update_reader import UpdateHit, find_update
+from signalbridge.parsing.update_scope import out_of_scope
 from signalbridge.parsing.wording import (
     ANY_ACTION_WORD,
     ANY_HEDGE_WORD,
@@ -283,9 +284,15 @@ def _update(
             reasons.append("symbol from the quoted signal")
     if symbol is not None:
         conf += 0.04
-    if hit.others:
-        conf -= 0.12 * min(hit.others, 2)
-        reasons.append(f"the message also names {hit.others} other action(s)")
+    others = hit.others
+    if action is UpdateAction.CLOSE_ALL and ev.clear and hit.reports:
+        # "TP2 hit, close the position fully": whatever the hit left open, the close ends
+        # it (a partial close or a stop move beside a hit is not settled so: still doubts)
+        others -= hit.reports
+        reasons.append("a hit report beside an explicit close: the close settles it")
+    if others:
+        conf -= 0.12 * min(others, 2)
+        reasons.append(f"the message also names {others} other action(s)")
     if r.long_words and r.short_words:
         conf -= 0.1  # "close the gold buy, gold sell now": a close and a new call
         reasons.append("both buy and sell words: more than one instruction")
@@ -313,6 +320,10 @@ def _update(
     if ev.question:
         conf = min(conf, 0.8)
         reasons.append("a question, not an instruction")
+    if conf > _NOT_NOW and (scope := out_of_scope(action, low)) is not None:
+        # asked only where it can change the outcome: an update sure enough to execute
+        conf = _NOT_NOW
+        reasons.append(scope)
     doubt = value_doubt(action, hit.value, symbol)
     if doubt is not None:
         conf = min(conf, doubt[0])
@@ -331,6 +342,9 @@ def _quoted_symbol(quoted: str, lexicon: Lexicon, aliases: Mapping[str, str] | N
 
 
 _CLOSES: Final = frozenset({UpdateAction.CLOSE_ALL, UpdateAction.CLOSE_PARTIAL})
+# The cap on an update that is not an instruction for now, for this channel's trade, alone
+# (update_scope): below the execution threshold, a human decides
+_NOT_NOW: Final = 0.8
 # Messages longer than this many spaces hold more than the instruction
 _LONG_UPDATE: Final = 25
 # The numbers an action's wording itself holds: a target's number, a price, a percentage

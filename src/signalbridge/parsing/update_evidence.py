@@ -59,11 +59,12 @@ FILLERS: Final = frozenset(
         *("that", "it", "them", "my", "our", "your", "trade", "trades", "position"),
         *("positions", "order", "orders", "and", "asap", "immediately", "right", "away"),
         *("team", "traders", "friends", "again", "manually", "we", "i", "you", "ok", "okay"),
+        *("limit", "pending"),  # the order a cancel withdraws
         # Vietnamese: "this order", "everyone", "guys", "all", "now", particles
         *("này", "nhé", "nha", "nhe", "ạ", "anh", "em", "ae", "mn", "cả", "nhà", "mọi"),
         *("người", "đi", "luôn", "hết", "lệnh", "kèo", "các", "toàn", "bộ", "tại", "ở"),
         *("về", "lên", "xuống", "giá", "vào", "ngay", "bây", "giờ", "hòa", "chờ", "đã"),
-        *("thành", "sang"),
+        *("thành", "sang", "ta", "mình", "chúng", "cứ", "tạm"),
         # Indonesian and Malay
         *("ya", "yah", "sekarang", "semua", "posisi", "ke", "di", "yang", "dulu", "segera"),
         *("kak", "teman", "teman-teman", "order", "sudah", "telah"),
@@ -154,9 +155,9 @@ NEGATED: Final = re.compile(
         ),
         (
             ("đừng", r"không\s+cần", r"chưa\s+cần"),
-            r"\s+(?:\w+\s+)?(?:đóng|chốt|dời|dịch|hủy|huỷ|cắt)",
+            r"\s+(?:\w+\s+)?(?:đóng|chốt|dời|dịch|hủy|huỷ|xoá|xóa|cắt)",
         ),
-        r"không\s+(?:đóng|chốt|dời|dịch|hủy|huỷ|cắt)",
+        r"không\s+(?:đóng|chốt|dời|dịch|hủy|huỷ|xoá|xóa|cắt)",
         (
             ("不要", "别", "不用", "暂不", "先不", "无需", "不必"),
             r"\s*\S{0,3}?\s*(?:平|移|取消|撤|调)",

@@ -90,35 +90,47 @@ from signalbridge.parsing.updates import (
 class UpdateHit:
     """The action a message asks for, its value, how many other actions it also names,
     and whether an explicit wording said so (a verb and its object: "move SL to entry",
-    "TP2 hit", "close 50%"), not a lone word ("breakeven", "2nd target").
+    "TP2 hit", "close 50%"), not a lone word ("breakeven", "2nd target"). ``reports``:
+    how many of the others are hit reports ("TP2 hit", "SL hit"), which say what happened
+    rather than ask for something (a close of the whole position settles them).
 
     A plain class rather than a dataclass: mypyc compiles its ``__init__``.
     """
 
-    __slots__ = ("action", "clear", "others", "value")
+    __slots__ = ("action", "clear", "others", "reports", "value")
 
     def __init__(
-        self, action: UpdateAction, value: Decimal | None, others: int, clear: bool = False
+        self,
+        action: UpdateAction,
+        value: Decimal | None,
+        others: int,
+        clear: bool = False,
+        reports: int = 0,
     ) -> None:
         self.action = action
         self.value = value
         self.others = others
         self.clear = clear
+        self.reports = reports
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, UpdateHit):
             return NotImplemented
-        return (self.action, self.value, self.others, self.clear) == (
+        return (self.action, self.value, self.others, self.clear, self.reports) == (
             other.action,
             other.value,
             other.others,
             other.clear,
+            other.reports,
         )
 
     __hash__ = None  # type: ignore[assignment]  # equal by value, so not hashable
 
     def __repr__(self) -> str:
-        return f"UpdateHit({self.action!r}, {self.value!r}, {self.others!r}, {self.clear!r})"
+        return (
+            f"UpdateHit({self.action!r}, {self.value!r}, {self.others!r}, {self.clear!r}, "
+            f"{self.reports!r})"
+        )
 
 
 _PRIORITY: Final = (
@@ -131,7 +143,8 @@ _PRIORITY: Final = (
     UpdateAction.SL_HIT,
     UpdateAction.TP_HIT,
 )
-
+# the actions that report what happened, not ask for something
+_REPORTS: Final = (UpdateAction.SL_HIT, UpdateAction.TP_HIT)
 
 _DIGIT: Final = re.compile(r"\d")
 
@@ -256,7 +269,8 @@ def read_update(low: str) -> UpdateHit | None:
         return None
     for action in _PRIORITY:
         if action in found:
-            return UpdateHit(action, found[action], len(found) - 1, action in clear)
+            reports = sum(1 for a in _REPORTS if a in found and a is not action)
+            return UpdateHit(action, found[action], len(found) - 1, action in clear, reports)
     return None  # pragma: no cover - every found action is in _PRIORITY
 
 

@@ -126,8 +126,14 @@ MOVE_BE_SL: Final = re.compile(
         (_SL_WORDS, rf"\W{{0,3}}{W}(?:to|at|on|in|в|на|a|al|para|en|до|ile)?\W{{0,3}}{BE}")
     )
 )
+# (Indonesian and Malay: "amankan posisi ke breakeven", secure the position at break-even)
 MOVE_BE_VERB: Final = re.compile(
-    literal_first((("move", "moving", "set", "put", "place", "shift"), rf"\s+{W}(?:to\s+)?{BE}"))
+    literal_first(
+        (
+            ("move", "moving", "set", "put", "place", "shift", "amankan"),
+            rf"\s+{W}(?:to\s+|ke\s+)?{BE}",
+        )
+    )
 )
 # "\bbreak" tested after its first letter (word_start), so the scan skips to a "b" or a
 # "б" in C instead of trying every position
@@ -422,7 +428,7 @@ GATE_HIT: Final = (
 )
 _GATE_CHECK: Final = ("✅", "☑", "✔")
 _GATE_NOW: Final = ("moved", "changed", "updated", "adjusted", "now")
-_GATE_BE_VERB: Final = ("mov", "set", "put", "place", "shift")
+_GATE_BE_VERB: Final = ("mov", "set", "put", "place", "shift", "amankan")
 _GATE_BE_WORD: Final = ("break", "безубыт", "б/у")
 _GATE_SECURE: Final = ("secure", "protect")
 _GATE_REACHED: Final = ("hit", "reached", "achieved", "smashed")

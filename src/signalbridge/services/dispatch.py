@@ -71,11 +71,16 @@ async def _create_executions(
     Two statements whatever the number of signals and follows: the follows are read once
     and the executions written with one idempotent multi-row insert keyed by (signal,
     connection). A deactivated connection still gets its execution: the engine ends it
-    with the reason recorded, so nothing is dropped silently.
+    with the reason recorded, so nothing is dropped silently. A follow paused by hand
+    (services/override.py) opens no new entry; its open positions are still managed.
     """
     follows = await session.execute(
         select(m.Follow.id, m.Follow.connection_id)
-        .where(m.Follow.channel_id == channel_id, m.Follow.is_active.is_(True))
+        .where(
+            m.Follow.channel_id == channel_id,
+            m.Follow.is_active.is_(True),
+            m.Follow.paused_at.is_(None),
+        )
         .order_by(m.Follow.id)
     )
     pairs = follows.all()

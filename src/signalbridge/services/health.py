@@ -13,8 +13,11 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from signalbridge.ai.registration import probe_stored
 from signalbridge.integrations.errors import IntegrationError
 from signalbridge.integrations.health import HealthState
+from signalbridge.integrations.sealing import unseal
+from signalbridge.integrations.vault import VaultError
 from signalbridge.notifications import emit as notify
 from signalbridge.payments.base import GatewayDeps, GatewayProbe, ProbesAccount
 from signalbridge.services.channel_probe import ChannelProber, prober_from_pool
@@ -100,6 +103,8 @@ def make_prober(
             finally:
                 if directory is not payments:
                     await directory.close()
+        if kind == "ai":
+            return await _probe_ai(pool, row)
         if kind != "exchange":
             return {
                 "ok": row.is_active,
@@ -125,6 +130,26 @@ def make_prober(
         }
 
     return probe
+
+
+async def _probe_ai(pool: Any, row: Any) -> dict[str, Any]:
+    """An AI configuration's connection test (ai/registration.py ``probe_stored``) with the
+    pool's registry, vault and HTTP factory, inside the kernel's guard for ``("ai", id)``."""
+    registry = getattr(pool, "_registry", None)
+    vault = getattr(pool, "_vault", None)
+    http = getattr(getattr(pool, "_deps", None), "http_factory", None)
+    guards = getattr(pool, "_guards", None)
+    if registry is None or vault is None or http is None:
+        message = "AI configurations cannot be tested in this process"
+        return {"ok": False, "latency_ms": 0.0, "message": message}
+    try:
+        secrets = unseal(vault, "ai_configs", row.id, row.secrets_enc)
+    except VaultError:
+        return {"ok": False, "latency_ms": 0.0, "message": "the stored key cannot be opened"}
+    guard = guards("ai", row.id, row.type) if guards is not None else None
+    return await probe_stored(
+        registry, row.type, row.id, row.config, secrets, http_factory=http, guard=guard
+    )
 
 
 def _directory_from_pool(pool: Any) -> GatewayDirectory | None:

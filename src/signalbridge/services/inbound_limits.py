@@ -121,5 +121,5 @@ class PushLimits:
         )
         async with self.sessions() as session, session.begin():
             result = await intake.store(session, channel, admitted, meaning)
-        await intake.hand_on(result)
+        await intake.hand_on(result, channel, meaning)
         return result

@@ -22,7 +22,7 @@ the answered message's signal. A delete (:meth:`Intake.delete`) is recorded only
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -53,6 +53,10 @@ class Enqueue(Protocol):
     async def enqueue(self, name: str, *args: Any) -> None: ...
 
 
+#: Whether a stored message gets an AI parse task (services/ai_parsing.wants_ai).
+WantsAi = Callable[[m.ChannelSource, IngestResult, Interpretation | None], bool]
+
+
 class Intake:
     """Interpret → store once → enqueue, for every channel kind.
 
@@ -68,11 +72,17 @@ class Intake:
         *,
         dispatch_task: str,
         update_task: str,
+        ai_task: str | None = None,
+        wants_ai: WantsAi | None = None,
     ) -> None:
         self._sessions = sessions
         self._queue = queue
         self._dispatch_task = dispatch_task
         self._update_task = update_task
+        # The AI parse task (services/ai_parsing.py) and who may have it: no network call
+        # is made here, the task runs after the message is stored.
+        self._ai_task = ai_task
+        self._wants_ai = wants_ai
 
     async def receive(
         self, channel: m.ChannelSource, message: InboundMessage, *, parse_text: bool = True
@@ -82,7 +92,7 @@ class Intake:
         meaning = self.interpret(channel, message, parse_text=parse_text)
         async with self._sessions() as session, session.begin():
             result = await self.store(session, channel, message, meaning)
-        await self.hand_on(result)
+        await self.hand_on(result, channel, meaning)
         return result
 
     @staticmethod
@@ -163,10 +173,23 @@ class Intake:
         async with self._sessions() as session, session.begin():
             return await record_delete(session, channel.id, external_id, at) is not None
 
-    async def hand_on(self, result: IngestResult) -> None:
-        """Queue what a newly stored message needs, after its transaction committed."""
+    async def hand_on(
+        self,
+        result: IngestResult,
+        channel: m.ChannelSource | None = None,
+        meaning: Interpretation | None = None,
+    ) -> None:
+        """Queue what a newly stored message needs, after its transaction committed; with
+        its ``channel`` (and the rules' ``meaning``), an AI parse where the channel asks."""
         if result.duplicate:
             return
+        if (
+            channel is not None
+            and self._ai_task is not None
+            and self._wants_ai is not None
+            and self._wants_ai(channel, result, meaning)
+        ):
+            await self._queue.enqueue(self._ai_task, result.message_id)
         if result.execution_ids:
             # The executions were written with the signal: the task only runs them.
             await self._queue.enqueue(

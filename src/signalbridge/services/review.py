@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from signalbridge.domain.signals import Parsed, Signal, SignalUpdate, fmt_decimal
 from signalbridge.notifications import emit as notify
-from signalbridge.services import access, audit
+from signalbridge.services import access, ai_usage, audit
 from signalbridge.services.auth import Principal
 from signalbridge.services.dispatch import open_executions
 from signalbridge.services.ingest import IngestResult
@@ -202,6 +202,9 @@ async def show(session: AsyncSession, who: Principal, kind: Kind, item_id: int) 
             {"at": e.at.isoformat(), "actor": e.actor, "action": e.action, "changes": e.changes}
             for e in history
         ],
+        # the AI's reading beside the rules' (services/ai_parsing.py), when it was asked
+        parsed_by=row.parsed_by,
+        ai_parses=await ai_usage.parses_of(session, message.id),
     )
     return body
 

@@ -109,6 +109,13 @@ class ChannelSource(ConnectionMixin, Base):
     # channels/inbound_limits.py); polled kinds keep theirs in their config.
     max_message_chars: Mapped[int | None] = mapped_column(Integer, nullable=True)
     inbound_rate_limit: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # AI settings (web/channel_settings.py; services/ai_parsing.py): ask the AI below the
+    # threshold; let an AI-only reading act without a human; how far from the market an
+    # AI-read entry may lie (None: 5 %); analyse published signals (services/ai_analysis.py).
+    ai_assist: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    ai_may_act_alone: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    ai_max_price_distance_percent: Mapped[Decimal | None] = mapped_column(nullable=True)
+    ai_analysis: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class MessageStatus:
@@ -213,6 +220,8 @@ class Signal(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     parsed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: Who read it: "rules", "ai", "canonical", "review" (an edit); None before AI parsing.
+    parsed_by: Mapped[str | None] = mapped_column(String(16), nullable=True)
     order_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     order_acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     filled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -229,6 +238,8 @@ class SignalUpdate(Base):
     value: Mapped[Decimal | None] = mapped_column(nullable=True)
     confidence: Mapped[Decimal] = mapped_column(default=Decimal(1))
     status: Mapped[str] = mapped_column(String(16), default="received")
+    #: As ``Signal.parsed_by``: "ai" when only the AI read it.
+    parsed_by: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
@@ -265,6 +276,114 @@ class SignalEdit(Base):
 class AIConfig(ConnectionMixin, Base):
     __tablename__ = "ai_configs"
     priority: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AIParseOutcome:
+    """What one AI parse of a message came to (services/ai_parsing.py)."""
+
+    PENDING = "pending"  # claimed by a worker; the sweeper re-queues it when stuck
+    AGREE = "agree"  # the AI read the rules' contract: confidence raised
+    DISAGREE = "disagree"  # a different contract: the item stays in review, both shown
+    AI_ONLY = "ai_only"  # the rules had nothing; the AI's reading waits in review
+    FAILED = "failed"  # every configuration failed (or none): the rules' answer stands
+    BUDGET = "budget"  # a daily budget was spent: no call
+    CACHED = "cached"  # the same normalised text was answered before: no call
+    NOISE = "noise"  # the AI read noise where the rules had nothing either
+    FINAL = (AGREE, DISAGREE, AI_ONLY, FAILED, BUDGET, CACHED, NOISE)
+
+
+class AIParse(Base):
+    """One AI reading of one message: the call's model, prompt version, tokens, cost,
+    latency and raw answer, what it was compared with and what came of it. One row per
+    message (the task's idempotency key); ``day`` (UTC, ``YYYY-MM-DD``) feeds the budgets."""
+
+    __tablename__ = "ai_parses"
+    __table_args__ = (
+        Index("ix_ai_parses_day_config_id", "day", "config_id"),
+        Index("ix_ai_parses_day_channel_id", "day", "channel_id"),
+    )
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), unique=True
+    )
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channel_sources.id", ondelete="CASCADE"))
+    config_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ai_configs.id", ondelete="SET NULL"), nullable=True
+    )
+    model: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    prompt_version: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    text_hash: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16), default=AIParseOutcome.PENDING, index=True)
+    #: agree / disagree / ai_only / noise whenever an answer (fresh or cached) was compared
+    agreement: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    #: The AI's contract (canonical JSON) and confidence, when it read one.
+    parse: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    confidence: Mapped[Decimal | None] = mapped_column(nullable=True)
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    latency_ms: Mapped[int] = mapped_column(Integer, default=0)
+    raw: Mapped[str | None] = mapped_column(Text, nullable=True)  # capped
+    attempts: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: What the hybrid step did with the item: approved, review, or None.
+    action: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    day: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AICacheEntry(Base):
+    """An AI reading kept by the hash of the normalised message text and the prompt
+    version (services/ai_cache.py): the same text again costs no call."""
+
+    __tablename__ = "ai_cache"
+    __table_args__ = (UniqueConstraint("text_hash", "prompt_version"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    text_hash: Mapped[str] = mapped_column(String(64))
+    prompt_version: Mapped[str] = mapped_column(String(40))
+    answer: Mapped[dict[str, Any]] = mapped_column(JSON)
+    config_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    model: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    hits: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AnalysisStatus:
+    PENDING = "pending"  # claimed by the analysis task: one AI call per signal
+    OK = "ok"
+    FAILED = "failed"  # every configuration failed, timed out, or no candles: the gate's "missing"
+    ALL = (PENDING, OK, FAILED)
+
+
+class SignalAnalysis(Base):
+    """The market analyst's view of one published signal (services/ai_analysis.py), once.
+
+    ``reasons`` and ``adjustments`` hold what the model said after strict validation
+    (decimal strings); ``raw`` is the answer as received, capped, for staff only.
+    """
+
+    __tablename__ = "signal_analyses"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    signal_id: Mapped[int] = mapped_column(ForeignKey("signals.id"), unique=True)
+    config_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ai_configs.id", ondelete="SET NULL"), nullable=True
+    )
+    model: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    prompt_version: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16))
+    trend: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    risk: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    recommendation: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    adjustments: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    latency_ms: Mapped[Decimal | None] = mapped_column(nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    raw: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class ExecutionConnection(ConnectionMixin, Base):
@@ -305,6 +424,9 @@ class Follow(Timestamps, Base):
     sizing: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     risk: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     management: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: Set while paused by hand (services/override.py): no new entries are opened, the
+    #: positions already open are still managed.
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class ExecutionStatus:
@@ -663,3 +785,32 @@ class AuditEntry(Base):
     entity: Mapped[str] = mapped_column(String(40))
     entity_id: Mapped[str] = mapped_column(String(40))
     changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ManualActionStatus:
+    PENDING = "pending"  # written, being carried out (or interrupted: resumed later)
+    DONE = "done"
+    FAILED = "failed"
+    FINAL = (DONE, FAILED)
+
+
+class ManualAction(Base):
+    """One manual override (close, cancel, move stop, pause, panic, manual signal), written
+    before anything is sent; its id names every order it causes (services/override.py)."""
+
+    __tablename__ = "manual_actions"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    position_id: Mapped[int | None] = mapped_column(ID, nullable=True)
+    order_id: Mapped[int | None] = mapped_column(ID, nullable=True)
+    follow_id: Mapped[int | None] = mapped_column(ID, nullable=True)
+    connection_id: Mapped[int | None] = mapped_column(ID, nullable=True, index=True)
+    channel_id: Mapped[int | None] = mapped_column(ID, nullable=True)
+    share: Mapped[Decimal | None] = mapped_column(nullable=True)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    idempotency_key: Mapped[str] = mapped_column(String(300), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default=ManualActionStatus.PENDING, index=True)
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

@@ -13,12 +13,14 @@ from signalbridge.web import errors
 from signalbridge.web.input_guard import InputGuard
 from signalbridge.web.routes import (
     admin,
+    ai,
     auth,
     connections,
     entitlements,
     follows,
     health,
     notifications,
+    override,
     payments,
     review,
     telegram,
@@ -64,7 +66,9 @@ def create_app(
         telegram.api_router,
         follows.router,
         trading.router,
+        override.router,
         review.router,
+        ai.router,
         admin.router,
     ):
         api.include_router(router)

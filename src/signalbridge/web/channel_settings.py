@@ -15,11 +15,14 @@ so a bad value is a 422 that changes nothing, and a value is never dropped in si
   the inbound limits of deliveries pushed to the channel (webhooks; services/
   inbound_limits.py). A longer message is refused and recorded, a delivery over the rate
   refused with 429. Kinds that carry these limits in their own config (RSS, web pages,
-  Telegram) refuse them here with a 422 that says so: one place per limit.
+  Telegram) refuse them here with a 422 that says so: one place per limit;
+- ``ai_assist``, ``ai_may_act_alone``, ``ai_max_price_distance_percent`` (0 to 100) and
+  ``ai_analysis``: AI-assisted parsing and its guard rails (services/ai_parsing.py), the
+  market analyst (services/ai_analysis.py).
 
 In a PATCH a field left out keeps its value; ``null`` clears ``parse_template``,
-``max_signal_age_seconds``, ``dialect``, ``max_message_chars`` and ``inbound_rate_limit``
-(null: the defaults).
+``max_signal_age_seconds``, ``dialect``, ``max_message_chars``, ``inbound_rate_limit``
+and ``ai_max_price_distance_percent`` (null: the defaults).
 """
 
 from __future__ import annotations
@@ -53,6 +56,10 @@ SETTINGS = (
     "on_edit",
     "max_message_chars",
     "inbound_rate_limit",
+    "ai_assist",
+    "ai_may_act_alone",
+    "ai_max_price_distance_percent",
+    "ai_analysis",
 )
 #: Settings that take ``null`` to mean "none" (the others refuse it).
 NULLABLE = (
@@ -61,6 +68,7 @@ NULLABLE = (
     "max_signal_age_seconds",
     "max_message_chars",
     "inbound_rate_limit",
+    "ai_max_price_distance_percent",
 )
 #: The inbound limits; a kind whose config has them (``rate_limit``, ``max_message_chars``)
 #: keeps them there.
@@ -116,6 +124,28 @@ class ChannelSettingsFields(BaseModel):
         description="Push channels only: deliveries taken, e.g. '120/minute'; more are "
         "refused with 429 and recorded (null: 120/minute); polled channels set "
         "config.rate_limit",
+    )
+
+    ai_assist: bool | None = Field(
+        default=None,
+        description="Channels only: ask the AI about messages the rules are unsure of "
+        "(below min_confidence, rejected, unsure noise); default false",
+    )
+    ai_may_act_alone: bool | None = Field(
+        default=None,
+        description="Channels only: a signal only the AI read may execute without a "
+        "human when its confidence reaches min_confidence and the guard rails pass "
+        "(default false: it waits in review)",
+    )
+    ai_max_price_distance_percent: Annotated[StoreDecimal, Field(gt=0, le=100)] | None = Field(
+        default=None,
+        description="Channels only: how far (percent) an AI-read entry may lie from the "
+        "current price for the AI to act (null: 5)",
+    )
+    ai_analysis: bool | None = Field(
+        default=None,
+        description="Channels only: ask the AI market analyst about each published "
+        "signal (default false)",
     )
 
     @field_validator("inbound_rate_limit")

@@ -197,6 +197,14 @@ RENAME = const({"name": "renamed"})
 NOTHING = const({})
 LOGIN_WRONG = const({"email": "nobody@example.com", "password": "not the password"})
 UNSIGNED = const({"kind": "signal"})
+MANUAL_SIGNAL = {
+    "kind": "signal",
+    "symbol": "ETH/USDT",
+    "side": "long",
+    "order_type": "market",
+    "stop_loss": "2900",
+    "take_profits": ["3300"],
+}
 
 # No AI or payment adapter type is registered yet, so an admin passes every gate on these
 # routes and then meets the type check (422) where a route needs the adapter.
@@ -354,6 +362,31 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/execution-logs"): listing("execution_log", query="limit=1000"),
     ("GET", "/api/v1/execution-logs/{row_id}"): read("execution_log"),
     ("GET", "/api/v1/audit"): listing("audit", query="limit=1000"),
+    # manual override (web/routes/override.py): an account's rows are changed by whoever
+    # may change the account (its owner, an admin; an operator sees others' read-only:
+    # 403); a channel's panic by its writers (staff). Once the world's connections are
+    # deactivated (their routes run first) an action that needs the venue is refused
+    # (422), a channel's panic fails (502)
+    ("POST", "/api/v1/positions/{row_id}/close"): change("position", ok=(200, 422)),
+    ("POST", "/api/v1/positions/{row_id}/stop"): change(
+        "position", ok=(200, 422), body=const({"stop_loss": "1"})
+    ),
+    ("POST", "/api/v1/orders/{row_id}/cancel"): change("order"),
+    ("POST", "/api/v1/follows/{row_id}/pause"): change("follow"),
+    ("POST", "/api/v1/follows/{row_id}/resume"): change("follow"),
+    ("POST", "/api/v1/connections/{row_id}/panic"): change("connection", fresh=True),
+    ("POST", "/api/v1/channels/{row_id}/panic"): change(
+        "channel", operator_other="ok", ok=(200, 502)
+    ),
+    # a manual signal is a channel write: staff, through the webhook's intake path (a
+    # deactivated channel answers 403 there too)
+    ("POST", "/api/v1/channels/{row_id}/signals"): change(
+        "channel",
+        open_to=STAFF,
+        operator_other="ok",
+        ok=(200, 202, 403),
+        body=const(MANUAL_SIGNAL),
+    ),
     # users: admins manage everyone; anyone else only themselves (and not their role)
     ("GET", "/api/v1/users"): listing("user", sees_all=ADMINS),
     ("POST", "/api/v1/users"): create("user", open_to=ADMINS, body=new_user),
@@ -400,6 +433,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/api/v1/users/{user_id}/entitlements"): read("user"),
     ("GET", "/api/v1/review"): listing("review", open_to=STAFF),
+    # AI parsing (web/routes/ai.py): staff only, as the review desk; usage is aggregates
+    # per configuration and channel (no row of anyone's: see world.shared)
+    ("GET", "/api/v1/ai-usage"): listing("ai_usage", open_to=STAFF),
+    ("GET", "/api/v1/messages/{message_id}/ai-parses"): read("message", open_to=STAFF),
     **review_routes("signals", "review_signal"),
     **review_routes("updates", "review_update"),
     # tokens: everyone their own; an admin may revoke anyone's
@@ -705,6 +742,7 @@ async def build_world(h: Harness, provider: DoubleProvider) -> World:
     for user in USERS:
         world.rows[user]["grant"] = await world.fresh("grant", user)
     world.shared["ai_config"] = await world.fresh("ai_config", ADMIN)
+    world.shared["ai_usage"] = 0  # AI usage: aggregates, owned by nobody
     world.shared["payment_gateway"] = await world.fresh("payment_gateway", ADMIN)
     # a gateway that sells for real (an in-memory double), and each user's billing rows
     register_double(h.container.registry)

@@ -28,6 +28,8 @@ REQUIRED_CONFIG: dict[tuple[str, str], dict[str, Any]] = {
     ("channel", "telegram_user"): {"api_id": 12345, "chats": ["@roundtrip"]},
     ("payment", "coinpayments"): {"merchant_id": "m0roundtrip", "public_key": "pub0roundtrip"},
     ("payment", "paypal"): {"client_id": "cid-roundtrip", "webhook_id": "WHROUNDTRIP01"},
+    ("ai", "openrouter"): {"model": "openai/gpt-4o-mini"},
+    ("ai", "openai_compatible"): {"model": "local-model", "base_url": "https://llm.example.com/v1"},
 }
 
 #: Secrets whose format is checked (a Telegram api_hash is 32 hexadecimal characters):

@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Self, TypeVar
 from ccxt.base.decimal_to_precision import TICK_SIZE
 from ccxt.base.errors import InvalidNonce
 
+from signalbridge.domain.market import Candle
 from signalbridge.integrations import errors as sb
 from signalbridge.integrations.redaction import register_secret
 from signalbridge.integrations.registry import AdapterRegistry
@@ -42,6 +43,7 @@ from signalbridge.venues.base import (
     VenuePosition,
     VenueTrade,
 )
+from signalbridge.venues.candles import candles_from_ccxt, check_request
 from signalbridge.venues.ccxt import market_lots
 from signalbridge.venues.ccxt.account import (
     balances_from_ccxt,
@@ -97,7 +99,7 @@ class CcxtAdapter:
         self.quirks = quirks_for(config.exchange, config.market_type)
         self.capabilities = capabilities_of(self.kind, resting=bool(self.quirks.resting_types))
         self.exchange: Any = build_exchange(config, secrets, self.quirks)
-        self.quirks.install_budgets(self.exchange)  # Binance: request weight per IP
+        self.quirks.install(self.exchange)  # budgets, id rules, routes of the venue's own
         self._markets: dict[str, Market] | None = None
         #: The most one MARKET order may hold, by canonical symbol (Binance MARKET_LOT_SIZE).
         self._market_caps: dict[str, Decimal] = {}
@@ -210,6 +212,18 @@ class CcxtAdapter:
             if ticker is not None:
                 out[ticker.symbol] = ticker
         return out
+
+    async def fetch_candles(self, symbol: str, timeframe: str, limit: int) -> list[Candle]:
+        """Recent bars through ccxt's ``fetch_ohlcv`` (venues/candles.py), oldest first."""
+        try:
+            check_request(timeframe, limit)
+        except ValueError as exc:
+            raise sb.InvalidRequest(str(exc), connection_id=self.connection_id) from None
+        venue = await self._venue_symbol(symbol)
+        raw: list[Any] = await self._call(
+            lambda: self.exchange.fetch_ohlcv(venue, timeframe, None, limit)
+        )
+        return candles_from_ccxt(raw)
 
     def _ticker(self, t: Mapping[str, Any] | None, symbol: str) -> Ticker | None:
         canonical = self.symbols.to_canonical(self.symbols.to_venue(symbol))

@@ -151,7 +151,7 @@ class Binance(BinanceFamily):
     def open_order_queries(self) -> tuple[dict[str, Any], ...]:
         return ({"trigger": True},) if self.resting_types else ()
 
-    def install_budgets(self, exchange: Any) -> None:
+    def install(self, exchange: Any) -> None:
         """Binance's per-IP request-weight budgets (``binance:spot`` / ``binance:fapi`` /
         ``binance:sapi``), taken before every request: :mod:`.binance_budget`."""
         WeightBudgets(exchange).install()

@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Literal
 
 from signalbridge.venues.ccxt.binance import Binance, BinanceFamily
+from signalbridge.venues.ccxt.bybit import Bybit
+from signalbridge.venues.ccxt.okx import Okx
 from signalbridge.venues.ccxt.quirks import ExchangeQuirks
 
 QUIRKS: dict[str, type[ExchangeQuirks]] = {
@@ -15,6 +17,8 @@ QUIRKS: dict[str, type[ExchangeQuirks]] = {
     "binanceusdm": Binance,
     "binancecoinm": BinanceFamily,
     "binanceus": BinanceFamily,
+    "bybit": Bybit,
+    "okx": Okx,
 }
 
 

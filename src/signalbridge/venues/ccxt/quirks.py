@@ -45,9 +45,10 @@ class ExchangeQuirks:
         """ccxt options this exchange needs beyond the market type (the config's win)."""
         return {}
 
-    def install_budgets(self, exchange: Any) -> None:
-        """Put the venue's own request budgets around the ccxt instance's requests (none
-        generically: the guard's per-account budget is all)."""
+    def install(self, exchange: Any) -> None:
+        """Fit the new ccxt instance to the venue where options cannot: its own request
+        budgets around each request (Binance), ids translated at the request boundary
+        (OKX), order calls routed by client id (Bybit). Nothing generically."""
 
     @property
     def resting_types(self) -> frozenset[VenueOrderType]:

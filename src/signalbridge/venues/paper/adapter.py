@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-from signalbridge.domain.market import Market
+from signalbridge.domain.market import Candle, Market
 from signalbridge.integrations.errors import InvalidRequest, SymbolNotListed
 from signalbridge.venues.base import (
     AdapterDeps,
@@ -191,6 +191,18 @@ class PaperAdapter:
             quote = self.exchange.quote(market, self._rules)
             tickers[symbol] = Ticker(symbol, quote.bid, quote.ask, quote.last, now)
         return tickers
+
+    async def fetch_candles(self, symbol: str, timeframe: str, limit: int) -> list[Candle]:
+        """Bars of the prices the shared feed applied (venues/candles.py)."""
+        markets = await self.exchange.markets(await self._account())
+        if symbol not in markets:
+            raise SymbolNotListed(
+                f"{symbol} is not listed on paper", connection_id=self.connection_id
+            )
+        try:
+            return self.exchange.candles(symbol, timeframe, limit)
+        except ValueError as exc:
+            raise InvalidRequest(str(exc), connection_id=self.connection_id) from None
 
     async def fetch_balance(self) -> dict[str, Balance]:
         balances = await self.exchange.balances(await self._account())

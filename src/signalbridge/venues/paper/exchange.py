@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -17,7 +18,7 @@ from functools import partial
 from typing import Any
 
 from signalbridge.domain.clock import utcnow
-from signalbridge.domain.market import Market
+from signalbridge.domain.market import Candle, Market
 from signalbridge.integrations.errors import (
     InvalidRequest,
     OrderNotFound,
@@ -25,6 +26,7 @@ from signalbridge.integrations.errors import (
     TransientError,
 )
 from signalbridge.venues.base import OrderRequest, VenueOrder, VenuePosition
+from signalbridge.venues.candles import candles_from_prices, check_request
 from signalbridge.venues.paper import venue
 from signalbridge.venues.paper.feeds import PriceFeed, on_tick
 from signalbridge.venues.paper.markets import (
@@ -35,6 +37,9 @@ from signalbridge.venues.paper.markets import (
 from signalbridge.venues.paper.rules import Quote, VenueRules
 from signalbridge.venues.paper.state import AccountState, PaperBalance, PaperOrder
 from signalbridge.venues.paper.store import PaperStateStore
+
+HISTORY_SAMPLES = 5000
+"""Prices kept per symbol for candles: at a 1 s tick, well over an hour of bars."""
 
 
 class PaperExchange:
@@ -57,6 +62,9 @@ class PaperExchange:
         self._ticks = {symbol: market.price_tick for symbol, market in base.items()}
         self._prices = self.on_ticks(feed.current() if feed else default_start_prices())
         self._rules: dict[str, VenueRules] = {}
+        # The prices applied, per symbol, for candles (the analyst's read; bounded memory).
+        self._history: dict[str, deque[tuple[datetime, Decimal]]] = {}
+        self._remember(self._prices)
 
     # --- accounts --------------------------------------------------------------------------
 
@@ -96,6 +104,16 @@ class PaperExchange:
     def quote(self, market: Market, rules: VenueRules) -> Quote:
         return Quote.around(self.price(market.symbol), market, rules.spread)
 
+    def _remember(self, prices: Mapping[str, Decimal]) -> None:
+        now = self._clock()
+        for symbol, price in prices.items():
+            self._history.setdefault(symbol, deque(maxlen=HISTORY_SAMPLES)).append((now, price))
+
+    def candles(self, symbol: str, timeframe: str, limit: int) -> list[Candle]:
+        """Bars built from the prices this exchange applied (its feed's ticks), oldest first."""
+        seconds = check_request(timeframe, limit)
+        return candles_from_prices(list(self._history.get(symbol, ())), seconds, limit)
+
     async def on_price(self, symbol: str, price: Decimal) -> int:
         """Set a price and match resting orders on it; returns how many orders changed."""
         return await self.on_prices({symbol: price})
@@ -111,6 +129,7 @@ class PaperExchange:
             raise ValueError("price must be a positive number")
         prices = self.on_ticks(prices)
         self._prices.update(prices)
+        self._remember(prices)
         if not prices:
             return 0
         runs = []

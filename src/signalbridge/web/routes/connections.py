@@ -93,23 +93,42 @@ VISIBILITY_HELP = (
 )
 
 
+PRIORITY_HELP = (
+    "AI configurations only: their order in the fallback chain, the lowest asked first "
+    "(ties by id); default 0."
+)
+
+
 class ConnectionCreate(channel_settings.ChannelSettingsFields):
     name: str = Field(min_length=1, max_length=200)
     type: str = Field(min_length=1, max_length=40)
     config: dict[str, Any] = Field(default_factory=dict)
     is_active: bool = True
     visibility: Visibility | None = Field(default=None, description=VISIBILITY_HELP)
+    priority: int | None = Field(default=None, ge=0, le=1000, description=PRIORITY_HELP)
 
 
 class ConnectionUpdate(channel_settings.ChannelSettingsFields):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     config: dict[str, Any] | None = None
     visibility: Visibility | None = Field(default=None, description=VISIBILITY_HELP)
+    priority: int | None = Field(default=None, ge=0, le=1000, description=PRIORITY_HELP)
 
 
 def _visibility(kind: ConnectionKind, value: str | None) -> None:
     if value is not None and kind.kind != "channel":
         raise ApiError(422, "only a channel has a visibility")
+
+
+def _priority(kind: ConnectionKind, row: Any, value: int | None) -> dict[str, list[Any]]:
+    """Set an AI configuration's place in the fallback chain; the change, for the audit."""
+    if value is None:
+        return {}
+    if kind.kind != "ai":
+        raise ApiError(422, "only an AI configuration has a priority")
+    before = row.priority
+    row.priority = value
+    return {} if before == value else {"priority": [before, value]}
 
 
 #: What a member sees of a channel: enough to choose and follow it, nothing of how the
@@ -212,6 +231,7 @@ def build_router(kind: ConnectionKind) -> APIRouter:
         _visibility(kind, body.visibility)
         public, secrets = _validate(c, kind, body.type, body.config)
         row = kind.model(name=body.name, type=body.type, config=public, is_active=body.is_active)
+        priority = _priority(kind, row, body.priority)
         if isinstance(row, m.ChannelSource | m.ExecutionConnection):
             row.owner_id = who.user_id
         if isinstance(row, m.ChannelSource):
@@ -233,6 +253,7 @@ def build_router(kind: ConnectionKind) -> APIRouter:
                 "config": public,
                 "is_active": body.is_active,
                 **({"visibility": row.visibility} if isinstance(row, m.ChannelSource) else {}),
+                **{name: new for name, (_, new) in priority.items()},
                 **{name: new for name, (_, new) in settings.items()},
                 **{f: v for f, v in secrets.items()},
             },
@@ -257,6 +278,7 @@ def build_router(kind: ConnectionKind) -> APIRouter:
         row = await load(session, row_id, who, write=True)
         _visibility(kind, body.visibility)
         settings = channel_settings.apply(row, body)  # validated first: a 422 changes nothing
+        settings = {**settings, **_priority(kind, row, body.priority)}
         if body.visibility is not None and body.visibility != row.visibility:
             await audit.record_by(
                 session,

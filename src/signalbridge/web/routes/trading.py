@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 
 from signalbridge.services import access
+from signalbridge.services.ai_analysis import analysis_body
 from signalbridge.services.auth import Principal
 from signalbridge.store import models as m
 from signalbridge.store.base import Base
@@ -86,6 +87,8 @@ async def get_signal(
         who,
     )
     body["executions"] = [row_dict(e) for e in (await session.scalars(mine)).all()]
+    # The AI market analyst's verdict (None: not asked); cost and raw answer for staff only.
+    body["analysis"] = await analysis_body(session, signal_id, staff=access.is_staff(who))
     return body
 
 

@@ -44,7 +44,7 @@ from signalbridge.channels.source_allowlist import client_address, preset_networ
 from signalbridge.channels.webhook import Delivery, WebhookChannel, header_problems
 from signalbridge.services.channel_health import ChannelHealthBook
 from signalbridge.services.inbound_limits import Limits, OverRate, PushLimits
-from signalbridge.services.ingest import delivery_id
+from signalbridge.services.ingest import IngestResult, delivery_id
 from signalbridge.store import models as m
 from signalbridge.store.types import utcnow
 from signalbridge.web.deps import ContainerDep
@@ -145,7 +145,14 @@ async def receive(channel_id: int, request: Request, c: ContainerDep) -> JSONRes
         )
     except OverRate as exc:
         return over_rate(exc)
-    payload: dict[str, Any] = result.to_dict()
+    return delivery_answer(result, message, channel, result.to_dict())
+
+
+def delivery_answer(
+    result: IngestResult, message: InboundMessage, channel: m.ChannelSource, payload: dict[str, Any]
+) -> JSONResponse:
+    """What a push delivery is answered: 422 when stored as rejected (with its reasons),
+    else 202 for a new message and 200 for a duplicate, ``payload`` as the body."""
     if result.status == m.MessageStatus.REJECTED:
         too_long = len(message.text) > Limits.of(channel).max_message_chars
         raise ApiError(
