@@ -52,6 +52,7 @@ from eval_parser import (  # noqa: E402 - bench/ is the script's own directory
     THRESHOLD,
     Tally,
     _table,
+    calibration_report,
     dec,
     expected_kind,
     judge,
@@ -318,16 +319,7 @@ def report(rows: list[Row], disputes: dict[str, dict[str, Any]], n_errors: int) 
     r_right = sum(v[0] for v in r_kind.table.values())
     print(f"\noverall, rules + AI: {right}/{scored} = {100 * right / max(scored, 1):.1f}%")
     print(f"overall, rules only: {r_right}/{scored} = {100 * r_right / max(scored, 1):.1f}%")
-    print("\nconfidence calibration (labelled rows, rules + AI)")
-    print(f"{'bucket':<14}{'count':>7}{'right':>7}{'accuracy':>10}")
-    for i, (lo, hi) in enumerate(BUCKETS):
-        ok, n = buckets[i]
-        label = f"[{lo:.2f},{min(hi, 1.0):.2f}{']' if hi > 1 else ')'}"
-        print(f"{label:<14}{n:>7}{ok:>7}{(100 * ok / n if n else 0):>9.1f}%")
-    hi_ok = sum(buckets[i][0] for i in (4, 5))
-    hi_n = sum(buckets[i][1] for i in (4, 5))
-    print(f"confidence >= 0.90: {hi_ok}/{hi_n} right = {100 * hi_ok / max(hi_n, 1):.1f}%")
-    print(f"wrong at >= 0.90: {hi_n - hi_ok}")
+    calibration_report("confidence calibration (labelled rows, rules + AI)", buckets)
     _table(f"auto rate (right and confidence >= {THRESHOLD}) per kind, rules + AI", auto.table)
     for name, tally in (("rules + AI", auto), ("rules only", r_auto)):
         a_ok = sum(v[0] for v in tally.table.values())

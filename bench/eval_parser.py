@@ -333,16 +333,7 @@ def main() -> int:
     right = sum(v[0] for v in per_kind.table.values())
     scored = sum(v[1] for v in per_kind.table.values())
     print(f"\noverall: {right}/{scored} = {100 * right / max(scored, 1):.1f}%")
-    print("\nconfidence calibration (labelled rows)")
-    print(f"{'bucket':<14}{'count':>7}{'right':>7}{'accuracy':>10}")
-    for i, (lo, hi) in enumerate(BUCKETS):
-        ok, n = buckets[i]
-        label = f"[{lo:.2f},{min(hi, 1.0):.2f}{']' if hi > 1 else ')'}"
-        print(f"{label:<14}{n:>7}{ok:>7}{(100 * ok / n if n else 0):>9.1f}%")
-    hi_ok = sum(buckets[i][0] for i in (4, 5))
-    hi_n = sum(buckets[i][1] for i in (4, 5))
-    print(f"confidence >= 0.90: {hi_ok}/{hi_n} right = {100 * hi_ok / max(hi_n, 1):.1f}%")
-    print(f"wrong at >= 0.90: {hi_n - hi_ok}")
+    calibration_report("confidence calibration (labelled rows)", buckets)
     _table(f"auto rate (right and confidence >= {THRESHOLD}) per kind", auto.table)
     a_ok = sum(v[0] for v in auto.table.values())
     a_n = sum(v[1] for v in auto.table.values())
@@ -469,6 +460,21 @@ def learn_report(
         print(f"\nfolds where learning refused ({len(refusals)}; scored with the rules):")
         print("\n".join(r[:200] for r in refusals))
     return 0
+
+
+def calibration_report(title: str, buckets: dict[int, list[int]]) -> None:
+    """Right / count per confidence bucket (``BUCKETS``), and how many of the readings at
+    or above 0.90 were right: the calibration table of eval_parser.py and eval_ai.py."""
+    print(f"\n{title}")
+    print(f"{'bucket':<14}{'count':>7}{'right':>7}{'accuracy':>10}")
+    for i, (lo, hi) in enumerate(BUCKETS):
+        ok, n = buckets[i]
+        label = f"[{lo:.2f},{min(hi, 1.0):.2f}{']' if hi > 1 else ')'}"
+        print(f"{label:<14}{n:>7}{ok:>7}{(100 * ok / n if n else 0):>9.1f}%")
+    hi_ok = sum(buckets[i][0] for i in (4, 5))
+    hi_n = sum(buckets[i][1] for i in (4, 5))
+    print(f"confidence >= 0.90: {hi_ok}/{hi_n} right = {100 * hi_ok / max(hi_n, 1):.1f}%")
+    print(f"wrong at >= 0.90: {hi_n - hi_ok}")
 
 
 def _table(title: str, table: dict[str, list[int]]) -> None:

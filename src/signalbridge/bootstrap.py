@@ -49,7 +49,8 @@ from signalbridge.settings import Settings
 from signalbridge.store.db import make_engine, make_sessionmaker
 from signalbridge.store.paper_book import SqlPaperStore
 from signalbridge.venues.base import AdapterDeps
-from signalbridge.venues.ccxt import adapter as ccxt_adapter
+from signalbridge.venues.ccxt import registration as ccxt_adapter
+from signalbridge.venues.ccxt.stream import CcxtPriceStreams
 from signalbridge.venues.metaapi import adapter as metaapi
 from signalbridge.venues.paper import registration as paper
 
@@ -108,8 +109,12 @@ class Container:
     payments: PaymentFlow
     #: the AI parse task after intake (services/ai_parsing.py)
     ai_parsing: AiParsing
+    #: one ccxt.pro price stream per venue, read by the monitor (None: price_streams off)
+    price_streams: CcxtPriceStreams | None = None
 
     async def close(self) -> None:
+        if self.price_streams is not None:
+            await self.price_streams.close()
         await self.adapter_pool.close()
         await self.payments.close()
         await self.queue.shutdown()
@@ -134,6 +139,15 @@ def build_container(settings: Settings, *, broker_url: str | None = None) -> Con
     pool = AdapterPool(sessions, vault, registry, deps, kernel.guard)
     execution = ExecutionEngine(sessions, pool, settle_seconds=settings.order_settle_seconds)
     grace = timedelta(seconds=settings.resting_grace_seconds)
+    streams = (
+        CcxtPriceStreams(
+            http.ssrf_policy,
+            stale_seconds=settings.price_stream_stale_seconds,
+            idle_seconds=settings.price_stream_idle_seconds,
+        )
+        if settings.price_streams
+        else None
+    )
     intake = Intake(
         sessions,
         queue,
@@ -159,7 +173,7 @@ def build_container(settings: Settings, *, broker_url: str | None = None) -> Con
             pool, channels=ChannelProber(sessions, registry, vault, ChannelDeps(http, kernel))
         ),
         execution=execution,
-        monitor=PositionMonitor(sessions, pool, execution, resting_grace=grace),
+        monitor=PositionMonitor(sessions, pool, execution, resting_grace=grace, streams=streams),
         intake=intake,
         token_usage=TokenUsage(sessions),
         login_throttle=LoginThrottle(
@@ -171,4 +185,5 @@ def build_container(settings: Settings, *, broker_url: str | None = None) -> Con
         webhook_failures=FailureNotes(kernel),
         payments=PaymentFlow.build(sessions, vault, registry, http, kernel.guard),
         ai_parsing=AiParsing(sessions, ai_parts, intake.hand_on),
+        price_streams=streams,
     )

@@ -52,8 +52,21 @@ class Settings(BaseSettings):
     order_settle_seconds: float = 30.0
     # How often open orders are synced with their venue, and the paper feed advanced.
     order_sync_seconds: float = 2.0
+    # How often each connection's positions and open orders are read in one batch and
+    # compared with ours (execution/position_sync.py): closed or reduced outside, stops
+    # cancelled by hand, foreign positions. 0 turns the position sync off.
+    position_sync_seconds: float = Field(default=30.0, ge=0)
     paper_tick_seconds: float = 1.0
     monitor_seconds: float = 1.0
+    # How often funding payments of perpetual futures are read from the venues that report
+    # them (Binance futures' income history) into positions' realised PnL; 0 turns it off.
+    funding_sync_seconds: float = Field(default=3600.0, ge=0)
+    # The monitor reads prices from one ccxt.pro websocket per venue where it has one and
+    # falls back to REST for a symbol whose streamed price is missing or older than this.
+    price_streams: bool = True
+    price_stream_stale_seconds: float = Field(default=5.0, gt=0, le=300)
+    # A symbol no open position asked for this long is unsubscribed from its stream.
+    price_stream_idle_seconds: float = Field(default=60.0, gt=0, le=3600)
     # A stop or target resting on the venue is left to the venue this long after the price
     # reached its level; then the monitor cancels it and closes at market.
     resting_grace_seconds: float = 10.0

@@ -57,7 +57,7 @@ async def _child(db: str, key: str, connection_id: int) -> None:
     from signalbridge.settings import Settings
     from signalbridge.store.db import make_engine, make_sessionmaker
     from signalbridge.venues.base import AdapterDeps
-    from signalbridge.venues.ccxt import adapter as ccxt_adapter
+    from signalbridge.venues.ccxt import registration as ccxt_adapter
 
     settings = Settings(
         data_dir=Path(db.rpartition("///")[2]).parent,

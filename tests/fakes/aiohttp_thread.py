@@ -13,9 +13,13 @@ import contextlib
 import socket
 import struct
 import threading
-from typing import Self
+from collections.abc import Callable, Iterator
+from typing import Any, Self, TypeVar
 
+import pytest
 from aiohttp import web
+
+S = TypeVar("S", bound="ThreadedAiohttpServer")
 
 
 class ThreadedAiohttpServer:
@@ -98,3 +102,22 @@ def reset_connection(request: web.Request) -> None:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     transport.abort()
+
+
+def fake_fixtures(make: Callable[[], S], name: str) -> tuple[Any, Any]:
+    """A threaded fake's two fixtures: ``<name>_server``, one server started per test
+    module, and ``fake_<name>``, that server reset (``reset()``) before each test. A module
+    imports both names (``server, fake = fake_fixtures(FakeX, "x")`` where the fake lives)."""
+
+    @pytest.fixture(scope="module", name=f"{name}_server")
+    def server() -> Iterator[S]:
+        with make() as fake:
+            yield fake
+
+    @pytest.fixture(name=f"fake_{name}")
+    def fresh(request: pytest.FixtureRequest) -> S:
+        fake: Any = request.getfixturevalue(f"{name}_server")
+        fake.reset()
+        return fake  # type: ignore[no-any-return]
+
+    return server, fresh

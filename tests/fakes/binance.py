@@ -22,9 +22,10 @@ change the account behind the client's back, as do :meth:`revoke_key`, :meth:`se
 (MARKET_LOT_SIZE) and ``account`` (:mod:`tests.fakes.binance_account`: position mode, margin
 types, the key's permissions, a skewed server clock); :meth:`set_spot_commission` sets the
 spot fee rates and BNB option (:mod:`tests.fakes.binance_fees`: 0.1 % by default, in the
-coin bought; ``/api/v3/myTrades`` and ``/fapi/v1/userTrades``) and :meth:`advance` lets
-days pass for the orders' lookups (:mod:`tests.fakes.binance_ageing`); a client id is
-unique among OPEN orders only, as on Binance; :meth:`count`, :meth:`orders` and
+coin bought; ``/api/v3/myTrades``), :meth:`set_futures_commission` the USDⓈ-M ones (0.02 %
+maker, 0.05 % taker by default, in USDT from the wallet; ``/fapi/v1/userTrades``) and
+:meth:`advance` lets days pass for the orders' lookups (:mod:`tests.fakes.binance_ageing`);
+a client id is unique among OPEN orders only, as on Binance; :meth:`count`, :meth:`orders` and
 :meth:`order` observe. Tests never reach into the fake's private state.
 
     with FakeBinance() as fake:
@@ -55,15 +56,15 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl
 
-import pytest
 from aiohttp import web
 
-from tests.fakes import binance_ageing, binance_fees
+from tests.fakes import binance_ageing, binance_dapi, binance_fees
 from tests.fakes import binance_wire as wire
-from tests.fakes.aiohttp_thread import ThreadedAiohttpServer, reset_connection
+from tests.fakes.aiohttp_thread import ThreadedAiohttpServer, fake_fixtures, reset_connection
 from tests.fakes.binance_account import AccountSettings
 from tests.fakes.binance_algo import AlgoDesk, algo_json
 from tests.fakes.binance_book import BinanceBook, BinanceError, FakeOrder
+from tests.fakes.binance_income import IncomeLedger
 from tests.fakes.binance_klines import KlineHistory
 from tests.fakes.binance_weights import Refusal, WeightMeter
 
@@ -96,6 +97,7 @@ PRIVATE_PATHS = frozenset(
         "/fapi/v1/order",
         "/fapi/v1/openOrders",
         "/fapi/v1/userTrades",
+        "/fapi/v1/income",
         "/fapi/v1/algoOrder",
         "/fapi/v1/openAlgoOrders",
         "/fapi/v2/account",
@@ -111,6 +113,9 @@ PRIVATE_PATHS = frozenset(
         "/sapi/v1/account/apiRestrictions",
     }
 )
+
+PUBLIC_PATHS |= binance_dapi.PUBLIC_PATHS  # COIN-M: tests.fakes.binance_dapi
+PRIVATE_PATHS |= binance_dapi.PRIVATE_PATHS
 
 BAD_SIGNATURE = (-1022, "Signature for this request is not valid.")
 BAD_KEY_FORMAT = (-2014, "API-key format invalid.")
@@ -245,8 +250,12 @@ class FakeBinance(ThreadedAiohttpServer):
             self.algo = AlgoDesk(self.book)
             #: every price set, for the klines endpoints (tests.fakes.binance_klines)
             self.candles = KlineHistory()
+            #: funding fees and other income (tests.fakes.binance_income)
+            self.income = IncomeLedger()
             #: Position mode, margin types, the key's permissions, the server's clock skew.
             self.account = AccountSettings()
+            #: COIN-M futures (``/dapi``): their own book, wallets and position mode.
+            self.coinm = binance_dapi.CoinmDesk()
             self.withdrawals_enabled = False
             self.trading_enabled = True
             self._faults: list[_Fault] = []
@@ -283,6 +292,36 @@ class FakeBinance(ThreadedAiohttpServer):
             self.algo.on_price(symbol, now)
             self.candles.record(symbol, Decimal(price), now)
 
+    def set_coinm_price(self, symbol: str, price: Decimal | str) -> None:
+        """Move a COIN-M market (``BTCUSD_PERP``); resting limit orders it reaches fill."""
+        with self._lock:
+            self.coinm.set_price(symbol, Decimal(price), _now_ms())
+
+    def set_coinm_wallet(self, asset: str, amount: Decimal | str) -> None:
+        """The COIN-M wallet balance of one coin (margin, fees and PnL are in it)."""
+        with self._lock:
+            self.coinm.set_wallet(asset, Decimal(amount))
+
+    def coinm_wallet(self, asset: str) -> Decimal:
+        with self._lock:
+            return self.coinm.book.wallet.get(asset, Decimal(0))
+
+    def coinm_orders(self) -> list[binance_dapi.CoinmOrder]:
+        """Snapshots of every COIN-M order, oldest first."""
+        with self._lock:
+            return [copy.copy(o) for o in self.coinm.book.orders]
+
+    def set_coinm_hedge_mode(self, hedged: bool) -> None:
+        """COIN-M's own position mode (hedge: LONG / SHORT positions apart)."""
+        with self._lock:
+            self.coinm.book.dual_side = hedged
+
+    def coinm_position(self, symbol: str, side: str = "BOTH") -> tuple[Decimal, Decimal]:
+        """A COIN-M position's (signed contracts, entry price)."""
+        with self._lock:
+            pos = self.coinm.book.positions.get((symbol, side))
+            return (pos.amount, pos.entry_price) if pos else (Decimal(0), Decimal(0))
+
     def set_spot_balance(self, asset: str, free: Decimal | str) -> None:
         with self._lock:
             self.book.spot_free[asset] = Decimal(free)
@@ -317,6 +356,20 @@ class FakeBinance(ThreadedAiohttpServer):
                 taker=Decimal(rate),
                 pay_with_bnb=pay_with_bnb,
                 bnb_price=Decimal(bnb_price),
+            )
+
+    def set_futures_commission(
+        self,
+        rate: Decimal | str = binance_fees.FuturesCommission.TAKER,
+        *,
+        maker: Decimal | str | None = None,
+    ) -> None:
+        """USDⓈ-M commission rates (taker ``rate``; maker the same unless given), in USDT
+        and debited from the wallet: see :mod:`.binance_fees`. A fresh fake pays Binance's
+        regular rates, 0.0200 % maker and 0.0500 % taker."""
+        with self._lock:
+            self.book.futures_commission = binance_fees.FuturesCommission(
+                maker=Decimal(rate if maker is None else maker), taker=Decimal(rate)
             )
 
     def advance(self, *, days: float = 0, hours: float = 0) -> None:
@@ -370,6 +423,26 @@ class FakeBinance(ThreadedAiohttpServer):
                 reduce_only=False,
                 now_ms=_now_ms(),
                 hidden_lookups=0,
+            )
+
+    def trade_by_hand(
+        self, side: str, qty: Decimal | str, *, symbol: str = "BTCUSDT", reduce_only: bool = False
+    ) -> None:
+        """A USD-M futures market order the user places on Binance's website or app (to
+        close a position by hand, or open one SignalBridge does not know): Binance names it
+        with its own client id (``web_...``), not one of ours."""
+        with self._lock:
+            self.book.new_order(
+                futures=True,
+                symbol=symbol,
+                side=side,
+                type_="MARKET",
+                qty=Decimal(qty),
+                price=None,
+                time_in_force=None,
+                client_id=f"web_{len(self.book.orders) + 1}",
+                reduce_only=reduce_only,
+                now_ms=_now_ms(),
             )
 
     def set_order_status(
@@ -675,7 +748,12 @@ class FakeBinance(ThreadedAiohttpServer):
         route = f"{method} {path}"
         if route in ("GET /api/v3/ping", "GET /fapi/v1/ping"):
             return {}, None
-        if route in ("GET /api/v3/time", "GET /fapi/v1/time"):
+        if path.startswith("/dapi/") and route != "GET /dapi/v1/time":
+            if route == "POST /dapi/v1/order" and not self.trading_enabled:
+                raise BinanceError(*BAD_KEY, status=401)
+            self.coinm.weight_limit = self.weights.limit("coinm")  # exchangeInfo states it
+            return self.coinm.dispatch(method, path, p, now), None
+        if route in ("GET /api/v3/time", "GET /fapi/v1/time", "GET /dapi/v1/time"):
             return {"serverTime": self.account.now_ms()}, None
         if route == "GET /api/v3/exchangeInfo":
             return {
@@ -718,6 +796,8 @@ class FakeBinance(ThreadedAiohttpServer):
         if route == "GET /api/v3/myTrades":
             book.spec(_required(p, "symbol"), False)
             return binance_fees.my_trades(book.orders, p), None
+        if route == "GET /fapi/v1/income":
+            return self.income.answer(p, now, lambda s: book.spec(s, True)), None
         if route == "GET /fapi/v1/userTrades":
             book.spec(_required(p, "symbol"), True)
             return binance_fees.user_trades(book.orders, p), None
@@ -932,15 +1012,5 @@ def running_fake_binance(**kwargs: Any) -> Iterator[FakeBinance]:
         fake.stop()
 
 
-@pytest.fixture(scope="module")
-def binance_server() -> Iterator[FakeBinance]:
-    """One fake Binance per test module (import this fixture into the module)."""
-    with running_fake_binance() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake_binance(binance_server: FakeBinance) -> FakeBinance:
-    """The module's fake Binance, reset to a fresh book with no faults."""
-    binance_server.reset()
-    return binance_server
+#: ``binance_server`` (one per test module) and ``fake_binance`` (reset for each test).
+binance_server, fake_binance = fake_fixtures(FakeBinance, "binance")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from tests.fakes.binance_fees import (
+    FuturesCommission,
     SpotCommission,
     SpotFill,
     record_futures_fill,
@@ -190,6 +191,8 @@ class BinanceBook:
     client_id_uniqueness: str = "open"
     #: Spot commission rates and whether BNB pays them (:mod:`tests.fakes.binance_fees`).
     commission: SpotCommission = field(default_factory=SpotCommission)
+    #: USDⓈ-M commission rates, debited from ``futures_wallet`` at each fill.
+    futures_commission: FuturesCommission = field(default_factory=FuturesCommission)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
     def __post_init__(self) -> None:
@@ -467,24 +470,35 @@ class BinanceBook:
         o.updated_ms = now_ms
         if o.futures:
             signed = o.qty if o.side == "BUY" else -o.qty
-            self._apply_position((o.symbol, o.position_side), signed, price)
-            record_futures_fill(o, price, self.next_id(), now_ms, maker=maker)
+            realized = self._apply_position((o.symbol, o.position_side), signed, price)
+            fill = record_futures_fill(
+                o,
+                self.futures_commission,
+                price,
+                self.next_id(),
+                now_ms,
+                maker=maker,
+                realized_pnl=realized,
+            )
+            self.futures_wallet -= fill.commission
             return
         spec = self.spec(o.symbol, False)
         settle_spot_fill(
             self.spot_free, self.commission, spec, o, price, self.next_id(), now_ms, maker=maker
         )
 
-    def _apply_position(self, key: tuple[str, str], signed: Decimal, price: Decimal) -> None:
+    def _apply_position(self, key: tuple[str, str], signed: Decimal, price: Decimal) -> Decimal:
+        """Move the position by one fill; what it realised (credited to the wallet)."""
         pos = self.positions.setdefault(key, FuturesPosition())
         if pos.amount == 0 or (pos.amount > 0) == (signed > 0):
             total = pos.amount + signed
             pos.entry_price = (pos.entry_price * abs(pos.amount) + price * abs(signed)) / abs(total)
             pos.amount = total
-            return
+            return ZERO
         closed = min(abs(signed), abs(pos.amount))
         direction = 1 if pos.amount > 0 else -1
-        self.futures_wallet += closed * (price - pos.entry_price) * direction
+        realized = closed * (price - pos.entry_price) * direction
+        self.futures_wallet += realized
         rest = pos.amount + signed
         if rest == 0:
             pos.amount, pos.entry_price = ZERO, ZERO
@@ -492,3 +506,4 @@ class BinanceBook:
             pos.amount = rest
         else:
             pos.amount, pos.entry_price = rest, price
+        return realized

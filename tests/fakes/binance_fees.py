@@ -8,15 +8,19 @@ the ``fills`` of a ``newOrderRespType=FULL`` order answer and in ``GET /api/v3/m
 (which ccxt's ``fetch_order_trades`` reads). ``GET /api/v3/order`` carries no fills.
 
 A fresh fake account pays Binance's standard spot rate, 0.1 % maker and taker, as a real
-regular account does. USDⓈ-M fills are kept too, for ``GET /fapi/v1/userTrades`` (in
-USDT; the fake charges no futures commission, so each reports 0). Both trade lists filter
-on ``startTime`` / ``endTime`` as Binance's do, so a client can ask what traded since a
-moment without knowing any order id.
+regular account does. USDⓈ-M futures charge their own standard rates (a regular account:
+0.0200 % maker, 0.0500 % taker) on each fill's notional, in USDT, debited from the futures
+wallet balance; each fill reports it as ``commission`` / ``commissionAsset`` (and a closing
+fill its ``realizedPnl``, before commission) in ``GET /fapi/v1/userTrades``, while
+``GET /fapi/v1/order`` carries no fills. Both trade lists filter on ``startTime`` /
+``endTime`` as Binance's do, so a client can ask what traded since a moment without
+knowing any order id.
 
 Pure logic without HTTP; :mod:`tests.fakes.binance_book` calls :func:`settle_spot_fill`
 for every spot fill and :func:`record_futures_fill` for every futures fill. Tests set the
-rates and the BNB option on :class:`SpotCommission` (``FakeBinance.set_spot_commission``;
-a test whose subject is fee-free arithmetic may set the rate to 0, saying why).
+rates and the BNB option on :class:`SpotCommission` (``FakeBinance.set_spot_commission``)
+and the futures rates on :class:`FuturesCommission` (``FakeBinance.set_futures_commission``);
+a test whose subject is fee-free arithmetic may set a rate to 0, saying why.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ BNB_DISCOUNT = Decimal("0.75")
 
 @dataclass(frozen=True)
 class SpotFill:
-    """One trade of one order, as ``fills[]`` and ``myTrades`` report it."""
+    """One trade of one order, as ``fills[]``, ``myTrades`` and ``userTrades`` report it."""
 
     trade_id: int
     price: Decimal
@@ -46,6 +50,8 @@ class SpotFill:
     commission_asset: str
     time_ms: int
     maker: bool
+    #: USDⓈ-M: the profit the fill realised by closing (before commission); 0 otherwise.
+    realized_pnl: Decimal = ZERO
 
     @property
     def quote_qty(self) -> Decimal:
@@ -80,6 +86,25 @@ class SpotCommission:
         if side == "BUY":
             return _round(qty * rate), spec.base
         return _round(qty * price * rate), spec.quote
+
+
+@dataclass
+class FuturesCommission:
+    """The account's USDⓈ-M commission rates, charged in USDT on a fill's notional.
+
+    A fresh fake account trades at Binance's regular-tier standard rates (``MAKER``
+    0.0200 %, ``TAKER`` 0.0500 %); a test may set others, 0 included.
+    """
+
+    MAKER = Decimal("0.0002")
+    TAKER = Decimal("0.0005")
+
+    maker: Decimal = MAKER
+    taker: Decimal = TAKER
+
+    def charge(self, qty: Decimal, price: Decimal, maker: bool) -> Decimal:
+        """The commission of one fill, in USDT."""
+        return _round(qty * price * (self.maker if maker else self.taker))
 
 
 def _round(value: Decimal) -> Decimal:
@@ -140,10 +165,19 @@ def trade_json(o: FakeOrder, f: SpotFill) -> dict[str, Any]:
 
 
 def record_futures_fill(
-    order: FakeOrder, price: Decimal, trade_id: int, now_ms: int, *, maker: bool
+    order: FakeOrder,
+    commission: FuturesCommission,
+    price: Decimal,
+    trade_id: int,
+    now_ms: int,
+    *,
+    maker: bool,
+    realized_pnl: Decimal = ZERO,
 ) -> SpotFill:
-    """Keep one USDⓈ-M fill for ``userTrades`` (commission in USDT; the fake charges none)."""
-    fill = SpotFill(trade_id, price, order.qty, ZERO, "USDT", now_ms, maker)
+    """Keep one USDⓈ-M whole-order fill for ``userTrades``, with its commission in USDT
+    (the caller debits it from the wallet)."""
+    fee = commission.charge(order.qty, price, maker)
+    fill = SpotFill(trade_id, price, order.qty, fee, "USDT", now_ms, maker, realized_pnl)
     order.fills.append(fill)
     return fill
 
@@ -161,7 +195,7 @@ def futures_trade_json(o: FakeOrder, f: SpotFill) -> dict[str, Any]:
         "price": f"{f.price}",
         "qty": f"{f.qty}",
         "quoteQty": f"{f.quote_qty}",
-        "realizedPnl": "0",
+        "realizedPnl": f"{f.realized_pnl:.8f}",
         "side": o.side,
         "positionSide": o.position_side,
         "symbol": o.symbol,

@@ -18,11 +18,12 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-FAMILIES = ("spot", "futures", "sapi")
-DOCUMENTED_LIMITS = {"spot": 6000, "futures": 2400, "sapi": 12000}
+FAMILIES = ("spot", "futures", "sapi", "coinm")
+DOCUMENTED_LIMITS = {"spot": 6000, "futures": 2400, "sapi": 12000, "coinm": 2400}
 _HEADER = {
     "spot": "X-MBX-USED-WEIGHT-1M",
     "futures": "X-MBX-USED-WEIGHT-1M",
+    "coinm": "X-MBX-USED-WEIGHT-1M",
     "sapi": "X-SAPI-USED-IP-WEIGHT-1M",
 }
 
@@ -31,6 +32,8 @@ def family(path: str) -> str:
     """Which per-IP budget a path counts against (unknown paths: the spot host's)."""
     if path.startswith("/fapi/"):
         return "futures"
+    if path.startswith("/dapi/"):  # COIN-M, its own host and budget
+        return "coinm"
     if path.startswith("/sapi/"):
         return "sapi"
     return "spot"
@@ -123,6 +126,17 @@ _TABLE: dict[tuple[str, str], Callable[[Mapping[str, str]], int]] = {
     ("GET", "/fapi/v3/positionRisk"): _fixed(5),
     ("GET", "/fapi/v1/positionSide/dual"): _fixed(30),
     ("GET", "/fapi/v1/userTrades"): _fixed(5),
+    ("GET", "/dapi/v1/exchangeInfo"): _fixed(1),
+    ("GET", "/dapi/v1/ticker/24hr"): _symbol(1, 40),
+    ("GET", "/dapi/v1/ticker/price"): _symbol(1, 2),
+    ("GET", "/dapi/v1/ticker/bookTicker"): _symbol(2, 5),
+    ("POST", "/dapi/v1/order"): _fixed(0),  # counts against the order limits only
+    ("GET", "/dapi/v1/openOrders"): _symbol(1, 40),
+    ("GET", "/dapi/v1/account"): _fixed(5),
+    ("GET", "/dapi/v1/positionSide/dual"): _fixed(30),
+    ("GET", "/dapi/v1/userTrades"): lambda p: 20 if p.get("symbol") else 40,
+    ("GET", "/dapi/v1/income"): _fixed(20),
+    ("GET", "/fapi/v1/income"): _fixed(30),
 }
 
 

@@ -47,10 +47,9 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
-import pytest
 from aiohttp import web
 
-from tests.fakes.aiohttp_thread import ThreadedAiohttpServer, reset_connection
+from tests.fakes.aiohttp_thread import ThreadedAiohttpServer, fake_fixtures, reset_connection
 from tests.fakes.bybit_book import BybitBook, BybitError, BybitOrder, Fill, Instrument
 
 PUBLIC_PATHS = frozenset({"/v5/market/time", "/v5/market/instruments-info", "/v5/market/tickers"})
@@ -156,6 +155,22 @@ class FakeBybit(ThreadedAiohttpServer):
     def set_balance(self, coin: str, amount: Decimal | str) -> None:
         with self._lock:
             self.book.wallet[coin] = Decimal(amount)
+
+    def trade_by_hand(
+        self, side: str, qty: Decimal | str, *, symbol: str = "BTCUSDT", reduce_only: bool = False
+    ) -> None:
+        """A linear market order the user places on Bybit's website or app (``Buy`` /
+        ``Sell``): it carries no ``orderLinkId``."""
+        body = {
+            "category": "linear",
+            "symbol": symbol,
+            "side": side,
+            "orderType": "Market",
+            "qty": str(qty),
+            "reduceOnly": reduce_only,
+        }
+        with self._lock:
+            self.book.create(body, _now_ms())
 
     def set_hedge_mode(self, hedged: bool) -> None:
         """Switch the account's USDT perpetuals between one-way and hedge mode behind the
@@ -838,18 +853,8 @@ def running_fake_bybit(**kwargs: Any) -> Iterator[FakeBybit]:
         fake.stop()
 
 
-@pytest.fixture(scope="module")
-def bybit_server() -> Iterator[FakeBybit]:
-    """One fake Bybit per test module (import this fixture into the module)."""
-    with running_fake_bybit() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake_bybit(bybit_server: FakeBybit) -> FakeBybit:
-    """The module's fake Bybit, reset to a fresh account with no faults."""
-    bybit_server.reset()
-    return bybit_server
+#: ``bybit_server`` (one per test module) and ``fake_bybit`` (reset for each test).
+bybit_server, fake_bybit = fake_fixtures(FakeBybit, "bybit")
 
 
 __all__ = ["FakeBybit", "bybit_server", "fake_bybit", "running_fake_bybit"]

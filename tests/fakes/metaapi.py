@@ -216,6 +216,16 @@ class FakeMetaApi:
         """``count`` closed trades of someone else at ``at`` (fills history pages)."""
         self.broker.add_history(account_id, count, at=at, symbol=symbol)
 
+    def close_by_hand(self, account_id: str, volume: Decimal | None = None) -> None:
+        """The trader closes (``volume`` of) the account's first position in the terminal:
+        a deal with reason ``DEAL_REASON_CLIENT`` and an order without our clientId."""
+        with self._lock:
+            account = self.broker.accounts[account_id]
+            position = next(iter(account.positions.values()))
+            self.broker.close(
+                account, position, volume or position.volume, None, reason="DEAL_REASON_CLIENT"
+            )
+
     def set_omitted_levels(self, mode: Literal["keep", "remove"]) -> None:
         """What a POSITION_MODIFY without stopLoss/takeProfit does to that level."""
         with self._lock:

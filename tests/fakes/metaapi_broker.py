@@ -417,6 +417,8 @@ class FakeBroker:
         )
         if reason == "DEAL_REASON_EXPERT":
             order.client_id = client_id or position.client_id
+        elif reason == "DEAL_REASON_CLIENT":
+            order.client_id = None  # closed by hand in the terminal: no comment of ours
         else:
             order.client_id = with_order_part(position.client_id, order.id)
         account.history_orders.append(order)

@@ -42,10 +42,9 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
-import pytest
 from aiohttp import web
 
-from tests.fakes.aiohttp_thread import ThreadedAiohttpServer, reset_connection
+from tests.fakes.aiohttp_thread import ThreadedAiohttpServer, fake_fixtures, reset_connection
 from tests.fakes.okx_book import LIVE, FakeOrder, FakePosition, OkxBook, OkxError
 
 PREFIX = "/api/v5/"
@@ -112,6 +111,28 @@ class FakeOkx(ThreadedAiohttpServer):
     def set_cash(self, ccy: str, amount: Decimal | str) -> None:
         with self._lock:
             self.book.cash[ccy] = Decimal(amount)
+
+    def trade_by_hand(
+        self,
+        side: str,
+        sz: Decimal | str,
+        *,
+        inst_id: str = "BTC-USDT-SWAP",
+        td_mode: str = "isolated",
+        reduce_only: bool = False,
+    ) -> None:
+        """A market order the user places on OKX's website or app (``buy`` / ``sell``, in
+        contracts): it carries no ``clOrdId``."""
+        body = {
+            "instId": inst_id,
+            "tdMode": td_mode,
+            "side": side,
+            "ordType": "market",
+            "sz": str(sz),
+            "reduceOnly": "true" if reduce_only else "false",
+        }
+        with self._lock:
+            self.book.place(body, _now_ms())
 
     def set_position_mode(self, mode: str) -> None:
         """``net_mode`` or ``long_short_mode``, as if changed in OKX's web app."""
@@ -418,15 +439,5 @@ def running_fake_okx(**kwargs: Any) -> Iterator[FakeOkx]:
         fake.stop()
 
 
-@pytest.fixture(scope="module")
-def okx_server() -> Iterator[FakeOkx]:
-    """One fake OKX per test module (import this fixture into the module)."""
-    with running_fake_okx() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake_okx(okx_server: FakeOkx) -> FakeOkx:
-    """The module's fake OKX, reset to a fresh account with no faults."""
-    okx_server.reset()
-    return okx_server
+#: ``okx_server`` (one per test module) and ``fake_okx`` (reset for each test).
+okx_server, fake_okx = fake_fixtures(FakeOkx, "okx")

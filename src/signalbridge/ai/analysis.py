@@ -17,17 +17,16 @@ adjusted levels are shown, never applied.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from signalbridge.ai.asking import AiFailure, ChainAsker, Prices
 from signalbridge.ai.chain import Attempt, FallbackChain
-from signalbridge.ai.cost import call_cost
 from signalbridge.ai.errors import MalformedAnswer
-from signalbridge.ai.parser import AiFailure
 from signalbridge.ai.prompt import clean_text, new_boundary
 from signalbridge.domain.bounds import PositiveStoreDecimal
 from signalbridge.domain.market import Candle
@@ -229,7 +228,7 @@ ANALYSIS_SCHEMA: dict[str, Any] = {
 optional ones nullable, additionalProperties false)."""
 
 
-class AiAnalyst:
+class AiAnalyst(ChainAsker):
     """Asks the fallback chain for an analysis; never raises for a provider's failure.
 
     ``prices`` gives a configuration's (USD per million input, per million output) tokens,
@@ -237,45 +236,32 @@ class AiAnalyst:
     """
 
     def __init__(
-        self,
-        chain: FallbackChain,
-        prices: Callable[[int], tuple[Decimal, Decimal]] | None = None,
-        *,
-        timeframe: str = "1h",
+        self, chain: FallbackChain, prices: Prices | None = None, *, timeframe: str = "1h"
     ) -> None:
-        self._chain = chain
-        self._prices = prices
+        super().__init__(chain, prices)
         self.timeframe = timeframe
 
     async def analyse(self, signal: Signal, candles: Sequence[Candle]) -> Analysis | AiFailure:
-        if not self._chain.clients:
-            return AiFailure("no active AI configuration", ())
-        messages = build_analysis_messages(signal, candles, timeframe=self.timeframe)
-        result = await self._chain.ask(
-            messages,
+        asked = await self.ask(
+            build_analysis_messages(signal, candles, timeframe=self.timeframe),
             ANALYSIS_SCHEMA,
             ANALYSIS_SCHEMA_NAME,
             validate=lambda data: parse_analysis(data, signal),
         )
-        answer, config_id, verdict = result.answer, result.config_id, result.value
-        if answer is None or config_id is None or not isinstance(verdict, AnalysisAnswer):
-            tried = len(result.attempts)
-            return AiFailure(f"every AI configuration failed ({tried} tried)", result.attempts)
-        per_in, per_out = self._price(config_id)
+        if isinstance(asked, AiFailure):
+            return asked
+        if not isinstance(asked.value, AnalysisAnswer):  # parse_analysis returns one
+            return AiFailure("the AI answer was not an analysis", asked.attempts)
+        answer = asked.answer
         return Analysis(
-            answer=verdict,
-            config_id=config_id,
+            answer=asked.value,
+            config_id=asked.config_id,
             model=answer.model,
             prompt_version=ANALYSIS_PROMPT_VERSION,
             input_tokens=answer.input_tokens,
             output_tokens=answer.output_tokens,
-            cost=call_cost(answer.input_tokens, answer.output_tokens, per_in, per_out),
+            cost=asked.cost,
             latency_ms=answer.latency_ms,
             raw=answer.raw[:MAX_RAW_CHARS],
-            attempts=result.attempts,
+            attempts=asked.attempts,
         )
-
-    def _price(self, config_id: int) -> tuple[Decimal, Decimal]:
-        if self._prices is not None:
-            return self._prices(config_id)
-        return self._chain.prices(config_id)

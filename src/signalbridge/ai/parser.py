@@ -11,7 +11,6 @@ raises for a provider's failure.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -23,14 +22,12 @@ from signalbridge.ai.answer import (
     confidence_of,
     parse_answer,
 )
-from signalbridge.ai.chain import Attempt, FallbackChain
-from signalbridge.ai.cost import call_cost
+from signalbridge.ai.asking import AiFailure, ChainAsker
+from signalbridge.ai.chain import Attempt
 from signalbridge.ai.prompt import PROMPT_VERSION, build_parse_messages
 from signalbridge.domain.signals import Parsed
 
 __all__ = ["AiFailure", "AiParser", "AiReading", "validate_parse"]
-
-Prices = Callable[[int], tuple[Decimal, Decimal]]
 
 
 @dataclass(frozen=True)
@@ -50,59 +47,35 @@ class AiReading:
     attempts: tuple[Attempt, ...]
 
 
-@dataclass(frozen=True)
-class AiFailure:
-    """No configuration produced a valid reading; ``reason`` says why, in one line."""
-
-    reason: str
-    attempts: tuple[Attempt, ...]
-
-
 def validate_parse(data: dict[str, Any]) -> tuple[Parsed, Decimal]:
     """The chain's ``validate`` for a parse: strict answer model, then the domain reader."""
     answer = parse_answer(data)
     return answer_to_parsed(answer), confidence_of(answer)
 
 
-class AiParser:
+class AiParser(ChainAsker):
     """Reads messages through a :class:`FallbackChain`."""
 
-    def __init__(self, chain: FallbackChain, prices: Prices | None = None) -> None:
-        self.chain = chain
-        self._prices = prices
-
     async def read(self, text: str) -> AiReading | AiFailure:
-        if not self.chain.clients:
-            return AiFailure("no active AI configuration", ())
-        result = await self.chain.ask(
+        asked = await self.ask(
             build_parse_messages(text), PARSE_SCHEMA, PARSE_SCHEMA_NAME, validate=validate_parse
         )
-        answer, config_id = result.answer, result.config_id
-        if answer is None or config_id is None or not isinstance(result.value, tuple):
-            tried = len(result.attempts)
-            return AiFailure(
-                f"every AI configuration failed ({tried} tried)"
-                if tried
-                else "no AI configuration could be asked",
-                result.attempts,
-            )
-        parsed, confidence = result.value
-        price_in, price_out = self._price(config_id)
+        if isinstance(asked, AiFailure):
+            return asked
+        if not isinstance(asked.value, tuple):  # validate_parse returns one; for the types
+            return AiFailure("the AI answer was not a reading", asked.attempts)
+        parsed, confidence = asked.value
+        answer = asked.answer
         return AiReading(
             parsed=parsed,
             confidence=confidence,
-            config_id=config_id,
+            config_id=asked.config_id,
             model=answer.model,
             prompt_version=PROMPT_VERSION,
             input_tokens=answer.input_tokens,
             output_tokens=answer.output_tokens,
-            cost=call_cost(answer.input_tokens, answer.output_tokens, price_in, price_out),
+            cost=asked.cost,
             latency_ms=answer.latency_ms,
             raw=answer.raw,
-            attempts=result.attempts,
+            attempts=asked.attempts,
         )
-
-    def _price(self, config_id: int) -> tuple[Decimal, Decimal]:
-        if self._prices is not None:
-            return self._prices(config_id)
-        return self.chain.prices(config_id)

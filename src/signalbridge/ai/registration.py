@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from signalbridge.ai.client import ChatClient
@@ -38,44 +39,9 @@ __all__ = [
 ]
 
 
-def openrouter_client(
-    config_id: int,
-    config: Mapping[str, Any],
-    secrets: Mapping[str, str],
-    *,
-    http_factory: HttpClientFactory,
-    name: str = "",
-    priority: int = 0,
-) -> ChatClient:
-    return ChatClient.from_config(
-        config_id,
-        config,
-        secrets,
-        http_factory=http_factory,
-        name=name,
-        priority=priority,
-        type_=OPENROUTER,
-    )
-
-
-def openai_compatible_client(
-    config_id: int,
-    config: Mapping[str, Any],
-    secrets: Mapping[str, str],
-    *,
-    http_factory: HttpClientFactory,
-    name: str = "",
-    priority: int = 0,
-) -> ChatClient:
-    return ChatClient.from_config(
-        config_id,
-        config,
-        secrets,
-        http_factory=http_factory,
-        name=name,
-        priority=priority,
-        type_=OPENAI_COMPATIBLE,
-    )
+#: The registry's factories, one per type: :meth:`ChatClient.from_config` with its type.
+openrouter_client = partial(ChatClient.from_config, type_=OPENROUTER)
+openai_compatible_client = partial(ChatClient.from_config, type_=OPENAI_COMPATIBLE)
 
 
 async def probe(client: ChatClient) -> dict[str, Any]:

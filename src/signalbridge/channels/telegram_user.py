@@ -34,11 +34,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
-from telethon.errors import FloodWaitError, UnauthorizedError
 
 from signalbridge.channels.base import InboundMessage, PollResult
 from signalbridge.channels.fetching import ChannelDeps
@@ -67,6 +66,9 @@ from signalbridge.channels.telegram.user_source import (
 )
 from signalbridge.integrations.errors import RateLimited
 from signalbridge.integrations.registry import AdapterRegistry
+
+if TYPE_CHECKING:
+    from telethon.errors import FloodWaitError
 
 log = structlog.get_logger("signalbridge.telegram_user")
 
@@ -229,6 +231,8 @@ class TelegramUserChannel:
                     f"{hold.error.message}; next try in {left:.0f} s", retry_after=left
                 )
             self._hold = None
+        from telethon.errors import FloodWaitError, UnauthorizedError  # imported when read
+
         marks = load_marks(cursor)
         messages: list[InboundMessage] = []
         report = PollReport()
@@ -302,6 +306,8 @@ class TelegramUserChannel:
 
     async def probe(self) -> str:
         """The health probe: "authorised as @name" or "needs login"."""
+        from telethon.errors import UnauthorizedError
+
         source = self.source
         if not isinstance(source, AccountProbe):
             return "needs login"

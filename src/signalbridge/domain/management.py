@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -57,6 +57,10 @@ class ManagementSettings(BaseModel):
     #: the venue can (see :mod:`signalbridge.execution.protection`), so they hold even when
     #: SignalBridge is down. The monitor still watches and acts when one is missing.
     native_exits: bool = True
+    #: A resting stop or target found cancelled by hand on the venue (position sync):
+    #: ``replace`` rests it again; ``leave`` keeps it off for the rest of the position and
+    #: the monitor enforces its level at market.
+    on_manual_cancel: Literal["replace", "leave"] = "replace"
 
     @model_validator(mode="after")
     def _split_is_sane(self) -> ManagementSettings:

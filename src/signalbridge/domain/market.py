@@ -16,7 +16,9 @@ ZERO = Decimal(0)
 
 
 class MarketKind(StrEnum):
-    """Spot (balances move) or linear (USDT-margined futures / CFDs: positions and margin)."""
+    """Spot (balances move) or linear (futures / CFDs: positions and margin). Coin-margined
+    (inverse) futures are ``LINEAR`` markets too, with :attr:`Market.inverse` set: they
+    hold positions the same way, only their value is counted in the base coin."""
 
     SPOT = "spot"
     LINEAR = "linear"
@@ -32,6 +34,10 @@ class Market:
     ``tick_value`` (MetaTrader) is what a move of one ``price_tick`` is worth, for one
     unit of amount, in the account currency; when absent the value of a move is
     ``distance * contract_size`` in the quote currency.
+
+    ``inverse`` (coin-margined futures, Binance COIN-M): ``contract_size`` is a fixed
+    amount of the quote currency per contract (BTCUSD_PERP: 100 USD), amounts are in
+    contracts, and margin, fees and PnL are in the base coin (:attr:`margin_asset`).
     """
 
     symbol: str
@@ -48,6 +54,7 @@ class Market:
     max_leverage: int | None = None
     tick_value: Decimal | None = None
     active: bool = True
+    inverse: bool = False
 
     def __post_init__(self) -> None:
         if self.price_tick <= 0 or self.amount_step <= 0:
@@ -65,9 +72,31 @@ class Market:
         """Round a price to the nearest tick (half up)."""
         return round_to_step(price, self.price_tick)
 
+    @property
+    def margin_asset(self) -> str:
+        """The asset margin, fees and PnL are counted in: the base coin when inverse."""
+        return self.base if self.inverse else self.quote
+
     def notional(self, amount: Decimal, price: Decimal) -> Decimal:
-        """Value of ``amount`` at ``price`` in the quote currency."""
+        """Value of ``amount`` at ``price`` in the quote currency (inverse: the contracts'
+        fixed face value, whatever the price)."""
+        if self.inverse:
+            return amount * self.contract_size
         return amount * self.contract_size * price
+
+    def value(self, amount: Decimal, price: Decimal) -> Decimal:
+        """Value of ``amount`` at ``price`` in :attr:`margin_asset`: what sizing weighs
+        against the balance (inverse: face value / price, in coins)."""
+        if self.inverse:
+            return amount * self.contract_size / price
+        return self.notional(amount, price)
+
+    def amount_for(self, value: Decimal, price: Decimal) -> Decimal:
+        """The amount worth ``value`` of :attr:`margin_asset` at ``price`` (the inverse of
+        :meth:`value`, computed without rounding one unit's value first)."""
+        if self.inverse:
+            return value * price / self.contract_size
+        return value / (self.contract_size * price)
 
     def precision_problem(self, amount: Decimal, price: Decimal | None) -> str | None:
         """Why the venue would refuse this amount/price, or ``None`` when it is acceptable."""

@@ -3,10 +3,15 @@
 Modes (``SizingConfig.mode``):
 
 * ``fixed_quote``: ``value`` quote currency of margin (spot: of cost); the position's
-  notional is ``value × leverage``.
-* ``fixed_base``: ``value`` base units (crypto) or lots (MetaTrader).
+  notional is ``value × leverage``. On an inverse (coin-margined) market margin is in the
+  base coin, so ``value`` is in that coin (0.01 = 0.01 BTC of margin on BTCUSD_PERP).
+* ``fixed_base``: ``value`` base units (crypto), lots (MetaTrader) or contracts (inverse).
 * ``percent_balance``: ``value`` % of the free balance as margin, × leverage.
 * ``risk_percent``: the loss if the stop is hit is ``value`` % of the balance; needs a stop.
+
+Balances, ``max_notional`` and the results' ``notional``/``margin``/``risk`` are in the
+market's margin asset (:attr:`Market.margin_asset`: the quote currency, or the base coin on
+an inverse market, where one contract is worth ``contract_size / price`` coins).
 
 Then caps apply (max leverage, max position, max notional, the venue's max amount, what the
 balance can carry), the amount is rounded DOWN to the venue's step and prices to its tick.
@@ -104,7 +109,10 @@ def effective_leverage(config: SizingConfig, market: Market, signal_leverage: in
 
 
 def loss_per_unit(market: Market, entry: Decimal, stop: Decimal) -> Decimal:
-    """Account-currency loss per unit of amount if price moves from entry to stop."""
+    """Account-currency loss per unit of amount if price moves from entry to stop
+    (inverse: coins, ``contract_size × |1/entry − 1/stop|`` per contract)."""
+    if market.inverse:
+        return market.contract_size * abs(entry - stop) / (entry * stop)
     distance = abs(entry - stop)
     if market.tick_value is not None:
         return distance / market.price_tick * market.tick_value
@@ -124,6 +132,7 @@ def size_order(
 ) -> SizeResult:
     """Size one order. ``balance`` is the free balance in the quote/account currency;
     ``current_position`` is what this follow already holds on the symbol (for max_position).
+    On an inverse market ``balance`` is in the margin coin and the amount is in contracts.
     """
     if not market.active:
         return SizingSkip(SkipReason.MARKET_INACTIVE, f"{market.symbol} is not trading")
@@ -139,7 +148,6 @@ def size_order(
                 f"stop {stop} is not on the losing side of entry {price} for a {side} trade",
             )
     leverage = effective_leverage(config, market, signal_leverage)
-    unit_value = price * market.contract_size
     capped_by: list[str] = []
 
     if config.mode is SizingMode.RISK_PERCENT:
@@ -156,11 +164,11 @@ def size_order(
             if balance <= 0:
                 return SizingSkip(SkipReason.NO_BALANCE, "no free balance")
             margin = balance * config.value / HUNDRED
-        raw = margin * leverage / unit_value
+        raw = market.amount_for(margin * leverage, price)
 
     caps: list[tuple[str, Decimal]] = []
     if config.max_notional is not None:
-        caps.append(("max_notional", config.max_notional / unit_value))
+        caps.append(("max_notional", market.amount_for(config.max_notional, price)))
     if config.max_position is not None:
         room = config.max_position - abs(current_position)
         if room <= 0:
@@ -172,7 +180,7 @@ def size_order(
     if market.max_amount is not None:
         caps.append(("venue_max_amount", market.max_amount))
     usable = balance * (HUNDRED - config.fee_reserve_percent) / HUNDRED
-    caps.append(("balance", max(usable, ZERO) * leverage / unit_value))
+    caps.append(("balance", market.amount_for(max(usable, ZERO) * leverage, price)))
     amount = raw
     for name, cap in caps:
         if cap < amount:
@@ -186,13 +194,13 @@ def size_order(
             f"size {amount} is below the minimum {market.min_amount} "
             f"(step {market.amount_step}) for {market.symbol}",
         )
-    notional = market.notional(amount, price)
-    if notional < market.min_notional:
+    face = market.notional(amount, price)  # the venue's minimum is in the quote currency
+    if face < market.min_notional:
         return SizingSkip(
             SkipReason.BELOW_MIN_NOTIONAL,
-            f"order value {notional} is below the minimum {market.min_notional} "
-            f"for {market.symbol}",
+            f"order value {face} is below the minimum {market.min_notional} for {market.symbol}",
         )
+    notional = market.value(amount, price)
     risk = amount * loss_per_unit(market, price, stop) if stop is not None else None
     return Sized(
         amount=amount,

@@ -94,7 +94,7 @@ async def decide(
             return guard.reason
         if guard is not None:
             return guard
-    balance = balances.get(market.quote)
+    balance = balances.get(market.margin_asset)  # inverse (coin-margined): the base coin
     if balance is None and len(balances) == 1:
         balance = next(iter(balances.values()))
     plan = plan_entry(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -204,8 +204,16 @@ class ExitDesk:
         if amount <= 0 or action.leg is None:
             return None
         side = OrderSide.SELL if position.side == Side.LONG.value else OrderSide.BUY
+        reference = action.level
+        if reference is None:  # a close with no level (by hand, an update): the market then
+            reference = await _fresh_mark(session, position, self._now())
         intent = OrderIntent(
-            action.leg, side, VenueOrderType.MARKET, amount, reduce_only=reduce_only
+            action.leg,
+            side,
+            VenueOrderType.MARKET,
+            amount,
+            reduce_only=reduce_only,
+            reference_price=reference,
         )
         order = NewOrder(
             position.execution_id, position.connection_id, position.symbol, intent, max_len
@@ -280,6 +288,22 @@ def _exit_amount(action: Action, held: Decimal, released: Released) -> tuple[Dec
         # Everything that is still held; reduce-only caps it if a resting stop fires too.
         return held, None
     return min(action.amount, held), None
+
+
+MARK_FRESH = timedelta(seconds=60)
+"""A monitor's mark older than this is no reference for a market exit's slippage."""
+
+
+async def _fresh_mark(session: AsyncSession, position: m.Position, now: datetime) -> Decimal | None:
+    """The monitor's last price of the position's symbol, if it is fresh."""
+    price: Decimal | None = await session.scalar(
+        select(m.MarkPrice.price).where(
+            m.MarkPrice.connection_id == position.connection_id,
+            m.MarkPrice.symbol == position.symbol,
+            m.MarkPrice.at >= now - MARK_FRESH,
+        )
+    )
+    return price
 
 
 def _describe(action: Action, context: dict[str, Any] | None) -> dict[str, Any]:

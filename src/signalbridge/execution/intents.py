@@ -66,6 +66,7 @@ async def write_intents(
             "price": o.intent.price,
             "stop_price": o.intent.stop_price,
             "reduce_only": o.intent.reduce_only,
+            "reference_price": o.intent.reference_price,
             "status": status,
             "sent_at": sent_at,
         }
@@ -174,17 +175,18 @@ async def claim_executions(session: AsyncSession, ids: Sequence[int], now: datet
 
 
 async def _set_contract_sizes(session: AsyncSession, planned: Sequence[Planned]) -> None:
-    """Record the contract size of the planned executions that are not 1 (one executemany)."""
+    """Record the contract size of the planned executions that are not 1, and the coin an
+    inverse market counts PnL in (one executemany)."""
     params = [
-        {"b_id": p.execution_id, "b_size": size}
+        {"b_id": p.execution_id, "b_size": size, "b_asset": p.plan.pnl_asset}
         for p in planned
-        if (size := contract_size_of(p.plan)) is not None
+        if (size := contract_size_of(p.plan)) is not None or p.plan.pnl_asset is not None
     ]
     if params:
         table: Any = m.Execution.__table__
         await session.execute(
             update(table)
             .where(table.c.id == bindparam("b_id"))
-            .values(contract_size=bindparam("b_size")),
+            .values(contract_size=bindparam("b_size"), pnl_asset=bindparam("b_asset")),
             params,
         )

@@ -34,6 +34,7 @@ from signalbridge.domain.management import (
     Precision,
 )
 from signalbridge.execution.exits import ExitDesk, resting_roles
+from signalbridge.execution.marks import MarkBook
 from signalbridge.execution.pool import AdapterPool
 from signalbridge.execution.position_index import PositionIndex, Tracked
 from signalbridge.execution.protection import Holder
@@ -42,6 +43,8 @@ from signalbridge.execution.views import execution_legs, lenient_view_of
 from signalbridge.integrations.errors import IntegrationError
 from signalbridge.store import models as m
 from signalbridge.store.types import utcnow
+from signalbridge.venues.base import Ticker
+from signalbridge.venues.streams import PriceStreams
 
 log = structlog.get_logger("signalbridge.monitor")
 
@@ -56,6 +59,7 @@ class MonitorReport:
     positions: int = 0
     reloaded: int = 0
     ticker_calls: int = 0
+    streamed: int = 0  # prices taken from a venue's stream (no REST request)
     triggered: int = 0
     actions: int = 0
     orders: int = 0
@@ -74,12 +78,15 @@ class PositionMonitor:
         *,
         now: Callable[[], datetime] = utcnow,
         resting_grace: timedelta = timedelta(seconds=10),
+        streams: PriceStreams | None = None,
     ) -> None:
         self._sessions = sessions
         self._pool = pool
+        self._streams = streams  # asked first; REST for what they lack (venues/streams.py)
         self._now = now
         self.desk = ExitDesk(sessions, pool, orders, now=now)
         self.index = PositionIndex()
+        self.marks = MarkBook(sessions, now=now)  # unrealised PnL is marked to these
         self._marker: tuple[int, datetime | None, datetime | None] | None = None
         self._since: datetime | None = None
         # How long a resting order whose level the price reached is left to the venue.
@@ -107,6 +114,7 @@ class PositionMonitor:
                         waiting.add(item.position_id)
                         continue
                     await self._act(item, actions, "monitor", {"price": str(price)}, report)
+        await self.marks.record(dict(zip(per_connection, prices, strict=True)))
         # A level the price left again starts a fresh grace period when it is reached again.
         for position_id in self._due_since.keys() - waiting:
             del self._due_since[position_id]
@@ -118,14 +126,18 @@ class PositionMonitor:
     async def _prices(
         self, connection_id: int, symbols: list[str], report: MonitorReport
     ) -> dict[str, Decimal]:
-        """One batched ticker request for every symbol this connection holds positions in."""
+        """Fresh streamed prices first, then one batched ticker request for the rest."""
+        tickers: dict[str, Ticker] = {}
         try:
             live = await self._pool.get(connection_id)
-            report.ticker_calls += 1
-            tickers = await live.read(lambda: live.adapter.fetch_tickers(symbols))
-        except IntegrationError as exc:
+            tickers = self._streams.latest(live.adapter, symbols) if self._streams else {}
+            report.streamed += len(tickers)
+            rest = [s for s in symbols if s not in tickers]
+            if rest:
+                report.ticker_calls += 1
+                tickers.update(await live.read(lambda: live.adapter.fetch_tickers(rest)))
+        except IntegrationError as exc:  # the streamed prices still count
             report.errors.append(f"connection {connection_id}: {exc.message}")
-            return {}
         return {s: t.last for s, t in tickers.items() if s in symbols}
 
     async def _act(

@@ -55,6 +55,10 @@ class OrderIntent:
     price: Decimal | None = None
     stop_price: Decimal | None = None
     reduce_only: bool = False
+    #: The price this order is meant to get (the signal's entry level; for a market entry
+    #: the ticker price it was sized at; for an exit the level that triggered it): its
+    #: slippage is measured against it (execution/quality.py).
+    reference_price: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +67,8 @@ class Plan:
     leverage: int
     sized: Sized
     contract_size: Decimal = Decimal(1)
+    #: Inverse (coin-margined) markets: the base coin PnL and fees are counted in.
+    pnl_asset: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +171,8 @@ def plan_entry(
         )
         if isinstance(sized, SizingSkip):
             return Skip(sized.detail)
-        order = OrderIntent("e0", side, VenueOrderType.MARKET, sized.amount)
-        return Plan((order,), sized.leverage, sized, market.contract_size)
+        order = OrderIntent("e0", side, VenueOrderType.MARKET, sized.amount, reference_price=price)
+        return Plan((order,), sized.leverage, sized, market.contract_size, pnl_asset_of(market))
     zone = signal.entry
     # Waiting for the price to come back into the zone is a limit; waiting for a breakout
     # beyond the market is a stop order.
@@ -195,10 +201,16 @@ def plan_entry(
             amount,
             price=None if breakout else market.round_price(level),
             stop_price=market.round_price(level) if breakout else None,
+            reference_price=level,
         )
         for i, (level, amount) in enumerate(legs)
     )
-    return Plan(orders, sized.leverage, sized, market.contract_size)
+    return Plan(orders, sized.leverage, sized, market.contract_size, pnl_asset_of(market))
+
+
+def pnl_asset_of(market: Market) -> str | None:
+    """What an execution on ``market`` counts its PnL in, when not the quote currency."""
+    return market.margin_asset if market.inverse else None
 
 
 def _ladder(low: Decimal, high: Decimal, count: int, long: bool) -> list[Decimal]:

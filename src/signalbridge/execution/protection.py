@@ -50,6 +50,9 @@ LIVE = (
     m.OrderStatus.PARTIALLY_FILLED,
 )
 _CHUNK = 500
+#: The ``error`` of a protective order the position sync found cancelled by hand on the
+#: venue; with ``on_manual_cancel: leave`` its role is not placed again.
+HAND_CANCELLED = "cancelled by hand on the venue"
 
 
 # --- what should rest (pure) ---------------------------------------------------------------
@@ -134,6 +137,8 @@ class Snapshot:
     live: dict[int, dict[int, Resting]] = field(default_factory=dict)
     extra: dict[int, list[Resting]] = field(default_factory=dict)
     latest: dict[int, dict[int, int]] = field(default_factory=dict)
+    #: Roles whose newest order was cancelled by hand on the venue, per execution.
+    by_hand: dict[int, set[int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -200,6 +205,7 @@ class ProtectionDesk:
                         m.Order.stop_price,
                         m.Order.amount,
                         m.Order.filled,
+                        m.Order.error,
                     )
                     .where(
                         m.Order.execution_id.in_(ids[start : start + _CHUNK]),
@@ -207,12 +213,18 @@ class ProtectionDesk:
                     )
                     .order_by(m.Order.id)
                 )
-                for order_id, execution_id, leg, status, trigger, amount, filled in rows.all():
+                for order_id, execution_id, leg, status, trigger, amount, filled, error in rows:
                     parsed = resting_leg(leg)
                     if parsed is None:
                         continue
                     role, generation = parsed
                     latest = snap.latest.setdefault(execution_id, {})
+                    if generation >= latest.get(role, 0):
+                        hand = snap.by_hand.setdefault(execution_id, set())
+                        if error == HAND_CANCELLED:
+                            hand.add(role)
+                        else:
+                            hand.discard(role)
                     latest[role] = max(latest.get(role, 0), generation)
                     if status not in LIVE:
                         continue
@@ -276,6 +288,9 @@ class ProtectionDesk:
                 stale.order_id, "a newer protective order rests", "protective_canceled"
             )
         settled = True
+        if holder.view.settings.on_manual_cancel == "leave":
+            # Cancelled by hand and the follow says leave it: the monitor enforces the level.
+            want = {r: g for r, g in want.items() if r not in snap.by_hand.get(execution_id, ())}
         for role in sorted(set(want) | set(have)):
             need, old = want.get(role), have.get(role)
             if old is not None and need is not None and old.fits(need):
@@ -328,7 +343,13 @@ class ProtectionDesk:
             stop_leg(generation) if guard.role == STOP_ROLE else target_leg(guard.role, generation)
         )
         intent = OrderIntent(
-            leg, exit_side, guard.type, guard.amount, stop_price=guard.trigger, reduce_only=True
+            leg,
+            exit_side,
+            guard.type,
+            guard.amount,
+            stop_price=guard.trigger,
+            reduce_only=True,
+            reference_price=guard.trigger,
         )
         order = NewOrder(holder.execution_id, holder.connection_id, holder.symbol, intent, max_len)
         async with self._sessions() as session, session.begin():

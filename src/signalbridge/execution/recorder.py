@@ -4,7 +4,11 @@ A position is always *derived* from its execution's filled orders (entries ``e0`
 open it; every other leg is a reduce-only exit), so recording the same fill twice, or in
 any order, gives the same position: amount, average entry, fees and realised PnL. Fees are
 kept as the venue reports them (amount and asset, per order); one paid in the coin bought
-is no longer held (:mod:`net_amount`).
+is no longer held (:mod:`net_amount`). The PnL arithmetic, linear and inverse, is
+:mod:`signalbridge.domain.pnl`'s: an inverse (coin-margined) position, marked so by its
+``inverse`` and ``pnl_asset`` columns, counts its amount in contracts and its PnL and fees
+in ``pnl_asset``. Realised PnL includes the funding recorded on the position
+(:mod:`signalbridge.execution.funding`).
 """
 
 from __future__ import annotations
@@ -21,13 +25,20 @@ from sqlalchemy.orm.util import identity_key
 
 from signalbridge.domain.legs import is_entry_leg, target_index
 from signalbridge.domain.market import tidy
-from signalbridge.execution.net_amount import fees_json, fill_fees, stored_fees
+from signalbridge.domain.pnl import Contract, average_entry, price_pnl
+from signalbridge.execution.net_amount import (
+    FillFees,
+    fees_json,
+    fill_fees,
+    pair_of,
+    stored_fees,
+)
 from signalbridge.notifications import emit as notify
 from signalbridge.store import models as m
 from signalbridge.store.db import insert_ignore_many
 from signalbridge.store.types import utcnow
+from signalbridge.venues.base import Fee, VenueOrder
 from signalbridge.venues.base import OrderStatus as VenueStatus
-from signalbridge.venues.base import VenueOrder
 
 _STATUS = {
     VenueStatus.OPEN: m.OrderStatus.OPEN,
@@ -213,24 +224,29 @@ def book(
     long: bool,
     contract_size: Decimal = Decimal(1),
     step: Decimal | None = None,
+    *,
+    inverse: bool = False,
 ) -> Book | None:
     """Pure accounting of one execution's fills; ``None`` while no entry has filled.
 
     What is held is what the entries filled, less fees paid in the base asset, less what
     the exits sold. With the market's amount ``step`` known (recorded when an exit is
     written), a remainder below one step is dust that cannot be sold: the position is closed.
+    ``inverse``: amounts are contracts of ``contract_size`` quote units, the entry is their
+    harmonic mean and PnL is in the base coin (:mod:`signalbridge.domain.pnl`); fees are
+    then worth what the fills say, in that coin.
     """
     entries = [f for f in fills if f.filled > 0 and is_entry_leg(f.leg)]
     exits = [f for f in fills if f.filled > 0 and not is_entry_leg(f.leg)]
     opened = sum((f.filled for f in entries), ZERO)
     if opened <= 0:
         return None
-    entry_price = exact(sum((f.filled * f.price for f in entries), ZERO) / opened)
+    entry_price = exact(average_entry(((f.filled, f.price) for f in entries), inverse))
     closed = sum((f.filled for f in exits), ZERO)
     held = max(opened - sum((f.held_fee for f in (*entries, *exits)), ZERO) - closed, ZERO)
     dust = held if step and held < step else ZERO
-    sign = 1 if long else -1
-    gross = sum(((f.price - entry_price) * f.filled * sign for f in exits), ZERO) * contract_size
+    contract = Contract(contract_size, inverse)
+    gross = sum((price_pnl(long, entry_price, f.price, f.filled, contract) for f in exits), ZERO)
     fees = sum((f.fee for f in (*entries, *exits)), ZERO)
     tp_hits = max((target_index(f.leg) or 0 for f in exits), default=0)
     return Book(
@@ -245,11 +261,44 @@ def book(
 
 
 def unrealised_pnl(
-    side: str, entry_price: Decimal, amount: Decimal, price: Decimal, contract_size: Decimal
+    side: str,
+    entry_price: Decimal,
+    amount: Decimal,
+    price: Decimal,
+    contract_size: Decimal,
+    *,
+    inverse: bool = False,
 ) -> Decimal:
-    """Open profit of what is left of a position at ``price``, before exit fees."""
-    sign = 1 if side == "long" else -1
-    return exact((price - entry_price) * amount * contract_size * sign)
+    """Open profit of what is left of a position at ``price``, before exit fees (in the
+    quote currency; in the base coin when ``inverse``)."""
+    contract = Contract(contract_size, inverse)
+    return exact(price_pnl(side == "long", entry_price, price, amount, contract))
+
+
+def position_fees(
+    fees: Iterable[Fee],
+    symbol: str,
+    price: Decimal,
+    *,
+    contract_size: Decimal = Decimal(1),
+    inverse: bool = False,
+    pnl_asset: str | None = None,
+) -> FillFees:
+    """What one fill's ``fees`` cost a position, in its PnL asset, and hold back of it.
+
+    Linear with amounts in base units (contract size 1): :func:`fill_fees` (spot fees in
+    the coin bought are no longer held). Amounts in contracts or lots hold nothing back
+    (a fee in the base coin is not taken from a count of contracts). Inverse: fees in the
+    PnL asset (the base coin) are worth their amount; any other asset is not valued.
+    """
+    if inverse:
+        asset = pnl_asset or (pair_of(symbol) or ("",))[0]
+        worth = sum((f.amount for f in fees if f.asset in (asset, "")), ZERO)
+        return FillFees(worth, ZERO)
+    paid = fill_fees(fees, symbol, price)
+    if contract_size != 1:
+        return FillFees(paid.quote, ZERO)
+    return paid
 
 
 async def refresh_position(
@@ -274,11 +323,16 @@ async def refresh_positions(
     *,
     contract_size: Decimal | None = None,
 ) -> None:
-    """:func:`refresh_position` for many executions with a fixed number of statements."""
+    """:func:`refresh_position` for many executions with a fixed number of statements.
+
+    An existing position keeps its ``inverse``/``pnl_asset`` marks and its funding: its
+    realised PnL is what the fills say plus that funding."""
     await session.flush()
-    fills: dict[int, list[Fill]] = {e: [] for e in execution_ids}
+    raw: dict[int, list[tuple[str, Decimal, Decimal, list[Fee], str]]] = {
+        e: [] for e in execution_ids
+    }
     orders: Any = m.Order.__table__
-    for chunk in _chunks(list(fills)):
+    for chunk in _chunks(list(raw)):
         rows = await session.execute(
             select(
                 orders.c.execution_id,
@@ -294,20 +348,32 @@ async def refresh_positions(
         )
         for execution_id, leg, filled, average, price, fee, asset, listed, symbol in rows.all():
             at = average or price or ZERO
-            paid = fill_fees(stored_fees(listed, fee, asset), symbol, at)
-            fills[execution_id].append(Fill(leg, filled, at, paid.quote, paid.held))
-    executions = await get_rows(session, m.Execution, list(fills))
+            raw[execution_id].append((leg, filled, at, stored_fees(listed, fee, asset), symbol))
+    executions = await get_rows(session, m.Execution, list(raw))
     signals = await get_rows(session, m.Signal, sorted({x.signal_id for x in executions.values()}))
+    known = await _positions(session, [e for e in raw if raw[e]])
     books: dict[int, Book] = {}
     inserts: list[dict[str, object]] = []
-    for execution_id in fills:
+    for execution_id, filled_orders in raw.items():
         execution = executions[execution_id]
         signal = signals[execution.signal_id]
         size = contract_size or execution.contract_size or Decimal(1)
-        result = book(fills[execution_id], signal.side == "long", size, execution.amount_step)
+        position = known.get(execution_id)
+        # A new position takes its marks from the plan (executions.pnl_asset: inverse).
+        inverse = position.inverse if position is not None else execution.pnl_asset is not None
+        asset = position.pnl_asset if position is not None else execution.pnl_asset
+        fills = []
+        for leg, filled, at, fees, symbol in filled_orders:
+            paid = position_fees(
+                fees, symbol, at, contract_size=size, inverse=inverse, pnl_asset=asset
+            )
+            fills.append(Fill(leg, filled, at, paid.quote, paid.held))
+        result = book(fills, signal.side == "long", size, execution.amount_step, inverse=inverse)
         if result is None:
             continue
         books[execution_id] = result
+        if position is not None:
+            continue
         inserts.append(
             {
                 "execution_id": execution_id,
@@ -322,6 +388,8 @@ async def refresh_positions(
                 "fees": result.fees,
                 "realized_pnl": result.realized_pnl,
                 "tp_hits": result.tp_hits,
+                "inverse": inverse,
+                "pnl_asset": asset,
                 "opened_at": now,
             }
         )
@@ -330,22 +398,25 @@ async def refresh_positions(
             session, m.Position, inserts, ("execution_id",), returning=("execution_id",)
         )
     )
-    existing = [e for e in books if e not in created]
+    # Created by someone else since the look above (a concurrent refresh): read now.
+    raced = [e for e in books if e not in created and e not in known]
+    known.update(await _positions(session, raced))
     closed: list[m.Position] = []
-    for chunk in _chunks(existing):
-        for position in (
-            await session.scalars(select(m.Position).where(m.Position.execution_id.in_(chunk)))
-        ).all():
-            result = books[position.execution_id]
-            position.amount = result.amount
-            position.entry_price = result.entry_price
-            position.fees = result.fees
-            position.realized_pnl = result.realized_pnl
-            position.tp_hits = max(position.tp_hits, result.tp_hits)
-            if result.closed and position.status != m.PositionStatus.CLOSED:
-                position.status = m.PositionStatus.CLOSED
-                position.closed_at = now
-                closed.append(position)
+    for execution_id, result in books.items():
+        position = known.get(execution_id)
+        if position is None or execution_id in created:
+            continue
+        position.amount = result.amount
+        position.entry_price = result.entry_price
+        position.fees = result.fees
+        position.realized_pnl = exact(result.realized_pnl + (position.funding or ZERO))
+        position.tp_hits = max(position.tp_hits, result.tp_hits)
+        if result.closed and position.status != m.PositionStatus.CLOSED:
+            position.status = m.PositionStatus.CLOSED
+            position.closed_at = now
+            # Our own exits; the position sync marks what closed outside SignalBridge.
+            position.close_reason = position.close_reason or "exit"
+            closed.append(position)
     for execution_id, result in books.items():
         execution = executions[execution_id]
         if execution.status in m.ExecutionStatus.NOT_STARTED:
@@ -354,6 +425,16 @@ async def refresh_positions(
             execution.status = m.ExecutionStatus.CLOSED
             execution.reason = "position closed"
     await notify.positions_closed(session, closed)  # with the fill that closed them
+
+
+async def _positions(session: AsyncSession, execution_ids: list[int]) -> dict[int, m.Position]:
+    """The positions of these executions that exist, by execution id."""
+    found: dict[int, m.Position] = {}
+    for chunk in _chunks(execution_ids):
+        query = select(m.Position).where(m.Position.execution_id.in_(chunk))
+        for position in (await session.scalars(query)).all():
+            found[position.execution_id] = position
+    return found
 
 
 _CHUNK = 500

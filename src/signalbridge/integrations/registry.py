@@ -13,6 +13,7 @@ secret itself, never its ``**********`` display form.
 from __future__ import annotations
 
 import builtins
+import importlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -49,6 +50,30 @@ class AdapterConfigError(ValueError):
         lines = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         super().__init__(f"invalid {kind} {type_!r} configuration: {lines}")
         self.errors = errors
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """A factory named by its module and attribute, imported when first used.
+
+    Registering costs nothing until a connection of that type is built: ccxt alone takes
+    about a second to import, which every process start (CLI, worker, serve) would pay.
+    Attributes (``from_config``, ``type``) are read from the loaded factory.
+    """
+
+    module: str
+    name: str
+
+    def load(self) -> Any:
+        return getattr(importlib.import_module(self.module), self.name)
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__"):  # copy, pickle and dataclass machinery: not the factory's
+            raise AttributeError(attr)
+        return getattr(self.load(), attr)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.load()(*args, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -89,7 +114,8 @@ class AdapterRegistry:
             )
         key = (kind, type_)
         existing = self._specs.get(key)
-        if existing is not None and not replace and existing.factory is not factory:
+        same = existing is not None and (existing.factory is factory or existing.factory == factory)
+        if existing is not None and not replace and not same:
             raise ValueError(f"{kind} type {type_!r} is already registered")
         spec = AdapterSpec(kind, type_, factory, config_schema, tuple(secret_fields), description)
         self._specs[key] = spec

@@ -13,11 +13,12 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import structlog
-from sqlalchemy import select
 from taskiq.api import run_receiver_task
 
 from signalbridge.bootstrap import Container
 from signalbridge.channels.telegram.client import BotApi
+from signalbridge.execution.funding import FundingSync
+from signalbridge.execution.position_sync import PositionSync, SyncReport
 from signalbridge.execution.reconcile import reconcile_all
 from signalbridge.jobs.payments_reconcile import reconcile_job
 from signalbridge.jobs.polling import default_owner, polling_runner
@@ -26,7 +27,6 @@ from signalbridge.jobs.tasks import register_tasks
 from signalbridge.notifications.runner import NotificationRunner
 from signalbridge.notifications.sender import TelegramLimits
 from signalbridge.services.entitlement_notices import NoticeReport, send_notices
-from signalbridge.store import models as m
 
 log = structlog.get_logger("signalbridge.runtime")
 
@@ -67,7 +67,14 @@ class Platform:
             container.ai_parsing,
         )
         self._tasks: list[asyncio.Task[None]] = []
-        self._sync_after = 0  # order sync pages through the resting orders by id
+        desk = container.monitor.desk
+        # The monitor's tick and the syncs' comparisons take turns (the venues are read
+        # outside it): a stop the monitor is cancelling must not look cancelled by hand.
+        self._books = asyncio.Lock()
+        #: Positions and orders against the venue's, one batch per connection.
+        self.position_sync = PositionSync(
+            self.engine, canceller=desk.canceller, guards=desk.guards, books=self._books
+        )
 
     async def start(self) -> None:
         await self.container.queue.startup()
@@ -80,8 +87,13 @@ class Platform:
             s = self.container.settings
             self._every(s.sweep_interval_seconds, self.sweep_once)
             self._every(s.order_sync_seconds, self.sync_open_orders)
+            if s.position_sync_seconds > 0:
+                self._every(s.position_sync_seconds, self.sync_positions)
             self._every(s.paper_tick_seconds, self.tick_paper)
             self._every(s.monitor_seconds, self.monitor_once)
+            if s.funding_sync_seconds > 0:  # funding into realised PnL (execution/funding.py)
+                funding = FundingSync(self.container.sessions, self.container.adapter_pool)
+                self._every(s.funding_sync_seconds, funding.run_once)
             self._every(s.poll_interval_seconds, polling_runner(self.container).run_once)
             self._every(s.entitlement_job_seconds, self.entitlement_notices)
             payments = reconcile_job(self.container)  # None: payments_reconcile_seconds 0
@@ -125,29 +137,20 @@ class Platform:
             stuck_after=timedelta(seconds=s.stuck_after_seconds),
         )
 
-    async def sync_open_orders(self, page: int = 1000) -> int:
-        """Ask the venue about resting orders, ``page`` at a time in id order, wrapping
-        round: fills are recorded as they happen, however many orders rest."""
-        async with self.container.sessions() as session:
-            ids = (
-                await session.scalars(
-                    select(m.Order.id)
-                    .where(
-                        m.Order.status.in_((m.OrderStatus.OPEN, m.OrderStatus.PARTIALLY_FILLED)),
-                        m.Order.id > self._sync_after,
-                    )
-                    .order_by(m.Order.id)
-                    .limit(page)
-                )
-            ).all()
-        self._sync_after = ids[-1] if len(ids) == page else 0
-        for order_id in ids:
-            await self.engine.reconcile(order_id)
-        return len(ids)
+    async def sync_open_orders(self) -> int:
+        """Ask each venue for its open orders in one request per connection; only orders
+        the list does not show are looked up one by one (they may have filled)."""
+        return await self.position_sync.orders.run_once()
+
+    async def sync_positions(self) -> SyncReport:
+        """One position sync: each connection's positions and open orders in one batch,
+        compared with ours (closed outside, cancelled by hand, foreign positions)."""
+        return await self.position_sync.run_once()
 
     async def monitor_once(self) -> None:
         """One position-monitor tick: batched prices, SL/TP/trailing/break-even exits."""
-        await self.container.monitor.run_once()
+        async with self._books:
+            await self.container.monitor.run_once()
 
     async def entitlement_notices(self) -> NoticeReport:
         """Reminders before a plan's period ends and notices when one ends, each once."""

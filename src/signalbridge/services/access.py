@@ -48,6 +48,7 @@ Entity = Literal[
     "execution",
     "order",
     "position",
+    "foreign_position",
     "execution_log",
     "audit",
     "user",
@@ -68,6 +69,7 @@ MODELS: dict[Entity, type[Any]] = {
     "execution": m.Execution,
     "order": m.Order,
     "position": m.Position,
+    "foreign_position": m.ForeignPosition,
     "execution_log": m.ExecutionLog,
     "audit": m.AuditEntry,
     "user": m.User,
@@ -93,6 +95,7 @@ ROLES: dict[Entity, tuple[frozenset[str], frozenset[str], frozenset[str]]] = {
     "execution": (_EVERYONE, _NOBODY, _NOBODY),
     "order": (_EVERYONE, _NOBODY, _NOBODY),
     "position": (_EVERYONE, _NOBODY, _NOBODY),
+    "foreign_position": (_EVERYONE, _NOBODY, _NOBODY),
     "execution_log": (_EVERYONE, _NOBODY, _NOBODY),
     "audit": (_EVERYONE, _NOBODY, _NOBODY),
     "user": (_EVERYONE, _EVERYONE, _ADMINS),
@@ -112,6 +115,7 @@ _OPERATOR_READS_ALL = frozenset(
         "execution",
         "order",
         "position",
+        "foreign_position",
         "execution_log",
         "audit",
         "grant",
@@ -193,7 +197,7 @@ def _owned(entity: Entity, user_id: int) -> ColumnElement[bool]:
     mine = owned_connections(user_id)
     if entity == "connection":
         return m.ExecutionConnection.owner_id == user_id
-    if entity in ("follow", "execution", "order", "position"):
+    if entity in ("follow", "execution", "order", "position", "foreign_position"):
         column: ColumnElement[bool] = MODELS[entity].connection_id.in_(mine)
         return column
     if entity == "execution_log":

@@ -132,7 +132,7 @@ async def read_market(live: Connected, symbol: str) -> Look:
             return None, None, None
         ticker = (await adapter.fetch_tickers([symbol])).get(symbol)
         balances = await adapter.fetch_balance()
-        balance = balances.get(market.quote)
+        balance = balances.get(market.margin_asset)  # the base coin on inverse markets
         if balance is None and len(balances) == 1:
             balance = next(iter(balances.values()))
         return (

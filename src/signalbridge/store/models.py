@@ -452,6 +452,9 @@ class Execution(Timestamps, Base):
     #: Base units per amount unit of the market it trades (100,000 for a forex lot), set
     #: when planned; values the position's PnL. NULL means 1 (crypto).
     contract_size: Mapped[Decimal | None] = mapped_column(nullable=True)
+    #: Set when planned on an inverse (coin-margined) market: the base coin its position
+    #: counts PnL and fees in (``positions.inverse`` / ``pnl_asset``). NULL: the quote.
+    pnl_asset: Mapped[str | None] = mapped_column(String(20), nullable=True)
     #: The market's amount step, recorded when an exit is written: what a full exit leaves
     #: below one step (spot fee dust) cannot be sold, so the position is closed with it.
     amount_step: Mapped[Decimal | None] = mapped_column(nullable=True)
@@ -498,6 +501,9 @@ class Order(Timestamps, Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     filled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: The price the order was meant to get when it was planned (the signal's entry, or the
+    #: market price then for a market order): slippage is the fill against it.
+    reference_price: Mapped[Decimal | None] = mapped_column(nullable=True)
 
 
 class PositionStatus:
@@ -525,8 +531,51 @@ class Position(Timestamps, Base):
     status: Mapped[str] = mapped_column(String(8), default=PositionStatus.OPEN)
     realized_pnl: Mapped[Decimal] = mapped_column(default=Decimal(0))
     fees: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    #: Funding paid (negative) or received (positive) while open, where the venue reports
+    #: it; realised PnL includes it (execution/pnl.py).
+    funding: Mapped[Decimal] = mapped_column(default=Decimal(0), server_default="0")
+    #: An inverse (coin-margined) contract: PnL is in the base coin, ``pnl_asset``.
+    inverse: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: The asset PnL and fees are counted in; None: the market's quote currency.
+    pnl_asset: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    #: Why it closed: ``exit`` (by SignalBridge's orders) or ``closed_outside`` (found
+    #: closed on the venue by the position sync: by hand or a liquidation); None while open.
+    close_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ForeignPosition(Base):
+    """A position the venue holds that SignalBridge did not open (position sync): reported,
+    never touched. ``gone_at`` is set when the venue no longer shows it."""
+
+    __tablename__ = "foreign_positions"
+    __table_args__ = (UniqueConstraint("connection_id", "symbol", "side"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("execution_connections.id", ondelete="CASCADE")
+    )
+    symbol: Mapped[str] = mapped_column(String(40))
+    side: Mapped[str] = mapped_column(String(8))
+    amount: Mapped[Decimal]
+    entry_price: Mapped[Decimal | None] = mapped_column(nullable=True)
+    unrealised_pnl: Mapped[Decimal | None] = mapped_column(nullable=True)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    gone_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class MarkPrice(Base):
+    """The last price the monitor saw for a symbol on a connection: unrealised PnL is
+    marked to it when read (one upsert per symbol per tick, not one per position)."""
+
+    __tablename__ = "mark_prices"
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("execution_connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    symbol: Mapped[str] = mapped_column(String(40), primary_key=True)
+    price: Mapped[Decimal]
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class ExecutionLog(Base):

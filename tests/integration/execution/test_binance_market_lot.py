@@ -15,7 +15,7 @@ from tests.fakes.binance import FakeBinance, binance_server, fake_binance  # noq
 from tests.integration.execution.binance_rig import D, adapter, market
 
 from signalbridge.integrations import errors as sb
-from signalbridge.venues.base import OrderSide, OrderStatus, part_client_order_id
+from signalbridge.venues.base import Fee, OrderSide, OrderStatus, part_client_order_id
 from signalbridge.venues.ccxt.adapter import CcxtAdapter
 
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
@@ -84,6 +84,8 @@ async def test_a_large_market_order_is_split_under_the_cap(
     assert "MARKET_LOT_SIZE" in placed.raw["split"]["reason"]
     found = await linear.fetch_order("BTC/USDT", "sb-1-e0")
     assert (found.amount, found.filled, found.status) == (D(250), D(250), OrderStatus.FILLED)
+    # Every part's commission, also when found by lookup: 250 × 50,000 × 0.05 % (taker).
+    assert placed.fees == found.fees == (Fee(D(6250), "USDT"),)
     [position] = await linear.fetch_positions()
     assert position.amount == D(250)
     # The exit of the whole position is split the same way.

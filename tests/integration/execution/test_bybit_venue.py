@@ -6,14 +6,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
-from tests.fakes.bybit import FakeBybit, running_fake_bybit
+from tests.fakes.bybit import FakeBybit, bybit_server, fake_bybit  # noqa: F401
 from tests.fakes.loopback import loopback_deps
 from tests.integration.execution.test_engine_fixtures import Rig
 
@@ -32,16 +32,9 @@ from signalbridge.venues.ccxt.adapter import WITHDRAW_REFUSAL, CcxtAdapter
 D = Decimal
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeBybit]:
-    with running_fake_bybit() as fake:
-        yield fake
-
-
 @pytest.fixture
-def fake(server: FakeBybit) -> FakeBybit:
-    server.reset()
-    return server
+def fake(fake_bybit: FakeBybit) -> FakeBybit:  # noqa: F811
+    return fake_bybit
 
 
 def make(fake: FakeBybit, market_type: str = "linear", **config: Any) -> CcxtAdapter:

@@ -211,7 +211,11 @@ async def test_linear_leverage_orders_and_positions(linear: CcxtAdapter, fake: F
     closed = await linear.create_order(close)
     assert closed.reduce_only and closed.status is OrderStatus.FILLED
     assert await linear.fetch_positions() == []
-    assert (await linear.fetch_balance())["USDT"].total == D(10010)
+    # Binance's standard USDⓈ-M taker rate, 0.05 % of each fill's notional, read from
+    # userTrades: 0.01 × 50,000 × 0.0005 = 0.25 in, 0.01 × 51,000 × 0.0005 = 0.255 out.
+    assert (order.fees, closed.fees) == ((Fee(D("0.25"), "USDT"),), (Fee(D("0.255"), "USDT"),))
+    # the wallet: 10,000 + the realised 10 − both commissions
+    assert (await linear.fetch_balance())["USDT"].total == D("10009.495")
 
 
 async def test_set_leverage(linear: CcxtAdapter, spot: CcxtAdapter, fake: FakeBinance) -> None:

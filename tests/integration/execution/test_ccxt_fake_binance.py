@@ -106,7 +106,8 @@ async def test_future_round_trip(future: Any, fake: FakeBinance) -> None:
     tickers = await future.fetch_tickers(["BTC/USDT:USDT", "ETH/USDT:USDT"])
     assert set(tickers) == {"BTC/USDT:USDT", "ETH/USDT:USDT"}
     balance = await future.fetch_balance()
-    assert balance["USDT"]["total"] == 10000
+    # the wallet paid the standard USDⓈ-M taker commission: 0.5 × 3000 × 0.05 % = 0.75 USDT
+    assert balance["USDT"]["total"] == 9999.25
     assert balance["USDT"]["used"] == 150  # 0.5 * 3000 / 10
     bids_asks = await future.fetch_bids_asks(["ETH/USDT:USDT"])
     assert bids_asks["ETH/USDT:USDT"]["bid"] == 3000

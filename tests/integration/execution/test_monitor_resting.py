@@ -237,20 +237,17 @@ async def test_opting_out_keeps_every_exit_with_the_monitor(harness: Harness) ->
     assert await venue_orders(rig) == []
 
 
-async def test_the_worker_order_sync_pages_through_resting_orders(harness: Harness) -> None:
+async def test_the_worker_order_sync_reads_one_list_per_connection(harness: Harness) -> None:
     rig, signal_id = await native_rig(harness)
     await venue_moves(rig, "61100")  # TP1 fills on the venue while no monitor runs
-    sync = rig.h.platform.sync_open_orders
-    assert await sync(page=1) == 1  # s1: still resting
-    assert by_leg(await rig.orders(signal_id))["t1g1"].status == "open"
-    assert await sync(page=1) == 1  # t1g1: the venue filled it
+    assert await rig.h.platform.sync_open_orders() == 2  # s1 listed, t1g1 looked up
     orders = by_leg(await rig.orders(signal_id))
+    assert orders["s1"].status == "open"
     assert orders["t1g1"].status == "filled"
     position = await rig.position(signal_id)
     assert position is not None and position.tp_hits == 1
     assert position.amount == orders["e0"].filled - orders["t1g1"].filled
-    assert await sync(page=1) == 0  # the end of the round
-    assert await sync(page=1) == 1  # and again from the start: s1
+    assert await rig.h.platform.sync_open_orders() == 1  # s1: still resting
 
 
 class Crash(BaseException):

@@ -162,7 +162,9 @@ async def test_xml_bombs_and_external_entities_are_refused(
     started = time.perf_counter()
     with pytest.raises(FeedRefused, match="refused"):
         await rig.poll(channel)
-    assert time.perf_counter() - started < 1.0
+    # Refused before any expansion: an expanded bomb takes minutes and gigabytes. The bound
+    # is loose on purpose (a loaded machine must not fail it); bench/ holds timings.
+    assert time.perf_counter() - started < 15.0
     assert await rig.messages(channel) == []
     assert canary.touched == 0
     assert (await rig.cursor(channel)).get("seen") is None  # the cursor did not move

@@ -359,9 +359,18 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/orders/{row_id}"): read("order"),
     ("GET", "/api/v1/positions"): listing("position", query="limit=1000"),
     ("GET", "/api/v1/positions/{row_id}"): read("position"),
+    # live PnL (web/routes/pnl.py): sums of the positions the caller sees, per execution
+    ("GET", "/api/v1/pnl"): listing("execution", query="group=execution"),
+    # foreign positions (execution/position_sync.py): reported per connection, never touched
+    ("GET", "/api/v1/foreign-positions"): listing("foreign_position", query="limit=1000"),
+    ("GET", "/api/v1/foreign-positions/{row_id}"): read("foreign_position"),
     ("GET", "/api/v1/execution-logs"): listing("execution_log", query="limit=1000"),
     ("GET", "/api/v1/execution-logs/{row_id}"): read("execution_log"),
     ("GET", "/api/v1/audit"): listing("audit", query="limit=1000"),
+    # execution quality (web/routes/quality.py): each order's figures are the orders list's
+    # rows; summaries are aggregates of the caller's orders (see world.shared, specifics)
+    ("GET", "/api/v1/execution-quality/orders"): listing("order", query="limit=1000"),
+    ("GET", "/api/v1/execution-quality"): listing("execution_quality"),
     # manual override (web/routes/override.py): an account's rows are changed by whoever
     # may change the account (its owner, an admin; an operator sees others' read-only:
     # 403); a channel's panic by its writers (staff). Once the world's connections are
@@ -616,6 +625,9 @@ class World:
             "execution": execs,
             "order": select(m.Order.id).where(m.Order.connection_id.in_(conns)),
             "position": select(m.Position.id).where(m.Position.connection_id.in_(conns)),
+            "foreign_position": select(m.ForeignPosition.id).where(
+                m.ForeignPosition.connection_id.in_(conns)
+            ),
             "execution_log": select(m.ExecutionLog.id).where(
                 m.ExecutionLog.execution_id.in_(execs)
             ),
@@ -730,6 +742,17 @@ async def build_world(h: Harness, provider: DoubleProvider) -> World:
             mine["token"] = token
     for user in USERS:
         world.rows[user]["notification_chat"] = await world.fresh("notification_chat", user)
+    async with h.container.sessions() as s, s.begin():  # what the position sync records
+        for user in USERS:
+            foreign = m.ForeignPosition(
+                connection_id=world.rows[user]["connection"],
+                symbol="ETH/USDT",
+                side="long",
+                amount=Decimal(1),
+            )
+            s.add(foreign)
+            await s.flush()
+            world.rows[user]["foreign_position"] = foreign.id
     for user in STAFF:  # review desk items wait on a channel of the operator's and the admin's
         made = await world.ok(
             user, "POST", "/channels", {"name": f"desk {user}", "type": "webhook"}
@@ -743,6 +766,7 @@ async def build_world(h: Harness, provider: DoubleProvider) -> World:
         world.rows[user]["grant"] = await world.fresh("grant", user)
     world.shared["ai_config"] = await world.fresh("ai_config", ADMIN)
     world.shared["ai_usage"] = 0  # AI usage: aggregates, owned by nobody
+    world.shared["execution_quality"] = 0  # summaries of orders: no row ids to check
     world.shared["payment_gateway"] = await world.fresh("payment_gateway", ADMIN)
     # a gateway that sells for real (an in-memory double), and each user's billing rows
     register_double(h.container.registry)
@@ -1007,6 +1031,18 @@ async def specifics(
     check(shown == {world.rows[A]["connection"]}, f"member A sees executions of {shown}")
     everyone = (await world.call(OPS, "GET", f"/api/v1/signals/{public_signal}")).json()
     check(len(everyone.get("executions", [])) == len(USERS), "the operator sees all executions")
+    # execution quality: a member's summary counts its own sent orders, no one else's
+    for caller in (A, OPS):
+        figures = await world.call(caller, "GET", "/api/v1/execution-quality/orders?limit=1000")
+        summed = (await world.call(caller, "GET", "/api/v1/execution-quality")).json()
+        ids = {item["id"] for item in figures.json()["items"]}
+        check(
+            summed["orders"] == len(ids) == sum(i["orders"] for i in summed["items"]) > 0,
+            f"{caller}'s execution-quality summary counts {summed['orders']}, lists {len(ids)}",
+        )
+        if caller == A:
+            mine = await world.owned_by("order", A)
+            check(bool(ids) and ids <= mine, f"member A's order figures show {ids - mine}")
     # another user's tokens are a missing user's
     other_user = await world.call(A, "GET", f"/api/v1/tokens?user_id={world.user_ids[B]}")
     no_user = await world.call(A, "GET", f"/api/v1/tokens?user_id={MISSING_ID}")

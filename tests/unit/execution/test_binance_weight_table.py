@@ -10,6 +10,7 @@ import pytest
 
 from signalbridge.integrations import errors as sb
 from signalbridge.venues.ccxt.binance_weights import (
+    COINM,
     DOCUMENTED_LIMITS,
     FUTURES,
     SAPI,
@@ -78,9 +79,10 @@ def test_budgets_per_family_with_documented_limits() -> None:
     assert budget_of("/api/v3/order") == SPOT
     assert budget_of("/fapi/v1/order") == FUTURES
     assert budget_of("/sapi/v1/account/apiRestrictions") == SAPI
-    assert budget_of("/dapi/v1/order") is None
-    assert len({SPOT, FUTURES, SAPI}) == 3
-    assert DOCUMENTED_LIMITS == {SPOT: 6000, FUTURES: 2400, SAPI: 12000}
+    assert budget_of("/dapi/v1/order") == COINM  # COIN-M: its own host and budget
+    assert budget_of("/eapi/v1/order") is None
+    assert len({SPOT, FUTURES, COINM, SAPI}) == 4
+    assert DOCUMENTED_LIMITS == {SPOT: 6000, FUTURES: 2400, COINM: 2400, SAPI: 12000}
 
 
 def test_endpoint_path_from_ccxt_urls() -> None:

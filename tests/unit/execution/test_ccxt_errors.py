@@ -258,7 +258,9 @@ def test_config_validation() -> None:
     with pytest.raises(ValidationError):
         CcxtConfig.model_validate({"exchange": "notanexchange"})
     with pytest.raises(ValidationError):
-        CcxtConfig.model_validate({"market_type": "inverse"})
+        CcxtConfig.model_validate({"market_type": "delivery"})
+    with pytest.raises(ValidationError):  # COIN-M inverse futures: Binance only
+        CcxtConfig.model_validate({"exchange": "bybit", "market_type": "inverse"})
     with pytest.raises(ValidationError):
         CcxtConfig.model_validate({"surprise": 1})
 
@@ -314,3 +316,15 @@ def test_a_real_binance_rate_limit_stays_a_rate_limit() -> None:
 def test_other_exchanges_keep_their_own_codes() -> None:
     other = ccxt.DDoSProtection('okx {"code":-2015,"msg":"slow down"}')
     assert isinstance(translate(other, write=False, exchange=ccxt.okx()), sb.RateLimited)
+
+
+def test_precision_modes_match_ccxts_own() -> None:
+    """markets.py copies ccxt's precision-mode numbers so that it does not import ccxt."""
+    from signalbridge.venues.ccxt import markets
+
+    assert (markets.DECIMAL_PLACES, markets.TICK_SIZE) == (DECIMAL_PLACES, TICK_SIZE)
+
+
+def test_the_registry_loads_the_ccxt_adapter_only_when_built() -> None:
+    factory = build_registry().get("exchange", "ccxt").factory
+    assert factory.load() is CcxtAdapter and factory.type == "ccxt"

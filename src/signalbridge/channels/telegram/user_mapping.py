@@ -18,9 +18,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from telethon import events, utils
-from telethon.tl import types
-
 from signalbridge.channels.base import InboundMessage
 from signalbridge.channels.fetching import cut_text
 from signalbridge.channels.telegram.updates import MAX_ID
@@ -61,6 +58,9 @@ def epoch(value: Any) -> int | None:
 
 def peer_id(peer: Any) -> int | None:
     """The Bot API style id of a Telethon peer (``-100...`` for channels), or None."""
+    from telethon import utils  # Telethon is imported only where Telegram is read
+    from telethon.tl import types
+
     if not isinstance(peer, types.PeerChannel | types.PeerChat | types.PeerUser):
         return None
     try:
@@ -72,6 +72,9 @@ def peer_id(peer: Any) -> int | None:
 def seen(item: Any) -> Seen | None:
     """A pulled ``Message`` or a ``NewMessage``/``MessageEdited`` event as :class:`Seen`;
     None for anything else (service messages, ``MessageEmpty``, other events)."""
+    from telethon import events
+    from telethon.tl import types
+
     edited = isinstance(item, events.MessageEdited.Event)
     message = item.message if isinstance(item, events.NewMessage.Event) else item
     if not isinstance(message, types.Message) or _int(message.id) is None or message.id <= 0:
@@ -101,6 +104,8 @@ def _when(message: Any, now: datetime, edit: bool) -> datetime:
 
 def _reply_to(message: Any, chat_id: int) -> str | None:
     header = getattr(message, "reply_to", None)
+    from telethon.tl import types
+
     if not isinstance(header, types.MessageReplyHeader):
         return None
     answered = _int(header.reply_to_msg_id)

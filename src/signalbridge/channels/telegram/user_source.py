@@ -20,9 +20,6 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any, Protocol, runtime_checkable
 
-from telethon import TelegramClient, events
-from telethon.sessions import StringSession
-
 from signalbridge.integrations.errors import AuthenticationError
 from signalbridge.integrations.redaction import register_secret
 
@@ -75,6 +72,9 @@ class TelethonSource:
         if not self._session:
             raise NeedsLogin("Telegram user channel: needs login (no session)")
         if self._client is None:
+            from telethon import TelegramClient, events  # only when Telegram is read
+            from telethon.sessions import StringSession
+
             self._client = TelegramClient(
                 StringSession(self._session), self._api_id, self._api_hash
             )

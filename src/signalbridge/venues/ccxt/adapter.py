@@ -1,4 +1,5 @@
-"""ExchangeAdapter for any ccxt exchange (spot and USDT-margined linear perpetuals).
+"""ExchangeAdapter for any ccxt exchange (spot and USDT-margined linear perpetuals; Binance
+COIN-M inverse perpetuals too, whose markets carry ``inverse``: see :class:`CcxtConfig`).
 
 The adapter only translates: canonical symbols ↔ ccxt symbols, ccxt structures ↔ the
 ``venues.base`` types (``Decimal`` everywhere) and ccxt exceptions → the integration error
@@ -26,7 +27,6 @@ from ccxt.base.errors import InvalidNonce
 from signalbridge.domain.market import Candle
 from signalbridge.integrations import errors as sb
 from signalbridge.integrations.redaction import register_secret
-from signalbridge.integrations.registry import AdapterRegistry
 from signalbridge.venues.base import (
     AdapterDeps,
     Balance,
@@ -52,20 +52,28 @@ from signalbridge.venues.ccxt.account import (
 )
 from signalbridge.venues.ccxt.config import (
     CcxtConfig,
-    build_exchange,
     capabilities_of,
     is_wanted,
     symbol_map,
 )
 from signalbridge.venues.ccxt.errors import translate
 from signalbridge.venues.ccxt.exchanges import quirks_for
+from signalbridge.venues.ccxt.funding import funding_from_ccxt, reports_funding
+from signalbridge.venues.ccxt.instances import new_exchange
 from signalbridge.venues.ccxt.keys import TRANSFER_REFUSAL, WITHDRAW_REFUSAL, key_verdict
+from signalbridge.venues.ccxt.market_cache import (
+    MarketSnapshot,
+    Tables,
+    VenueKey,
+    market_cache_of,
+)
 from signalbridge.venues.ccxt.markets import market_from_ccxt
 from signalbridge.venues.ccxt.orders import order_from_ccxt, sum_fees
 from signalbridge.venues.ccxt.trades import trade_from_ccxt, venue_ms
 from signalbridge.venues.ccxt.urls import guarded_session, override_problem, policy_of
+from signalbridge.venues.funding import FUNDING_PAGE, FundingPayment
 
-__all__ = ["TRANSFER_REFUSAL", "WITHDRAW_REFUSAL", "CcxtAdapter", "CcxtConfig", "register"]
+__all__ = ["TRANSFER_REFUSAL", "WITHDRAW_REFUSAL", "CcxtAdapter", "CcxtConfig"]
 
 T = TypeVar("T")
 
@@ -98,8 +106,31 @@ class CcxtAdapter:
         # Service); elsewhere the position monitor enforces stops and targets.
         self.quirks = quirks_for(config.exchange, config.market_type)
         self.capabilities = capabilities_of(self.kind, resting=bool(self.quirks.resting_types))
-        self.exchange: Any = build_exchange(config, secrets, self.quirks)
+        # Markets, the TLS context and ccxt's static tables are the venue's, shared by
+        # every connection to it (market_cache.py, instances.py); credentials, clock
+        # offset and ccxt's running state stay per account.
+        self._cache = market_cache_of(deps)
+        self.exchange: Any = new_exchange(self._cache, config, secrets, self.quirks)
         self.quirks.install(self.exchange)  # budgets, id rules, routes of the venue's own
+        self._venue = self._cache.key(
+            VenueKey.of(
+                config.exchange,
+                config.market_type,
+                sandbox=config.sandbox,
+                urls=config.urls,
+                options=config.options,
+            ),
+            connection_id,
+        )
+        self._mapping = (
+            config.symbol_style,
+            config.symbol_prefix,
+            config.symbol_suffix,
+            tuple(sorted(config.symbol_map.items())),
+        )
+        self._snapshot: MarketSnapshot | None = None
+        if (shared_ssl := self._cache.ssl_context()) is not None:
+            self.exchange.ssl_context = shared_ssl  # ccxt's open() builds none then
         self._markets: dict[str, Market] | None = None
         #: The most one MARKET order may hold, by canonical symbol (Binance MARKET_LOT_SIZE).
         self._market_caps: dict[str, Decimal] = {}
@@ -107,7 +138,14 @@ class CcxtAdapter:
         # (before any request) rather than here, so one connection whose host the operator
         # no longer allows cannot stop the adapter pool from building the others.
         self._policy = policy_of(deps)
-        self._refusal = override_problem(config.urls, self._policy) if config.urls else None
+        self._refusal = (
+            self._cache.once(
+                ("url refusal", self._venue),
+                lambda: override_problem(config.urls, self._policy),
+            )
+            if config.urls
+            else None
+        )
 
     @classmethod
     def from_config(
@@ -131,12 +169,17 @@ class CcxtAdapter:
 
     # -- calls through the error boundary ----------------------------------------------------
 
-    async def _call(self, fn: Callable[[], Awaitable[T]], *, write: bool = False) -> T:
+    async def _call(
+        self, fn: Callable[[], Awaitable[T]], *, write: bool = False, markets: bool = True
+    ) -> T:
         if self._refusal is not None:
             raise sb.InvalidRequest(self._refusal, connection_id=self.connection_id)
+        if markets and self._snapshot is None:
+            # The venue's shared table first, so ccxt never loads one of its own for a call.
+            await self.load_markets()
         if self.config.urls and self.exchange.session is None and not self.exchange.closed_by_user:
             # ccxt closes it with its own (own_session stays true) and never replaces it.
-            self.exchange.session = guarded_session(self._policy)
+            self.exchange.session = guarded_session(self._policy, self._cache.ssl_context())
         try:
             try:
                 return await fn()
@@ -157,23 +200,38 @@ class CcxtAdapter:
     # -- markets and prices -------------------------------------------------------------------
 
     async def load_markets(self) -> Mapping[str, Market]:
-        if self._markets is None:
-            raw: Mapping[str, Any] = await self._call(lambda: self.exchange.load_markets())
-            mode = getattr(self.exchange, "precisionMode", TICK_SIZE)
-            markets: dict[str, Market] = {}
-            for m in raw.values():
-                if not is_wanted(m, self.kind):
-                    continue
-                market = market_from_ccxt(
-                    m, self.symbols.to_canonical(m["symbol"]), self.kind, mode
-                )
-                if market is not None:
-                    markets.setdefault(market.symbol, market)
-                    cap = market_lots.market_cap(m)
-                    if cap is not None:
-                        self._market_caps.setdefault(market.symbol, cap)
-            self._markets = markets
+        """The venue's markets: its shared table (loaded once per venue, reloaded when old,
+        market_cache.py), handed to this account's ccxt instance as it changes."""
+        snapshot = await self._cache.snapshot(self._venue, self._load_snapshot)
+        if snapshot is not self._snapshot or self._markets is None:
+            if self.exchange.markets is not snapshot.markets:
+                snapshot.install(self.exchange)
+            tables = self._cache.tables(self._venue, snapshot, self._mapping, self._tables)
+            self._markets, self._market_caps = tables.markets, tables.caps
+            self._snapshot = snapshot
         return self._markets
+
+    async def _load_snapshot(self) -> MarketSnapshot:
+        """Load the venue's table through this connection (its guard, budget and URLs)."""
+        reload = bool(self.exchange.markets)
+        await self._call(lambda: self.exchange.load_markets(reload), markets=False)
+        return MarketSnapshot(self.exchange)
+
+    def _tables(self, snapshot: MarketSnapshot) -> Tables:
+        """Our reading of a ccxt table (done once per venue table and symbol mapping)."""
+        mode = getattr(self.exchange, "precisionMode", TICK_SIZE)
+        markets: dict[str, Market] = {}
+        caps: dict[str, Decimal] = {}
+        for m in snapshot.markets.values():
+            if not is_wanted(m, self.kind, inverse=self.config.market_type == "inverse"):
+                continue
+            market = market_from_ccxt(m, self.symbols.to_canonical(m["symbol"]), self.kind, mode)
+            if market is not None:
+                markets.setdefault(market.symbol, market)
+                cap = market_lots.market_cap(m)
+                if cap is not None:
+                    caps.setdefault(market.symbol, cap)
+        return Tables(markets, caps)
 
     async def _venue_symbol(self, symbol: str) -> str:
         markets = await self.load_markets()
@@ -352,7 +410,7 @@ class CcxtAdapter:
             )
         except sb.OrderNotFound:
             return None
-        return self._parsed(raw, client_order_id)
+        return await self._with_fees(self._parsed(raw, client_order_id), venue)
 
     async def cancel_order(
         self, symbol: str, client_order_id: str, role: OrderRole | None = None
@@ -417,6 +475,24 @@ class CcxtAdapter:
         )
         return [trade_from_ccxt(t, self.symbols.to_canonical, self._deps.clock) for t in raw]
 
+    async def fetch_funding(
+        self, symbol: str | None, since: datetime, limit: int = FUNDING_PAGE
+    ) -> list[FundingPayment] | None:
+        """The account's funding payments from ``since`` on (venues/funding.py), for one
+        symbol or every one (None); None where the venue's funding is not read."""
+        if not reports_funding(
+            self.config.exchange, self.config.market_type
+        ) or not self.exchange.has.get("fetchFundingHistory"):
+            return None
+        venue = await self._venue_symbol(symbol) if symbol is not None else None
+        await self.load_markets()
+        start = venue_ms(self.exchange, since)
+        raw: list[Mapping[str, Any]] = await self._call(
+            lambda: self.exchange.fetch_funding_history(venue, start, limit)
+        )
+        read = (funding_from_ccxt(f, self.symbols.to_canonical, self._deps.clock) for f in raw)
+        return [f for f in read if f is not None]
+
     async def _resolve(
         self, raw: Mapping[str, Any], client_order_id: str | None, venue: str
     ) -> VenueOrder:
@@ -427,24 +503,33 @@ class CcxtAdapter:
         found: Mapping[str, Any] = await self._call(
             lambda: self.exchange.fetch_order(actual, venue)
         )
-        return self._parsed(raw, client_order_id, self._order(found, None))
+        child = await self._with_fees(self._order(found, None), venue)  # it holds the fills
+        return self._parsed(raw, client_order_id, child)
 
     async def _with_fees(self, order: VenueOrder, venue: str) -> VenueOrder:
-        """A filled spot order with its fees, read from its trades when the answer has none
-        (Binance's ``GET /api/v3/order`` carries no fills): a spot BUY pays in the coin it
-        bought (or in BNB), so what is held depends on it."""
+        """A filled order with its fees, read from its trades when the answer has none
+        (Binance's ``GET /api/v3/order``, ``/fapi/v1/order`` and ``/dapi/v1/order`` carry no
+        fills): one request per filled order whose answer had none. Spot: a BUY pays in the
+        coin it bought (or in BNB), so what is held depends on it. Futures: the fees come out
+        of the realised PnL, in the margin asset (USDT on linear, the coin on inverse); read
+        by order id from the account's trades (ccxt's ``fetch_order_trades`` is spot-only on
+        Binance), keeping only this order's should a venue ignore the filter."""
+        spot = self.kind is MarketKind.SPOT
         if (
-            self.kind is not MarketKind.SPOT
-            or order.filled <= 0
+            order.filled <= 0
             or order.fees
             or order.fee is not None
             or not order.venue_order_id
-            or not self.exchange.has.get("fetchOrderTrades")
+            or not self.exchange.has.get("fetchOrderTrades" if spot else "fetchMyTrades")
         ):
             return order
+        order_id = order.venue_order_id
         trades: list[Mapping[str, Any]] = await self._call(
-            lambda: self.exchange.fetch_order_trades(order.venue_order_id, venue)
+            (lambda: self.exchange.fetch_order_trades(order_id, venue))
+            if spot
+            else (lambda: self.exchange.fetch_my_trades(venue, None, None, {"orderId": order_id}))
         )
+        trades = [t for t in trades if str(t.get("order") or order_id) == order_id]
         fees = sum_fees(fee for t in trades for fee in (t.get("fees") or [t.get("fee")]))
         if not fees:
             return order
@@ -495,15 +580,3 @@ class CcxtAdapter:
 
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 3)
-
-
-def register(registry: AdapterRegistry) -> None:
-    """Make ``ccxt`` an exchange type (bootstrap calls this)."""
-    registry.register(
-        "exchange",
-        CcxtAdapter.type,
-        CcxtAdapter,
-        CcxtConfig,
-        secret_fields=("api_key", "secret", "password"),
-        description="Any ccxt exchange (spot or USDT-margined linear perpetuals)",
-    )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 from signalbridge.integrations import errors as sb
 from signalbridge.venues.base import (
@@ -25,7 +25,7 @@ from signalbridge.venues.base import (
 )
 from signalbridge.venues.ccxt.binance_account import FuturesAccount, key_rights
 from signalbridge.venues.ccxt.binance_budget import WeightBudgets
-from signalbridge.venues.ccxt.quirks import Call, ExchangeQuirks, KeyRights
+from signalbridge.venues.ccxt.quirks import Call, ExchangeQuirks, KeyRights, MarketType
 
 #: What each algoStatus means for the order as a whole (None: ask the triggered child).
 ALGO_STATUS: dict[str, OrderStatus | None] = {
@@ -96,7 +96,8 @@ class BinanceFamily(ExchangeQuirks):
             "fetchCurrencies": False,
             "fetchMargins": False,
             "warnOnFetchOpenOrdersWithoutSymbol": False,
-            "fetchMarkets": {"types": ["spot"] if self.market_type == "spot" else ["linear"]},
+            # one market type's exchangeInfo only (spot, USDⓈ-M /fapi or COIN-M /dapi)
+            "fetchMarkets": {"types": [self.market_type]},
         }
 
     async def key_rights(self, exchange: Any, call: Call) -> KeyRights:
@@ -115,9 +116,15 @@ class BinanceFamily(ExchangeQuirks):
 
 class Binance(BinanceFamily):
     """Binance and Binance USDⓈ-M: on linear markets stops and targets rest on the Algo
-    Service, and an order is looked up there when the matching engine does not know it."""
+    Service, and an order is looked up there when the matching engine does not know it.
 
-    def __init__(self, exchange_id: str, market_type: Literal["spot", "linear"]) -> None:
+    COIN-M (``inverse``, ``/dapi``) keeps the futures account rules of
+    :class:`FuturesAccount` (position mode, margin type and leverage per symbol, reduce-only
+    exits in one-way mode, ``positionSide`` in hedge mode; ccxt routes each call to
+    ``/dapi`` by the connection's ``defaultSubType``); its stops and targets do not rest on
+    the venue: the position monitor enforces them."""
+
+    def __init__(self, exchange_id: str, market_type: MarketType) -> None:
         super().__init__(exchange_id, market_type)
         self.account = FuturesAccount()  # position mode and symbol settings, read once
 
@@ -128,13 +135,13 @@ class Binance(BinanceFamily):
     async def order_params(
         self, exchange: Any, call: Call, req: OrderRequest, params: dict[str, Any]
     ) -> None:
-        if self.market_type != "linear":
+        if self.market_type == "spot":
             await super().order_params(exchange, call, req, params)
             return
         await self.account.order_params(exchange, call, req, params)
 
     def refused_for_mode(self, exc: sb.IntegrationError) -> bool:
-        return self.market_type == "linear" and self.account.refused_for_mode(exc)
+        return self.market_type != "spot" and self.account.refused_for_mode(exc)
 
     async def configure_symbol(
         self, exchange: Any, call: Call, venue: str, symbol: str, leverage: int, margin: str

@@ -1,7 +1,8 @@
 """Binance's request weights per endpoint and argument, and its per-IP weight budgets.
 
 Binance limits REST traffic by *request weight* per IP and per minute, counted apart on
-each API: spot (``/api/``, 6,000), USDⓈ-M futures (``/fapi/``, 2,400) and the SAPI
+each API: spot (``/api/``, 6,000), USDⓈ-M futures (``/fapi/``, 2,400), COIN-M futures
+(``/dapi/``, 2,400) and the SAPI
 (``/sapi/``, 12,000 for IP-limited endpoints); ``exchangeInfo``'s ``rateLimits`` state the
 current figures and every answer reports the weight used so far
 (``X-MBX-USED-WEIGHT-1M``, ``X-SAPI-USED-IP-WEIGHT-1M``). Endpoints weigh differently, and
@@ -20,17 +21,19 @@ from urllib.parse import urlsplit
 
 SPOT = "binance:spot"
 FUTURES = "binance:fapi"
+COINM = "binance:dapi"
 SAPI = "binance:sapi"
 #: REQUEST_WEIGHT per minute and IP, as documented (``exchangeInfo`` may say otherwise).
-DOCUMENTED_LIMITS: dict[str, int] = {SPOT: 6000, FUTURES: 2400, SAPI: 12000}
+DOCUMENTED_LIMITS: dict[str, int] = {SPOT: 6000, FUTURES: 2400, COINM: 2400, SAPI: 12000}
 _USED_HEADER = {
     SPOT: "x-mbx-used-weight-1m",
     FUTURES: "x-mbx-used-weight-1m",
+    COINM: "x-mbx-used-weight-1m",
     SAPI: "x-sapi-used-ip-weight-1m",
 }
 #: Endpoints whose used-weight header Binance documents as inaccurate: not re-synced from.
 UNRELIABLE_HEADER = frozenset({"/fapi/v1/ticker/bookTicker"})
-_PREFIXES = (("/api/", SPOT), ("/fapi/", FUTURES), ("/sapi/", SAPI))
+_PREFIXES = (("/api/", SPOT), ("/fapi/", FUTURES), ("/dapi/", COINM), ("/sapi/", SAPI))
 
 Params = Mapping[str, Any]
 Rule = Callable[[Params], int]
@@ -140,7 +143,26 @@ WEIGHTS: dict[tuple[str, str], Rule] = {
     ("POST", "/fapi/v1/leverage"): _fixed(1),
     ("GET", "/fapi/v1/leverageBracket"): _fixed(1),
     ("GET", "/fapi/v1/userTrades"): _fixed(5),
+    ("GET", "/fapi/v1/income"): _fixed(30),
     ("GET", "/fapi/v1/commissionRate"): _fixed(20),
+    # COIN-M futures (orders weigh 0 on the IP here too)
+    ("GET", "/dapi/v1/exchangeInfo"): _fixed(1),
+    ("GET", "/dapi/v1/ticker/24hr"): _by_symbol(1, 40),
+    ("GET", "/dapi/v1/ticker/price"): _by_symbol(1, 2),
+    ("GET", "/dapi/v1/ticker/bookTicker"): _by_symbol(2, 5),
+    ("POST", "/dapi/v1/order"): _fixed(0),
+    ("GET", "/dapi/v1/order"): _fixed(1),
+    ("DELETE", "/dapi/v1/order"): _fixed(1),
+    ("GET", "/dapi/v1/openOrders"): _by_symbol(1, 40),
+    ("GET", "/dapi/v1/account"): _fixed(5),
+    ("GET", "/dapi/v1/balance"): _fixed(1),
+    ("GET", "/dapi/v1/positionRisk"): _fixed(1),
+    ("GET", "/dapi/v1/positionSide/dual"): _fixed(30),
+    ("POST", "/dapi/v1/marginType"): _fixed(1),
+    ("POST", "/dapi/v1/leverage"): _fixed(1),
+    ("GET", "/dapi/v2/leverageBracket"): _fixed(1),
+    ("GET", "/dapi/v1/userTrades"): lambda p: 20 if p.get("symbol") else 40,
+    ("GET", "/dapi/v1/income"): _fixed(20),
     # SAPI (IP-limited endpoints)
     ("GET", "/sapi/v1/account/apiRestrictions"): _fixed(1),
 }

@@ -28,13 +28,13 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from functools import wraps
-from typing import Any, Literal
+from typing import Any
 
 from ccxt.base.errors import ExchangeNotAvailable, OrderNotFound
 
 from signalbridge.integrations import errors as sb
 from signalbridge.venues.base import OrderRequest, OrderRole, OrderSide, SymbolSettings
-from signalbridge.venues.ccxt.quirks import Call, ExchangeQuirks, KeyRights
+from signalbridge.venues.ccxt.quirks import Call, ExchangeQuirks, KeyRights, MarketType
 
 #: Bybit's orderLinkId rule (https://bybit-exchange.github.io/docs/v5/order/create-order).
 CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,36}")
@@ -208,7 +208,7 @@ class ClientIdRoutes:
 class Bybit(ExchangeQuirks):
     """Bybit spot and USDT perpetuals on a Unified Trading Account."""
 
-    def __init__(self, exchange_id: str, market_type: Literal["spot", "linear"]) -> None:
+    def __init__(self, exchange_id: str, market_type: MarketType) -> None:
         super().__init__(exchange_id, market_type)
         self._hedged = False  # until an order is refused for it
         self._margin: str | None = None  # the account's margin mode, once read

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any, Literal
 
-import ccxt.async_support as ccxt_async
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from signalbridge.integrations.ssrf import url_syntax_problem
 from signalbridge.venues.base import Capabilities, MarketKind
-from signalbridge.venues.ccxt.quirks import ExchangeQuirks
+from signalbridge.venues.ccxt.quirks import ExchangeQuirks, MarketType
 from signalbridge.venues.ccxt.urls import options_problem
 from signalbridge.venues.symbols import SymbolMap, SymbolStyle
+
+#: Exchanges whose coin-margined futures SignalBridge knows (quirks, a fake to test on).
+INVERSE_EXCHANGES = frozenset({"binance"})
+
+
+#: A pure check, asked again for every connection built from the same URLs.
+_url_problem = functools.lru_cache(maxsize=4096)(url_syntax_problem)
 
 
 class CcxtConfig(BaseModel):
@@ -22,7 +29,9 @@ class CcxtConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     exchange: str = Field(default="binance", pattern=r"^[a-z0-9]{2,32}$")
-    market_type: Literal["spot", "linear"] = "spot"
+    #: ``inverse``: coin-margined futures (Binance COIN-M), amounts in contracts, margin
+    #: and PnL in the base coin; on the exchanges in :data:`INVERSE_EXCHANGES` only.
+    market_type: MarketType = "spot"
     #: Futures: the margin type set on every symbol before it is traded. Isolated by
     #: default, so one signal's position can lose its own margin, never the whole wallet.
     margin_type: Literal["isolated", "cross"] = "isolated"
@@ -41,9 +50,21 @@ class CcxtConfig(BaseModel):
     @field_validator("exchange")
     @classmethod
     def _known_exchange(cls, value: str) -> str:
+        import ccxt.async_support as ccxt_async  # only when a ccxt config is checked
+
         if value not in ccxt_async.exchanges:
             raise ValueError(f"ccxt has no exchange {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _inverse_where_known(self) -> CcxtConfig:
+        if self.market_type == "inverse" and self.exchange not in INVERSE_EXCHANGES:
+            known = ", ".join(sorted(INVERSE_EXCHANGES))
+            raise ValueError(
+                f"coin-margined (inverse) futures are supported on {known} only, "
+                f"not on {self.exchange!r}"
+            )
+        return self
 
     @field_validator("urls")
     @classmethod
@@ -51,7 +72,7 @@ class CcxtConfig(BaseModel):
         """Signed requests carry the API key: refuse at save what no operator setting can
         make safe; the host itself is held to the allow-list when the adapter is built."""
         for name, url in value.items():
-            problem = url_syntax_problem(url)
+            problem = _url_problem(url)
             if problem is not None:
                 raise ValueError(f"url override {name!r}: {problem}")
         return value
@@ -67,10 +88,12 @@ class CcxtConfig(BaseModel):
 
 def build_exchange(config: CcxtConfig, secrets: Mapping[str, str], quirks: ExchangeQuirks) -> Any:
     """The ccxt instance: our limiter (not ccxt's), a timeout, the exchange's own options."""
+    import ccxt.async_support as ccxt_async
+
     klass = getattr(ccxt_async, config.exchange)
     options: dict[str, Any] = {
         "defaultType": "spot" if config.market_type == "spot" else "swap",
-        "defaultSubType": None if config.market_type == "spot" else "linear",
+        "defaultSubType": None if config.market_type == "spot" else config.market_type,
     }
     options.update(quirks.options())
     options.update(config.options)
@@ -125,8 +148,9 @@ def capabilities_of(kind: MarketKind, *, resting: bool) -> Capabilities:
     )
 
 
-def is_wanted(market: Mapping[str, Any], kind: MarketKind) -> bool:
-    """Whether a ccxt market belongs to the connection's market type."""
+def is_wanted(market: Mapping[str, Any], kind: MarketKind, *, inverse: bool = False) -> bool:
+    """Whether a ccxt market belongs to the connection's market type (``inverse``: the
+    coin-margined perpetuals; quarterly delivery contracts are not traded)."""
     if kind is MarketKind.SPOT:
         return bool(market.get("spot"))
-    return bool(market.get("swap")) and bool(market.get("linear"))
+    return bool(market.get("swap")) and bool(market.get("inverse" if inverse else "linear"))

@@ -11,9 +11,12 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ccxt.base.decimal_to_precision import DECIMAL_PLACES, TICK_SIZE
-
 from signalbridge.venues.base import Market, MarketKind
+
+#: ccxt's ``precisionMode`` values (``ccxt.base.decimal_to_precision``), copied so that
+#: reading a market does not import ccxt (a second of start-up); a unit test pins them.
+DECIMAL_PLACES = 2
+TICK_SIZE = 4
 
 
 def ccxt_decimal(value: Any) -> Decimal | None:
@@ -65,4 +68,6 @@ def market_from_ccxt(
         contract_size=ccxt_decimal(m.get("contractSize")) or Decimal(1),
         max_leverage=int(leverage) if leverage else None,
         active=m.get("active") is not False,
+        # Coin-margined: contractSize is USD per contract, margin and PnL in the base coin.
+        inverse=m.get("inverse") is True,
     )

@@ -34,7 +34,7 @@ import dataclasses
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
-from typing import Any, Literal
+from typing import Any
 
 from signalbridge.integrations import errors as sb
 from signalbridge.venues.base import (
@@ -44,7 +44,7 @@ from signalbridge.venues.base import (
     SymbolSettings,
     VenueOrder,
 )
-from signalbridge.venues.ccxt.quirks import Call, ExchangeQuirks, KeyRights
+from signalbridge.venues.ccxt.quirks import Call, ExchangeQuirks, KeyRights, MarketType
 from signalbridge.venues.symbols import canonicalize
 
 #: OKX's limit on ``clOrdId`` (letters and digits only).
@@ -149,7 +149,7 @@ def key_rights(config: Mapping[str, Any]) -> KeyRights:
 class Okx(ExchangeQuirks):
     """OKX spot and USDT-margined perpetual swaps (see the module docstring)."""
 
-    def __init__(self, exchange_id: str, market_type: Literal["spot", "linear"]) -> None:
+    def __init__(self, exchange_id: str, market_type: MarketType) -> None:
         super().__init__(exchange_id, market_type)
         self._hedged: bool | None = None
         #: canonical symbol → the margin mode its orders trade in

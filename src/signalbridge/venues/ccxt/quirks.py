@@ -17,6 +17,9 @@ from signalbridge.venues.base import OrderRequest, SymbolSettings, VenueOrder, V
 
 #: The adapter's call through its error boundary (translation, URL policy).
 Call = Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]]
+#: A connection's market type: spot, USDⓈ-margined (linear) or coin-margined (inverse)
+#: futures.
+MarketType = Literal["spot", "linear", "inverse"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +40,7 @@ class ExchangeQuirks:
     """The generic exchange: ccxt's unified API and nothing more (no resting exits, key
     permissions not readable)."""
 
-    def __init__(self, exchange_id: str, market_type: Literal["spot", "linear"]) -> None:
+    def __init__(self, exchange_id: str, market_type: MarketType) -> None:
         self.exchange_id = exchange_id
         self.market_type = market_type
 

@@ -74,9 +74,12 @@ def options_problem(value: Any, path: str = "options") -> str | None:
     return None
 
 
-def guarded_session(policy: SSRFPolicy) -> aiohttp.ClientSession:
+def guarded_session(
+    policy: SSRFPolicy, ssl_context: ssl.SSLContext | None = None
+) -> aiohttp.ClientSession:
     """An aiohttp session like ccxt's own (certifi, dual stack, no proxies from the
     environment) that checks every redirect hop against the allow-list before following.
+    ``ssl_context``: the process's shared one (market_cache.py), else one of its own.
     Must be created inside the running event loop."""
 
     async def refuse_foreign_redirects(
@@ -95,7 +98,7 @@ def guarded_session(policy: SSRFPolicy) -> aiohttp.ClientSession:
         return response
 
     connector = aiohttp.TCPConnector(
-        ssl=ssl.create_default_context(cafile=certifi.where()),
+        ssl=ssl_context or ssl.create_default_context(cafile=certifi.where()),
         family=socket.AF_UNSPEC,
         happy_eyeballs_delay=0,
     )

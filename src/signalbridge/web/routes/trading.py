@@ -8,6 +8,7 @@ and logs, and the audit rows of their own actions; operators and admins see ever
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
@@ -18,8 +19,9 @@ from signalbridge.services.ai_analysis import analysis_body
 from signalbridge.services.auth import Principal
 from signalbridge.store import models as m
 from signalbridge.store.base import Base
-from signalbridge.web.deps import SessionDep, fetch, require
+from signalbridge.web.deps import ContainerDep, SessionDep, fetch, require
 from signalbridge.web.params import Id
+from signalbridge.web.routes.pnl import position_fields
 from signalbridge.web.serialize import row_dict
 
 router = APIRouter(tags=["trading"])
@@ -107,7 +109,13 @@ async def get_message(
     return body
 
 
-def _reader(path: str, name: access.Entity, filters: tuple[str, ...]) -> None:
+#: What a reader adds to one row it answers (``GET /positions/{id}``: its PnL).
+Extra = Callable[[Any, Any, Any, Principal], Awaitable[dict[str, Any]]]
+
+
+def _reader(
+    path: str, name: access.Entity, filters: tuple[str, ...], extra: Extra | None = None
+) -> None:
     scope = Depends(require("executions:read", name))
 
     async def list_rows(
@@ -130,8 +138,14 @@ def _reader(path: str, name: access.Entity, filters: tuple[str, ...]) -> None:
         rows = await _page(session, name, who, limit, before_id, **chosen)
         return {"items": [row_dict(r) for r in rows]}
 
-    async def get_row(row_id: Id, session: SessionDep, who: Principal = scope) -> dict[str, Any]:
-        return row_dict(await fetch(session, name, row_id, who))
+    async def get_row(
+        row_id: Id, session: SessionDep, c: ContainerDep, who: Principal = scope
+    ) -> dict[str, Any]:
+        row = await fetch(session, name, row_id, who)
+        body = row_dict(row)
+        if extra is not None:
+            body.update(await extra(session, c, row, who))
+        return body
 
     router.add_api_route(path, list_rows, methods=["GET"], name=f"list_{name}s")
     router.add_api_route(path + "/{row_id}", get_row, methods=["GET"], name=f"get_{name}")
@@ -139,8 +153,15 @@ def _reader(path: str, name: access.Entity, filters: tuple[str, ...]) -> None:
 
 _reader("/executions", "execution", ("signal_id", "connection_id", "status"))
 _reader("/orders", "order", ("execution_id", "connection_id", "status"))
-_reader("/positions", "position", ("signal_id", "execution_id", "connection_id", "status"))
+_reader(
+    "/positions",
+    "position",
+    ("signal_id", "execution_id", "connection_id", "status"),
+    extra=position_fields,
+)
 _reader("/execution-logs", "execution_log", ("execution_id",))
+# Positions the venue holds that SignalBridge did not open (position sync): reported only.
+_reader("/foreign-positions", "foreign_position", ("connection_id",))
 
 
 @router.get("/audit")
