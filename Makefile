@@ -46,7 +46,7 @@ typecheck: $(STAMP)
 # (three were no faster on two cores and made timing-bound tests flaky)
 PYTEST_WORKERS ?= 2
 pytest: $(STAMP) $(COMPILED)
-	$(BIN)/pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS)
+	$(BIN)/pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --durations=25
 
 ## bench: every benchmark in bench/ (prints figures beside their in-run baselines)
 bench: $(STAMP) $(COMPILED)

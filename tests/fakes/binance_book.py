@@ -39,6 +39,53 @@ SPOT_NO_BALANCE = (-2010, "Account has insufficient balance for requested action
 FUT_NO_MARGIN = (-2019, "Margin is insufficient.")
 SPOT_DUPLICATE = (-2010, "Duplicate order sent.")
 FUT_DUPLICATE = (-4116, "ClientOrderId is duplicated.")
+REDUCE_ONLY_REJECTED = (-2022, "ReduceOnly Order is rejected.")
+
+
+def check_order_shape(side: str, type_: str, price: Decimal | None) -> None:
+    """The refusals of a malformed new order, worded alike by spot, USDⓈ-M and COIN-M."""
+    if side not in ("BUY", "SELL"):
+        raise BinanceError(
+            -1102, "Mandatory parameter 'side' was not sent, was empty/null, or malformed."
+        )
+    if type_ not in ("MARKET", "LIMIT"):
+        raise BinanceError(-1116, "Invalid orderType.")
+    if type_ == "LIMIT" and price is None:
+        raise BinanceError(
+            -1102, "Mandatory parameter 'price' was not sent, was empty/null, or malformed."
+        )
+
+
+def crossing(
+    side: str, type_: str, price: Decimal | None, bid: Decimal, ask: Decimal
+) -> tuple[Decimal, bool]:
+    """The touch a new order would take (the ask for a buy, the bid for a sell) and whether
+    it trades at once: a MARKET order, or a LIMIT order priced through the touch."""
+    touch = ask if side == "BUY" else bid
+    buys_through = side == "BUY" and price is not None and price >= ask
+    sells_through = side == "SELL" and price is not None and price <= bid
+    return touch, type_ == "MARKET" or buys_through or sells_through
+
+
+def needs_margin(
+    held: Decimal, side: str, qty: Decimal, reduce_only: bool, position_side: str
+) -> bool:
+    """Whether a futures order of ``qty`` (> 0) against the position ``held`` (signed in
+    one-way mode) needs margin; -2022 when it would reduce more than is held. The same rule
+    on USDⓈ-M and COIN-M, whatever the margin is counted in."""
+    signed = qty if side == "BUY" else -qty
+    if position_side != "BOTH":  # hedge mode: the side says which position it acts on
+        opens = (position_side == "LONG") == (side == "BUY")
+        if not opens and qty > abs(held):
+            raise BinanceError(*REDUCE_ONLY_REJECTED)
+        if not opens:
+            return False
+    if reduce_only:
+        if held == 0 or (held > 0) == (signed > 0) or qty > abs(held):
+            raise BinanceError(*REDUCE_ONLY_REJECTED)
+        return False
+    # closing part of a position frees margin
+    return held == 0 or (held > 0) == (signed > 0) or qty > abs(held)
 
 
 @dataclass(frozen=True)
@@ -274,23 +321,10 @@ class BinanceBook:
         if position_side is None:
             position_side = self.position_sides.get(client_id, "BOTH")
         quote = self.quote(symbol)
-        if side not in ("BUY", "SELL"):
-            raise BinanceError(
-                -1102, "Mandatory parameter 'side' was not sent, was empty/null, or malformed."
-            )
-        if type_ not in ("MARKET", "LIMIT"):
-            raise BinanceError(-1116, "Invalid orderType.")
-        if type_ == "LIMIT" and price is None:
-            raise BinanceError(
-                -1102, "Mandatory parameter 'price' was not sent, was empty/null, or malformed."
-            )
+        check_order_shape(side, type_, price)
         self._check_duplicate(futures, client_id)
         self._check_filters(spec, qty, price, futures, type_)
-        fill_price = quote.ask if side == "BUY" else quote.bid
-        marketable = type_ == "MARKET" or (
-            price is not None
-            and ((side == "BUY" and price >= quote.ask) or (side == "SELL" and price <= quote.bid))
-        )
+        fill_price, marketable = crossing(side, type_, price, quote.bid, quote.ask)
         ref_price = fill_price if marketable else (price or fill_price)
         self._check_notional(spec, qty, ref_price, futures, reduce_only)
         if futures:
@@ -409,19 +443,8 @@ class BinanceBook:
         position_side: str = "BOTH",
     ) -> None:
         pos = self.positions.get((spec.symbol, position_side), FuturesPosition())
-        signed = qty if side == "BUY" else -qty
-        if position_side != "BOTH":  # hedge mode: the side says which position it acts on
-            opens = (position_side == "LONG") == (side == "BUY")
-            if not opens and abs(signed) > abs(pos.amount):
-                raise BinanceError(-2022, "ReduceOnly Order is rejected.")
-            if not opens:
-                return
-        if reduce_only:
-            if pos.amount == 0 or (pos.amount > 0) == (signed > 0) or abs(signed) > abs(pos.amount):
-                raise BinanceError(-2022, "ReduceOnly Order is rejected.")
+        if not needs_margin(pos.amount, side, qty, reduce_only, position_side):
             return
-        if pos.amount != 0 and (pos.amount > 0) != (signed > 0) and abs(signed) <= abs(pos.amount):
-            return  # closing part of a position frees margin
         if qty * price / self.leverage_of(spec.symbol) > self.futures_available():
             raise BinanceError(*FUT_NO_MARGIN)
 

@@ -26,12 +26,14 @@ from tests.fakes.binance_book import (
     ORDER_NOT_FOUND,
     UNKNOWN_ORDER,
     BinanceError,
+    check_order_shape,
+    crossing,
+    needs_margin,
 )
 
 ZERO = Decimal(0)
 TAKER = Decimal("0.0005")
 MAKER = Decimal("0.0002")
-REDUCE_ONLY_REJECTED = (-2022, "ReduceOnly Order is rejected.")
 
 
 @dataclass(frozen=True)
@@ -200,25 +202,12 @@ class CoinmBook:
         now_ms: int,
     ) -> CoinmOrder:
         spec = self.spec(symbol)
-        if side not in ("BUY", "SELL"):
-            raise BinanceError(
-                -1102, "Mandatory parameter 'side' was not sent, was empty/null, or malformed."
-            )
-        if type_ not in ("MARKET", "LIMIT"):
-            raise BinanceError(-1116, "Invalid orderType.")
-        if type_ == "LIMIT" and price is None:
-            raise BinanceError(
-                -1102, "Mandatory parameter 'price' was not sent, was empty/null, or malformed."
-            )
+        check_order_shape(side, type_, price)
         if any(o.is_open and o.client_order_id == client_id for o in self.orders):
             raise BinanceError(*FUT_DUPLICATE)
         self._check_filters(spec, qty, price, type_)
         _, bid, ask = self.quote(symbol)
-        fill_price = ask if side == "BUY" else bid
-        marketable = type_ == "MARKET" or (
-            price is not None
-            and ((side == "BUY" and price >= ask) or (side == "SELL" and price <= bid))
-        )
+        fill_price, marketable = crossing(side, type_, price, bid, ask)
         self._check_margin(
             spec,
             side,
@@ -300,19 +289,8 @@ class CoinmBook:
         position_side: str,
     ) -> None:
         pos = self.positions.get((spec.symbol, position_side), CoinmPosition())
-        signed = qty if side == "BUY" else -qty
-        if position_side != "BOTH":  # hedge mode: the side says which position it acts on
-            opens = (position_side == "LONG") == (side == "BUY")
-            if not opens and qty > abs(pos.amount):
-                raise BinanceError(*REDUCE_ONLY_REJECTED)
-            if not opens:
-                return
-        if reduce_only:
-            if pos.amount == 0 or (pos.amount > 0) == (signed > 0) or qty > abs(pos.amount):
-                raise BinanceError(*REDUCE_ONLY_REJECTED)
+        if not needs_margin(pos.amount, side, qty, reduce_only, position_side):
             return
-        if pos.amount != 0 and (pos.amount > 0) != (signed > 0) and qty <= abs(pos.amount):
-            return  # closing part of a position frees margin
         needed = self.coins(spec.symbol, qty, price) / self.leverage_of(spec.symbol)
         if needed > self.available(spec.base):
             raise BinanceError(*FUT_NO_MARGIN)

@@ -34,7 +34,13 @@ from tests.fakes.binance_account import (
 from tests.fakes.binance_book import BinanceError
 from tests.fakes.binance_coinm_book import MAKER, TAKER, CoinmBook, CoinmOrder, CoinmSpec
 from tests.fakes.binance_income import IncomeLedger
-from tests.fakes.binance_wire import FAR_FUTURE_MS, plain, rate_limits
+from tests.fakes.binance_wire import (
+    FAR_FUTURE_MS,
+    FUTURES_ORDER_TYPES,
+    percent_price_filter,
+    plain,
+    rate_limits,
+)
 
 PUBLIC_PATHS = frozenset(
     f"/dapi/v1/{p}"
@@ -300,22 +306,9 @@ def symbol_json(spec: CoinmSpec) -> dict[str, Any]:
                 "minQty": "1",
             },
             {"filterType": "MAX_NUM_ORDERS", "limit": 200},
-            {
-                "filterType": "PERCENT_PRICE",
-                "multiplierUp": "1.0500",
-                "multiplierDown": "0.9500",
-                "multiplierDecimal": "4",
-            },
+            percent_price_filter(),
         ],
-        "orderTypes": [
-            "LIMIT",
-            "MARKET",
-            "STOP",
-            "STOP_MARKET",
-            "TAKE_PROFIT",
-            "TAKE_PROFIT_MARKET",
-            "TRAILING_STOP_MARKET",
-        ],
+        "orderTypes": list(FUTURES_ORDER_TYPES),
         "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
         "liquidationFee": "0.015000",
         "marketTakeBound": "0.05",

@@ -13,6 +13,26 @@ from tests.fakes.binance_book import BinanceBook, FakeOrder, SymbolSpec
 from tests.fakes.binance_fees import fill_json
 
 FAR_FUTURE_MS = 4133404800000
+#: ``orderTypes`` of a USDⓈ-M or COIN-M perpetual in exchangeInfo
+FUTURES_ORDER_TYPES = (
+    "LIMIT",
+    "MARKET",
+    "STOP",
+    "STOP_MARKET",
+    "TAKE_PROFIT",
+    "TAKE_PROFIT_MARKET",
+    "TRAILING_STOP_MARKET",
+)
+
+
+def percent_price_filter() -> dict[str, Any]:
+    """A futures symbol's PERCENT_PRICE filter: orders within ±5 % of the mark."""
+    return {
+        "filterType": "PERCENT_PRICE",
+        "multiplierUp": "1.0500",
+        "multiplierDown": "0.9500",
+        "multiplierDecimal": "4",
+    }
 
 
 def s8(value: Decimal) -> str:
@@ -140,22 +160,9 @@ def futures_symbol(spec: SymbolSpec) -> dict[str, Any]:
             {"filterType": "MAX_NUM_ORDERS", "limit": 200},
             # MAX_NUM_ALGO_ORDERS is gone since 2025-12-29: 200 per account, all symbols
             {"filterType": "MIN_NOTIONAL", "notional": plain(spec.min_notional)},
-            {
-                "filterType": "PERCENT_PRICE",
-                "multiplierUp": "1.0500",
-                "multiplierDown": "0.9500",
-                "multiplierDecimal": "4",
-            },
+            percent_price_filter(),
         ],
-        "orderTypes": [
-            "LIMIT",
-            "MARKET",
-            "STOP",
-            "STOP_MARKET",
-            "TAKE_PROFIT",
-            "TAKE_PROFIT_MARKET",
-            "TRAILING_STOP_MARKET",
-        ],
+        "orderTypes": list(FUTURES_ORDER_TYPES),
         "timeInForce": ["GTC", "IOC", "FOK", "GTX", "GTD"],
     }
 

@@ -24,33 +24,25 @@ type) and spot's limits (1024 streams, 5 incoming messages a second).
 
 Tests push prices with :meth:`FakeBinanceStreams.push` and cut every socket with
 :meth:`drop_connections` (and refuse new ones while :attr:`down`), and read what clients
-did from the counters.
+did from the counters. The server plumbing is :mod:`tests.fakes.ws_server`'s.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import threading
 import time
 from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tests.fakes.aiohttp_thread import ThreadedAiohttpServer
+from tests.fakes.ws_server import WsConn, WsStreamServer, now_ms
 
 #: Streams served on the ``/public`` endpoint since Binance split its futures streams.
 _PUBLIC_KINDS = ("bookTicker", "depth")
 _METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def stream_kind(name: str) -> str:
@@ -68,9 +60,7 @@ def valid_stream(name: str) -> bool:
 
 
 @dataclass
-class _Conn:
-    ws: web.WebSocketResponse
-    transport: asyncio.BaseTransport | None
+class _Conn(WsConn):
     category: str  # "public", "market" or "ws" (legacy: both)
     combined: bool
     streams: set[str] = field(default_factory=set)
@@ -145,7 +135,7 @@ def book_ticker_event(
     }
 
 
-class FakeBinanceStreams(ThreadedAiohttpServer):
+class FakeBinanceStreams(WsStreamServer[_Conn]):
     """Binance USDⓈ-M market streams on 127.0.0.1 (start/stop or ``with``); ``spot=True``
     serves spot's payloads instead (``wss://stream.binance.com:9443/ws``)."""
 
@@ -165,22 +155,11 @@ class FakeBinanceStreams(ThreadedAiohttpServer):
         self.max_streams = max_streams or (1024 if spot else 200)
         self.max_messages_per_second = max_messages_per_second or (5 if spot else 10)
         self.ping_seconds = ping_seconds
-        self._lock = threading.Lock()
-        self.reset()
 
-    def reset(self) -> None:
-        """No connections counted, no requests logged, serving (between tests)."""
-        with self._lock:
-            self._conns: list[_Conn] = []
-            #: websocket handshakes accepted, in all
-            self.connections_opened = 0
-            #: every request received: (method, params)
-            self.requests: list[tuple[str, list[Any]]] = []
-            #: connections closed for sending too many messages
-            self.rate_limited = 0
-            #: while True, handshakes are refused with 503 (the endpoint is unreachable)
-            self.down = False
-            self._update_id = 0
+    def _reset_vendor(self) -> None:
+        #: connections closed for sending too many messages
+        self.rate_limited = 0
+        self._update_id = 0
 
     @property
     def ws_url(self) -> str:
@@ -188,66 +167,22 @@ class FakeBinanceStreams(ThreadedAiohttpServer):
         ``/public/ws`` and ``/market/ws`` from it. ``http://``: aiohttp upgrades it."""
         return f"{self.base_url}/ws"
 
-    # -- what tests read ---------------------------------------------------------------------
-
-    @property
-    def live_connections(self) -> int:
-        with self._lock:
-            return len(self._conns)
-
-    def subscriptions(self) -> list[set[str]]:
-        """The streams of each live connection."""
-        with self._lock:
-            return [set(c.streams) for c in self._conns]
-
-    def subscribed(self) -> set[str]:
-        """Every stream some live connection receives."""
-        return set().union(*self.subscriptions()) if self.live_connections else set()
-
-    # -- what tests do -----------------------------------------------------------------------
-
-    def push(
-        self,
-        symbol: str,
-        last: Decimal | str,
-        *,
-        bid: Decimal | str | None = None,
-        ask: Decimal | str | None = None,
-    ) -> int:
-        """Publish a price of ``symbol`` (``BTCUSDT``) on every stream that carries it;
-        returns how many events were sent. Blocks until they are written."""
-        loop = self._loop
-        if loop is None:
-            raise RuntimeError("the fake is not running")
-        price = Decimal(last)
-        book = (
-            Decimal(bid) if bid is not None else price,
-            Decimal(ask) if ask is not None else price,
-        )
-        future = asyncio.run_coroutine_threadsafe(self._publish(symbol, price, book), loop)
-        return future.result(5)
-
-    def drop_connections(self) -> int:
-        """Cut every live socket without a close frame (a network drop); returns how many."""
-        loop = self._loop
-        if loop is None:
-            return 0
-        return asyncio.run_coroutine_threadsafe(self._drop(), loop).result(5)
+    def _topics(self, conn: _Conn) -> set[str]:
+        return conn.streams
 
     # -- the server --------------------------------------------------------------------------
 
-    async def _publish(self, symbol: str, last: Decimal, book: tuple[Decimal, Decimal]) -> int:
-        now = _now_ms()
+    async def _publish(self, symbol: str, last: Decimal, bid: Decimal, ask: Decimal) -> int:
+        now = now_ms()
         with self._lock:
             self._update_id += 1
             update_id = self._update_id
-            conns = list(self._conns)
         low = symbol.lower()
         events = {
-            f"{low}@ticker": ticker_event(symbol, last, now, book if self.spot else None),
+            f"{low}@ticker": ticker_event(symbol, last, now, (bid, ask) if self.spot else None),
             f"{low}@miniTicker": mini_ticker_event(symbol, last, now),
             f"{low}@bookTicker": book_ticker_event(
-                symbol, book[0], book[1], now, update_id, spot=self.spot
+                symbol, bid, ask, now, update_id, spot=self.spot
             ),
         }
         events["!bookTicker"] = events[f"{low}@bookTicker"]
@@ -256,24 +191,14 @@ class FakeBinanceStreams(ThreadedAiohttpServer):
             "!miniTicker@arr": [events[f"{low}@miniTicker"]],
         }
         sent = 0
-        for conn in conns:
+        for conn in self._live():
             for name in sorted(conn.streams):
                 payload: Any = events.get(name, arrays.get(name))
                 if payload is None or not conn.serves(name):
                     continue
                 body = {"stream": name, "data": payload} if conn.combined else payload
-                with contextlib.suppress(ConnectionError, RuntimeError):
-                    await conn.ws.send_str(json.dumps(body))
-                    sent += 1
+                sent += await self._send(conn, body)
         return sent
-
-    async def _drop(self) -> int:
-        with self._lock:
-            conns, self._conns = self._conns, []
-        for conn in conns:
-            if isinstance(conn.transport, asyncio.Transport):
-                conn.transport.abort()
-        return len(conns)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         parts = [p for p in request.path.split("/") if p]
@@ -282,8 +207,8 @@ class FakeBinanceStreams(ThreadedAiohttpServer):
             category, parts = parts[0], parts[1:]
         if not parts or parts[0] not in ("ws", "stream"):
             return web.json_response({"code": -1, "msg": "not found"}, status=404)
-        if self.down:
-            return web.Response(status=503, text="Service Unavailable")
+        if (refused := self._unavailable()) is not None:
+            return refused
         if request.headers.get("Upgrade", "").lower() != "websocket":
             return web.Response(status=400, text="websocket upgrade expected")
         combined = parts[0] == "stream"
@@ -293,13 +218,10 @@ class FakeBinanceStreams(ThreadedAiohttpServer):
             initial = [s for s in "/".join(parts[1:]).split("/") if s]
         ws = web.WebSocketResponse(heartbeat=self.ping_seconds, autoping=True)
         await ws.prepare(request)
-        conn = _Conn(
-            ws, request.transport, category, combined, {s for s in initial if valid_stream(s)}
-        )
-        with self._lock:
-            self._conns.append(conn)
-            self.connections_opened += 1
-        try:
+        streams = {s for s in initial if valid_stream(s)}
+        async with self._connected(
+            _Conn(ws, request.transport, category, combined, streams)
+        ) as conn:
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
                     continue
@@ -312,11 +234,6 @@ class FakeBinanceStreams(ThreadedAiohttpServer):
                     await ws.send_str(json.dumps(reply))
                 if len(conn.streams) > self.max_streams:
                     break  # Binance closes a connection over its stream limit
-        finally:
-            with self._lock:
-                if conn in self._conns:
-                    self._conns.remove(conn)
-            await ws.close()
         return ws
 
     def _over_limit(self, conn: _Conn) -> bool:
@@ -345,8 +262,7 @@ class FakeBinanceStreams(ThreadedAiohttpServer):
                 "id": rid,
             }
         params = request.get("params", [])
-        with self._lock:
-            self.requests.append((method, list(params) if isinstance(params, list) else []))
+        self._log(method, params)
         if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
             if not isinstance(params, list) or not all(
                 isinstance(p, str) and valid_stream(p) for p in params
@@ -371,15 +287,9 @@ class FakeBinanceStreams(ThreadedAiohttpServer):
         return {"result": conn.combined, "id": rid}
 
 
-@contextlib.contextmanager
-def running_fake_streams(**kwargs: Any) -> Iterator[FakeBinanceStreams]:
-    """Start a fake stream server for the duration of a ``with`` block."""
-    fake = FakeBinanceStreams(**kwargs)
-    fake.start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
+def running_fake_streams(**kwargs: Any) -> FakeBinanceStreams:
+    """A fake stream server for a ``with`` block (started on entry, stopped on exit)."""
+    return FakeBinanceStreams(**kwargs)
 
 
 def fresh(server: FakeBinanceStreams) -> FakeBinanceStreams:

@@ -13,33 +13,27 @@ Following Bybit's v5 documentation, not our client:
   and ``ts``.
 
 Tests publish with :meth:`FakeBybitStreams.push`, cut sockets with
-:meth:`drop_connections` and read the counters.
+:meth:`drop_connections` (and refuse new ones while :attr:`down`) and read the counters;
+the server plumbing is :mod:`tests.fakes.ws_server`'s.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import threading
-import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tests.fakes.aiohttp_thread import ThreadedAiohttpServer
+from tests.fakes.ws_server import WsConn, WsStreamServer, now_ms
 
 _CATEGORIES = ("spot", "linear", "inverse", "option")
 
 
 @dataclass
-class _Conn:
-    ws: web.WebSocketResponse
-    transport: asyncio.BaseTransport | None
+class _Conn(WsConn):
     category: str
     conn_id: str
     topics: set[str] = field(default_factory=set)
@@ -72,65 +66,24 @@ def linear_ticker(symbol: str, last: Decimal, bid: Decimal, ask: Decimal) -> dic
     }
 
 
-class FakeBybitStreams(ThreadedAiohttpServer):
-    """Bybit v5 public streams on 127.0.0.1 (start/stop or ``with``)."""
+class FakeBybitStreams(WsStreamServer[_Conn]):
+    """Bybit v5 public streams on 127.0.0.1 (start/stop or ``with``); :meth:`push` publishes
+    a linear ticker of a symbol spelled ``BTCUSDT``."""
 
     name = "fake Bybit streams"
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._lock = threading.Lock()
-        self.reset()
-
-    def reset(self) -> None:
-        with self._lock:
-            self._conns: list[_Conn] = []
-            self.connections_opened = 0
-            #: every request received: (op, args)
-            self.requests: list[tuple[str, list[Any]]] = []
-            self._cs = 0
-            self._last: dict[str, dict[str, Any]] = {}
+    def _reset_vendor(self) -> None:
+        self._cs = 0
+        self._last: dict[str, dict[str, Any]] = {}
 
     def ws_url(self, category: str = "linear") -> str:
         return f"{self.base_url}/v5/public/{category}"
 
-    @property
-    def live_connections(self) -> int:
-        with self._lock:
-            return len(self._conns)
+    def _topics(self, conn: _Conn) -> set[str]:
+        return conn.topics
 
-    def subscribed(self) -> set[str]:
-        with self._lock:
-            return set().union(*(c.topics for c in self._conns)) if self._conns else set()
-
-    def push(
-        self,
-        symbol: str,
-        last: Decimal | str,
-        *,
-        bid: Decimal | str | None = None,
-        ask: Decimal | str | None = None,
-    ) -> int:
-        """Publish a linear ticker of ``symbol`` (``BTCUSDT``); returns pushes sent."""
-        loop = self._loop
-        if loop is None:
-            raise RuntimeError("the fake is not running")
-        price = Decimal(last)
-        data = linear_ticker(
-            symbol,
-            price,
-            Decimal(bid) if bid is not None else price,
-            Decimal(ask) if ask is not None else price,
-        )
-        return asyncio.run_coroutine_threadsafe(self._publish(symbol, data), loop).result(5)
-
-    def drop_connections(self) -> int:
-        loop = self._loop
-        if loop is None:
-            return 0
-        return asyncio.run_coroutine_threadsafe(self._drop(), loop).result(5)
-
-    async def _publish(self, symbol: str, data: dict[str, Any]) -> int:
+    async def _publish(self, symbol: str, last: Decimal, bid: Decimal, ask: Decimal) -> int:
+        data = linear_ticker(symbol, last, bid, ask)
         topic = f"tickers.{symbol}"
         with self._lock:
             self._cs += 1
@@ -146,39 +99,24 @@ class FakeBybitStreams(ThreadedAiohttpServer):
             else:
                 kind, body = "snapshot", data
                 conn.snapshot_sent.add(topic)
-            push = {"topic": topic, "type": kind, "data": body, "cs": cs, "ts": _now_ms()}
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                await conn.ws.send_str(json.dumps(push))
-                sent += 1
+            push = {"topic": topic, "type": kind, "data": body, "cs": cs, "ts": now_ms()}
+            sent += await self._send(conn, push)
         return sent
-
-    async def _drop(self) -> int:
-        with self._lock:
-            conns, self._conns = self._conns, []
-        for conn in conns:
-            if isinstance(conn.transport, asyncio.Transport):
-                conn.transport.abort()
-        return len(conns)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         parts = [p for p in request.path.split("/") if p]
         if len(parts) != 3 or parts[:2] != ["v5", "public"] or parts[2] not in _CATEGORIES:
             return web.Response(status=404, text="Not Found")
+        if (refused := self._unavailable()) is not None:
+            return refused
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
-        conn = _Conn(ws, request.transport, parts[2], str(uuid.uuid4()))
-        with self._lock:
-            self._conns.append(conn)
-            self.connections_opened += 1
-        try:
+        async with self._connected(
+            _Conn(ws, request.transport, parts[2], str(uuid.uuid4()))
+        ) as conn:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
                     await ws.send_str(json.dumps(self._answer(conn, msg.data)))
-        finally:
-            with self._lock:
-                if conn in self._conns:
-                    self._conns.remove(conn)
-            await ws.close()
         return ws
 
     def _answer(self, conn: _Conn, text: str) -> dict[str, Any]:
@@ -189,8 +127,7 @@ class FakeBybitStreams(ThreadedAiohttpServer):
         if not isinstance(request, dict):
             return {"success": False, "ret_msg": "error:invalid json", "conn_id": conn.conn_id}
         op, req_id, args = request.get("op"), request.get("req_id"), request.get("args") or []
-        with self._lock:
-            self.requests.append((str(op), list(args) if isinstance(args, list) else []))
+        self._log(op, args)
         reply: dict[str, Any] = {"success": True, "ret_msg": "", "conn_id": conn.conn_id}
         if req_id is not None:
             reply["req_id"] = req_id
@@ -223,15 +160,6 @@ def _topic_of(topic: str, category: str) -> bool:
     return name == "tickers" and symbol.isalnum() and symbol.isupper() and category in _CATEGORIES
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-@contextlib.contextmanager
-def running_fake_bybit_streams() -> Iterator[FakeBybitStreams]:
-    fake = FakeBybitStreams()
-    fake.start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
+def running_fake_bybit_streams() -> FakeBybitStreams:
+    """A fake stream server for a ``with`` block (started on entry, stopped on exit)."""
+    return FakeBybitStreams()

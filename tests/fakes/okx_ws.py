@@ -14,39 +14,35 @@ Following OKX's v5 documentation, not our client:
 - pushes: ``{"arg": {"channel": "tickers", "instId": ..}, "data": [{"instType", "instId",
   "last", "lastSz", "askPx", "askSz", "bidPx", "bidSz", "open24h", "high24h", "low24h",
   "volCcy24h", "vol24h", "sodUtc0", "sodUtc8", "ts"}]}``, numbers as strings.
+
+The server plumbing (connections, :meth:`~FakeOkxStreams.drop_connections`, the ``down``
+switch, :meth:`~FakeOkxStreams.push`) is :mod:`tests.fakes.ws_server`'s.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import threading
-import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tests.fakes.aiohttp_thread import ThreadedAiohttpServer
+from tests.fakes.ws_server import WsConn, WsStreamServer, now_ms
 
 _PUBLIC_CHANNELS = ("tickers",)
 
 
 @dataclass
-class _Conn:
-    ws: web.WebSocketResponse
-    transport: asyncio.BaseTransport | None
+class _Conn(WsConn):
     access: str
     conn_id: str
     inst_ids: set[str] = field(default_factory=set)
 
 
 def ticker_data(inst_id: str, last: Decimal, bid: Decimal, ask: Decimal) -> dict[str, Any]:
-    now = str(int(time.time() * 1000))
+    now = str(now_ms())
     inst_type = "SWAP" if inst_id.endswith("-SWAP") else "SPOT"
     return {
         "instType": inst_type,
@@ -68,83 +64,32 @@ def ticker_data(inst_id: str, last: Decimal, bid: Decimal, ask: Decimal) -> dict
     }
 
 
-class FakeOkxStreams(ThreadedAiohttpServer):
-    """OKX v5 public websocket on 127.0.0.1 (start/stop or ``with``)."""
+class FakeOkxStreams(WsStreamServer[_Conn]):
+    """OKX v5 public websocket on 127.0.0.1 (start/stop or ``with``); :meth:`push`
+    publishes a ticker of an instrument spelled ``BTC-USDT-SWAP``."""
 
     name = "fake OKX streams"
 
     def __init__(self, *, idle_seconds: float = 30.0) -> None:
         super().__init__()
         self.idle_seconds = idle_seconds
-        self._lock = threading.Lock()
-        self.reset()
-
-    def reset(self) -> None:
-        with self._lock:
-            self._conns: list[_Conn] = []
-            self.connections_opened = 0
-            #: every request received: (op, args)
-            self.requests: list[tuple[str, list[Any]]] = []
 
     @property
     def ws_url(self) -> str:
         """The v5 base (``wss://ws.okx.com:8443/ws/v5``); ccxt appends ``/public``."""
         return f"{self.base_url}/ws/v5"
 
-    @property
-    def live_connections(self) -> int:
-        with self._lock:
-            return len(self._conns)
+    def _topics(self, conn: _Conn) -> set[str]:
+        return conn.inst_ids
 
-    def subscribed(self) -> set[str]:
-        with self._lock:
-            return set().union(*(c.inst_ids for c in self._conns)) if self._conns else set()
-
-    def push(
-        self,
-        inst_id: str,
-        last: Decimal | str,
-        *,
-        bid: Decimal | str | None = None,
-        ask: Decimal | str | None = None,
-    ) -> int:
-        """Publish a ticker of ``inst_id`` (``BTC-USDT-SWAP``); returns pushes sent."""
-        loop = self._loop
-        if loop is None:
-            raise RuntimeError("the fake is not running")
-        price = Decimal(last)
-        data = ticker_data(
-            inst_id,
-            price,
-            Decimal(bid) if bid is not None else price,
-            Decimal(ask) if ask is not None else price,
-        )
-        return asyncio.run_coroutine_threadsafe(self._publish(inst_id, data), loop).result(5)
-
-    def drop_connections(self) -> int:
-        loop = self._loop
-        if loop is None:
-            return 0
-        return asyncio.run_coroutine_threadsafe(self._drop(), loop).result(5)
-
-    async def _publish(self, inst_id: str, data: dict[str, Any]) -> int:
-        with self._lock:
-            conns = [c for c in self._conns if inst_id in c.inst_ids]
+    async def _publish(self, inst_id: str, last: Decimal, bid: Decimal, ask: Decimal) -> int:
+        data = ticker_data(inst_id, last, bid, ask)
         push = {"arg": {"channel": "tickers", "instId": inst_id}, "data": [data]}
         sent = 0
-        for conn in conns:
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                await conn.ws.send_str(json.dumps(push))
-                sent += 1
+        for conn in self._live():
+            if inst_id in conn.inst_ids:
+                sent += await self._send(conn, push)
         return sent
-
-    async def _drop(self) -> int:
-        with self._lock:
-            conns, self._conns = self._conns, []
-        for conn in conns:
-            if isinstance(conn.transport, asyncio.Transport):
-                conn.transport.abort()
-        return len(conns)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         parts = [p for p in request.path.split("/") if p]
@@ -152,13 +97,13 @@ class FakeOkxStreams(ThreadedAiohttpServer):
             return web.Response(status=404, text="Not Found")
         if parts[2] not in ("public", "business", "private"):
             return web.Response(status=404, text="Not Found")
+        if (refused := self._unavailable()) is not None:
+            return refused
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
-        conn = _Conn(ws, request.transport, parts[2], uuid.uuid4().hex[:8])
-        with self._lock:
-            self._conns.append(conn)
-            self.connections_opened += 1
-        try:
+        async with self._connected(
+            _Conn(ws, request.transport, parts[2], uuid.uuid4().hex[:8])
+        ) as conn:
             while True:
                 try:
                     msg = await ws.receive(timeout=self.idle_seconds)
@@ -171,11 +116,6 @@ class FakeOkxStreams(ThreadedAiohttpServer):
                     continue
                 for reply in self._answer(conn, msg.data):
                     await ws.send_str(json.dumps(reply))
-        finally:
-            with self._lock:
-                if conn in self._conns:
-                    self._conns.remove(conn)
-            await ws.close()
         return ws
 
     def _answer(self, conn: _Conn, text: str) -> list[dict[str, Any]]:
@@ -189,8 +129,7 @@ class FakeOkxStreams(ThreadedAiohttpServer):
         if not isinstance(request, dict):
             return error("60012", f"Invalid request: {text[:100]}")
         op, args = request.get("op"), request.get("args")
-        with self._lock:
-            self.requests.append((str(op), list(args) if isinstance(args, list) else []))
+        self._log(op, args)
         if op not in ("subscribe", "unsubscribe") or not isinstance(args, list) or not args:
             return error("60012", f"Invalid request: {text[:100]}")
         replies = []
@@ -220,11 +159,6 @@ def _inst_id(value: str) -> bool:
     return len(parts) in (2, 3) and all(p.isalnum() and p.isupper() for p in parts)
 
 
-@contextlib.contextmanager
-def running_fake_okx_streams(**kwargs: Any) -> Iterator[FakeOkxStreams]:
-    fake = FakeOkxStreams(**kwargs)
-    fake.start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
+def running_fake_okx_streams(**kwargs: Any) -> FakeOkxStreams:
+    """A fake stream server for a ``with`` block (started on entry, stopped on exit)."""
+    return FakeOkxStreams(**kwargs)

@@ -96,3 +96,16 @@ def diff_positions(
             diff.outside.append(Outside(position, gone, there))
             short -= gone
     return diff
+
+
+def confirmed(first: Sequence[Outside], second: Sequence[Outside]) -> list[Outside]:
+    """What two reads of the venue agree was closed outside: a position's stop is cancelled
+    on the strength of it, so one odd answer (a venue listing no positions for a moment)
+    must not be enough. The smaller amount gone counts when both saw some."""
+    again = {o.held.position_id: o for o in second}
+    out: list[Outside] = []
+    for o in first:
+        other = again.get(o.held.position_id)
+        if other is not None:
+            out.append(o if o.gone <= other.gone else other)
+    return out

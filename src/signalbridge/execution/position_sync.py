@@ -47,7 +47,7 @@ from signalbridge.execution.order_sync import (
     resting_orders,
 )
 from signalbridge.execution.pool import Connected
-from signalbridge.execution.position_diff import Held, Key, Outside, diff_positions
+from signalbridge.execution.position_diff import Held, Key, Outside, confirmed, diff_positions
 from signalbridge.execution.recorder import log_row, refresh_positions
 from signalbridge.integrations.errors import IntegrationError
 from signalbridge.store import models as m
@@ -257,6 +257,16 @@ class PositionSync:
                 held = await self._held_now(connection_id)
                 skip = self._skip(held, unsure | await self._unsettled(connection_id))
                 diff = diff_positions(self._judged(held, venue.markets), venue.positions, skip)
+                if diff.outside:  # acted on only when a second read of the venue agrees
+                    outcome.requests += 1
+                    diff.outside = confirmed(
+                        diff.outside,
+                        diff_positions(
+                            self._judged(held, venue.markets),
+                            await live.read(live.adapter.fetch_positions),
+                            skip,
+                        ).outside,
+                    )
             for gone in diff.outside:
                 if await self._outside(live, gone, outcome):
                     closed = gone.closed

@@ -85,8 +85,9 @@ async def test_closed_by_hand_is_closed_outside_and_a_foreign_position_is_left_a
     assert await live.adapter.fetch_open_orders() == []
     [row] = [r for r in await rig.logs(signal_id) if r.action == "closed_outside"]
     assert row.reason and "outside SignalBridge" in row.reason and "price" in row.reason
-    # positions and open orders; a ticker only when the monitor left no mark price
-    assert report.requests == 2 + ("ticker" in row.reason)
+    # positions (read twice: a close outside is acted on only when a second read agrees)
+    # and open orders; a ticker only when the monitor left no mark price
+    assert report.requests == 3 + ("ticker" in row.reason)
 
     # the foreign position: recorded and shown, nothing ever sent for it
     assert report.foreign_new == 1

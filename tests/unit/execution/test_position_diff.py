@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from signalbridge.domain.signals import Side
-from signalbridge.execution.position_diff import Held, diff_positions
+from signalbridge.execution.position_diff import Held, confirmed, diff_positions
 from signalbridge.venues.base import VenuePosition
 
 D = Decimal
@@ -73,3 +73,15 @@ def test_what_is_gone_adds_up_and_never_exceeds_a_position(
     partial = [o.held.position_id for o in diff.outside if not o.closed]
     whole = [o.held.position_id for o in diff.outside if o.closed]
     assert len(partial) <= 1 and all(w > p for w in whole for p in partial)
+
+
+def test_only_what_a_second_read_agrees_on_is_closed_outside() -> None:
+    ours = [held(1, "2"), held(2, "1", symbol="ETH/USDT")]
+    first = diff_positions(ours, [], set()).outside  # a read that listed nothing
+    glitch = diff_positions(ours, [venue("2"), venue("1", symbol="ETH/USDT")], set()).outside
+    assert {o.held.position_id for o in first} == {1, 2}
+    assert confirmed(first, glitch) == []
+    partly = diff_positions(ours, [venue("0.5"), venue("1", symbol="ETH/USDT")], set()).outside
+    [kept] = confirmed(first, partly)
+    assert kept.held.position_id == 1 and kept.gone == Decimal("1.5") and not kept.closed
+    assert confirmed(first, first) == first
