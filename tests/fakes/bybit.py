@@ -13,7 +13,8 @@ the hex HMAC-SHA256 of ``timestamp + api_key + recv_window + (query string | JSO
 with the key's secret; the timestamp must satisfy ``server_time - recv_window <= timestamp
 < server_time + 1000``. Refusals use Bybit's envelope (``retCode``/``retMsg``/``result``/
 ``retExtInfo``/``time``, HTTP 200): 10003 unknown key, 10004 bad signature, 10002 timestamp,
-10006 too many visits (with the ``X-Bapi-Limit-*`` headers), 10005 a key without the
+10006 too many visits (the ``X-Bapi-Limit-*`` headers go with every JSON answer; the reset
+timestamp is the window's end after a 10006, else the server's time), 10005 a key without the
 permission; an IP over its limit gets HTTP 403 "access too frequent" with no JSON.
 
 Tests drive it with thread-safe methods: :meth:`FakeBybit.set_price`, :meth:`set_balance`,
@@ -132,6 +133,8 @@ class FakeBybit(ThreadedAiohttpServer):
             self._faults: list[_Fault] = []
             self._drops: list[_Fault] = []
             self._limited = 0
+            self._reset_in_ms = 1000
+            self._last_reset_ms: int | None = None
             self._banned = 0
             self._skew_ms = 0
             self._forgotten: set[str] = set()
@@ -219,10 +222,19 @@ class FakeBybit(ThreadedAiohttpServer):
         with self._lock:
             self._blind_lookups = n
 
-    def rate_limit(self, n: int = 1) -> None:
-        """The next ``n`` private requests are refused 10006 (per-UID limit)."""
+    def rate_limit(self, n: int = 1, *, reset_in_ms: int = 1000) -> None:
+        """The next ``n`` private requests (credentials checked first) are refused 10006
+        "Too many visits!" (per-UID limit); their ``X-Bapi-Limit-Reset-Timestamp`` is the
+        server's clock + ``reset_in_ms`` (:attr:`limit_reset_ms` says which one was sent)."""
         with self._lock:
             self._limited += n
+            self._reset_in_ms = reset_in_ms
+
+    @property
+    def limit_reset_ms(self) -> int | None:
+        """The ``X-Bapi-Limit-Reset-Timestamp`` of the last 10006 answer (None: none yet)."""
+        with self._lock:
+            return self._last_reset_ms
 
     def ban_ip(self, n: int = 1) -> None:
         """The next ``n`` requests get Bybit's IP-limit answer: HTTP 403, not JSON."""
@@ -307,11 +319,17 @@ class FakeBybit(ThreadedAiohttpServer):
         return self._envelope(result, 0, "OK")
 
     def _envelope(self, result: Any, code: int, msg: str, *, limited: bool = False) -> web.Response:
+        """Bybit's JSON envelope with its rate-limit headers: the reset timestamp (ms) is
+        when the window reopens after a 10006, otherwise just the server's time."""
         now = self._server_ms()
+        reset = now
+        if limited:
+            with self._lock:
+                reset = self._last_reset_ms = now + self._reset_in_ms
         headers = {
             "X-Bapi-Limit": str(_UID_LIMIT),
             "X-Bapi-Limit-Status": "0" if limited else str(_UID_LIMIT - 1),
-            "X-Bapi-Limit-Reset-Timestamp": str(now + 1000),
+            "X-Bapi-Limit-Reset-Timestamp": str(reset),
         }
         payload = {
             "retCode": code,

@@ -12,6 +12,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from signalbridge.integrations.queue import APPLY_UPDATE, DISPATCH_SIGNAL, RUN_EXECUTION, TaskQueue
+from signalbridge.services.ai_analysis import ANALYSE_SIGNAL, lost_analyses
 from signalbridge.services.ai_parsing import AI_PARSE, lost_parses
 from signalbridge.services.override import RESUME_ACTION, stale_actions
 from signalbridge.store import models as m
@@ -26,9 +27,10 @@ async def sweep(
     now: datetime | None = None,
     limit: int = 500,
 ) -> int:
-    """Re-queue stuck signals, executions, provider updates, AI parses and manual actions;
-    returns how many tasks were queued. An update still ``received`` (neither applied, nor
-    waiting for review) lost its task: applying is idempotent, so queuing it again is safe."""
+    """Re-queue stuck signals, executions, provider updates, AI parses, market analyses and
+    manual actions; returns how many tasks were queued. An update still ``received``
+    (neither applied, nor waiting for review) lost its task: applying is idempotent, so
+    queuing it again is safe."""
     cutoff = (now or utcnow()) - stuck_after
     async with sessions() as session:
         signal_ids = (
@@ -66,6 +68,8 @@ async def sweep(
         ).all()
         # AI parses never recorded (or claimed by a worker that died): services/ai_parsing.py
         ai_message_ids = await lost_parses(session, cutoff=cutoff, limit=limit)
+        # market analyses claimed by a worker that died: services/ai_analysis.py
+        analysis_signal_ids = await lost_analyses(session, cutoff=cutoff, limit=limit)
         # manual actions (services/override.py) whose worker died before they finished
         action_ids = await stale_actions(session, cutoff, limit)
     for signal_id in signal_ids:
@@ -76,7 +80,16 @@ async def sweep(
         await queue.enqueue(APPLY_UPDATE, update_id)
     for message_id in ai_message_ids:
         await queue.enqueue(AI_PARSE, message_id)
+    for signal_id in analysis_signal_ids:
+        await queue.enqueue(ANALYSE_SIGNAL, signal_id)
     for action_id in action_ids:
         await queue.enqueue(RESUME_ACTION, action_id)
-    queued = (signal_ids, execution_ids, update_ids, ai_message_ids, action_ids)
+    queued = (
+        signal_ids,
+        execution_ids,
+        update_ids,
+        ai_message_ids,
+        analysis_signal_ids,
+        action_ids,
+    )
     return sum(len(ids) for ids in queued)

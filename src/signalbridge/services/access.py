@@ -14,7 +14,8 @@ Roles:
 
 Ownership is derived, never copied: a connection has ``owner_id``; a follow, execution,
 order and position belongs to the owner of its ``connection_id``; an execution log to the
-owner of its execution. Tokens belong to their ``user_id``, audit rows to their
+owner of its execution; a manual action to whoever requested it and to the owner of its
+``connection_id``. Tokens belong to their ``user_id``, audit rows to their
 ``actor_id``, a user to itself.
 
 Routes ask two things. :func:`permits` (by role, before any row is read): is this route
@@ -55,6 +56,7 @@ Entity = Literal[
     "token",
     "plan",
     "grant",
+    "manual_action",
 ]
 Action = Literal["read", "write", "create"]
 
@@ -76,6 +78,7 @@ MODELS: dict[Entity, type[Any]] = {
     "token": m.ApiToken,
     "plan": m.Plan,
     "grant": m.PlanGrant,
+    "manual_action": m.ManualAction,
 }
 
 _EVERYONE = frozenset(Role.ALL)
@@ -102,6 +105,7 @@ ROLES: dict[Entity, tuple[frozenset[str], frozenset[str], frozenset[str]]] = {
     "token": (_EVERYONE, _EVERYONE, _EVERYONE),
     "plan": (_ADMINS, _ADMINS, _ADMINS),
     "grant": (_EVERYONE, _STAFF, _STAFF),
+    "manual_action": (_EVERYONE, _NOBODY, _NOBODY),
 }
 
 #: What an operator reads beyond its own rows (everything of these kinds).
@@ -119,6 +123,7 @@ _OPERATOR_READS_ALL = frozenset(
         "execution_log",
         "audit",
         "grant",
+        "manual_action",
     )
 )
 #: What an operator changes beyond its own rows.
@@ -211,6 +216,8 @@ def _owned(entity: Entity, user_id: int) -> ColumnElement[bool]:
         return m.AuditEntry.actor_id == user_id
     if entity == "grant":
         return m.PlanGrant.user_id == user_id
+    if entity == "manual_action":  # what it asked for, and what was done to its accounts
+        return or_(m.ManualAction.requested_by == user_id, m.ManualAction.connection_id.in_(mine))
     if entity == "user":
         return m.User.id == user_id
     return false()  # admin-only kinds (AI configs, payment gateways, plans); read-only kinds

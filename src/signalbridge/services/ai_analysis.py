@@ -6,7 +6,8 @@ executions, so the orders of follows without a gate never wait for it (jobs/task
 :func:`needs_analysis`). The task
 
 1. claims the signal's ``signal_analyses`` row (``pending``, keyed by the signal: a second
-   task, the sweeper's or a duplicate delivery's, finds it claimed and asks nothing);
+   task, the sweeper's or a duplicate delivery's, finds it claimed and asks nothing; a
+   claim left ``pending`` for :data:`CLAIM_TIMEOUT` is a dead worker's and is taken over);
 2. reads recent candles through a follow's venue adapter, behind that connection's guard
    (ccxt ``fetch_ohlcv``, the paper venue's feed: venues/candles.py); the first follow
    whose venue answers is used;
@@ -14,7 +15,8 @@ executions, so the orders of follows without a gate never wait for it (jobs/task
 4. stores the verdict (``ok``) or why there is none (``failed``: no candles, no AI
    configuration, every configuration failed, the deadline passed; a worker killed in
    between leaves the claim ``pending``, which the gate treats as no analysis: after the
-   follow's wait, ``analyst_on_missing`` decides);
+   follow's wait, ``analyst_on_missing`` decides; the sweeper queues the task again,
+   :func:`lost_analyses`);
 5. queues the signal's executions still pending again, so follows whose analyst gate
    holds them (execution/analyst_gate.py) decide now instead of at the next sweep.
 
@@ -27,12 +29,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from signalbridge.ai.analysis import ANALYSIS_PROMPT_VERSION, AiAnalyst, Analysis
@@ -49,9 +51,11 @@ from signalbridge.venues.candles import SupportsCandles
 
 __all__ = [
     "ANALYSE_SIGNAL",
+    "CLAIM_TIMEOUT",
     "AnalysisDeps",
     "analyse_signal",
     "analysis_body",
+    "lost_analyses",
     "needs_analysis",
 ]
 
@@ -62,6 +66,9 @@ PUBLISHED = (m.SignalStatus.ACCEPTED, m.SignalStatus.DISPATCHED)
 #: Follows' venues tried for candles before giving up.
 MAX_CANDLE_SOURCES = 3
 MAX_ERROR_CHARS = 500
+#: A ``pending`` claim older than this is a dead worker's: a live task has its candles and
+#: its answer (or gives up) well within it (the AI's deadline is ``deadline_seconds``).
+CLAIM_TIMEOUT: Final = timedelta(minutes=5)
 
 
 class Enqueue(Protocol):
@@ -133,7 +140,7 @@ async def analyse_signal(deps: AnalysisDeps, signal_id: int) -> str:
             },
             conflict=("signal_id",),
         )
-        if claimed is None:
+        if claimed is None and not await _take_over(session, signal_id, deps.now()):
             return "claimed"
         signal = signal_from_row(row)
         connections = (
@@ -170,6 +177,38 @@ async def analyse_signal(deps: AnalysisDeps, signal_id: int) -> str:
     if pending:  # after the commit: the gate reads the stored verdict
         await deps.queue.enqueue(deps.dispatch_task, signal_id, list(pending))
     return m.AnalysisStatus.OK if isinstance(outcome, Analysis) else m.AnalysisStatus.FAILED
+
+
+async def _take_over(session: AsyncSession, signal_id: int, now: datetime) -> bool:
+    """Whether the signal's claim was left ``pending`` by a dead worker and is ours now
+    (one conditional UPDATE: of two tasks taking it over, one wins)."""
+    taken = await session.execute(
+        update(m.SignalAnalysis)
+        .where(
+            m.SignalAnalysis.signal_id == signal_id,
+            m.SignalAnalysis.status == m.AnalysisStatus.PENDING,
+            m.SignalAnalysis.created_at <= now - CLAIM_TIMEOUT,
+        )
+        .values(created_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return isinstance(taken, CursorResult) and taken.rowcount == 1
+
+
+async def lost_analyses(session: AsyncSession, *, cutoff: datetime, limit: int = 500) -> list[int]:
+    """Signal ids whose analysis claim was left ``pending`` for :data:`CLAIM_TIMEOUT` before
+    ``cutoff`` (a worker died mid-task): the sweeper queues :func:`analyse_signal` again,
+    which takes the claim over."""
+    stuck = (
+        select(m.SignalAnalysis.signal_id)
+        .where(
+            m.SignalAnalysis.status == m.AnalysisStatus.PENDING,
+            m.SignalAnalysis.created_at <= cutoff - CLAIM_TIMEOUT,
+        )
+        .order_by(m.SignalAnalysis.signal_id)
+        .limit(limit)
+    )
+    return list((await session.scalars(stuck)).all())
 
 
 async def _analyse(deps: AnalysisDeps, signal: Signal, connections: list[int]) -> Analysis | str:

@@ -1,7 +1,9 @@
 """What the AI costs: tokens and cost per call, channel and day, and the daily budgets.
 
 Every AI parse is one ``ai_parses`` row (services/ai_parsing.py) with its tokens, its cost
-and its UTC ``day``; usage is read from those rows, so there is no second counter to drift.
+and its UTC ``day``, every market analysis one ``signal_analyses`` row
+(services/ai_analysis.py, its day that of ``created_at``); usage is read from those rows,
+so there is no second counter to drift.
 Two budgets stop calls for the rest of the UTC day once spent: each configuration's
 ``daily_budget_usd`` (that configuration is left out of the chain) and the operator's
 ``SIGNALBRIDGE_AI_DAILY_BUDGET_USD`` over all of them (no call at all); the market
@@ -108,11 +110,15 @@ async def usage(
     channel_id: int | None = None,
     config_id: int | None = None,
 ) -> dict[str, Any]:
-    """Tokens, cost and calls of one UTC day per (configuration, channel), with totals.
+    """Tokens, cost and calls of one UTC day per (configuration, channel), with totals:
+    the AI parses and the market analyses apart (``parse``, ``analysis``) and together
+    (``input_tokens``, ``output_tokens``, ``cost``: what the budgets count).
 
-    ``calls`` counts requests answered or failed (not cache hits, not budget refusals).
+    A parse's ``calls`` counts requests answered or failed (not cache hits, not budget
+    refusals); ``analyses`` counts every analysis, ``failures`` those that stored no
+    verdict. An analysis's channel is its signal's.
     """
-    query = select(
+    parses = select(
         m.AIParse.config_id,
         m.AIParse.channel_id,
         m.AIParse.outcome,
@@ -120,16 +126,37 @@ async def usage(
         m.AIParse.output_tokens,
         m.AIParse.cost,
     ).where(m.AIParse.day == day)
+    start = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC)
+    analyses = (
+        select(
+            m.SignalAnalysis.config_id,
+            m.Signal.channel_id,
+            m.SignalAnalysis.status,
+            m.SignalAnalysis.input_tokens,
+            m.SignalAnalysis.output_tokens,
+            m.SignalAnalysis.cost,
+        )
+        .join(m.Signal, m.Signal.id == m.SignalAnalysis.signal_id)
+        .where(
+            m.SignalAnalysis.created_at >= start,
+            m.SignalAnalysis.created_at < start + timedelta(days=1),
+        )
+    )
     if channel_id is not None:
-        query = query.where(m.AIParse.channel_id == channel_id)
+        parses = parses.where(m.AIParse.channel_id == channel_id)
+        analyses = analyses.where(m.Signal.channel_id == channel_id)
     if config_id is not None:
-        query = query.where(m.AIParse.config_id == config_id)
+        parses = parses.where(m.AIParse.config_id == config_id)
+        analyses = analyses.where(m.SignalAnalysis.config_id == config_id)
     groups: dict[tuple[int | None, int], dict[str, Any]] = {}
     total = _empty()
-    for cfg, channel, outcome, tokens_in, tokens_out, cost in (await session.execute(query)).all():
-        group = groups.setdefault((cfg, channel), _empty())
-        for bucket in (group, total):
-            _add(bucket, outcome, tokens_in, tokens_out, cost or Decimal(0))
+    for kind, query in (("parse", parses), ("analysis", analyses)):
+        for cfg, channel, outcome, tokens_in, tokens_out, cost in (
+            await session.execute(query)
+        ).all():
+            group = groups.setdefault((cfg, channel), _empty())
+            for bucket in (group, total):
+                _add(bucket, kind, outcome, tokens_in, tokens_out, cost or Decimal(0))
     items = [
         {"day": day, "config_id": cfg, "channel_id": channel, **_shown(bucket)}
         for (cfg, channel), bucket in sorted(
@@ -139,38 +166,61 @@ async def usage(
     return {"day": day, "items": items, "total": _shown(total)}
 
 
+def _spend() -> dict[str, Any]:
+    return {"input_tokens": 0, "output_tokens": 0, "cost": Decimal(0)}
+
+
 def _empty() -> dict[str, Any]:
     return {
-        "parses": 0,
-        "calls": 0,
-        "cache_hits": 0,
-        "budget_refusals": 0,
-        "failures": 0,
-        "input_tokens": 0,
-        "output_tokens": 0,
-        "cost": Decimal(0),
+        "parse": {
+            "parses": 0,
+            "calls": 0,
+            "cache_hits": 0,
+            "budget_refusals": 0,
+            "failures": 0,
+            **_spend(),
+        },
+        "analysis": {"analyses": 0, "failures": 0, **_spend()},
+        **_spend(),
     }
 
 
 def _add(
-    bucket: dict[str, Any], outcome: str, tokens_in: int, tokens_out: int, cost: Decimal
+    bucket: dict[str, Any],
+    kind: str,
+    outcome: str,
+    tokens_in: int,
+    tokens_out: int,
+    cost: Decimal,
 ) -> None:
-    bucket["parses"] += 1
-    if outcome == m.AIParseOutcome.CACHED:
-        bucket["cache_hits"] += 1
-    elif outcome == m.AIParseOutcome.BUDGET:
-        bucket["budget_refusals"] += 1
-    elif outcome != m.AIParseOutcome.PENDING:
-        bucket["calls"] += 1
-    if outcome == m.AIParseOutcome.FAILED:
-        bucket["failures"] += 1
-    bucket["input_tokens"] += tokens_in
-    bucket["output_tokens"] += tokens_out
-    bucket["cost"] += cost
+    part = bucket[kind]
+    if kind == "analysis":
+        part["analyses"] += 1
+        if outcome == m.AnalysisStatus.FAILED:
+            part["failures"] += 1
+    else:
+        part["parses"] += 1
+        if outcome == m.AIParseOutcome.CACHED:
+            part["cache_hits"] += 1
+        elif outcome == m.AIParseOutcome.BUDGET:
+            part["budget_refusals"] += 1
+        elif outcome != m.AIParseOutcome.PENDING:
+            part["calls"] += 1
+        if outcome == m.AIParseOutcome.FAILED:
+            part["failures"] += 1
+    for spend in (part, bucket):
+        spend["input_tokens"] += tokens_in
+        spend["output_tokens"] += tokens_out
+        spend["cost"] += cost
 
 
 def _shown(bucket: dict[str, Any]) -> dict[str, Any]:
-    return {**bucket, "cost": fmt_decimal(bucket["cost"])}
+    return {
+        **bucket,
+        "parse": {**bucket["parse"], "cost": fmt_decimal(bucket["parse"]["cost"])},
+        "analysis": {**bucket["analysis"], "cost": fmt_decimal(bucket["analysis"]["cost"])},
+        "cost": fmt_decimal(bucket["cost"]),
+    }
 
 
 async def parses_of(session: AsyncSession, message_id: int) -> list[dict[str, Any]]:

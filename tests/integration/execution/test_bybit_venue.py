@@ -301,7 +301,7 @@ async def test_a_wrong_secret_is_an_authentication_error_without_secrets(fake: F
         await mangled.close()
 
 
-async def test_insufficient_funds_unknown_symbol_and_rate_limits(
+async def test_insufficient_funds_and_unknown_symbol(
     spot: CcxtAdapter, linear: CcxtAdapter, fake: FakeBybit
 ) -> None:
     with pytest.raises(sb.InsufficientFunds):  # spot 170131
@@ -310,14 +310,34 @@ async def test_insufficient_funds_unknown_symbol_and_rate_limits(
         await linear.create_order(order("sb-10-e1", OrderSide.BUY, "5"))
     with pytest.raises(sb.SymbolNotListed):
         await linear.create_order(order("sb-10-e2", OrderSide.BUY, "1", symbol="DOGE/USDT"))
-    fake.rate_limit(1)  # 10006, per UID
+    assert fake.orders() == []
+
+
+async def test_a_rate_limit_waits_for_bybits_reset_and_a_403_is_an_ip_ban(
+    linear: CcxtAdapter, fake: FakeBybit
+) -> None:
+    await linear.load_markets()
+    fake.rate_limit(1, reset_in_ms=2500)  # 10006 "Too many visits!", per UID
+    before = time.time()
     with pytest.raises(sb.RateLimited) as limited:
         await linear.fetch_balance()
-    assert not limited.value.banned
-    fake.ban_ip(1)  # HTTP 403 "access too frequent"
-    with pytest.raises(sb.RateLimited):
+    after = time.time()
+    reset = fake.limit_reset_ms  # the X-Bapi-Limit-Reset-Timestamp it sent
+    assert reset is not None and not limited.value.banned
+    wait = limited.value.retry_after  # reset - now, "now" taken between before and after
+    assert wait is not None and reset / 1000 - after <= wait <= reset / 1000 - before
+    # the fake stamps its clock in whole milliseconds (truncated): up to 1 ms less
+    assert 2.5 - (after - before) - 0.002 <= wait <= 2.5
+    fake.rate_limit(1, reset_in_ms=3_600_000)  # an hour off: our clocks disagree
+    with pytest.raises(sb.RateLimited) as limited:
+        await linear.fetch_balance()
+    assert limited.value.retry_after == 60.0
+    fake.ban_ip(1)  # HTTP 403 "access too frequent": the IP, not the key
+    with pytest.raises(sb.RateLimited) as banned:
         await linear.fetch_positions()
-    assert fake.orders() == []
+    assert banned.value.banned and banned.value.retry_after == 600.0  # "at least 10 minutes"
+    assert banned.value.banned_until is None  # Bybit states no end
+    assert (await linear.fetch_balance())["USDT"].total == D(10000)  # over: served again
 
 
 async def test_a_clock_bybit_disagrees_with_is_measured_and_the_call_repeated(

@@ -6,25 +6,29 @@ stored and shown with the signal (members see the verdict, staff its cost too). 
 with ``analyst_gate: skip_when_skip`` is held until the analysis arrives (no worker waits:
 the analysis task queues it again), skipped when the analyst says skip, executed when it
 says take, and decided by ``analyst_on_missing`` when the AI fails or its wait is over; a
-follow without the gate is never held. Every execution is decided exactly once.
+follow without the gate is never held. Every execution is decided exactly once. A claim
+left ``pending`` by a worker that died is queued again by the sweeper and taken over.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from tests.fakes.openai_compat import DEFAULT_KEY, FakeOpenAI, slow, status, well
 from tests.platform_fixtures import SIGNAL, Harness, eventually, make_settings, running_harness
 
 from signalbridge.integrations.queue import DISPATCH_SIGNAL
-from signalbridge.services.ai_analysis import analyse_signal
+from signalbridge.jobs.sweeper import sweep
+from signalbridge.services.ai_analysis import analyse_signal, lost_analyses
 from signalbridge.services.auth import create_token, create_user
 from signalbridge.store import models as m
+from signalbridge.store.types import utcnow
 
 TAKE: dict[str, Any] = {
     "trend": "up",
@@ -227,6 +231,45 @@ async def test_ai_failure_and_an_expired_wait_follow_analyst_on_missing(
     await h.container.execution.run(rows[late_exec].id)
     assert (await executions(h, signal_id))[late_exec].status != m.ExecutionStatus.SKIPPED
     assert await orders(h, rows[late_exec].id) == placed
+
+
+async def test_a_claim_left_pending_is_swept_and_taken_over(
+    h_sqlite: Harness, fake: FakeOpenAI
+) -> None:
+    h = h_sqlite
+    fake.default = well(TAKE)
+    channel_id, secret, _ = await channel_with(h, {})
+    signal_id = await publish(h, channel_id, secret)
+
+    async def analysed() -> bool:
+        found = await analysis_of(h, signal_id)
+        return found is not None and found.status == m.AnalysisStatus.OK
+
+    await eventually(analysed, timeout=10)
+    assert len(fake.chat_requests()) == 1
+
+    async def claim_left(age: timedelta) -> None:
+        async with h.container.sessions() as s, s.begin():
+            await s.execute(
+                update(m.SignalAnalysis)
+                .where(m.SignalAnalysis.signal_id == signal_id)
+                .values(status=m.AnalysisStatus.PENDING, created_at=utcnow() - age)
+            )
+
+    # A live worker's claim: neither swept nor taken over by a second delivery.
+    await claim_left(timedelta(minutes=1))
+    async with h.container.sessions() as s:
+        assert await lost_analyses(s, cutoff=utcnow()) == []
+    assert await analyse_signal(_deps(h), signal_id) == "claimed"
+    # A dead worker's claim: the sweeper queues the task, which takes the claim over.
+    await claim_left(timedelta(minutes=6))
+    async with h.container.sessions() as s:
+        assert await lost_analyses(s, cutoff=utcnow()) == [signal_id]
+    queued = await sweep(h.container.sessions, h.container.queue, stuck_after=timedelta(0))
+    assert queued >= 1
+    await eventually(analysed, timeout=10)
+    assert len(fake.chat_requests()) == 2
+    assert await analyse_signal(_deps(h), signal_id) == "claimed"
 
 
 def _deps(h: Harness) -> Any:

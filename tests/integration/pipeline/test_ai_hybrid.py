@@ -275,13 +275,38 @@ async def test_the_hybrid_step_end_to_end(h: Harness, fake: FakeOpenAI) -> None:
     assert len(fake.chat_requests()) == calls
     assert (await h.ok("GET", f"/review/signals/{refused['signal_id']}"))["status"] == "review"
 
-    # usage per configuration and channel, with the day's totals; one row per message
+    # usage per configuration and channel, with the day's totals; one row per message;
+    # a market analysis of the agreed signal is listed apart and counted in the totals
+    async with h.container.sessions() as s, s.begin():
+        s.add(
+            m.SignalAnalysis(
+                signal_id=signal_id,
+                config_id=first,
+                prompt_version="analysis-v1",
+                status=m.AnalysisStatus.OK,
+                input_tokens=100,
+                output_tokens=20,
+                cost=Decimal("0.5"),
+                created_at=utcnow(),
+            )
+        )
     usage = await h.ok("GET", f"/ai-usage?channel_id={channel_id}")
-    assert usage["total"]["parses"] == 8 == await count(h, m.AIParse)
-    assert (usage["total"]["cache_hits"], usage["total"]["budget_refusals"]) == (2, 1)
+    parses = usage["total"]["parse"]
+    assert parses["parses"] == 8 == await count(h, m.AIParse)
+    assert (parses["cache_hits"], parses["budget_refusals"]) == (2, 1)
     mine = next(i for i in usage["items"] if i["config_id"] == first)
     spent = sum((r.cost for r in await rows_of(h) if r.config_id == first), start=Decimal(0))
-    assert Decimal(mine["cost"]) == spent > 0
+    assert Decimal(mine["parse"]["cost"]) == spent > 0
+    analysis = {"analyses": 1, "failures": 0, "input_tokens": 100, "output_tokens": 20}
+    assert mine["analysis"] == {**analysis, "cost": "0.5"}
+    assert Decimal(mine["cost"]) == spent + Decimal("0.5")
+    assert mine["input_tokens"] == mine["parse"]["input_tokens"] + 100
+    assert usage["total"]["analysis"]["analyses"] == 1
+    assert Decimal(usage["total"]["cost"]) == Decimal(parses["cost"]) + Decimal("0.5")
+    other = await h.ok("GET", f"/ai-usage?channel_id={channel_id}&config_id={first + 1000}")
+    assert other["total"]["analysis"]["analyses"] == 0
+    for day in ("2026-02-30", "0001-01-01", "9999-12-31"):  # no calendar day, or no next day
+        assert (await h.api("GET", f"/ai-usage?day={day}")).status_code == 422, day
     assert await count(h, m.Execution) == 1  # only the agreed signal ever executed
 
 

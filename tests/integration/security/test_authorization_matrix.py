@@ -387,6 +387,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/channels/{row_id}/panic"): change(
         "channel", operator_other="ok", ok=(200, 502)
     ),
+    # manual actions read back: a member those it requested and those on its connections
+    ("GET", "/api/v1/manual-actions"): listing("manual_action", query="limit=1000"),
+    ("GET", "/api/v1/manual-actions/{row_id}"): read("manual_action"),
     # a manual signal is a channel write: staff, through the webhook's intake path (a
     # deactivated channel answers 403 there too)
     ("POST", "/api/v1/channels/{row_id}/signals"): change(
@@ -647,6 +650,9 @@ class World:
                 m.NotificationChat.user_id == uid
             ),
             "grant": select(m.PlanGrant.id).where(m.PlanGrant.user_id == uid),
+            "manual_action": select(m.ManualAction.id).where(
+                (m.ManualAction.requested_by == uid) | m.ManualAction.connection_id.in_(conns)
+            ),
             "subscription": select(m.Subscription.id).where(m.Subscription.user_id == uid),
             "payment": select(m.Payment.id).where(m.Payment.user_id == uid),
         }
@@ -753,6 +759,22 @@ async def build_world(h: Harness, provider: DoubleProvider) -> World:
             s.add(foreign)
             await s.flush()
             world.rows[user]["foreign_position"] = foreign.id
+    async with h.container.sessions() as s, s.begin():  # a manual action done on each account
+        for user in USERS:
+            action = m.ManualAction(
+                kind="pause",
+                follow_id=world.rows[user]["follow"],
+                connection_id=world.rows[user]["connection"],
+                params={},
+                idempotency_key=f"seed:matrix:{user}",
+                status=m.ManualActionStatus.DONE,
+                requested_by=world.user_ids[user],
+                finished_at=utcnow(),
+                result={"paused": True},
+            )
+            s.add(action)
+            await s.flush()
+            world.rows[user]["manual_action"] = action.id
     for user in STAFF:  # review desk items wait on a channel of the operator's and the admin's
         made = await world.ok(
             user, "POST", "/channels", {"name": f"desk {user}", "type": "webhook"}

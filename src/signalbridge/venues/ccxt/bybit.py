@@ -20,6 +20,9 @@ leverage, the server's clock and the key's permissions.
 - **Leverage** per symbol (buy and sell alike); Bybit's "not modified" (110043) is success.
 - **Clock**: a 10002 (timestamp outside recvWindow) turns on ccxt's
   ``adjustForTimeDifference`` and measures ``/v5/market/time``.
+- **Load** (:mod:`.errors`): a 10006 "Too many visits!" waits until the answer's
+  ``X-Bapi-Limit-Reset-Timestamp`` (at most a minute); an HTTP 403 "access too frequent"
+  is an IP ban of at least the ten minutes Bybit documents.
 """
 
 from __future__ import annotations

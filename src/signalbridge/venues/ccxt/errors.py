@@ -30,6 +30,14 @@ _INSUFFICIENT = re.compile(
     re.IGNORECASE,
 )
 _MAX_MESSAGE = 400
+#: Longest wait taken from Bybit's rate-limit reset timestamp: its UID windows last a
+#: second (a minute on a few endpoints), so more means our clock and Bybit's disagree.
+RESET_WAIT_MAX = 60.0
+#: HTTP statuses that mean "this IP is banned", by ccxt exchange id prefix, with the least
+#: wait the venue documents. Bybit answers 403 "access too frequent" (not JSON) to an IP
+#: over 600 requests in 5 s: "wait for at least 10 minutes", no end stated. (Binance's 418
+#: is read generically, its end from Retry-After or the body.)
+_IP_BANS: dict[str, tuple[int, float]] = {"bybit": (403, 600.0)}
 #: Venue codes that always mean "this key is not accepted" (bad key, IP, permission, key
 #: format, signature), by ccxt exchange id prefix. ccxt's binance reports -2015 as
 #: DDoSProtection once a spot call has succeeded (its "temporary ban" workaround) and some
@@ -78,15 +86,39 @@ def header(headers: Mapping[str, Any] | None, name: str) -> str | None:
     return None
 
 
-def retry_after_seconds(headers: Mapping[str, Any] | None) -> float | None:
+def retry_after_seconds(
+    headers: Mapping[str, Any] | None, *, now: float | None = None
+) -> float | None:
+    """The wait a refusal's headers ask for: ``Retry-After`` (seconds; Binance, OKX), else
+    Bybit's ``X-Bapi-Limit-Reset-Timestamp`` (epoch ms when the UID's window reopens) minus
+    ``now``, kept within 0..:data:`RESET_WAIT_MAX` (a skewed clock cannot park us)."""
     value = header(headers, "Retry-After")
     if value is None:
-        return None
+        return _reset_wait(header(headers, "X-Bapi-Limit-Reset-Timestamp"), now)
     try:
         seconds = float(value)
     except ValueError:
         return None
     return seconds if seconds >= 0 else None
+
+
+def _reset_wait(value: str | None, now: float | None) -> float | None:
+    try:
+        reset_ms = int(value) if value is not None else None
+    except ValueError:
+        return None
+    if reset_ms is None:
+        return None
+    wait = reset_ms / 1000 - (time.time() if now is None else now)
+    return min(RESET_WAIT_MAX, max(0.0, wait))
+
+
+def ip_ban_wait(exchange: Any, status: int | None) -> float | None:
+    """The documented least wait when ``status`` is the exchange's IP ban (:data:`_IP_BANS`),
+    else None."""
+    family = str(getattr(exchange, "id", "") or "")
+    ban = next((b for prefix, b in _IP_BANS.items() if family.startswith(prefix)), None)
+    return ban[1] if ban is not None and ban[0] == status else None
 
 
 def banned_until(text: str) -> float | None:
@@ -182,11 +214,14 @@ def translate(
     if isinstance(exc, (ccxt.DDoSProtection, ccxt.RateLimitExceeded)):  # siblings in 4.x
         headers = getattr(exchange, "last_response_headers", None)
         status = http_status(str(exc))
-        banned = status == 418 or "banned" in str(exc).lower()
+        ban_wait = ip_ban_wait(exchange, status)
+        banned = status == 418 or ban_wait is not None or "banned" in str(exc).lower()
         until = banned_until(str(exc))  # a 418 may come without Retry-After: read the body
         retry_after = retry_after_seconds(headers)
         if retry_after is None and until is not None:
             retry_after = max(0.0, until - time.time())
+        if ban_wait is not None:
+            retry_after = max(retry_after or 0.0, ban_wait)
         return sb.RateLimited(
             message,
             retry_after=retry_after,

@@ -2,9 +2,10 @@
 
 Staff only (whoever may change channels: admins and operators), as the review desk:
 
-- ``GET /ai-usage?day=&channel_id=&config_id=``: one UTC day's AI parses (default today)
-  per (configuration, channel): calls, cache hits, budget refusals, failures, tokens and
-  cost, with the day's totals (services/ai_usage.py);
+- ``GET /ai-usage?day=&channel_id=&config_id=``: one UTC day's AI parses and market
+  analyses (default today) per (configuration, channel): for parses calls, cache hits,
+  budget refusals, failures, tokens and cost; for analyses their number, failures,
+  tokens and cost; both together, with the day's totals (services/ai_usage.py);
 - ``GET /messages/{id}/ai-parses``: the message's AI parse with its model, prompt
   version, tokens, cost, latency, raw answer and what came of it; a message on a channel
   the caller may not change answers exactly like a missing one (404). The review desk's
@@ -13,6 +14,7 @@ Staff only (whoever may change channels: admins and operators), as the review de
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
@@ -44,10 +46,23 @@ async def usage(
 ) -> dict[str, Any]:
     return await ai_usage.usage(
         session,
-        day=day or ai_usage.utc_day(utcnow()),
+        day=_calendar_day(day) if day else ai_usage.utc_day(utcnow()),
         channel_id=channel_id,
         config_id=config_id,
     )
+
+
+def _calendar_day(day: str) -> str:
+    """A real calendar day whose next day exists too (the pattern lets ``02-30`` by):
+    the report reads analyses from midnight to the next midnight."""
+    try:
+        start = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC)
+        start + timedelta(days=1)
+    except (ValueError, OverflowError):
+        raise ApiError(422, f"{day} is not a calendar day") from None
+    if start.year < 1970:  # nothing was parsed by an AI before; and no timestamp goes there
+        raise ApiError(422, "day is out of range")
+    return day
 
 
 @router.get("/messages/{message_id}/ai-parses")

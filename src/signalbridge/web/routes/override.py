@@ -11,6 +11,11 @@ Who: a member acts on the accounts of its own connections; operators and admins 
 account. Another user's row answers exactly like a missing one (404). A manual signal is
 a channel write (staff), and takes the webhook's path: the one intake, the channel's push
 limits, the body-hash replay window; its author is recorded with it.
+
+Actions are read back (``GET /manual-actions``) by admins and operators all, by a member
+those it requested and those done on its own connections. The stored idempotency key
+carries a caller's ``Idempotency-Key`` verbatim, so it is never answered: ``keyed`` says
+whether the caller gave one.
 """
 
 from __future__ import annotations
@@ -19,9 +24,10 @@ import hashlib
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 
 from signalbridge.bootstrap import Container
 from signalbridge.channels.base import InboundMessage
@@ -45,16 +51,18 @@ from signalbridge.services.override import (
 )
 from signalbridge.store import models as m
 from signalbridge.store.types import utcnow
-from signalbridge.web.deps import ContainerDep, fetch, require
+from signalbridge.web.deps import ContainerDep, SessionDep, fetch, require
 from signalbridge.web.errors import ApiError
 from signalbridge.web.params import Id
 from signalbridge.web.raw_body import read_capped
 from signalbridge.web.routes.webhooks import delivery_answer, over_rate, push_limits
+from signalbridge.web.serialize import row_dict
 
 router = APIRouter(tags=["override"])
 trader = Depends(require("connections:write"))
 follower = Depends(require("follows:write"))
 publisher = Depends(require("channels:write", "channel", "write"))
+reader = Depends(require("executions:read", "manual_action"))
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -272,3 +280,49 @@ async def post_signal(
     payload["action_id"] = recorded.action_id
     payload["author"] = who.email
     return delivery_answer(result, message, channel, payload)
+
+
+def action_body(row: m.ManualAction) -> dict[str, Any]:
+    """One action as a reader sees it: never the stored key (it holds the caller's
+    ``Idempotency-Key`` verbatim), nor the internal fingerprint of the request."""
+    body = row_dict(row, exclude=("idempotency_key",))
+    body["params"] = {k: v for k, v in (row.params or {}).items() if k != "fingerprint"}
+    body["keyed"] = row.idempotency_key.startswith("key:")
+    return body
+
+
+@router.get("/manual-actions")
+async def list_manual_actions(
+    session: SessionDep,
+    limit: int = Query(default=100, ge=1, le=1000),
+    before_id: Id | None = None,
+    connection_id: Id | None = None,
+    channel_id: Id | None = None,
+    status: str | None = Query(default=None, max_length=16),
+    kind: str | None = Query(default=None, max_length=24),
+    who: Principal = reader,
+) -> dict[str, Any]:
+    """Manual actions the caller sees, newest first; page on with ``before_id``."""
+    model = m.ManualAction
+    newest = select(model).order_by(model.id.desc()).limit(limit)
+    query = access.visible(newest, "manual_action", who)
+    if before_id is not None:
+        query = query.where(model.id < before_id)
+    for column, value in (
+        (model.connection_id, connection_id),
+        (model.channel_id, channel_id),
+        (model.status, status),
+        (model.kind, kind),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    rows = (await session.scalars(query)).all()
+    return {"items": [action_body(r) for r in rows]}
+
+
+@router.get("/manual-actions/{row_id}")
+async def get_manual_action(
+    row_id: Id, session: SessionDep, who: Principal = reader
+) -> dict[str, Any]:
+    """One manual action; another member's answers like a missing one (404)."""
+    return action_body(await fetch(session, "manual_action", row_id, who))
