@@ -29,9 +29,8 @@ from signalbridge.jobs.polling import PollingRunner
 from signalbridge.services.intake import Intake
 from signalbridge.settings import Settings
 from signalbridge.store import models as m
-from signalbridge.store.migrate import upgrade
 from signalbridge.store.types import utcnow
-from tests.platform_fixtures import make_settings
+from tests.platform_fixtures import make_settings, upgrade_to_head
 
 
 @dataclass
@@ -127,7 +126,7 @@ async def migrated(
     """Settings, a migrated container and the id of the admin who owns the channels."""
     settings = make_settings(tmp_path, database_url, **overrides)
     container = build_container(settings)
-    await upgrade(container.engine)
+    await upgrade_to_head(container.engine)
     async with container.sessions() as s, s.begin():
         owner = m.User(email="owner@example.com", password_hash="x", role=m.Role.ADMIN)
         s.add(owner)

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     # Failed logins allowed per account (email) and per client address ("N/minute").
     login_limit_per_account: str = "5/minute"
     login_limit_per_address: str = "20/minute"
+    # Console and member portal (web/console): who may sign up ("open", "approval": an
+    # operator approves each new member, "closed"); the session cookie's Secure flag (turn
+    # off only to serve plain http on a host other than localhost, never in production).
+    signup: str = Field(default="open", pattern="^(open|approval|closed)$")
+    cookie_secure: bool = True
     # When set, GET /metrics requires "Authorization: Bearer <metrics_token>".
     metrics_token: SecretStr | None = None
     # The sweeper re-queues rows stuck in a non-final state for longer than this.

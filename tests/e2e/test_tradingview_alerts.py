@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 from tests.platform_fixtures import Harness, eventually
 
 from signalbridge.store import models as m
-from signalbridge.web.app import create_app
 
 TV_IP = "34.212.75.30"
 SECRET = "Lic0123456789abcdef"
@@ -43,7 +42,7 @@ async def test_tradingview_alerts_are_answered_fast_and_trade(harness: Harness) 
         "stop_loss": "58000",
         "take_profit": "62000",
     }
-    transport = httpx.ASGITransport(app=create_app(h.container), client=(TV_IP, 443))
+    transport = httpx.ASGITransport(app=h.app, client=(TV_IP, 443))
     async with httpx.AsyncClient(transport=transport, base_url="http://sb.test") as tv:
         answers = []
         for channel_id, content, kind in (

@@ -10,7 +10,16 @@ from __future__ import annotations
 
 import typer
 
-from signalbridge.commands import admin, override, payments, run, send, subscriptions, telegram
+from signalbridge.commands import (
+    admin,
+    override,
+    payments,
+    run,
+    send,
+    subscriptions,
+    telegram,
+    track_record,
+)
 
 app = typer.Typer(
     help="SignalBridge: a self-hosted trading-signal hub.",
@@ -33,6 +42,10 @@ payments_app = typer.Typer(
     help="Payments: reconcile what the gateways' webhooks missed.", no_args_is_help=True
 )
 app.add_typer(payments_app, name="payments")
+track_record_app = typer.Typer(
+    help="Channels' track records: the reference paper account.", no_args_is_help=True
+)
+app.add_typer(track_record_app, name="track-record")
 
 # In this order in ``signalbridge --help``.
 app.command()(run.migrate)
@@ -44,6 +57,8 @@ app.command()(run.parse)
 app.command()(send.send)
 app.command()(override.panic)
 users_app.command("create")(admin.users_create)
+users_app.command("approve")(admin.users_approve)
+users_app.command("reset-link")(admin.users_reset_link)
 tokens_app.command("create")(admin.tokens_create)
 tokens_app.command("list")(admin.tokens_list)
 tokens_app.command("revoke")(admin.tokens_revoke)
@@ -54,3 +69,5 @@ subscriptions_app.command("grant")(subscriptions.grant)
 subscriptions_app.command("revoke")(subscriptions.revoke)
 subscriptions_app.command("list")(subscriptions.list_)
 payments_app.command("reconcile")(payments.reconcile)
+track_record_app.command("enable")(track_record.enable)
+track_record_app.command("disable")(track_record.disable)

@@ -51,6 +51,48 @@ def users_create(
     typer.echo(f"user {user_id} created: {email} ({role})")
 
 
+def users_approve(email: str) -> None:
+    """Let in a member who signed up and waits for approval (settings: signup = approval)."""
+    from signalbridge.services import signup
+
+    async def work(s: AsyncSession) -> None:
+        await signup.approve(s, await _user(s, email), None)
+
+    on_database(work)  # a SignupError (not pending) is a ValueError: printed, exit 2
+    typer.echo(f"{email} approved: the account can log in")
+
+
+def users_reset_link(
+    email: str,
+    base_url: Annotated[
+        str, typer.Option(help="The platform's address as members reach it.")
+    ] = "http://localhost:8000",
+) -> None:
+    """Print a single-use password reset link for a user, valid for 30 minutes.
+
+    The platform sends no email: hand the link to the user yourself.
+    """
+    from signalbridge.services import signup
+
+    async def work(s: AsyncSession) -> str:
+        return await signup.issue_reset(s, await _user(s, email), None)
+
+    token = on_database(work)
+    typer.echo(f"{base_url.rstrip('/')}/reset/{token}")
+
+
+async def _user(s: AsyncSession, email: str) -> Any:
+    from sqlalchemy import select
+
+    from signalbridge.services.login import normalize_email
+    from signalbridge.store.models import User
+
+    user = await s.scalar(select(User).where(User.email == normalize_email(email)))
+    if user is None:
+        raise ValueError(f"no user has the email {email}")
+    return user
+
+
 def tokens_create(
     email: str,
     name: Annotated[str, typer.Option(help="What the token is for.")] = "cli",

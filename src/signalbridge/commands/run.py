@@ -89,6 +89,10 @@ def serve(
     async def listening() -> None:
         # Printed once the socket accepts connections, so "running" is true when read.
         typer.echo(f"SignalBridge is running at {base_url}  (API docs: {base_url}/docs)")
+        # The session cookie is Secure: browsers keep it on plain http only for localhost.
+        local = bind_host in ("127.0.0.1", "::1", "localhost")
+        console = f"http://localhost:{bind_port}" if local else base_url
+        typer.echo(f"Console and member portal: {console}/login")
         for admin in created:
             for line in first_admin_banner(admin, base_url, tty=sys.stdout.isatty()):
                 typer.echo(line)

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Final
 
 from signalbridge.domain.signals import Side, Signal
-from signalbridge.parsing.fields import Reading
+from signalbridge.parsing.fields import Reading, one_side
 from signalbridge.parsing.text import contains_any
 
 
@@ -76,12 +76,13 @@ def beyond_stop(values: list[Decimal], signal: Signal) -> bool:
 
 
 def corroborated(signal: Signal, r: Reading, n_strong: int) -> bool:
-    """Every level by its label, one instrument, one side word at most, nothing left over
-    that could be a price, and levels that agree: the reading explains the whole message."""
+    """Every level by its label, one instrument, one side (a word of the other side may
+    only label a price: "Buy: 27" in a short), nothing left over that could be a price,
+    and levels that agree: the reading explains the whole message."""
     return (
         r.labels >= 2
         and n_strong <= 1
-        and not (r.long_words and r.short_words)
+        and one_side(r)
         and not r.multi
         and not r.extra_stops
         and not r.tp_overflow

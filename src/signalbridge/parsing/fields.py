@@ -87,6 +87,7 @@ class Reading:
         "pending",
         "satoshi",
         "short_words",
+        "side_labels",
         "spot",
         "stop_loss",
         "stray",
@@ -103,6 +104,9 @@ class Reading:
 
     def __init__(self) -> None:
         self.long_words = self.short_words = self.weak_long = self.weak_short = 0
+        # words of the other side than the first that label a field: "Buy: 27" in a
+        # short, "Sell zone" in a long (:func:`one_side`)
+        self.side_labels = 0
         self.first_side: int | None = None
         self.symbols: list[tuple[str, int]] = []
         self.entry: list[Decimal] = []
@@ -296,6 +300,8 @@ def read_fields(lexemes: list[Lexeme]) -> Reading:
                     if lx.text in ("buy", "sell"):  # "buy zone", "sell between"
                         if r.first_side is None:
                             r.first_side = _LONG if lx.text == "buy" else _SHORT
+                        elif r.first_side != (_LONG if lx.text == "buy" else _SHORT):
+                            r.side_labels += 1
                         if lx.text == "buy":
                             r.long_words += 1
                         else:
@@ -331,6 +337,8 @@ def read_fields(lexemes: list[Lexeme]) -> Reading:
                     r.short_words += 1
                 if r.first_side is None:
                     r.first_side = kind
+                elif kind != r.first_side and _labels_a_price(lexemes, idx):
+                    r.side_labels += 1
                 if starting and field_nums and cur != _AT:
                     cur = None  # "SL 1.08\nTP 1.10\nBUY EURUSD 1.09": the levels came first
                 if cur is None and not r.implicit_entry:
@@ -493,6 +501,28 @@ def _num_follows(lexemes: list[Lexeme], idx: int, r: Reading) -> bool:
         if kind not in (_PUNCT, _AT, _JOIN, _NL):
             return False
     return False
+
+
+def _labels_a_price(lexemes: list[Lexeme], idx: int) -> bool:
+    """A side word followed by a colon (or "=") and a price: "❇️ Buy: 27.00" labels the
+    entry of the call it sits in, whatever its side."""
+    k = idx + 1
+    n = len(lexemes)
+    if k >= n or lexemes[k].kind != _PUNCT or lexemes[k].text not in (":", "="):
+        return False
+    while k < n and lexemes[k].kind == _PUNCT and lexemes[k].text in (":", "="):
+        k += 1
+    return k < n and lexemes[k].kind == _NUM
+
+
+def one_side(r: Reading) -> bool:
+    """Whether the message names one side only: no side words of both sides, or every
+    word of the other side labels a field ("SHORT LINKUSDT / Buy: 27.00 / Target 1:
+    22.95"). Whether the levels then confirm that side is the caller's test."""
+    if not (r.long_words and r.short_words):
+        return True
+    other = r.short_words if r.first_side == _LONG else r.long_words
+    return other == r.side_labels
 
 
 def _ends_line(lexemes: list[Lexeme], idx: int) -> bool:

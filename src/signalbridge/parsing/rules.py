@@ -28,10 +28,12 @@ from signalbridge.parsing.evidence import (
     SPECULATIVE,
     beyond_stop,
     corroborated,
+    price_like,
 )
-from signalbridge.parsing.fields import Reading, best_symbol, read_fields
+from signalbridge.parsing.fields import Reading, best_symbol, one_side, read_fields
 from signalbridge.parsing.lexer import Lexeme, Lx, join_spaced_thousands, lex
 from signalbridge.parsing.lexicon import Cat, Lexicon
+from signalbridge.parsing.links import blank_links
 from signalbridge.parsing.number_style import may_group_with_dots, regroup_dotted
 from signalbridge.parsing.plausibility import (
     ANY_PIP_UNIT,
@@ -51,10 +53,14 @@ from signalbridge.parsing.update_reader import UpdateHit, find_update
 from signalbridge.parsing.update_scope import out_of_scope
 from signalbridge.parsing.wording import (
     ANY_ACTION_WORD,
+    ANY_CALL_STATUS,
     ANY_HEDGE_WORD,
     ANY_REPORT_HINT,
     ANY_STOP_LATER,
     ANY_UPDATE_HEDGE,
+    CALL_QUESTION,
+    CALL_STATUS,
+    CANCEL_CONDITION,
     HEDGE,
     REPORT,
     STOP_LATER,
@@ -101,6 +107,7 @@ def _read(
 ) -> ParseResult:
     """The rules on a message's own words; ``quoted``: the text its reply quotes (context),
     ``forwarded``: a forwarded call followed by an instruction reads as the instruction."""
+    text = blank_links(text)  # a chart link's digits are no price
     if may_hold_table(text):
         table = rewrite_table(text)
         if table is not None:
@@ -205,6 +212,8 @@ _SP500: Final = re.compile(r"\b[Ss]\s?&\s?[Pp](?=\s?500\b)")  # "S&P 500": no to
 def _side(r: Reading) -> tuple[Side | None, list[str], float]:
     if r.long_words and r.short_words:
         side = Side.LONG if r.first_side == Cat.LONG else Side.SHORT
+        if one_side(r):  # "SHORT LINKUSDT / Buy: 27.00": lifted only when the levels agree
+            return side, [_SIDE_LABEL], -0.25
         return side, ["both buy and sell words; the first one was taken"], -0.25
     if r.long_words:
         return Side.LONG, [], 0.0
@@ -222,6 +231,7 @@ def _side(r: Reading) -> tuple[Side | None, list[str], float]:
 
 
 _TARGET_LIST_LINES: Final = 12  # a target update is a short message
+_SIDE_LABEL: Final = 'a word of the other side labels a price ("Buy: 27" in a short)'
 
 
 def _infer_side(
@@ -445,7 +455,7 @@ def _signal(
     guessed = bool(side_reasons) and side_reasons[0] == _GEOMETRY_SHORT
     if guessed or (sure and side_reasons and side_score > _SURE_SIDE):
         pass  # a side from the levels alone, or a doubt smaller than the one lifted
-    elif sure and side_reasons and not (r.long_words and r.short_words):
+    elif sure and side_reasons and one_side(r):
         side_score = _SURE_SIDE
         reasons.append("the stop and the targets confirm the side")
     score = 0.55 + side_score
@@ -468,6 +478,11 @@ def _signal(
     else:
         score -= 0.08
         reasons.append("no entry and no 'now': read as a market order")
+    if entry is None and r.pending:
+        # "Sell limit: [enter when the market opens]": a pending order needs its price, and
+        # the reading (no price) would place a market one; an incomplete call, as "SL: TBA"
+        score = min(score, _PENDING_NO_PRICE)
+        reasons.append("a limit or stop order named without its price: an incomplete call")
     if (
         strength < STRONG
         and symbol.partition("/")[0] not in BIG_COINS
@@ -489,6 +504,21 @@ def _signal(
     if ANY_SPECULATIVE(text_low) and SPECULATIVE.search(text_low) is not None:
         score = min(score, 0.85)  # "possible long", "if it breaks 65000": a human decides
         reasons.append("speculative wording: a possible trade more than an instruction")
+    if r.entry and r.implicit_entry and not positional and price_like(_rival_entries(r), signal):
+        # "EURUSD long 1.0850 ... (entry cancelled if price opens above 1.0870)": a price
+        # after the pair and another after an entry label; the label's was taken
+        score = min(score, 0.85)
+        reasons.append("two entry prices: one after the instrument, another after its label")
+    if "cancel" in text_low and CANCEL_CONDITION.search(text_low) is not None:
+        score = min(score, 0.85)  # "(cancelled if price reaches 2345 first)"
+        reasons.append("a condition to withdraw the order, which the call cannot carry")
+    elif ANY_CALL_STATUS(text_low) and CALL_STATUS.search(text_low) is not None:
+        # "... ❌ CANCELLED", "repost, already closed", "we bought it yesterday": no new call
+        score = min(score, _NOT_LIVE)
+        reasons.append("the message says the call is cancelled, closed or past")
+    if ("?" in text_low or "؟" in text_low) and CALL_QUESTION.search(text_low) is not None:
+        score = min(score, 0.85)  # "shorts at 1.3650 look good, TP 1.3550?": a discussion
+        reasons.append("a line of the call is a question")
     if r.tp_dropped:
         score = min(score, 0.85)  # the list ended there, or a target was mistyped
         reasons.append("the target list ran into a price on the losing side; it ends there")
@@ -544,6 +574,21 @@ def _signal(
     return ParseResult(signal, max(0.05, min(score, 0.98)), tuple(reasons))
 
 
+def _rival_entries(r: Reading) -> list[Decimal]:
+    """The prices after the instrument that differ from the labelled entry (a whole number
+    beside an entry with decimals is a count in the prose: "there are 2 local highs")."""
+    decimals = any(e != e.to_integral_value() for e in r.entry)
+    return [
+        v
+        for v in r.implicit_entry
+        if v not in r.entry and not (decimals and v == v.to_integral_value())
+    ]
+
+
+# A call the message itself says is cancelled, closed or another day's: never a new one
+_NOT_LIVE: Final = 0.45
+# A pending order without its price cannot be placed: capped as a stop announced missing
+_PENDING_NO_PRICE: Final = 0.45
 # the doubt left on a side the levels confirm (a guessed side costs up to 0.15)
 _SURE_SIDE: Final = -0.03
 

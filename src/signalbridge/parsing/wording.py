@@ -123,3 +123,69 @@ STOP_LATER: Final = re.compile(
 ANY_STOP_LATER: Final = contains_any(
     ("??", "tba", "tbd", "later", "soon", "will be", "coming", "позже")
 )
+
+# A call that says it is no longer live, or is another day's: "GOLD BUY 2340 ... ❌
+# CANCELLED", "repost of yesterday's signal, already closed", "we bought EURUSD yesterday
+# at 1.0820". Not a new call to open: the rules cap it as an incomplete one. ("Price we
+# entered at: 0.68425" is how some channels give a live call's entry: no status.)
+# Whole words per language (the status of a trade, not a candle's "close"); CJK anywhere.
+# a level reported reached ends its line, or is followed by the result: "TP1 hit ✅",
+# "SL hit -30 pips"; "TP1 hit → move SL to entry" is the call's own plan
+_REPORTED: Final = r"(?=[^\w\n]*(?:\n|$|[+\-]\s?\d))"
+_DONE: Final = r"\s+(?:closed|cancell?ed|stopped|invalidated|hit" + _REPORTED + ")"
+_STATUS_TERMS: Final = (
+    # English: a withdrawn or finished call, a repost, another day's trade
+    # ("cancelled if price opens above X" is a live call's condition, not its status)
+    r"cancell?ed(?!\s+(?:if|when|unless|once|after|before|in\s+case)\b)",
+    *("invalidated", "expired", "voided", r"re-?post(?:ed)?"),
+    *(w + _DONE for w in ("already", "was", "were", r"has\s+been", r"have\s+been")),
+    *(w + r"s?\s+(?:is\s+|was\s+|got\s+)?closed" for w in ("trade", "position", "signal")),
+    # "closed at TP", "closed in profit", "closed at 1.0950" (a candle's close is no status)
+    r"closed(?<!candle\sclosed)\s+(?:in|with|at|on)\s+(?:a\s+|the\s+)?"
+    r"(?:profit|loss|breakeven|be|entry|tp|target|sl|stop|[+\-]?\d+)",
+    r"closed\s+[+\-]\s?\d+",  # "closed +150 pips"
+    # a level of the call reported reached: "TP1 hit ✅", "SL hit", "target reached"
+    *(
+        w
+        + r"\s?\d{0,2}\s+(?:was\s+|got\s+|has\s+been\s+|is\s+)?(?:hit|reached|touched|achieved)"
+        + _REPORTED
+        for w in ("tp", "target", "sl", "stop", r"stop\s?loss", r"take\s?profit")
+    ),
+    *(w + r"\s+(?:the\s+)?(?:tp|target|sl|stop)\s?\d{0,2}" + _REPORTED for w in ("hit", "reached")),
+    *("yesterday", r"last\s+(?:night|week)", "ago"),
+    # Russian, Spanish, Portuguese, Turkish, Indonesian, Vietnamese, Arabic, Persian
+    *(r"отмен(?:ен|ена|ено|ены|ён)", r"закрыт[аоы]?", "вчера", r"cancelad[oa]s?"),
+    *(r"cerrad[oa]s?", "ayer"),
+    *(r"fechad[oa]s?", "ontem", r"iptal\s+edildi", r"kapandı", "dün", "dibatalkan"),
+    *("ditutup", "kemarin", r"đã\s+(?:hủy|huỷ|đóng)", r"hôm\s+qua", "ملغاة", "ملغى"),
+    *("أمس", "دیروز", r"لغو\s+شد", r"بسته\s+شد"),
+)
+CALL_STATUS: Final = re.compile(
+    literal_first(
+        (tuple(word_start(t) + r"(?!\w)" for t in _STATUS_TERMS), ""),
+        *("已取消", "已平仓", "已关闭", "昨天", "昨日"),
+    )
+)
+ANY_CALL_STATUS: Final = contains_any(
+    (
+        *("cancel", "invalidated", "expired", "voided", "repost", "re-post", "closed", "hit"),
+        *("reached", "touched", "achieved", "stopped", "yesterday", "last ", "ago", "отмен"),
+        *("закрыт", "вчера", "cancelad", "cerrad", "ayer", "fechad", "ontem"),
+        *("iptal", "kapandı", "dün", "dibatalkan", "ditutup", "kemarin", "đã", "hôm qua"),
+        *("ملغا", "ملغى", "أمس", "دیروز", "لغو", "بسته", "已取消", "已平仓", "已关闭", "昨天"),
+        "昨日",
+    )
+)
+# A line of the call asked as a question: "USDCAD shorts at 1.3650 look good, TP 1.3550?"
+# (a line without a price or a side word, "Who is ready?", asks nothing about the call)
+CALL_QUESTION: Final = re.compile(
+    r"(?:^|\n)[^\n]*?(?:\d|\b(?:buy|sell|long|short)\b)[^\n]*?(?<!\?)[?？؟](?![?？؟])[^\w\n]*(?:\n|$)"
+)
+# A live call with a condition to withdraw it: "(cancelled if price reaches 2345 first)",
+# "cancel the order if TP1 is hit before entry", "if it opens above 1.0870, cancel": a
+# plan the call cannot carry (nothing would withdraw the order), so a human decides
+CANCEL_CONDITION: Final = re.compile(
+    r"\bcancel\w*\s+(?:the\s+|this\s+)?(?:order\s+|entry\s+|trade\s+|setup\s+|signal\s+)?"
+    r"(?:if|when|unless|once|after|before|in\s+case)\b"
+    r"|\b(?:if|when|once|unless)\b[^\n.]{0,60}\bcancel"
+)

@@ -219,6 +219,8 @@ async def skip_unentitled(
             .join(m.ExecutionConnection, m.ExecutionConnection.id == m.Execution.connection_id)
             .join(m.User, m.User.id == m.ExecutionConnection.owner_id)
             .where(m.Execution.id.in_(everything))
+            # a channel's reference paper account (its track record) follows every signal
+            .where(m.Execution.connection_id.not_in(select(m.TrackRecordAccount.connection_id)))
         )
     ).all()
     held = await holdings_of(session, {owner for _, owner, _ in rows}, channel_id)

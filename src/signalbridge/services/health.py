@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from signalbridge.ai.registration import probe_stored
@@ -25,6 +25,24 @@ from signalbridge.services.payments.errors import PaymentFlowError
 from signalbridge.services.payments.gateways import GatewayDirectory
 from signalbridge.store import models as m
 from signalbridge.store.db import insert_ignore
+from signalbridge.store.types import utcnow
+
+#: The changes of health kept in ``health_events`` (a connection's history).
+FAILING = "failing"
+BREAKER = "breaker_open"
+RECOVERED = "recovered"
+
+
+def health_change(before: int, after: int, threshold: int = notify.BREAKER_THRESHOLD) -> str | None:
+    """Which change of health (if any) going from ``before`` to ``after`` failures in a
+    row is: the first failure, reaching the breaker's threshold, or the first success."""
+    if before == 0 and after > 0:
+        return BREAKER if after >= threshold else FAILING
+    if before < threshold <= after:
+        return BREAKER
+    if before > 0 and after == 0:
+        return RECOVERED
+    return None
 
 
 def health_writer(
@@ -40,6 +58,24 @@ def health_writer(
             "last_error": state.last_error,
         }
         async with sessions() as session, session.begin():
+            before = await session.scalar(
+                select(m.ConnectionHealth.consecutive_failures).where(
+                    m.ConnectionHealth.kind == kind,
+                    m.ConnectionHealth.connection_id == connection_id,
+                )
+            )
+            change = health_change(before or 0, state.consecutive_failures)
+            if change is not None:
+                session.add(
+                    m.HealthEvent(
+                        kind=kind,
+                        connection_id=connection_id,
+                        at=state.last_synced_at or utcnow(),
+                        event=change,
+                        consecutive_failures=state.consecutive_failures,
+                        error=state.last_error if change != RECOVERED else None,
+                    )
+                )
             new = await insert_ignore(
                 session,
                 m.ConnectionHealth,
@@ -207,3 +243,16 @@ async def _probe_gateway(directory: GatewayDirectory, row: Any, started: float) 
             return answer(last, exc)
         return answer(GatewayProbe.failed(exc, last.test_mode if last else None), exc)
     return answer(result)
+
+
+async def health_history(
+    session: AsyncSession, kind: str, connection_id: int, limit: int = 50
+) -> list[m.HealthEvent]:
+    """The connection's last changes of health, newest first."""
+    rows = await session.scalars(
+        select(m.HealthEvent)
+        .where(m.HealthEvent.kind == kind, m.HealthEvent.connection_id == connection_id)
+        .order_by(m.HealthEvent.id.desc())
+        .limit(limit)
+    )
+    return list(rows.all())

@@ -135,6 +135,32 @@ class LoginResult:
     plain_token: str
 
 
+async def verify_login(session: AsyncSession, email: str, password: str, *, address: str) -> User:
+    """The active user with this email and password; else audit the failure and raise
+    :class:`AuthError` (one message for every cause; the caller must still commit)."""
+    normalized = normalize_email(email)
+    user = await session.scalar(select(User).where(User.email == normalized))
+    if user is None:
+        verify_password(_dummy_hash(), password)
+        reason = "unknown_user"
+    elif not verify_password(user.password_hash, password):
+        reason = "wrong_password"
+    elif not user.is_active:
+        reason = "pending_approval" if user.signup_pending else "inactive_user"
+    else:
+        return user
+    await audit.record(
+        session,
+        actor="anonymous",
+        actor_id=None,
+        action="login_failed",
+        entity="user",
+        entity_id=user.id if user is not None else "-",
+        changes={"email": normalized[:320], "address": address, "reason": reason},
+    )
+    raise AuthError("the email or password is not valid")
+
+
 async def login(
     session: AsyncSession,
     email: str,
@@ -148,40 +174,21 @@ async def login(
     Raises :class:`AuthError` (one message for every cause) after auditing the failure in
     the caller's transaction, so the caller must commit even when this raises.
     """
-    normalized = normalize_email(email)
-    user = await session.scalar(select(User).where(User.email == normalized))
-    if user is None:
-        verify_password(_dummy_hash(), password)
-        reason = "unknown_user"
-    elif not verify_password(user.password_hash, password):
-        reason = "wrong_password"
-    elif not user.is_active:
-        reason = "inactive_user"
-    else:
-        row, plain = await create_token(
-            session, user, f"login from {address}"[:100], list(ROLE_SCOPES[user.role]), days=days
-        )
-        await audit.record(
-            session,
-            actor=user.email,
-            actor_id=user.id,
-            action="login",
-            entity="user",
-            entity_id=user.id,
-            changes={
-                "address": address,
-                "scopes": list(row.scopes),
-                "expires_at": row.expires_at.isoformat() if row.expires_at else None,
-            },
-        )
-        return LoginResult(user, row, plain)
+    user = await verify_login(session, email, password, address=address)
+    row, plain = await create_token(
+        session, user, f"login from {address}"[:100], list(ROLE_SCOPES[user.role]), days=days
+    )
     await audit.record(
         session,
-        actor="anonymous",
-        actor_id=None,
-        action="login_failed",
+        actor=user.email,
+        actor_id=user.id,
+        action="login",
         entity="user",
-        entity_id=user.id if user is not None else "-",
-        changes={"email": normalized[:320], "address": address, "reason": reason},
+        entity_id=user.id,
+        changes={
+            "address": address,
+            "scopes": list(row.scopes),
+            "expires_at": row.expires_at.isoformat() if row.expires_at else None,
+        },
     )
-    raise AuthError("the email or password is not valid")
+    return LoginResult(user, row, plain)

@@ -50,6 +50,38 @@ class User(Timestamps, Base):
     password_hash: Mapped[str] = mapped_column(String(256))
     role: Mapped[str] = mapped_column(String(16), default=Role.MEMBER)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Signed up through the portal and waiting for an operator's approval (inactive till then)
+    signup_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class WebSession(Base):
+    """A browser's login (web/console): only a SHA-256 of the cookie's value is stored.
+
+    Server-side, so logging out or deactivating a user ends it at once; the CSRF token
+    every form of the session carries lives beside it.
+    """
+
+    __tablename__ = "web_sessions"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class PasswordReset(Base):
+    """A single-use password reset; only a SHA-256 of the link's token is stored."""
+
+    __tablename__ = "password_resets"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class ApiToken(Base):
@@ -116,6 +148,10 @@ class ChannelSource(ConnectionMixin, Base):
     ai_may_act_alone: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     ai_max_price_distance_percent: Mapped[Decimal | None] = mapped_column(nullable=True)
     ai_analysis: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The channel's track record page (services/track_record.py) is open to anyone.
+    track_record_public: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
 
 
 class MessageStatus:
@@ -427,6 +463,19 @@ class Follow(Timestamps, Base):
     #: Set while paused by hand (services/override.py): no new entries are opened, the
     #: positions already open are still managed.
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class TrackRecordAccount(Base):
+    """The reference paper account that follows every signal of a channel with fixed risk:
+    its positions are the channel's track record (services/track_record.py)."""
+
+    __tablename__ = "track_record_accounts"
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channel_sources.id", ondelete="CASCADE"), primary_key=True
+    )
+    connection_id: Mapped[int] = mapped_column(ForeignKey("execution_connections.id"))
+    follow_id: Mapped[int] = mapped_column(ForeignKey("follows.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class ExecutionStatus:
@@ -747,6 +796,22 @@ class ConnectionHealth(Base):
     deferred_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_refusal_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_refusal: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class HealthEvent(Base):
+    """A change of a connection's health (services/health.py): it started failing, its
+    breaker's threshold was reached, it recovered. Only changes are kept, so the history
+    stays short however often a connection is used."""
+
+    __tablename__ = "health_events"
+    __table_args__ = (Index("ix_health_events_kind_connection", "kind", "connection_id", "id"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    connection_id: Mapped[int] = mapped_column(ID)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    event: Mapped[str] = mapped_column(String(16))
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class NotificationChat(Timestamps, Base):

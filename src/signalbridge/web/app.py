@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 import signalbridge
 from signalbridge.bootstrap import Container
 from signalbridge.web import errors
+from signalbridge.web.console import app as console
 from signalbridge.web.input_guard import InputGuard
 from signalbridge.web.routes import (
     admin,
@@ -28,6 +29,7 @@ from signalbridge.web.routes import (
     telegram,
     templates,
     tokens,
+    track_record,
     trading,
     webhooks,
 )
@@ -55,7 +57,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.container = container
-    errors.install(app)
+    errors.install(app, pages=console.page_api_error)
     app.add_middleware(InputGuard)  # /api/: JSON bodies bounded in size and depth, no NUL
     app.include_router(health.router)
     app.include_router(webhooks.router, responses=errors.ERROR_RESPONSES)
@@ -74,6 +76,7 @@ def create_app(
         review.router,
         ai.router,
         admin.router,
+        track_record.router,
     ):
         api.include_router(router)
     api.include_router(auth.router)
@@ -82,4 +85,5 @@ def create_app(
     api.include_router(entitlements.router)
     api.include_router(payments.router)
     app.include_router(api)
+    console.install(app)
     return app

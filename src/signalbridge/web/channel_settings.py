@@ -18,7 +18,9 @@ so a bad value is a 422 that changes nothing, and a value is never dropped in si
   Telegram) refuse them here with a 422 that says so: one place per limit;
 - ``ai_assist``, ``ai_may_act_alone``, ``ai_max_price_distance_percent`` (0 to 100) and
   ``ai_analysis``: AI-assisted parsing and its guard rails (services/ai_parsing.py), the
-  market analyst (services/ai_analysis.py).
+  market analyst (services/ai_analysis.py);
+- ``track_record_public``: the channel's track record (services/track_record.py) is open
+  to anyone, not only to those who may read the channel (default false).
 
 In a PATCH a field left out keeps its value; ``null`` clears ``parse_template``,
 ``max_signal_age_seconds``, ``dialect``, ``max_message_chars``, ``inbound_rate_limit``
@@ -60,6 +62,7 @@ SETTINGS = (
     "ai_may_act_alone",
     "ai_max_price_distance_percent",
     "ai_analysis",
+    "track_record_public",
 )
 #: Settings that take ``null`` to mean "none" (the others refuse it).
 NULLABLE = (
@@ -146,6 +149,12 @@ class ChannelSettingsFields(BaseModel):
         default=None,
         description="Channels only: ask the AI market analyst about each published "
         "signal (default false)",
+    )
+    track_record_public: bool | None = Field(
+        default=None,
+        description="Channels only: the channel's track record (every signal as posted and "
+        "as a reference paper account executed it) is open to anyone (default false: to "
+        "those who may read the channel)",
     )
 
     @field_validator("inbound_rate_limit")

@@ -6,12 +6,13 @@ not show (a secret, a SQL fragment), so it goes to the redacted log only.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -89,17 +90,25 @@ def error_response(
     return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
-def install(app: FastAPI) -> None:
+#: Renders an error raised under a page path as HTML (None: not a page; answer JSON).
+PageErrors = Callable[[Request, "ApiError | RequestValidationError"], Awaitable[Response | None]]
+
+
+def install(app: FastAPI, pages: PageErrors | None = None) -> None:
     @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.message, exc.code, exc.details)
+    async def _api_error(request: Request, exc: ApiError) -> Response:
+        page = await pages(request, exc) if pages is not None else None
+        return page or error_response(exc.status, exc.message, exc.code, exc.details)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return error_response(exc.status_code, str(exc.detail))
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        page = await pages(request, exc) if pages is not None else None
+        if page is not None:
+            return page
         details = [
             {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"]}
             for e in exc.errors()

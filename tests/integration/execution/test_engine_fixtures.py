@@ -16,7 +16,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 from tests.fakes.loopback import LOOPBACK_HOSTS
-from tests.platform_fixtures import make_settings
+from tests.platform_fixtures import make_settings, migrated_sqlite_url, upgrade_to_head
 
 from signalbridge.bootstrap import Container, build_container
 from signalbridge.execution.engine import ExecutionEngine
@@ -28,7 +28,6 @@ from signalbridge.integrations.kernel import Kernel
 from signalbridge.integrations.retry import RetryPolicy
 from signalbridge.integrations.sealing import seal
 from signalbridge.store import models as m
-from signalbridge.store.migrate import upgrade
 from signalbridge.store.paper_book import SqlPaperStore
 from signalbridge.venues.base import AdapterDeps
 
@@ -183,6 +182,11 @@ class Rig:
             return int(await s.scalar(q) or 0)
 
 
+def sqlite_url(path: Path) -> str:
+    """The database at ``path``; a new one starts as a copy of the migrated template."""
+    return f"sqlite+aiosqlite:///{path}" if path.exists() else migrated_sqlite_url(path)
+
+
 async def build_rig(
     tmp_path: Path,
     *,
@@ -194,11 +198,11 @@ async def build_rig(
     deps: AdapterDeps | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> Rig:
-    url = database_url or f"sqlite+aiosqlite:///{tmp_path / 'engine.db'}"
+    url = database_url or sqlite_url(tmp_path / "engine.db")
     # The fakes listen on loopback: the operator's allow-list says so, as in development.
     settings = make_settings(tmp_path, url, redis_url=redis_url, allowed_hosts=LOOPBACK_HOSTS)
     container = build_container(settings)
-    await upgrade(container.engine)
+    await upgrade_to_head(container.engine)
     kernel = ClockedKernel.from_settings(settings, CollectorRegistry())
     assert isinstance(kernel, ClockedKernel)
     kernel.failure_threshold = failure_threshold

@@ -41,6 +41,7 @@ from signalbridge.services.ingest import Interpretation, ingest
 from signalbridge.store import models as m
 from signalbridge.store.types import utcnow
 from signalbridge.web.app import create_app
+from signalbridge.web.console.app import is_page
 
 ANON, A, B, OPS, ADMIN = "anonymous", "member_a", "member_b", "operator", "admin"
 CALLERS = (ANON, A, B, OPS, ADMIN)
@@ -297,6 +298,14 @@ RULES: dict[tuple[str, str], Rule] = {
         writers=STAFF,
         create_body=new_channel,
         write={"operator_other": "ok"},
+    ),
+    ("GET", "/api/v1/channels/{channel_id}/track-record"): read("channel"),
+    ("GET", "/api/v1/channels/{channel_id}/track-record/chart"): read("channel"),
+    ("POST", "/api/v1/channels/{channel_id}/track-record/enable"): change(
+        "channel", open_to=ADMINS
+    ),
+    ("POST", "/api/v1/channels/{channel_id}/track-record/disable"): change(
+        "channel", open_to=ADMINS
     ),
     # a channel's poll health shows how it is configured to fail: staff only
     ("GET", "/api/v1/channels/{row_id}/health"): read("channel", open_to=STAFF),
@@ -821,9 +830,12 @@ def expect(rule: Rule, caller: str, which: Which) -> Outcome:
 def route_table(h: Harness) -> dict[tuple[str, str], list[str]]:
     """Every (method, path) the application serves, in table order, with its query
     parameters' names. Read from an app built on the harness's container: the same table
-    the served app has."""
+    the served app has. The console's and portal's pages have their own matrix
+    (test_page_matrix.py: sessions and CSRF instead of tokens)."""
     found: dict[tuple[str, str], list[str]] = {}
     for route in iter_route_contexts(create_app(h.container).routes):
+        if route.path is not None and is_page(route.path):
+            continue
         dependant = getattr(route, "dependant", None)
         query = [p.name for p in dependant.query_params] if dependant is not None else []
         for method in sorted(route.methods or ()):

@@ -17,7 +17,6 @@ from tests.platform_fixtures import Harness, make_settings, running_harness
 
 from signalbridge.services.login import ROLE_SCOPES, LoginThrottle, LoginThrottled
 from signalbridge.store import models as m
-from signalbridge.web.app import create_app
 
 PASSWORD = "CANARYpassw0rd-Zq81xT"
 LOGIN = "/api/v1/auth/login"
@@ -30,9 +29,7 @@ async def add_user(h: Harness, email: str, role: str = "member", password: str =
 
 def client_from(h: Harness, address: str) -> httpx.AsyncClient:
     """A client whose requests come from ``address`` (same platform, same container)."""
-    transport = httpx.ASGITransport(
-        app=create_app(h.container), raise_app_exceptions=False, client=(address, 40000)
-    )
+    transport = httpx.ASGITransport(app=h.app, raise_app_exceptions=False, client=(address, 40000))
     return httpx.AsyncClient(transport=transport, base_url="http://sb.test")
 
 

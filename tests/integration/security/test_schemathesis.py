@@ -58,7 +58,7 @@ def api(tmp_path: Path, database_url: str) -> Iterator[Api]:
             transport=httpx.ASGITransport(app=app), base_url="http://sb.test"
         )
         running.append((platform, client))
-        seeded.append(await populate(Harness(container, platform, client, admin.token)))
+        seeded.append(await populate(Harness(container, platform, client, admin.token, app)))
 
     async def stop() -> None:
         for platform, client in running:

@@ -18,7 +18,6 @@ from tests.platform_fixtures import SIGNAL, Harness, make_settings, running_harn
 
 from signalbridge.channels.dialect_secrets import MASK
 from signalbridge.store import models as m
-from signalbridge.web.app import create_app
 
 TV_IP = "52.89.214.238"
 SECRET = "Lic0123456789abcdef"
@@ -38,7 +37,7 @@ THREE_COMMAS = {
 @asynccontextmanager
 async def sender(h: Harness, host: str) -> AsyncIterator[httpx.AsyncClient]:
     """A client whose ASGI peer address is ``host``."""
-    transport = httpx.ASGITransport(app=create_app(h.container), client=(host, 40000))
+    transport = httpx.ASGITransport(app=h.app, client=(host, 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://sb.test") as client:
         yield client
 
