@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 
 from signalbridge.services.auth import create_user
-from signalbridge.web.app import create_app
 from tests.platform_fixtures import Harness
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -30,8 +29,8 @@ class PageClient:
     """One browser's cookies against the app of a harness."""
 
     def __init__(self, harness: Harness) -> None:
-        # A second app over the same container: the same database, settings and services.
-        app = create_app(harness.container)
+        # The harness's own app: the same routes, database, settings and services.
+        app = harness.app
         self.http = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
             base_url="https://sb.test",
