@@ -146,27 +146,34 @@ def figures_of(row: Any, venue: str, *, inverse: bool, pnl_asset: str | None) ->
     )
 
 
+#: What an order's figures are measured from (joined to its execution and signal); the
+#: track record (services/track_record.py) measures its reference orders from the same.
+ORDER_COLUMNS = (
+    m.Order.id,
+    m.Order.connection_id,
+    m.Order.execution_id,
+    m.Order.leg,
+    m.Order.symbol,
+    m.Order.side,
+    m.Order.status,
+    m.Order.filled,
+    m.Order.average_price,
+    m.Order.reference_price,
+    m.Order.sent_at,
+    m.Order.acked_at,
+    m.Order.filled_at,
+    m.Execution.signal_id,
+    m.Execution.contract_size,
+    m.Signal.channel_id,
+    m.Signal.received_at,
+)
+
+
 def _query(who: Principal, since: datetime) -> Any:
     # (typed loosely: the access filter takes any SELECT, whatever its columns)
     query: Any = (
         select(
-            m.Order.id,
-            m.Order.connection_id,
-            m.Order.execution_id,
-            m.Order.leg,
-            m.Order.symbol,
-            m.Order.side,
-            m.Order.status,
-            m.Order.filled,
-            m.Order.average_price,
-            m.Order.reference_price,
-            m.Order.sent_at,
-            m.Order.acked_at,
-            m.Order.filled_at,
-            m.Execution.signal_id,
-            m.Execution.contract_size,
-            m.Signal.channel_id,
-            m.Signal.received_at,
+            *ORDER_COLUMNS,
             m.Position.inverse,
             m.Position.pnl_asset,
         )

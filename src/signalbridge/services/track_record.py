@@ -61,7 +61,7 @@ from signalbridge.execution.quality import latency_ms
 from signalbridge.integrations.errors import IntegrationError
 from signalbridge.services import access, audit
 from signalbridge.services.auth import Principal
-from signalbridge.services.execution_quality import OrderQuality, figures_of
+from signalbridge.services.execution_quality import ORDER_COLUMNS, OrderQuality, figures_of
 from signalbridge.services.pnl import position_pnl
 from signalbridge.store import models as m
 from signalbridge.store.db import insert_ignore
@@ -701,26 +701,10 @@ async def _attach_orders(
     rows = (
         await session.execute(
             select(
-                m.Order.id,
-                m.Order.connection_id,
-                m.Order.execution_id,
-                m.Order.leg,
-                m.Order.symbol,
-                m.Order.side,
-                m.Order.status,
-                m.Order.filled,
-                m.Order.average_price,
+                *ORDER_COLUMNS,
                 m.Order.price,
                 m.Order.stop_price,
-                m.Order.reference_price,
-                m.Order.sent_at,
-                m.Order.acked_at,
-                m.Order.filled_at,
                 m.Order.updated_at,
-                m.Execution.signal_id,
-                m.Execution.contract_size,
-                m.Signal.channel_id,
-                m.Signal.received_at,
             )
             .join(m.Execution, m.Execution.id == m.Order.execution_id)
             .join(m.Signal, m.Signal.id == m.Execution.signal_id)
